@@ -1,0 +1,62 @@
+#include "broker/commands/client_info.h"
+
+namespace sluice::commands {
+
+bool valid_client_name(std::string_view name) {
+  for (char c : name) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+std::string client_info_line(core::Broker&, const core::Client& c, int64_t now_ms) {
+  std::string flags;
+  if (c.is_pubsub_client()) flags += 'P';
+  if (c.in_multi) flags += 'x';
+  if (c.blocked) flags += 'b';
+  if (c.close_after_reply) flags += 'c';
+  if (c.no_evict) flags += 'e';
+  if (c.no_touch) flags += 'T';
+  if (flags.empty()) flags = "N";
+  std::string out;
+  out.reserve(320);
+  auto kv = [&](std::string_view k, const std::string& v) {
+    if (!out.empty()) out += ' ';
+    out.append(k);
+    out += '=';
+    out += v;
+  };
+  kv("id", std::to_string(c.id));
+  kv("addr", c.addr);
+  kv("laddr", c.laddr);
+  kv("fd", std::to_string(c.fd));
+  kv("name", c.name);
+  kv("age", std::to_string((now_ms - c.created_ms) / 1000));
+  kv("idle", std::to_string((now_ms - c.last_interaction_ms) / 1000));
+  kv("flags", flags);
+  kv("db", std::to_string(c.db));
+  kv("sub", std::to_string(c.channels.size()));
+  kv("psub", std::to_string(c.patterns.size()));
+  kv("ssub", std::to_string(c.shard_channels.size()));
+  kv("multi", c.in_multi ? std::to_string(c.multi_queue.size()) : "-1");
+  kv("qbuf", "0");
+  kv("qbuf-free", "0");
+  kv("argv-mem", "0");
+  kv("multi-mem", "0");
+  kv("rbs", "16384");
+  kv("rbp", "0");
+  kv("obl", "0");
+  kv("oll", "0");
+  kv("omem", std::to_string(c.out.bytes()));
+  kv("tot-mem", std::to_string(c.out.bytes() + 16384));
+  kv("events", "r");
+  kv("cmd", c.last_command);
+  kv("user", "default");
+  kv("redir", "-1");
+  kv("resp", std::to_string(c.protocol));
+  kv("lib-name", c.lib_name);
+  kv("lib-ver", c.lib_ver);
+  return out;
+}
+
+}  // namespace sluice::commands

@@ -1,0 +1,15 @@
+// The CLIENT LIST / CLIENT INFO line for one client, in Redis 7.0's field order.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "broker/core/broker.h"
+
+namespace sluice::commands {
+
+std::string client_info_line(core::Broker& broker, const core::Client& client, int64_t now_ms);
+// Names and SETINFO values: printable ASCII, no spaces (Redis's validateClientAttr).
+bool valid_client_name(std::string_view name);
+
+}  // namespace sluice::commands

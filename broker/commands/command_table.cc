@@ -1,0 +1,68 @@
+#include "broker/commands/command_table.h"
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+
+namespace sluice::commands {
+
+CommandTable::CommandTable() {
+  register_connection_commands(*this);
+  register_server_commands(*this);
+  register_stream_commands(*this);
+  register_group_commands(*this);
+  register_pubsub_commands(*this);
+  register_kv_commands(*this);
+  register_keyspace_commands(*this);
+  register_transaction_commands(*this);
+  std::sort(ordered_.begin(), ordered_.end(),
+            [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
+}
+
+void CommandTable::add(CommandSpec spec) {
+  for (auto& sub : spec.subcommands) {
+    if (sub.name.find('|') == std::string::npos) sub.name = spec.name + "|" + sub.name;
+  }
+  specs_.push_back(std::make_unique<CommandSpec>(std::move(spec)));
+  const CommandSpec* p = specs_.back().get();
+  by_name_[p->name] = p;
+  ordered_.push_back(p);
+}
+
+const CommandSpec* CommandTable::find(std::string_view name) const {
+  char buf[32];
+  if (name.size() >= sizeof(buf)) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i) {
+    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
+  auto it = by_name_.find(std::string_view(buf, name.size()));
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+const CommandSpec* CommandTable::find_sub(const CommandSpec& parent, std::string_view sub) const {
+  std::string full = parent.name + "|";
+  for (char c : sub) full += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& s : parent.subcommands) {
+    if (s.name == full) return &s;
+  }
+  return nullptr;
+}
+
+const CommandTable& command_table() {
+  static const CommandTable table;
+  return table;
+}
+
+std::vector<size_t> command_key_positions(const CommandSpec& spec,
+                                          std::span<const std::string_view> args) {
+  std::vector<size_t> out;
+  if (spec.first_key <= 0) return out;
+  int argc = static_cast<int>(args.size());
+  int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+  int step = spec.key_step > 0 ? spec.key_step : 1;
+  for (int i = spec.first_key; i <= last && i < argc; i += step)
+    out.push_back(static_cast<size_t>(i));
+  return out;
+}
+
+}  // namespace sluice::commands

@@ -1,0 +1,85 @@
+// CommandSpec and CommandTable: every command's name, arity, flags, key positions and handler.
+// The dispatcher checks arity and flags before a handler runs; COMMAND answers from the table.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/core/database.h"
+
+namespace sluice::commands {
+
+class CommandContext;
+using Handler = void (*)(CommandContext&);
+
+enum CommandFlag : uint32_t {
+  kWrite = 1u << 0,
+  kReadonly = 1u << 1,
+  kDenyOom = 1u << 2,
+  kAdmin = 1u << 3,
+  kPubSub = 1u << 4,
+  kNoScript = 1u << 5,
+  kBlocking = 1u << 6,
+  kLoading = 1u << 7,
+  kStale = 1u << 8,
+  kFast = 1u << 9,
+  kNoAuth = 1u << 10,
+  kNoMulti = 1u << 11,
+  kSubscribedOk = 1u << 12,  // allowed in RESP2 subscribed mode
+  kMayReplicate = 1u << 13,
+  kAllowBusy = 1u << 14,
+  kSkipSlowlog = 1u << 15,
+  kMovableKeys = 1u << 16,
+  kStorage = 1u << 17,  // writes to durable storage: refused after a storage failure
+};
+
+struct CommandSpec {
+  std::string name;  // lowercase; for subcommands "parent|sub"
+  int arity = 0;     // Redis style: n exact, -n at least n (counting the name)
+  uint32_t flags = 0;
+  int first_key = 0;  // 1-based positions; 0 = no keys
+  int last_key = 0;   // -1 = last argument
+  int key_step = 0;
+  std::string acl_categories;  // "@write @stream @fast"
+  std::string group;           // "stream", "string", "connection", ... (COMMAND DOCS)
+  std::string summary;
+  std::string since;
+  Handler handler = nullptr;
+  std::vector<CommandSpec> subcommands;
+};
+
+class CommandTable {
+ public:
+  CommandTable();                                        // registers every command
+  const CommandSpec* find(std::string_view name) const;  // case-insensitive
+  const CommandSpec* find_sub(const CommandSpec& parent, std::string_view sub) const;
+  const std::vector<const CommandSpec*>& all() const { return ordered_; }
+  void add(CommandSpec spec);
+
+ private:
+  std::vector<std::unique_ptr<CommandSpec>> specs_;
+  std::unordered_map<std::string, const CommandSpec*, core::StringHash, std::equal_to<>> by_name_;
+  std::vector<const CommandSpec*> ordered_;
+};
+
+const CommandTable& command_table();
+
+// Registration entry points, one per command family (each in its own file).
+void register_connection_commands(CommandTable& table);
+void register_server_commands(CommandTable& table);
+void register_stream_commands(CommandTable& table);
+void register_group_commands(CommandTable& table);
+void register_pubsub_commands(CommandTable& table);
+void register_kv_commands(CommandTable& table);
+void register_keyspace_commands(CommandTable& table);
+void register_transaction_commands(CommandTable& table);
+
+// Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
+std::vector<size_t> command_key_positions(const CommandSpec& spec,
+                                          std::span<const std::string_view> args);
+
+}  // namespace sluice::commands

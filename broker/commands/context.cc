@@ -1,0 +1,32 @@
+#include "broker/commands/context.h"
+
+#include "broker/commands/error_text.h"
+
+namespace sluice::commands {
+
+void CommandContext::error_text(std::string_view full_text) {
+  failed = true;
+  reply.error(full_text);
+  auto& st = broker.stats();
+  ++st.total_error_replies;
+  size_t sp = full_text.find(' ');
+  ++st.errors[std::string(full_text.substr(0, sp))];
+}
+
+void CommandContext::error(const wire::Status& status) { error_text(commands::error_text(status)); }
+
+void CommandContext::error(wire::ErrorCode code, std::string detail) {
+  error(wire::Status(code, std::move(detail)));
+}
+
+void CommandContext::syntax_error() { error_text(kSyntaxErr); }
+
+void CommandContext::wrong_arity() {
+  error_text("ERR wrong number of arguments for '" + spec->name + "' command");
+}
+
+void CommandContext::wrong_type() { error_text(kWrongTypeErr); }
+
+void CommandContext::not_integer() { error_text(kNotIntegerErr); }
+
+}  // namespace sluice::commands

@@ -1,0 +1,186 @@
+#include "broker/commands/dispatch.h"
+
+#include <algorithm>
+#include <string>
+
+#include "broker/commands/command_table.h"
+#include "broker/commands/context.h"
+
+namespace sluice::commands {
+namespace {
+
+bool arity_ok(const CommandSpec& spec, size_t argc) {
+  auto n = static_cast<int>(argc);
+  return spec.arity >= 0 ? n == spec.arity : n >= -spec.arity;
+}
+
+void reject(core::Broker& broker, core::Client& client, std::string text) {
+  // Redis replaces newlines so the error stays one protocol line.
+  std::replace(text.begin(), text.end(), '\r', ' ');
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  wire::resp::ReplyWriter w(client.out.staging(), client.protocol);
+  w.error(text);
+  auto& st = broker.stats();
+  ++st.total_error_replies;
+  ++st.errors[text.substr(0, text.find(' '))];
+}
+
+std::string unknown_command_text(std::span<const std::string_view> argv) {
+  std::string args;
+  for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
+    size_t room = 128 - args.size();
+    args += "'";
+    args.append(argv[i].substr(0, room));
+    args += "' ";
+  }
+  return "ERR unknown command '" + std::string(argv[0].substr(0, 128)) +
+         "', with args beginning with: " + args;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_transaction_control(const CommandSpec& spec) {
+  return spec.name == "exec" || spec.name == "discard" || spec.name == "multi" ||
+         spec.name == "watch" || spec.name == "quit" || spec.name == "reset";
+}
+
+}  // namespace
+
+void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& spec,
+                 std::span<const std::string_view> argv, int64_t now_ms) {
+  const auto& cfg = broker.config();
+  bool always = cfg.appendfsync == config::AppendFsync::kAlways;
+  // Under `always`, output that depends on writes not yet synced waits for the next sync.
+  if (always && (spec.flags & kWrite)) client.out.hold(broker.pending_epoch());
+
+  std::string* staging = client.out.staging();
+  size_t mark = staging->size();
+  core::ReplyMode mode_before = client.reply_mode;
+
+  int64_t t0 = core::now_us();
+  CommandContext ctx(broker, client, argv, &spec, now_ms);
+  spec.handler(ctx);
+  int64_t took = core::now_us() - t0;
+
+  // CLIENT REPLY OFF|SKIP: drop this command's reply (not CLIENT REPLY ON's own +OK).
+  if (mode_before == core::ReplyMode::kSkip) {
+    if (staging->size() >= mark) staging->resize(mark);
+    if (client.reply_mode == core::ReplyMode::kSkip) client.reply_mode = core::ReplyMode::kOn;
+  } else if (mode_before == core::ReplyMode::kOff && client.reply_mode != core::ReplyMode::kOn) {
+    if (staging->size() >= mark) staging->resize(mark);
+  }
+
+  auto& st = broker.stats();
+  ++st.total_commands_processed;
+  ++client.commands_processed;
+  auto& cs = st.commands[spec.name];
+  ++cs.calls;
+  cs.usec += static_cast<uint64_t>(took);
+  if (ctx.failed) ++cs.failed_calls;
+  client.last_command = spec.name;
+
+  if (cfg.slowlog_log_slower_than >= 0 && took >= cfg.slowlog_log_slower_than &&
+      !(spec.flags & kSkipSlowlog)) {
+    core::SlowlogEntry e;
+    e.id = broker.slowlog_next_id++;
+    e.time_s = now_ms / 1000;
+    e.duration_us = took;
+    for (size_t i = 0; i < argv.size() && i < 32; ++i) {
+      std::string_view a = argv[i];
+      if (a.size() > 128) {
+        e.args.push_back(std::string(a.substr(0, 128)) + "... (" + std::to_string(a.size() - 128) +
+                         " more bytes)");
+      } else {
+        e.args.emplace_back(a);
+      }
+    }
+    if (argv.size() > 32) {
+      e.args.back() = "... (" + std::to_string(argv.size() - 31) + " more arguments)";
+    }
+    e.addr = client.addr;
+    e.name = client.name;
+    broker.slowlog.push_back(std::move(e));
+    while (broker.slowlog.size() > static_cast<size_t>(std::max<int64_t>(cfg.slowlog_max_len, 0))) {
+      broker.slowlog.erase(broker.slowlog.begin());
+    }
+  }
+}
+
+bool execute(core::Broker& broker, core::Client& client, std::span<const std::string_view> argv) {
+  if (argv.empty()) return false;
+  const CommandTable& table = command_table();
+  const CommandSpec* spec = table.find(argv[0]);
+  auto flag_multi_error = [&] {
+    if (client.in_multi) client.multi_error = true;
+  };
+  if (!spec) {
+    flag_multi_error();
+    reject(broker, client, unknown_command_text(argv));
+    return false;
+  }
+  if (!arity_ok(*spec, argv.size())) {
+    flag_multi_error();
+    ++broker.stats().commands[spec->name].rejected_calls;
+    reject(broker, client, "ERR wrong number of arguments for '" + spec->name + "' command");
+    return false;
+  }
+  if (!spec->subcommands.empty() && argv.size() >= 2) {
+    const CommandSpec* sub = table.find_sub(*spec, argv[1]);
+    if (!sub) {
+      flag_multi_error();
+      reject(broker, client,
+             "ERR unknown subcommand '" + std::string(argv[1].substr(0, 128)) + "'. Try " +
+                 upper(argv[0]) + " HELP.");
+      return false;
+    }
+    spec = sub;
+    if (!arity_ok(*spec, argv.size())) {
+      flag_multi_error();
+      ++broker.stats().commands[spec->name].rejected_calls;
+      reject(broker, client, "ERR wrong number of arguments for '" + spec->name + "' command");
+      return false;
+    }
+  }
+  const auto& cfg = broker.config();
+  if (!cfg.requirepass.empty() && !client.authenticated && !(spec->flags & kNoAuth)) {
+    flag_multi_error();
+    ++broker.stats().commands[spec->name].rejected_calls;
+    reject(broker, client, "NOAUTH Authentication required.");
+    return false;
+  }
+  if (client.protocol == 2 && client.is_pubsub_client() && !(spec->flags & kSubscribedOk)) {
+    ++broker.stats().commands[spec->name].rejected_calls;
+    reject(broker, client,
+           "ERR Can't execute '" + spec->name +
+               "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
+               "this context");
+    return false;
+  }
+  if (client.in_multi && !is_transaction_control(*spec)) {
+    if (spec->flags & kNoMulti) {
+      client.multi_error = true;
+      reject(broker, client, "ERR Command not allowed inside a transaction");
+      return false;
+    }
+    std::vector<std::string> copy(argv.begin(), argv.end());
+    client.multi_queue.push_back(std::move(copy));
+    client.out.staging()->append("+QUEUED\r\n");
+    return false;
+  }
+  if (broker.storage_failed() && (spec->flags & kWrite)) {
+    flag_multi_error();
+    ++broker.stats().commands[spec->name].rejected_calls;
+    reject(broker, client,
+           "MISCONF Sluice cannot persist writes: " + broker.storage_error() +
+               ". Writes are refused until the server is restarted; reads keep working.");
+    return false;
+  }
+  run_checked(broker, client, *spec, argv, core::now_ms());
+  return client.blocked;
+}
+
+}  // namespace sluice::commands

@@ -1,0 +1,257 @@
+// INFO: Redis's sections and field names, plus a `streams` section of Sluice's own.
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "broker/blocking/blocking_registry.h"
+#include "broker/commands/arg_parse.h"
+#include "broker/commands/context.h"
+#include "broker/pubsub/pubsub_hub.h"
+#include "broker/stream/stream_engine.h"
+
+namespace sluice::commands {
+namespace {
+
+std::string human(uint64_t bytes) {
+  char buf[64];
+  double b = static_cast<double>(bytes);
+  if (bytes < 1024) {
+    snprintf(buf, sizeof(buf), "%lluB", static_cast<unsigned long long>(bytes));
+  } else if (bytes < (1ull << 20)) {
+    snprintf(buf, sizeof(buf), "%.2fK", b / 1024);
+  } else if (bytes < (1ull << 30)) {
+    snprintf(buf, sizeof(buf), "%.2fM", b / (1 << 20));
+  } else {
+    snprintf(buf, sizeof(buf), "%.2fG", b / (1ull << 30));
+  }
+  return buf;
+}
+
+uint64_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+struct Writer {
+  std::string out;
+  bool first = true;
+  void section(const char* name) {
+    if (!first) out += "\r\n";
+    first = false;
+    out += "# ";
+    out += name;
+    out += "\r\n";
+  }
+  template <typename T>
+  void field(const char* k, const T& v) {
+    out += k;
+    out += ':';
+    if constexpr (std::is_arithmetic_v<T>) {
+      out += std::to_string(v);
+    } else {
+      out += v;
+    }
+    out += "\r\n";
+  }
+};
+
+}  // namespace
+
+void info(CommandContext& ctx) {
+  std::set<std::string> want;
+  for (size_t i = 1; i < ctx.argc(); ++i) {
+    std::string s(ctx.arg(i));
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    want.insert(s);
+  }
+  bool all = want.count("all") || want.count("everything");
+  bool dflt = want.empty() || want.count("default");
+  auto on = [&](const char* name, bool in_default = true) {
+    return all || (dflt && in_default) || want.count(name);
+  };
+  auto& b = ctx.broker;
+  auto& cfg = b.config();
+  auto& st = b.stats();
+  Writer w;
+  int64_t now = ctx.now_ms;
+  if (on("server")) {
+    utsname u{};
+    uname(&u);
+    w.section("Server");
+    w.field("redis_version", "7.0.15");
+    w.field("sluice_version", SLUICE_VERSION);
+    w.field("redis_git_sha1", "00000000");
+    w.field("redis_git_dirty", 0);
+    w.field("redis_build_id", "0");
+    w.field("redis_mode", "standalone");
+    w.field("os", std::string(u.sysname) + " " + u.release + " " + u.machine);
+    w.field("arch_bits", 64);
+    w.field("monotonic_clock", "POSIX clock_gettime");
+    w.field("multiplexing_api", "epoll");
+    w.field("atomicvar_api", "c11-builtin");
+    w.field("gcc_version", std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
+                               std::to_string(__GNUC_PATCHLEVEL__));
+    w.field("process_id", static_cast<int64_t>(getpid()));
+    w.field("process_supervised", "no");
+    w.field("run_id", b.run_id);
+    w.field("tcp_port", b.control ? b.control->listening_port() : cfg.port);
+    w.field("server_time_usec", core::now_us());
+    int64_t up = b.control ? b.control->uptime_ms() / 1000 : 0;
+    w.field("uptime_in_seconds", up);
+    w.field("uptime_in_days", up / 86400);
+    w.field("hz", cfg.hz);
+    w.field("configured_hz", cfg.hz);
+    w.field("lru_clock", (now / 1000) & ((1 << 24) - 1));
+    w.field("executable", b.executable);
+    w.field("config_file", cfg.config_file);
+    w.field("io_threads_active", 0);
+  }
+  if (on("clients")) {
+    w.section("Clients");
+    w.field("connected_clients", b.control ? b.control->connected_clients() : 0);
+    w.field("cluster_connections", 0);
+    w.field("maxclients", cfg.maxclients);
+    w.field("client_recent_max_input_buffer", 0);
+    w.field("client_recent_max_output_buffer", 0);
+    w.field("blocked_clients", b.blocking().blocked_clients());
+    w.field("tracking_clients", 0);
+    w.field("clients_in_timeout_table", b.blocking().blocked_clients());
+  }
+  if (on("memory")) {
+    uint64_t rss = rss_bytes();
+    w.section("Memory");
+    w.field("used_memory", rss);
+    w.field("used_memory_human", human(rss));
+    w.field("used_memory_rss", rss);
+    w.field("used_memory_rss_human", human(rss));
+    w.field("used_memory_peak", rss);
+    w.field("used_memory_peak_human", human(rss));
+    w.field("maxmemory", cfg.maxmemory);
+    w.field("maxmemory_human", human(cfg.maxmemory));
+    w.field("maxmemory_policy", cfg.maxmemory_policy);
+    w.field("mem_fragmentation_ratio", "1.00");
+    w.field("mem_allocator", "libc");
+  }
+  if (on("persistence")) {
+    w.section("Persistence");
+    w.field("loading", b.loading ? 1 : 0);
+    w.field("async_loading", 0);
+    w.field("current_cow_peak", 0);
+    w.field("rdb_changes_since_last_save", 0);
+    w.field("rdb_bgsave_in_progress", 0);
+    w.field("rdb_last_save_time", now / 1000);
+    w.field("rdb_last_bgsave_status", "ok");
+    w.field("aof_enabled", 1);
+    w.field("aof_rewrite_in_progress", 0);
+    w.field("aof_rewrite_scheduled", 0);
+    w.field("aof_last_write_status", b.storage_failed() ? "err" : "ok");
+    w.field("aof_last_bgrewrite_status", "ok");
+    w.field("appendfsync", cfg.appendfsync == config::AppendFsync::kAlways     ? "always"
+                           : cfg.appendfsync == config::AppendFsync::kEverysec ? "everysec"
+                                                                               : "no");
+    w.field("storage_status", b.storage_failed() ? "failed" : "ok");
+    w.field("durable_epoch", b.durable_epoch());
+  }
+  if (on("stats")) {
+    uint64_t expired = 0;
+    for (int i = 0; i < b.db_count(); ++i) expired += b.db(i).expired_keys;
+    w.section("Stats");
+    w.field("total_connections_received", st.total_connections_received);
+    w.field("total_commands_processed", st.total_commands_processed);
+    w.field("instantaneous_ops_per_sec", 0);
+    w.field("total_net_input_bytes", st.total_net_input_bytes);
+    w.field("total_net_output_bytes", st.total_net_output_bytes);
+    w.field("rejected_connections", st.rejected_connections);
+    w.field("expired_keys", expired);
+    w.field("evicted_keys", 0);
+    w.field("keyspace_hits", st.keyspace_hits);
+    w.field("keyspace_misses", st.keyspace_misses);
+    w.field("pubsub_channels", b.pubsub().channel_count());
+    w.field("pubsub_patterns", b.pubsub().pattern_count());
+    w.field("pubsubshard_channels", b.pubsub().shard_channel_count());
+    w.field("total_error_replies", st.total_error_replies);
+    w.field("client_output_buffer_limit_disconnections", st.client_obl_disconnections);
+    w.field("io_errors", st.io_errors);
+  }
+  if (on("replication")) {
+    w.section("Replication");
+    w.field("role", "master");
+    w.field("connected_slaves", 0);
+    w.field("master_failover_state", "no-failover");
+    w.field("master_replid", b.run_id);
+    w.field("master_replid2", "0000000000000000000000000000000000000000");
+    w.field("master_repl_offset", 0);
+    w.field("second_repl_offset", -1);
+    w.field("repl_backlog_active", 0);
+    w.field("repl_backlog_size", 1048576);
+    w.field("repl_backlog_first_byte_offset", 0);
+    w.field("repl_backlog_histlen", 0);
+  }
+  if (on("cpu")) {
+    rusage self{};
+    getrusage(RUSAGE_SELF, &self);
+    auto secs = [](const timeval& tv) {
+      char buf[32];
+      snprintf(buf, sizeof(buf), "%ld.%06ld", static_cast<long>(tv.tv_sec),
+               static_cast<long>(tv.tv_usec));
+      return std::string(buf);
+    };
+    w.section("CPU");
+    w.field("used_cpu_sys", secs(self.ru_stime));
+    w.field("used_cpu_user", secs(self.ru_utime));
+  }
+  if (on("modules")) w.section("Modules");
+  if (on("streams")) {
+    auto t = b.streams().totals();
+    w.section("Streams");
+    w.field("streams", t.streams);
+    w.field("stream_entries", t.entries);
+    w.field("stream_groups", t.groups);
+    w.field("stream_segments", t.segments);
+    w.field("stream_disk_bytes", t.disk_bytes);
+    w.field("stream_memory_bytes", t.memory_bytes);
+    w.field("stream_recovery_truncated_bytes", b.streams().recovered_truncated_bytes());
+  }
+  if (on("errorstats")) {
+    w.section("Errorstats");
+    for (const auto& [prefix, n] : st.errors) {
+      w.field(("errorstat_" + prefix).c_str(), "count=" + std::to_string(n));
+    }
+  }
+  if (on("commandstats", false)) {
+    w.section("Commandstats");
+    for (const auto& [name, cs] : st.commands) {
+      if (cs.calls == 0 && cs.rejected_calls == 0) continue;
+      char per[64];
+      snprintf(per, sizeof(per), "%.2f",
+               cs.calls ? static_cast<double>(cs.usec) / static_cast<double>(cs.calls) : 0.0);
+      w.field(("cmdstat_" + name).c_str(),
+              "calls=" + std::to_string(cs.calls) + ",usec=" + std::to_string(cs.usec) +
+                  ",usec_per_call=" + per + ",rejected_calls=" + std::to_string(cs.rejected_calls) +
+                  ",failed_calls=" + std::to_string(cs.failed_calls));
+    }
+  }
+  if (on("cluster")) {
+    w.section("Cluster");
+    w.field("cluster_enabled", 0);
+  }
+  if (on("keyspace")) {
+    w.section("Keyspace");
+    for (int i = 0; i < b.db_count(); ++i) {
+      auto& db = b.db(i);
+      if (db.size() == 0) continue;
+      w.field(("db" + std::to_string(i)).c_str(),
+              "keys=" + std::to_string(db.size()) + ",expires=" + std::to_string(db.expires()) +
+                  ",avg_ttl=" + std::to_string(db.avg_ttl_ms(now)));
+    }
+  }
+  ctx.reply.verbatim(w.out);
+}
+
+}  // namespace sluice::commands

@@ -1,0 +1,100 @@
+#include "broker/commands/stream_support.h"
+
+#include "broker/blocking/blocking_registry.h"
+#include "broker/commands/error_text.h"
+#include "broker/stream/stream_engine.h"
+
+namespace sluice::commands {
+
+stream::Stream* lookup_stream(CommandContext& ctx, std::string_view key, bool* replied) {
+  *replied = false;
+  core::Object* obj = ctx.db().find(key, ctx.now_ms);
+  if (!obj) return nullptr;
+  if (obj->type() != core::ObjectType::kStream) {
+    ctx.wrong_type();
+    *replied = true;
+    return nullptr;
+  }
+  return static_cast<stream::Stream*>(obj);
+}
+
+stream::Stream* create_stream(CommandContext& ctx, std::string_view key) {
+  auto created = ctx.broker.streams().create(ctx.client.db, key);
+  if (!created) {
+    ctx.error(created.status());
+    return nullptr;
+  }
+  stream::Stream* s = created->get();
+  ctx.db().put(key, std::move(*created));
+  return s;
+}
+
+void stream_written(CommandContext& ctx, stream::Stream& s) {
+  ctx.broker.streams().mark_dirty(s);
+  ctx.wrote = true;
+  ctx.broker.key_modified(ctx.client.db, s.key);
+}
+
+bool parse_strict_id(CommandContext& ctx, std::string_view arg, uint64_t missing_seq,
+                     StreamId* out) {
+  if (!wire::parse_stream_id(arg, out, missing_seq)) {
+    ctx.error_text(kInvalidStreamIdErr);
+    return false;
+  }
+  return true;
+}
+
+bool parse_interval_id(CommandContext& ctx, std::string_view arg, uint64_t missing_seq,
+                       StreamId* out, bool* exclusive) {
+  *exclusive = false;
+  if (arg.size() > 1 && arg[0] == '(') {
+    *exclusive = true;
+    arg.remove_prefix(1);
+  }
+  if (*exclusive && (arg == "-" || arg == "+")) {
+    ctx.error_text(kInvalidStreamIdErr);
+    return false;
+  }
+  if (arg == "-") {
+    *out = StreamId::min();
+    return true;
+  }
+  if (arg == "+") {
+    *out = StreamId::max();
+    return true;
+  }
+  return parse_strict_id(ctx, arg, missing_seq, out);
+}
+
+bool parse_count(CommandContext& ctx, std::string_view arg, int64_t* out) {
+  if (!wire::parse_i64(arg, out)) {
+    ctx.not_integer();
+    return false;
+  }
+  if (*out < 0) *out = 0;
+  return true;
+}
+
+void reply_id(wire::resp::ReplyWriter& reply, StreamId id) {
+  char buf[StreamId::kMaxText];
+  size_t n = id.format(buf);
+  reply.bulk(std::string_view(buf, n));
+}
+
+void reply_range(CommandContext& ctx, const stream::Stream& s, StreamId from, StreamId to,
+                 bool reverse, uint64_t count) {
+  // Entries are copied into a scratch buffer first: the array length is known only at the end.
+  thread_local std::string scratch;
+  scratch.clear();
+  uint64_t n = 0;
+  wire::Status st = s.range(from, to, reverse, count, [&](StreamId, std::string_view resp) {
+    scratch.append(resp);
+    ++n;
+    return true;
+  });
+  if (!st.is_ok()) return ctx.error(st);
+  ctx.reply.array(n);
+  ctx.reply.raw(scratch);
+}
+
+}  // namespace sluice::commands

@@ -1,0 +1,536 @@
+// The option table behind ConfigStore: one row per option with its getter and setter, so the
+// file loader, the command-line overrides, CONFIG GET/SET and CONFIG REWRITE share one truth.
+#include "broker/config/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "broker/core/glob.h"
+
+namespace sluice::config {
+namespace {
+
+using Values = std::vector<std::string>;
+
+struct Option {
+  const char* name;
+  bool is_mutable;
+  std::function<std::string(const Config&)> get;
+  // Returns an error message, empty on success.
+  std::function<std::string(Config&, const Values&)> set;
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+bool parse_i64_text(std::string_view text, int64_t* out) {
+  if (text.empty()) return false;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+std::string join(const Values& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ' ';
+    out += v[i];
+  }
+  return out;
+}
+
+template <typename T>
+Option num_opt(const char* name, bool is_mutable, int64_t lo, int64_t hi, T Config::*field) {
+  return {name, is_mutable, [field](const Config& c) { return std::to_string(c.*field); },
+          [field, lo, hi](Config& c, const Values& v) -> std::string {
+            int64_t x;
+            if (v.size() != 1 || !parse_i64_text(v[0], &x)) {
+              return "argument couldn't be parsed into an integer";
+            }
+            if (x < lo || x > hi) {
+              return "argument must be between " + std::to_string(lo) + " and " +
+                     std::to_string(hi) + " inclusive";
+            }
+            c.*field = static_cast<T>(x);
+            return {};
+          }};
+}
+
+Option mem_opt(const char* name, bool is_mutable, uint64_t Config::*field) {
+  return {name, is_mutable, [field](const Config& c) { return std::to_string(c.*field); },
+          [field](Config& c, const Values& v) -> std::string {
+            uint64_t x;
+            if (v.size() != 1 || !parse_memory(v[0], &x)) {
+              return "argument must be a memory value";
+            }
+            c.*field = x;
+            return {};
+          }};
+}
+
+Option bool_opt(const char* name, bool is_mutable, bool Config::*field) {
+  return {name, is_mutable,
+          [field](const Config& c) { return std::string(c.*field ? "yes" : "no"); },
+          [field](Config& c, const Values& v) -> std::string {
+            if (v.size() != 1) return "argument must be 'yes' or 'no'";
+            std::string s = lower(v[0]);
+            if (s == "yes") {
+              c.*field = true;
+            } else if (s == "no") {
+              c.*field = false;
+            } else {
+              return "argument must be 'yes' or 'no'";
+            }
+            return {};
+          }};
+}
+
+Option str_opt(const char* name, bool is_mutable, std::string Config::*field) {
+  return {name, is_mutable, [field](const Config& c) { return c.*field; },
+          [field](Config& c, const Values& v) -> std::string {
+            c.*field = join(v);
+            return {};
+          }};
+}
+
+Option enum_opt(const char* name, bool is_mutable, std::vector<std::string> allowed,
+                std::string Config::*field) {
+  return {name, is_mutable, [field](const Config& c) { return c.*field; },
+          [field, allowed](Config& c, const Values& v) -> std::string {
+            std::string s = v.size() == 1 ? lower(v[0]) : std::string();
+            if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
+              return "argument(s) must be one of the following: " + join(allowed);
+            }
+            c.*field = s;
+            return {};
+          }};
+}
+
+std::string obl_text(const OutputBufferLimit& l) {
+  return std::to_string(l.hard_bytes) + " " + std::to_string(l.soft_bytes) + " " +
+         std::to_string(l.soft_seconds);
+}
+
+// "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60" (any subset of classes).
+std::string set_obl(Config& c, const Values& v) {
+  Values words;
+  for (const auto& s : v) {
+    std::istringstream in(s);
+    std::string w;
+    while (in >> w) words.push_back(w);
+  }
+  if (words.empty() || words.size() % 4 != 0)
+    return "Wrong number of arguments in buffer limit configuration.";
+  std::vector<std::pair<OutputBufferLimit*, OutputBufferLimit>> updates;
+  for (size_t i = 0; i < words.size(); i += 4) {
+    std::string cls = lower(words[i]);
+    OutputBufferLimit* target = nullptr;
+    if (cls == "normal") target = &c.obl_normal;
+    if (cls == "pubsub") target = &c.obl_pubsub;
+    if (cls == "replica" || cls == "slave") target = &c.obl_replica;
+    if (!target) return "Invalid client class specified in buffer limit configuration.";
+    OutputBufferLimit l;
+    int64_t secs;
+    if (!parse_memory(words[i + 1], &l.hard_bytes) || !parse_memory(words[i + 2], &l.soft_bytes) ||
+        !parse_i64_text(words[i + 3], &secs) || secs < 0) {
+      return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+    }
+    l.soft_seconds = static_cast<uint64_t>(secs);
+    updates.emplace_back(target, l);
+  }
+  for (auto& [target, l] : updates) *target = l;
+  return {};
+}
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> table = [] {
+    std::vector<Option> t;
+    t.push_back({"bind", false, [](const Config& c) { return join(c.bind); },
+                 [](Config& c, const Values& v) -> std::string {
+                   Values addrs;
+                   for (const auto& s : v) {
+                     std::istringstream in(s);
+                     std::string w;
+                     while (in >> w) addrs.push_back(w);
+                   }
+                   if (addrs.empty()) return "Too many bind addresses specified.";
+                   c.bind = addrs;
+                   return {};
+                 }});
+    t.push_back(num_opt("port", false, 0, 65535, &Config::port));
+    t.push_back(num_opt("tcp-backlog", false, 0, INT32_MAX, &Config::tcp_backlog));
+    t.push_back(num_opt("tcp-keepalive", true, 0, INT32_MAX, &Config::tcp_keepalive));
+    t.push_back(num_opt("timeout", true, 0, INT32_MAX, &Config::timeout));
+    t.push_back(num_opt("maxclients", true, 1, 1000000, &Config::maxclients));
+    t.push_back(str_opt("requirepass", true, &Config::requirepass));
+    t.push_back(mem_opt("proto-max-bulk-len", true, &Config::proto_max_bulk_len));
+    t.push_back(mem_opt("client-query-buffer-limit", true, &Config::client_query_buffer_limit));
+    t.push_back({"client-output-buffer-limit", true,
+                 [](const Config& c) {
+                   return "normal " + obl_text(c.obl_normal) + " slave " + obl_text(c.obl_replica) +
+                          " pubsub " + obl_text(c.obl_pubsub);
+                 },
+                 set_obl});
+    t.push_back(num_opt("databases", false, 1, 1000000, &Config::databases));
+    t.push_back(num_opt("hz", true, 1, 500, &Config::hz));
+    t.push_back(enum_opt("loglevel", true, {"debug", "verbose", "notice", "warning", "nothing"},
+                         &Config::loglevel));
+    t.push_back(str_opt("logfile", false, &Config::logfile));
+    t.push_back(str_opt("pidfile", false, &Config::pidfile));
+    t.push_back({"daemonize", false,
+                 [](const Config& c) { return std::string(c.daemonize ? "yes" : "no"); },
+                 [](Config& c, const Values& v) -> std::string {
+                   if (v.size() != 1) return "argument must be 'yes' or 'no'";
+                   std::string s = lower(v[0]);
+                   if (s == "yes")
+                     return "daemonize yes is not supported: run sluice-server under a supervisor";
+                   if (s != "no") return "argument must be 'yes' or 'no'";
+                   c.daemonize = false;
+                   return {};
+                 }});
+    t.push_back(str_opt("dir", false, &Config::dir));
+    t.push_back(bool_opt("appendonly", true, &Config::appendonly));
+    t.push_back({"appendfsync", true,
+                 [](const Config& c) {
+                   switch (c.appendfsync) {
+                     case AppendFsync::kAlways:
+                       return std::string("always");
+                     case AppendFsync::kNo:
+                       return std::string("no");
+                     case AppendFsync::kEverysec:
+                       break;
+                   }
+                   return std::string("everysec");
+                 },
+                 [](Config& c, const Values& v) -> std::string {
+                   std::string s = v.size() == 1 ? lower(v[0]) : std::string();
+                   if (s == "always") {
+                     c.appendfsync = AppendFsync::kAlways;
+                   } else if (s == "everysec") {
+                     c.appendfsync = AppendFsync::kEverysec;
+                   } else if (s == "no") {
+                     c.appendfsync = AppendFsync::kNo;
+                   } else {
+                     return "argument(s) must be one of the following: always, everysec, no";
+                   }
+                   return {};
+                 }});
+    t.push_back(str_opt("save", true, &Config::save));
+    t.push_back(str_opt("dbfilename", true, &Config::dbfilename));
+    t.push_back(str_opt("appendfilename", false, &Config::appendfilename));
+    t.push_back({"recovery-on-corruption", false,
+                 [](const Config& c) {
+                   return std::string(c.recovery_quarantine ? "quarantine" : "refuse");
+                 },
+                 [](Config& c, const Values& v) -> std::string {
+                   std::string s = v.size() == 1 ? lower(v[0]) : std::string();
+                   if (s == "quarantine") {
+                     c.recovery_quarantine = true;
+                   } else if (s == "refuse") {
+                     c.recovery_quarantine = false;
+                   } else {
+                     return "argument(s) must be one of the following: refuse, quarantine";
+                   }
+                   return {};
+                 }});
+    t.push_back(mem_opt("stream-segment-bytes", true, &Config::stream_segment_bytes));
+    t.push_back(
+        num_opt("stream-node-max-entries", true, 0, INT64_MAX, &Config::stream_node_max_entries));
+    t.push_back(
+        num_opt("stream-node-max-bytes", true, 0, INT64_MAX, &Config::stream_node_max_bytes));
+    t.push_back(num_opt("stream-retention-ms", true, 0, INT64_MAX, &Config::stream_retention_ms));
+    t.push_back(mem_opt("stream-retention-bytes", true, &Config::stream_retention_bytes));
+    t.push_back(mem_opt("stream-tail-cache-bytes", true, &Config::stream_tail_cache_bytes));
+    t.push_back(num_opt("active-expire-effort", true, 1, 10, &Config::active_expire_effort));
+    t.push_back(mem_opt("maxmemory", true, &Config::maxmemory));
+    t.push_back(enum_opt("maxmemory-policy", true,
+                         {"noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu",
+                          "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"},
+                         &Config::maxmemory_policy));
+    t.push_back({"notify-keyspace-events", true,
+                 [](const Config& c) { return c.notify_keyspace_events; },
+                 [](Config& c, const Values& v) -> std::string {
+                   std::string canonical;
+                   if (v.size() != 1 || !canonical_keyspace_events(v[0], &canonical)) {
+                     return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+                   }
+                   c.notify_keyspace_events = canonical;
+                   return {};
+                 }});
+    t.push_back(
+        num_opt("slowlog-log-slower-than", true, -1, INT64_MAX, &Config::slowlog_log_slower_than));
+    t.push_back(num_opt("slowlog-max-len", true, 0, INT64_MAX, &Config::slowlog_max_len));
+    t.push_back(num_opt("latency-tracking", true, 0, 1, &Config::latency_tracking));
+    return t;
+  }();
+  return table;
+}
+
+const Option* find_option(std::string_view name) {
+  std::string key = lower(name);
+  if (key == "slave-output-buffer-limit") key = "client-output-buffer-limit";
+  for (const auto& o : options()) {
+    if (key == o.name) return &o;
+  }
+  return nullptr;
+}
+
+// Splits a config line into words, honouring "double" and 'single' quotes.
+bool split_line(const std::string& line, Values* out) {
+  out->clear();
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    if (i >= line.size()) break;
+    std::string word;
+    if (line[i] == '"' || line[i] == '\'') {
+      char q = line[i++];
+      bool closed = false;
+      while (i < line.size()) {
+        if (line[i] == '\\' && q == '"' && i + 1 < line.size()) {
+          char e = line[i + 1];
+          word += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+          i += 2;
+        } else if (line[i] == q) {
+          closed = true;
+          ++i;
+          break;
+        } else {
+          word += line[i++];
+        }
+      }
+      if (!closed) return false;
+    } else {
+      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])))
+        word += line[i++];
+    }
+    out->push_back(word);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parse_memory(std::string_view text, uint64_t* out) {
+  std::string s = lower(text);
+  uint64_t mul = 1;
+  auto ends = [&](std::string_view suf) { return s.size() > suf.size() && s.ends_with(suf); };
+  if (ends("gb")) {
+    mul = 1ull << 30;
+    s.resize(s.size() - 2);
+  } else if (ends("mb")) {
+    mul = 1ull << 20;
+    s.resize(s.size() - 2);
+  } else if (ends("kb")) {
+    mul = 1ull << 10;
+    s.resize(s.size() - 2);
+  } else if (ends("g")) {
+    mul = 1000ull * 1000 * 1000;
+    s.resize(s.size() - 1);
+  } else if (ends("m")) {
+    mul = 1000ull * 1000;
+    s.resize(s.size() - 1);
+  } else if (ends("k")) {
+    mul = 1000;
+    s.resize(s.size() - 1);
+  } else if (ends("b")) {
+    s.resize(s.size() - 1);
+  }
+  int64_t v;
+  if (!parse_i64_text(s, &v) || v < 0) return false;
+  if (mul > 1 && static_cast<uint64_t>(v) > UINT64_MAX / mul) return false;
+  *out = static_cast<uint64_t>(v) * mul;
+  return true;
+}
+
+bool canonical_keyspace_events(std::string_view flags, std::string* canonical) {
+  // Redis's class bits and the order keyspaceEventsFlagsToString prints them in.
+  bool g = false, s = false, l = false, h = false, z = false, x = false, e = false, t = false,
+       m = false, d = false, n = false, k = false, ev = false, dollar = false;
+  for (char ch : flags) {
+    switch (ch) {
+      case 'A':
+        g = dollar = l = s = h = z = x = e = t = d = true;
+        break;
+      case 'g':
+        g = true;
+        break;
+      case '$':
+        dollar = true;
+        break;
+      case 'l':
+        l = true;
+        break;
+      case 's':
+        s = true;
+        break;
+      case 'h':
+        h = true;
+        break;
+      case 'z':
+        z = true;
+        break;
+      case 'x':
+        x = true;
+        break;
+      case 'e':
+        e = true;
+        break;
+      case 'K':
+        k = true;
+        break;
+      case 'E':
+        ev = true;
+        break;
+      case 't':
+        t = true;
+        break;
+      case 'm':
+        m = true;
+        break;
+      case 'd':
+        d = true;
+        break;
+      case 'n':
+        n = true;
+        break;
+      default:
+        return false;
+    }
+  }
+  std::string out;
+  if (g && dollar && l && s && h && z && x && e && t && d) {
+    out += 'A';
+  } else {
+    if (g) out += 'g';
+    if (dollar) out += '$';
+    if (l) out += 'l';
+    if (s) out += 's';
+    if (h) out += 'h';
+    if (z) out += 'z';
+    if (x) out += 'x';
+    if (e) out += 'e';
+    if (t) out += 't';
+    if (d) out += 'd';
+  }
+  if (k) out += 'K';
+  if (ev) out += 'E';
+  if (m) out += 'm';
+  if (n) out += 'n';
+  // As Redis: without K or E nothing is delivered, but the flags are kept as given.
+  *canonical = out;
+  return true;
+}
+
+ConfigStore::ConfigStore(Config* config) : c_(config) {}
+
+void ConfigStore::load(const std::string& path,
+                       const std::vector<std::pair<std::string, std::string>>& args) {
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("Fatal error, can't open config file '" + path + "'");
+    char resolved[4096];
+    c_->config_file = realpath(path.c_str(), resolved) ? resolved : path;
+    std::string line;
+    int lineno = 0;
+    while (std::getline(in, line)) {
+      ++lineno;
+      Values words;
+      if (!split_line(line, &words)) {
+        throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + path + "' line " +
+                                 std::to_string(lineno) +
+                                 ": unbalanced quotes in configuration line");
+      }
+      if (words.empty() || words[0][0] == '#') continue;
+      Values values(words.begin() + 1, words.end());
+      std::string err = set(words[0], values, true);
+      if (!err.empty()) {
+        throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + path + "' line " +
+                                 std::to_string(lineno) + ": '" + line + "': " + err);
+      }
+    }
+  }
+  for (const auto& [name, value] : args) {
+    std::string err = set(name, {value}, true);
+    if (!err.empty()) {
+      throw std::runtime_error("*** FATAL CONFIG ERROR *** option '--" + name + " " + value +
+                               "': " + err);
+    }
+  }
+}
+
+std::string ConfigStore::set(std::string_view name, const std::vector<std::string>& values,
+                             bool at_startup) {
+  const Option* o = find_option(name);
+  if (!o) return "Bad directive or wrong number of arguments";
+  if (!at_startup && !o->is_mutable) return "can't set immutable config";
+  std::string err = o->set(*c_, values);
+  if (err.empty() && !at_startup && on_change) on_change(o->name);
+  return err;
+}
+
+bool ConfigStore::get(std::string_view name, std::string* value) const {
+  const Option* o = find_option(name);
+  if (!o) return false;
+  *value = o->get(*c_);
+  return true;
+}
+
+std::vector<std::string> ConfigStore::match(std::string_view pattern) const {
+  std::vector<std::string> out;
+  for (const auto& o : options()) {
+    if (core::glob_match(pattern, o.name, true)) out.emplace_back(o.name);
+  }
+  return out;
+}
+
+bool ConfigStore::exists(std::string_view name) const { return find_option(name) != nullptr; }
+
+bool ConfigStore::is_mutable(std::string_view name) const {
+  const Option* o = find_option(name);
+  return o && o->is_mutable;
+}
+
+std::string ConfigStore::rewrite() const {
+  if (c_->config_file.empty()) return "The server is running without a config file";
+  std::ifstream in(c_->config_file);
+  std::vector<std::string> lines;
+  std::vector<bool> written(options().size(), false);
+  std::string line;
+  while (std::getline(in, line)) {
+    Values words;
+    if (split_line(line, &words) && !words.empty() && words[0][0] != '#') {
+      const Option* o = find_option(words[0]);
+      if (o) {
+        size_t idx = static_cast<size_t>(o - options().data());
+        if (written[idx]) continue;  // drop duplicates of an option already written
+        written[idx] = true;
+        std::string value = o->get(*c_);
+        lines.push_back(std::string(o->name) + " " + (value.empty() ? "\"\"" : value));
+        continue;
+      }
+    }
+    lines.push_back(line);
+  }
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  std::string tmp = c_->config_file + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) return "Rewriting config file: can't open " + tmp;
+    f << out;
+    if (!f.good()) return "Rewriting config file: write failed";
+  }
+  if (std::rename(tmp.c_str(), c_->config_file.c_str()) != 0) {
+    return "Rewriting config file: rename failed";
+  }
+  return {};
+}
+
+}  // namespace sluice::config

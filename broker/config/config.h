@@ -1,0 +1,109 @@
+// Config: every option Sluice understands, typed, read from a redis.conf-style file plus
+// `--name value` overrides, and readable/settable at runtime through CONFIG GET/SET.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::config {
+
+enum class AppendFsync { kAlways, kEverysec, kNo };
+
+struct OutputBufferLimit {
+  uint64_t hard_bytes = 0;
+  uint64_t soft_bytes = 0;
+  uint64_t soft_seconds = 0;
+};
+
+struct Config {
+  // network
+  std::vector<std::string> bind{"127.0.0.1"};
+  int port = 6379;
+  int tcp_backlog = 511;
+  int tcp_keepalive = 300;
+  int timeout = 0;
+  int maxclients = 10000;
+  std::string requirepass;
+  uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
+  uint64_t client_query_buffer_limit = 1024ull * 1024 * 1024;
+  OutputBufferLimit obl_normal{0, 0, 0};
+  OutputBufferLimit obl_pubsub{32ull << 20, 8ull << 20, 60};
+  OutputBufferLimit obl_replica{256ull << 20, 64ull << 20, 60};
+  // general
+  int databases = 16;
+  int hz = 10;
+  std::string loglevel = "notice";
+  std::string logfile;
+  std::string pidfile;
+  bool daemonize = false;
+  std::string config_file;  // absolute path of the file loaded, for CONFIG REWRITE
+  // persistence
+  std::string dir = ".";
+  bool appendonly = true;  // accepted; Sluice always persists
+  AppendFsync appendfsync = AppendFsync::kEverysec;
+  std::string save = "3600 1 300 100 60 10000";   // accepted; Sluice always persists
+  std::string dbfilename = "dump.rdb";            // accepted; unused
+  std::string appendfilename = "appendonly.aof";  // accepted; unused
+  bool recovery_quarantine = false;               // recovery-on-corruption quarantine|refuse
+  // streams
+  uint64_t stream_segment_bytes = 64ull << 20;
+  int64_t stream_node_max_entries = 100;
+  int64_t stream_node_max_bytes = 4096;
+  int64_t stream_retention_ms = 0;
+  uint64_t stream_retention_bytes = 0;
+  uint64_t stream_tail_cache_bytes = 256 * 1024;
+  // kv
+  int64_t active_expire_effort = 1;
+  uint64_t maxmemory = 0;
+  std::string maxmemory_policy = "noeviction";
+  // pubsub
+  std::string notify_keyspace_events;  // canonical flag string, as CONFIG GET shows it
+  // misc
+  int64_t slowlog_log_slower_than = 10000;
+  int64_t slowlog_max_len = 128;
+  int64_t latency_tracking = 1;
+};
+
+// Parses notify-keyspace-events flags ("KEA", "Ex", ...) into Redis's canonical order; false on
+// an unknown flag.
+bool canonical_keyspace_events(std::string_view flags, std::string* canonical);
+
+// One option as CONFIG and the loader see it.
+struct OptionInfo {
+  std::string name;
+  bool mutable_at_runtime;
+};
+
+class ConfigStore {
+ public:
+  explicit ConfigStore(Config* config);
+
+  // Loads a file then overrides (`--name value ...` already split into name/value pairs).
+  // Throws std::runtime_error naming the file, line and option on a bad file or value.
+  void load(const std::string& path, const std::vector<std::pair<std::string, std::string>>& args);
+
+  // Sets one option from its text; returns an error message (empty on success).
+  std::string set(std::string_view name, const std::vector<std::string>& values, bool at_startup);
+  // The value as CONFIG GET prints it; false for an unknown option.
+  bool get(std::string_view name, std::string* value) const;
+  // Names matching a Redis glob pattern (case-insensitive), each once, in table order.
+  std::vector<std::string> match(std::string_view pattern) const;
+  bool exists(std::string_view name) const;
+  bool is_mutable(std::string_view name) const;
+  // Rewrites the loaded config file with the current values (CONFIG REWRITE).
+  std::string rewrite() const;
+
+  // Called after a runtime CONFIG SET of the named option (the server applies it).
+  std::function<void(std::string_view name)> on_change;
+
+ private:
+  Config* c_;
+};
+
+// Redis-like memory parsing: "1gb", "64mb", "100k", plain bytes.
+bool parse_memory(std::string_view text, uint64_t* out);
+
+}  // namespace sluice::config

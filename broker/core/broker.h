@@ -1,0 +1,187 @@
+// Broker: the state commands run against — config, databases, clients, stats, and the engines
+// (streams, pub/sub, KV persistence, blocking). No libuv: the server drives it from its loop and
+// implements ServerControl for the few things only the server can do.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/config/config.h"
+#include "broker/core/client.h"
+#include "broker/core/database.h"
+#include "broker/core/durability.h"
+
+namespace sluice::stream {
+class StreamEngine;
+}
+namespace sluice::pubsub {
+class PubSubHub;
+}
+namespace sluice::kv {
+class KvStore;
+}
+namespace sluice::blocking {
+class BlockingRegistry;
+}
+
+namespace sluice::core {
+
+// What only the network server can do; implemented by server/Server.
+class ServerControl {
+ public:
+  virtual ~ServerControl() = default;
+  virtual void request_shutdown(bool save) = 0;
+  // Closes a client's connection after the current command (CLIENT KILL).
+  virtual void kill_client(Client& client) = 0;
+  virtual int listening_port() const = 0;
+  virtual uint64_t connected_clients() const = 0;
+  virtual int64_t uptime_ms() const = 0;
+  // Sleeps the loop thread (DEBUG SLEEP): the whole server stalls, as in Redis.
+  virtual void sleep_ms(int64_t ms) = 0;
+  // Drops in-memory state and reopens everything from disk (DEBUG RELOAD).
+  virtual std::string reload() = 0;
+};
+
+struct CommandStats {
+  uint64_t calls = 0;
+  uint64_t usec = 0;
+  uint64_t rejected_calls = 0;
+  uint64_t failed_calls = 0;
+};
+
+struct Stats {
+  uint64_t total_connections_received = 0;
+  uint64_t total_commands_processed = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t keyspace_hits = 0;
+  uint64_t keyspace_misses = 0;
+  uint64_t total_net_input_bytes = 0;
+  uint64_t total_net_output_bytes = 0;
+  uint64_t total_error_replies = 0;
+  uint64_t client_obl_disconnections = 0;
+  uint64_t io_errors = 0;
+  std::map<std::string, CommandStats> commands;  // by full name ("config|get")
+  std::map<std::string, uint64_t> errors;        // by error prefix ("ERR", "WRONGTYPE")
+};
+
+struct SlowlogEntry {
+  uint64_t id;
+  int64_t time_s;
+  int64_t duration_us;
+  std::vector<std::string> args;
+  std::string addr;
+  std::string name;
+};
+
+class Broker {
+ public:
+  explicit Broker(config::Config* config);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Opens the engines over `config.dir` (recovery). Throws std::runtime_error on fatal errors.
+  void open();
+  // Closes the engines (final flush + sync). open() may be called again (DEBUG RELOAD).
+  void close();
+
+  config::Config& config() { return *config_; }
+  config::ConfigStore& config_store() { return config_store_; }
+  Database& db(int index) { return *dbs_[static_cast<size_t>(index)]; }
+  int db_count() const { return static_cast<int>(dbs_.size()); }
+  Stats& stats() { return stats_; }
+
+  ServerControl* control = nullptr;
+
+  stream::StreamEngine& streams() { return *streams_; }
+  pubsub::PubSubHub& pubsub() { return *pubsub_; }
+  kv::KvStore& kv() { return *kv_; }
+  blocking::BlockingRegistry& blocking() { return *blocking_; }
+
+  // Clients by id (CLIENT LIST/KILL, unblocking).
+  void add_client(Client* client) { clients_[client->id] = client; }
+  void remove_client(Client* client);
+  Client* find_client(uint64_t id);
+  const std::map<uint64_t, Client*>& clients() const { return clients_; }
+  uint64_t next_client_id() { return ++last_client_id_; }
+
+  // Removes a key of any type, releasing its storage (stream logs) and journaling the removal
+  // (KV). Returns whether it existed. Emits no keyspace event: callers do, with their own name.
+  bool delete_key(int db, std::string_view key);
+  // Releases the storage of an object already taken out of a database.
+  void release_object(int db, std::string_view key, std::unique_ptr<Object> obj);
+  // Signals that a key was modified by a write (WATCH invalidation).
+  void key_modified(int db, std::string_view key);
+  // Emits a keyspace notification if notify-keyspace-events enables its class.
+  // `type_flag` is Redis's class character: 'g', '$', 'h', 't', 'x', 'e', ...
+  void notify(char type_flag, std::string_view event, std::string_view key, int db);
+
+  // Durability epochs (appendfsync always). A sync is issued with epoch issued_epoch()+1 and
+  // covers every write made before it was issued; a reply that depends on unsynced writes waits
+  // for pending_epoch(), the epoch of the next sync to be issued.
+  uint64_t durable_epoch() const { return durable_epoch_; }
+  uint64_t issued_epoch() const { return issued_epoch_; }
+  uint64_t pending_epoch() const { return issued_epoch_ + 1; }
+  uint64_t issue_sync_epoch() { return ++issued_epoch_; }
+  void set_durable_epoch(uint64_t e) { durable_epoch_ = e; }
+  // Storage failure (MISCONF): writes are refused until restart.
+  bool storage_failed() const { return storage_failed_; }
+  void set_storage_failed(std::string why);
+  const std::string& storage_error() const { return storage_error_; }
+
+  // Engines with buffered writes register here; the server flushes and syncs them.
+  void add_durable(DurableSource* source) { durables_.push_back(source); }
+  void remove_durable(DurableSource* source);
+  // Flushes every source; a failure marks storage failed (and is returned).
+  wire::Status flush_storage();
+  bool storage_needs_sync() const;
+  SyncBatch collect_sync();
+
+  // Slow log.
+  std::vector<SlowlogEntry> slowlog;  // newest last
+  uint64_t slowlog_next_id = 0;
+
+  // Bumped by close(): completions of work started before (a sync) must not touch new engines.
+  uint64_t generation() const { return generation_; }
+
+  // WATCH bookkeeping: clients watching (db, key); key_modified() marks them dirty.
+  void watch(Client& client, int db, std::string_view key);
+  void unwatch_all(Client& client);
+  // Marks every client watching a key of `db` dirty (FLUSHDB/FLUSHALL, SWAPDB).
+  void touch_all_watched(int db);
+
+  int64_t start_time_ms = 0;
+  std::string run_id;
+  std::string executable;
+  bool loading = false;
+  bool sync_running = false;  // a sync is on the thread pool (set by the server)
+
+ private:
+  config::Config* config_;
+  config::ConfigStore config_store_;
+  std::vector<std::unique_ptr<Database>> dbs_;
+  Stats stats_;
+  std::map<uint64_t, Client*> clients_;
+  uint64_t last_client_id_ = 0;
+  std::unique_ptr<stream::StreamEngine> streams_;
+  std::unique_ptr<pubsub::PubSubHub> pubsub_;
+  std::unique_ptr<kv::KvStore> kv_;
+  std::unique_ptr<blocking::BlockingRegistry> blocking_;
+  std::vector<DurableSource*> durables_;
+  uint64_t generation_ = 0;
+  std::map<std::pair<int, std::string>, std::vector<Client*>, std::less<>> watchers_;
+  uint64_t durable_epoch_ = 0;
+  uint64_t issued_epoch_ = 0;
+  bool storage_failed_ = false;
+  std::string storage_error_;
+};
+
+// Wall clock in ms / us.
+int64_t now_ms();
+int64_t now_us();
+
+}  // namespace sluice::core

@@ -1,0 +1,82 @@
+// Client: everything the command layer knows about one connection, without libuv. The server's
+// Connection owns a Client and implements ClientHost so engines can wake it (blocked reads,
+// pub/sub deliveries) or ask for it to be closed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "broker/core/output_queue.h"
+
+namespace sluice::core {
+
+class Client;
+
+class ClientHost {
+ public:
+  virtual ~ClientHost() = default;
+  // New output was queued for the client outside of its own command (a wake-up, a message).
+  virtual void output_ready(Client& client) = 0;
+  // Close the connection soon, from the loop, never in the middle of a fan-out.
+  virtual void close_soon(Client& client) = 0;
+  // A blocked client became unblocked: resume processing its pipelined input.
+  virtual void unblocked(Client& client) = 0;
+};
+
+enum class ReplyMode : uint8_t { kOn, kOff, kSkip };
+
+class Client {
+ public:
+  Client(uint64_t client_id, ClientHost* client_host) : id(client_id), host(client_host) {}
+
+  const uint64_t id;
+  ClientHost* const host;
+
+  OutputQueue out;
+  int protocol = 2;
+  int db = 0;
+  bool authenticated = false;
+  bool close_after_reply = false;
+  ReplyMode reply_mode = ReplyMode::kOn;
+  bool no_evict = false;
+  bool no_touch = false;
+  std::string name;
+  std::string lib_name;
+  std::string lib_ver;
+  std::string addr;   // "ip:port" of the peer
+  std::string laddr;  // "ip:port" of our socket
+  int fd = -1;
+  int64_t created_ms = 0;
+  int64_t last_interaction_ms = 0;
+  std::string last_command = "NULL";
+  uint64_t commands_processed = 0;
+
+  // Pub/Sub subscriptions (pubsub/ keeps the reverse index).
+  std::set<std::string> channels;
+  std::set<std::string> patterns;
+  std::set<std::string> shard_channels;
+  size_t subscription_count() const {
+    return channels.size() + patterns.size() + shard_channels.size();
+  }
+  bool is_pubsub_client() const { return subscription_count() > 0; }
+
+  // MULTI/EXEC state (kv/transaction.*).
+  bool in_multi = false;
+  bool multi_error = false;  // a queued command was rejected: EXECABORT
+  bool watch_dirty = false;  // a watched key changed: EXEC returns nil
+  std::vector<std::vector<std::string>> multi_queue;
+  std::vector<std::pair<int, std::string>> watched_keys;  // (db, key)
+
+  // Blocking state (blocking/).
+  bool blocked = false;
+  uint64_t blocked_waiter = 0;
+
+  // Output buffer limit bookkeeping: when the soft limit was first exceeded (0 = not now).
+  int64_t obl_soft_since_ms = 0;
+};
+
+}  // namespace sluice::core

@@ -1,0 +1,77 @@
+// Database: one of the `databases` numbered keyspaces. A hash map from key to Object with
+// transparent string_view lookups, plus the TTL index (a min-heap of (expire_at, key) with lazy
+// deletion of stale heap entries). Expiry is lazy on access plus an active sweep (expire_cycle).
+//
+// The database does not persist anything itself: removals caused by expiry are reported through
+// the on_expired hook so the owner can journal them and emit keyspace events.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/core/object.h"
+
+namespace sluice::core {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+class Database {
+ public:
+  using Map = std::unordered_map<std::string, std::unique_ptr<Object>, StringHash, std::equal_to<>>;
+  // Called with the key and the object just removed by expiry (lazy or active).
+  using ExpiredHook = std::function<void(Database&, std::string_view key, std::unique_ptr<Object>)>;
+
+  explicit Database(int index) : index_(index) {}
+  int index() const { return index_; }
+
+  // Finds a live key; an expired key is removed first (through the hook) and nullptr returned.
+  Object* find(std::string_view key, int64_t now_ms);
+  // Finds without expiring (for internal use: e.g. persistence, DEBUG).
+  Object* find_raw(std::string_view key);
+
+  // Inserts or replaces. The replaced object (if any) is returned so the caller can release its
+  // storage. The TTL of the new object is taken from obj->expire_at_ms.
+  std::unique_ptr<Object> put(std::string_view key, std::unique_ptr<Object> obj);
+  std::unique_ptr<Object> remove(std::string_view key);
+  // Sets or clears (0) the TTL of an existing key.
+  void set_expire(std::string_view key, Object* obj, int64_t at_ms);
+
+  size_t size() const { return map_.size(); }
+  size_t expires() const { return expires_count_; }
+  // Average remaining TTL of keys with a TTL, as INFO keyspace's avg_ttl (ms).
+  int64_t avg_ttl_ms(int64_t now_ms) const;
+  const Map& map() const { return map_; }
+  Map& map() { return map_; }
+  // Removes every key, returning them (owner releases storage).
+  Map clear();
+
+  // Active expiry: removes expired keys, at most `max_keys`, returns how many it removed.
+  size_t expire_cycle(int64_t now_ms, size_t max_keys);
+
+  ExpiredHook on_expired;
+  uint64_t expired_keys = 0;  // stat: keys removed by expiry
+
+ private:
+  struct HeapEntry {
+    int64_t at_ms;
+    std::string key;
+    bool operator>(const HeapEntry& o) const { return at_ms > o.at_ms; }
+  };
+  void expire_now(Map::iterator it);
+
+  int index_;
+  Map map_;
+  size_t expires_count_ = 0;
+  std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap_;
+};
+
+}  // namespace sluice::core

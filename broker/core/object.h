@@ -1,0 +1,31 @@
+// Object: a value in the keyspace. Each type lives in its own module (kv/ for strings and
+// hashes, stream/ for streams); the keyspace only knows the type tag, the TTL and access time.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace sluice::core {
+
+enum class ObjectType : uint8_t { kString, kHash, kStream };
+
+// The name TYPE prints.
+std::string_view type_name(ObjectType type);
+
+class Object {
+ public:
+  explicit Object(ObjectType type) : type_(type) {}
+  virtual ~Object() = default;
+  Object(const Object&) = delete;
+  Object& operator=(const Object&) = delete;
+
+  ObjectType type() const { return type_; }
+
+  int64_t expire_at_ms = 0;  // absolute unix time in ms; 0 = no TTL
+  int64_t last_access_ms = 0;
+
+ private:
+  ObjectType type_;
+};
+
+}  // namespace sluice::core

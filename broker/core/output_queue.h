@@ -1,0 +1,64 @@
+// OutputQueue: the bytes owed to one client, in order. Replies are appended to a staging
+// string (the ReplyWriter's buffer); a shared frame (a PUBLISH message serialised once for all
+// receivers) or a durability boundary closes the staging bytes into a chunk first, so order is
+// always the order of appends.
+//
+// Durability gate: under `appendfsync always` a reply that depends on unsynced data is tagged
+// with the epoch of the sync that will make it durable; releasable() stops at the first chunk
+// whose epoch is above the durable epoch.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sluice::core {
+
+class OutputQueue {
+ public:
+  // The buffer replies are written into. Stable for the queue's lifetime.
+  std::string* staging() { return &staging_; }
+
+  // Appends a shared, immutable frame (no copy).
+  void append_shared(std::shared_ptr<const std::string> frame);
+  // Bytes appended from now on are released only once durable_epoch >= epoch.
+  void hold(uint64_t epoch);
+
+  // Total bytes queued (what output-buffer limits count).
+  uint64_t bytes() const { return chunk_bytes_ + staging_.size() - staging_offset_; }
+  bool empty() const { return chunks_.empty() && staging_.size() == staging_offset_; }
+
+  // Fills iov with the bytes releasable at `durable_epoch`, up to max_iov entries; returns
+  // the byte count. Does not consume.
+  size_t releasable(uint64_t durable_epoch, std::vector<iovec>* iov, size_t max_iov) const;
+  // Whether anything is waiting only for a later durable epoch.
+  bool waiting_for_durability(uint64_t durable_epoch) const;
+  // Moves the staging bytes into a chunk so every queued byte has a stable address (before an
+  // asynchronous write that keeps pointers into the queue).
+  void seal_staging();
+  // Drops `n` bytes from the front (they were written).
+  void consume(size_t n);
+  void clear();
+
+ private:
+  struct Chunk {
+    std::string owned;
+    std::shared_ptr<const std::string> shared;
+    size_t offset = 0;  // bytes already written
+    uint64_t epoch = 0;
+    const std::string& data() const { return shared ? *shared : owned; }
+    size_t remaining() const { return data().size() - offset; }
+  };
+
+  std::deque<Chunk> chunks_;
+  uint64_t chunk_bytes_ = 0;  // remaining bytes in chunks_
+  std::string staging_;
+  size_t staging_offset_ = 0;  // bytes of staging_ already written
+  uint64_t staging_epoch_ = 0;
+};
+
+}  // namespace sluice::core

@@ -1,0 +1,286 @@
+#include "broker/server/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "broker/blocking/blocking_registry.h"
+#include "broker/commands/dispatch.h"
+#include "broker/server/server.h"
+#include "wire/resp/reply_writer.h"
+
+namespace sluice::server {
+namespace {
+
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kMaxIov = 64;
+
+std::string peer_name(uv_tcp_t* tcp, bool local) {
+  sockaddr_storage ss{};
+  int len = sizeof(ss);
+  int rc = local ? uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&ss), &len)
+                 : uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return "?:0";
+  char ip[64] = {0};
+  int port = 0;
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(a, ip, sizeof(ip));
+    port = ntohs(a->sin6_port);
+  } else {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    uv_ip4_name(a, ip, sizeof(ip));
+    port = ntohs(a->sin_port);
+  }
+  return std::string(ip) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+Connection::Connection(Server* server, uint64_t id) : server_(server), client_(id, this) {
+  uv_tcp_init(server->loop(), &tcp_);
+  tcp_.data = this;
+  write_req_.data = this;
+  auto& cfg = server->broker().config();
+  wire::resp::RequestLimits limits;
+  limits.max_bulk_len = cfg.proto_max_bulk_len;
+  parser_.set_limits(limits);
+}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+  auto& broker = server_->broker();
+  client_.addr = peer_name(&tcp_, false);
+  client_.laddr = peer_name(&tcp_, true);
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) client_.fd = fd;
+  client_.created_ms = core::now_ms();
+  client_.last_interaction_ms = client_.created_ms;
+  client_.authenticated = broker.config().requirepass.empty();
+  uv_tcp_nodelay(&tcp_, 1);
+  if (broker.config().tcp_keepalive > 0) {
+    uv_tcp_keepalive(&tcp_, 1, static_cast<unsigned>(broker.config().tcp_keepalive));
+  }
+  broker.add_client(&client_);
+  reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) == 0;
+  if (!reading_) close();
+}
+
+void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(h->data);
+  std::string& in = self->input_;
+  // Drop consumed bytes before growing, so the buffer holds only unparsed input.
+  if (self->input_pos_ > 0 && self->input_pos_ == in.size()) {
+    in.clear();
+    self->input_pos_ = 0;
+  }
+  size_t want = std::max(kReadChunk, self->parser_.bytes_hint());
+  size_t old = in.size();
+  in.resize(old + want);
+  *buf = uv_buf_init(in.data() + old, static_cast<unsigned>(want));
+}
+
+void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(s->data);
+  std::string& in = self->input_;
+  size_t used = nread > 0 ? static_cast<size_t>(nread) : 0;
+  // Trim the unused tail of what on_alloc reserved.
+  size_t reserved_start = static_cast<size_t>(buf->base - in.data());
+  if (buf->base != nullptr && reserved_start <= in.size()) in.resize(reserved_start + used);
+  if (nread < 0) {
+    self->close();
+    return;
+  }
+  if (nread == 0) return;
+  auto& broker = self->server_->broker();
+  broker.stats().total_net_input_bytes += used;
+  self->client_.last_interaction_ms = core::now_ms();
+  self->process_input();
+}
+
+void Connection::process_input() {
+  if (closing_ || close_requested) return;
+  auto& broker = server_->broker();
+  while (!client_.blocked && !client_.close_after_reply && input_pos_ < input_.size()) {
+    size_t consumed = 0;
+    std::string_view data(input_.data() + input_pos_, input_.size() - input_pos_);
+    auto outcome = parser_.parse(data, &argv_, &consumed);
+    if (outcome == wire::resp::RequestParser::Outcome::kIncomplete) break;
+    if (outcome == wire::resp::RequestParser::Outcome::kError) {
+      protocol_error(parser_.error());
+      return;
+    }
+    input_pos_ += consumed;
+    if (argv_.empty()) continue;
+    commands::execute(broker, client_, argv_);
+  }
+  // Compact: keep only unparsed bytes (argv views are dead by now). The parser's progress on a
+  // partial command is relative to the first unparsed byte, so it survives the move.
+  if (input_pos_ >= input_.size()) {
+    input_.clear();
+    input_pos_ = 0;
+  } else if (input_pos_ > 64 * 1024 || (input_pos_ > 0 && input_pos_ * 2 > input_.size())) {
+    input_.erase(0, input_pos_);
+    input_pos_ = 0;
+  }
+  if (input_.size() - input_pos_ > broker.config().client_query_buffer_limit) {
+    spdlog::warn("closing client {} ({}) that reached max query buffer length", client_.id,
+                 client_.addr);
+    close();
+    return;
+  }
+  if (client_.blocked) {
+    // Pipelined bytes wait in the buffer; stop reading more until unblocked.
+    if (reading_) {
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+      reading_ = false;
+    }
+  }
+  if (client_.close_after_reply) {
+    if (reading_) {
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+      reading_ = false;
+    }
+  }
+  if (!client_.out.empty() || client_.close_after_reply) server_->schedule_flush(this);
+  check_output_limits();
+}
+
+void Connection::protocol_error(const std::string& text) {
+  spdlog::debug("protocol error from client {} ({}): {}", client_.id, client_.addr, text);
+  wire::resp::ReplyWriter w(client_.out.staging(), client_.protocol);
+  w.error("ERR " + text);
+  client_.close_after_reply = true;
+  input_.clear();
+  input_pos_ = 0;
+  parser_.reset();
+  if (reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+  }
+  server_->schedule_flush(this);
+}
+
+void Connection::flush() {
+  if (closing_) return;
+  if (write_in_flight_ > 0) return;  // on_write will flush again
+  auto& broker = server_->broker();
+  uint64_t durable = broker.durable_epoch();
+  iov_.clear();
+  size_t total = client_.out.releasable(durable, &iov_, kMaxIov);
+  if (total > 0) {
+    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_),
+                         reinterpret_cast<const uv_buf_t*>(iov_.data()),
+                         static_cast<unsigned>(iov_.size()));
+    if (n == UV_EAGAIN || n == UV_ENOSYS) n = 0;
+    if (n < 0) {
+      close();
+      return;
+    }
+    broker.stats().total_net_output_bytes += static_cast<uint64_t>(n);
+    client_.out.consume(static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < total || iov_.size() == kMaxIov) {
+      // The socket is full: hand the rest to libuv, which writes it when writable. The queued
+      // bytes must keep their addresses until on_write, so close the staging buffer first.
+      client_.out.seal_staging();
+      iov_.clear();
+      size_t rest = client_.out.releasable(durable, &iov_, kMaxIov);
+      if (rest > 0) {
+        int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_),
+                          reinterpret_cast<const uv_buf_t*>(iov_.data()),
+                          static_cast<unsigned>(iov_.size()), on_write);
+        if (rc != 0) {
+          close();
+          return;
+        }
+        write_in_flight_ = rest;
+        return;
+      }
+    }
+  }
+  if (client_.close_after_reply && !client_.out.waiting_for_durability(durable) &&
+      client_.out.empty()) {
+    close();
+  }
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  size_t n = self->write_in_flight_;
+  self->write_in_flight_ = 0;
+  if (self->closing_) return;
+  if (status < 0) {
+    self->close();
+    return;
+  }
+  self->server_->broker().stats().total_net_output_bytes += n;
+  self->client_.out.consume(n);
+  self->server_->schedule_flush(self);
+}
+
+void Connection::check_output_limits() {
+  auto& cfg = server_->broker().config();
+  const config::OutputBufferLimit& lim =
+      client_.is_pubsub_client() ? cfg.obl_pubsub : cfg.obl_normal;
+  uint64_t used = client_.out.bytes() + tcp_.write_queue_size;
+  bool over = false;
+  if (lim.hard_bytes > 0 && used >= lim.hard_bytes) over = true;
+  if (!over && lim.soft_bytes > 0 && used >= lim.soft_bytes) {
+    int64_t now = core::now_ms();
+    if (client_.obl_soft_since_ms == 0) {
+      client_.obl_soft_since_ms = now;
+    } else if (now - client_.obl_soft_since_ms >= static_cast<int64_t>(lim.soft_seconds) * 1000) {
+      over = true;
+    }
+  } else if (lim.soft_bytes > 0) {
+    client_.obl_soft_since_ms = 0;
+  }
+  if (over && !close_requested) {
+    spdlog::warn(
+        "Client id={} addr={} name={} scheduled to be closed ASAP for overcoming of output buffer "
+        "limits.",
+        client_.id, client_.addr, client_.name);
+    ++server_->broker().stats().client_obl_disconnections;
+    close_soon(client_);
+  }
+}
+
+void Connection::output_ready(core::Client&) {
+  if (closing_ || close_requested) return;
+  server_->schedule_flush(this);
+  check_output_limits();
+}
+
+void Connection::close_soon(core::Client&) {
+  if (close_requested || closing_) return;
+  close_requested = true;
+  if (reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+  }
+  server_->schedule_close(this);
+}
+
+void Connection::unblocked(core::Client&) {
+  if (closing_ || close_requested) return;
+  if (!reading_ && !client_.close_after_reply) {
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) == 0;
+  }
+  resume_pending = true;
+  server_->schedule_flush(this);
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  auto& broker = server_->broker();
+  broker.blocking().remove(client_);
+  server_->connection_closed(this);
+  broker.remove_client(&client_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+}
+
+void Connection::on_close(uv_handle_t* h) { delete static_cast<Connection*>(h->data); }
+
+}  // namespace sluice::server

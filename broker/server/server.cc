@@ -1,0 +1,347 @@
+#include "broker/server/server.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "broker/blocking/blocking_registry.h"
+#include "broker/server/connection.h"
+
+namespace sluice::server {
+namespace {
+
+// Work item for fdatasync on the thread pool.
+struct SyncWork {
+  uv_work_t req;
+  Server* server;
+  core::SyncBatch batch;
+  uint64_t epoch;
+  uint64_t generation;
+  int error = 0;
+  int failed_fd = -1;
+};
+
+}  // namespace
+
+Server::Server(config::Config* config) : config_(config), broker_(config) {
+  uv_loop_init(&loop_);
+  broker_.control = this;
+}
+
+Server::~Server() { uv_loop_close(&loop_); }
+
+int64_t Server::uptime_ms() const { return core::now_ms() - started_ms_; }
+
+bool Server::listen_all() {
+  for (const auto& addr : config_->bind) {
+    auto tcp = std::make_unique<uv_tcp_t>();
+    uv_tcp_init(&loop_, tcp.get());
+    tcp->data = this;
+    sockaddr_storage ss{};
+    bool v6 = addr.find(':') != std::string::npos;
+    int rc = v6 ? uv_ip6_addr(addr.c_str(), config_->port, reinterpret_cast<sockaddr_in6*>(&ss))
+                : uv_ip4_addr(addr.c_str(), config_->port, reinterpret_cast<sockaddr_in*>(&ss));
+    if (rc == 0) rc = uv_tcp_bind(tcp.get(), reinterpret_cast<const sockaddr*>(&ss), 0);
+    if (rc == 0) {
+      rc =
+          uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), config_->tcp_backlog, on_connection);
+    }
+    if (rc != 0) {
+      spdlog::critical("Could not create server TCP listening socket {}:{}: {}", addr,
+                       config_->port, uv_strerror(rc));
+      uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+      return false;
+    }
+    if (port_ == 0) {
+      sockaddr_storage bound{};
+      int len = sizeof(bound);
+      uv_tcp_getsockname(tcp.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+      port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    }
+    listeners_.push_back(std::move(tcp));
+  }
+  return true;
+}
+
+int Server::run() {
+  started_ms_ = core::now_ms();
+  broker_.start_time_ms = started_ms_;
+  try {
+    broker_.open();
+  } catch (const std::exception& e) {
+    spdlog::critical("Fatal error loading the data in '{}': {}", config_->dir, e.what());
+    return 1;
+  }
+  if (!listen_all()) {
+    broker_.close();
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    return 1;
+  }
+  uv_prepare_init(&loop_, &prepare_);
+  prepare_.data = this;
+  uv_prepare_start(&prepare_, on_prepare);
+  uv_timer_init(&loop_, &cron_);
+  cron_.data = this;
+  uv_timer_start(&cron_, on_cron, 100, static_cast<uint64_t>(1000 / std::max(1, config_->hz)));
+  uv_timer_init(&loop_, &fsync_timer_);
+  fsync_timer_.data = this;
+  uv_timer_start(&fsync_timer_, on_fsync_timer, 1000, 1000);
+  uv_timer_init(&loop_, &block_timer_);
+  block_timer_.data = this;
+  uv_signal_init(&loop_, &sigterm_);
+  sigterm_.data = this;
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_init(&loop_, &sigint_);
+  sigint_.data = this;
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+
+  spdlog::info("Sluice {} ready to accept connections on port {} (dir {}, pid {}, appendfsync {})",
+               SLUICE_VERSION, port_, config_->dir, getpid(),
+               config_->appendfsync == config::AppendFsync::kAlways     ? "always"
+               : config_->appendfsync == config::AppendFsync::kEverysec ? "everysec"
+                                                                        : "no");
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Drain close callbacks.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  spdlog::info("Sluice is now ready to exit, bye bye...");
+  return exit_code_;
+}
+
+void Server::on_connection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status < 0 || self->shutting_down_) return;
+  auto* conn = new Connection(self, self->broker_.next_client_id());
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(conn->handle())) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
+             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    return;
+  }
+  ++self->broker_.stats().total_connections_received;
+  if (self->connections_.size() >= static_cast<size_t>(self->config_->maxclients)) {
+    ++self->broker_.stats().rejected_connections;
+    static const char kMsg[] = "-ERR max number of clients reached\r\n";
+    uv_buf_t b = uv_buf_init(const_cast<char*>(kMsg), sizeof(kMsg) - 1);
+    uv_try_write(reinterpret_cast<uv_stream_t*>(conn->handle()), &b, 1);
+    uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
+             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    return;
+  }
+  self->connections_.insert(conn);
+  conn->start();
+}
+
+void Server::schedule_flush(Connection* conn) {
+  if (conn->wants_flush) return;
+  conn->wants_flush = true;
+  flush_list_.push_back(conn);
+}
+
+void Server::schedule_close(Connection* conn) { close_list_.push_back(conn); }
+
+void Server::connection_closed(Connection* conn) {
+  connections_.erase(conn);
+  std::erase(flush_list_, conn);
+  std::erase(close_list_, conn);
+}
+
+void Server::on_prepare(uv_prepare_t* h) { static_cast<Server*>(h->data)->before_poll(); }
+
+void Server::before_poll() {
+  // 1. Blocked clients whose keys got data (each retry may queue output and signal again).
+  auto& blocking = broker_.blocking();
+  if (blocking.has_ready()) blocking.serve_ready();
+  // Unblocked clients resume their pipelined input.
+  for (size_t i = 0; i < flush_list_.size(); ++i) {
+    Connection* c = flush_list_[i];
+    if (c->resume_pending) {
+      c->resume_pending = false;
+      c->process_input();
+    }
+  }
+  if (blocking.has_ready()) blocking.serve_ready();
+  // 2. Storage writes of this iteration go to the OS (one write per dirty file).
+  broker_.flush_storage();
+  // 3. appendfsync always: one fdatasync for everything this iteration wrote (group commit).
+  if (config_->appendfsync == config::AppendFsync::kAlways && !sync_running_ &&
+      (broker_.storage_needs_sync() ||
+       std::any_of(flush_list_.begin(), flush_list_.end(), [&](Connection* c) {
+         return c->client().out.waiting_for_durability(broker_.durable_epoch());
+       }))) {
+    start_sync(true);
+  }
+  // 4. Replies.
+  std::vector<Connection*> list;
+  list.swap(flush_list_);
+  for (Connection* c : list) {
+    c->wants_flush = false;
+    c->flush();
+    if (!c->closing() && c->client().out.waiting_for_durability(broker_.durable_epoch())) {
+      // Keep it listed: it flushes again when the sync completes.
+      schedule_flush(c);
+    }
+  }
+  // 5. Clients to close (output-buffer limits, CLIENT KILL): never mid fan-out.
+  std::vector<Connection*> closing;
+  closing.swap(close_list_);
+  for (Connection* c : closing) c->close();
+  arm_block_timer();
+}
+
+void Server::start_sync(bool for_durability) {
+  auto* work = new SyncWork;
+  work->req.data = work;
+  work->server = this;
+  work->batch = broker_.collect_sync();
+  work->epoch = for_durability ? broker_.issue_sync_epoch() : 0;
+  work->generation = broker_.generation();
+  sync_running_ = true;
+  worker_busy_.store(true);
+  uv_queue_work(
+      &loop_, &work->req,
+      [](uv_work_t* req) {
+        auto* w = static_cast<SyncWork*>(req->data);
+        for (int fd : w->batch.fds) {
+          if (fdatasync(fd) != 0) {
+            w->error = errno;
+            w->failed_fd = fd;
+            break;
+          }
+        }
+        w->server->worker_busy_.store(false);
+      },
+      [](uv_work_t* req, int) {
+        auto* w = static_cast<SyncWork*>(req->data);
+        Server* self = w->server;
+        self->sync_running_ = false;
+        if (w->error != 0) {
+          std::string why = std::string("fdatasync failed: ") + std::strerror(w->error);
+          spdlog::error("storage: {} (fd {}); refusing writes from now on", why, w->failed_fd);
+          self->broker_.set_storage_failed(why);
+        } else if (w->generation == self->broker_.generation()) {
+          // (After DEBUG RELOAD the engines that asked for this sync are gone.)
+          for (auto& done : w->batch.on_synced) done();
+        }
+        if (w->epoch != 0) {
+          // Even after a failure the held replies must go: the clients then learn of the
+          // failure from their next write. (Their data may not be durable; Redis behaves the
+          // same when AOF fsync fails — it exits. We refuse further writes instead.)
+          self->broker_.set_durable_epoch(w->epoch);
+          for (Connection* c : self->connections_) {
+            if (!c->client().out.empty()) self->schedule_flush(c);
+          }
+        }
+        delete w;
+      });
+}
+
+void Server::on_fsync_timer(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  if (self->config_->appendfsync == config::AppendFsync::kEverysec && !self->sync_running_ &&
+      self->broker_.storage_needs_sync()) {
+    self->start_sync(false);
+  }
+}
+
+void Server::on_cron(uv_timer_t* h) { static_cast<Server*>(h->data)->cron(); }
+
+void Server::cron() {
+  int64_t now = core::now_ms();
+  // Active expiry with a time budget: a slice of keys per database per tick.
+  size_t budget = 20 * static_cast<size_t>(config_->active_expire_effort) * 10;
+  for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
+  // Idle clients.
+  if (config_->timeout > 0) {
+    std::vector<Connection*> idle;
+    for (Connection* c : connections_) {
+      const auto& cl = c->client();
+      if (cl.blocked || cl.is_pubsub_client()) continue;
+      if (now - cl.last_interaction_ms > static_cast<int64_t>(config_->timeout) * 1000) {
+        idle.push_back(c);
+      }
+    }
+    for (Connection* c : idle) c->close();
+  }
+  // Output-buffer soft limits are time based: re-check clients with queued output.
+  for (Connection* c : connections_) {
+    if (c->client().obl_soft_since_ms != 0) c->output_ready(c->client());
+  }
+}
+
+void Server::arm_block_timer() {
+  int64_t next = broker_.blocking().next_deadline();
+  if (next == 0) {
+    uv_timer_stop(&block_timer_);
+    return;
+  }
+  int64_t wait = std::max<int64_t>(0, next - core::now_ms());
+  uv_timer_start(&block_timer_, on_block_timer, static_cast<uint64_t>(wait), 0);
+}
+
+void Server::on_block_timer(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  self->broker_.blocking().expire(core::now_ms());
+}
+
+void Server::on_signal(uv_signal_t* h, int signum) {
+  auto* self = static_cast<Server*>(h->data);
+  spdlog::warn("Received {} scheduling shutdown...", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  self->request_shutdown(true);
+}
+
+void Server::request_shutdown(bool) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  spdlog::info("User requested shutdown...");
+  begin_shutdown();
+}
+
+void Server::begin_shutdown() {
+  for (auto& l : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(l.release()),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  }
+  listeners_.clear();
+  // Best-effort flush of pending replies, then close every connection.
+  for (Connection* c : std::vector<Connection*>(connections_.begin(), connections_.end())) {
+    c->flush();
+    c->close();
+  }
+  wait_for_worker();
+  broker_.close();  // final flush + fdatasync of every log and journal
+  uv_prepare_stop(&prepare_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&fsync_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&block_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+}
+
+void Server::kill_client(core::Client& client) {
+  static_cast<Connection*>(client.host)->close_soon(client);
+}
+
+void Server::wait_for_worker() {
+  // A worker may be inside fdatasync on fds the engines are about to close.
+  while (worker_busy_.load()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
+
+void Server::sleep_ms(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+std::string Server::reload() {
+  broker_.blocking().clear();
+  wait_for_worker();
+  broker_.close();
+  try {
+    broker_.open();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
+}  // namespace sluice::server

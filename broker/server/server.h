@@ -1,0 +1,82 @@
+// Server: the libuv loop, listeners, the before-poll hook (serve blocked clients, flush storage,
+// group-commit fsync on the thread pool, write replies), cron, signals and shutdown.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "broker/core/broker.h"
+
+namespace sluice::server {
+
+class Connection;
+
+class Server final : public core::ServerControl {
+ public:
+  explicit Server(config::Config* config);
+  ~Server() override;
+
+  // Opens storage, binds, and runs until shutdown. Returns the process exit code.
+  int run();
+
+  core::Broker& broker() { return broker_; }
+  uv_loop_t* loop() { return &loop_; }
+
+  // Connection bookkeeping.
+  void schedule_flush(Connection* conn);
+  void schedule_close(Connection* conn);
+  void connection_closed(Connection* conn);
+
+  // core::ServerControl
+  void request_shutdown(bool save) override;
+  void kill_client(core::Client& client) override;
+  int listening_port() const override { return port_; }
+  uint64_t connected_clients() const override { return connections_.size(); }
+  int64_t uptime_ms() const override;
+  void sleep_ms(int64_t ms) override;
+  std::string reload() override;
+
+ private:
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_prepare(uv_prepare_t* h);
+  static void on_cron(uv_timer_t* h);
+  static void on_signal(uv_signal_t* h, int signum);
+  static void on_fsync_timer(uv_timer_t* h);
+  static void on_block_timer(uv_timer_t* h);
+
+  void before_poll();
+  void start_sync(bool for_durability);
+  void cron();
+  void arm_block_timer();
+  void begin_shutdown();
+  bool listen_all();
+  void wait_for_worker();
+
+  config::Config* config_;
+  core::Broker broker_;
+  uv_loop_t loop_;
+  std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  uv_prepare_t prepare_;
+  uv_timer_t cron_;
+  uv_timer_t fsync_timer_;
+  uv_timer_t block_timer_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  std::unordered_set<Connection*> connections_;
+  std::vector<Connection*> flush_list_;
+  std::vector<Connection*> close_list_;
+  int port_ = 0;
+  bool shutting_down_ = false;
+  bool sync_running_ = false;
+  std::atomic<bool> worker_busy_{false};
+  int64_t started_ms_ = 0;
+  int exit_code_ = 0;
+  friend class Connection;
+};
+
+}  // namespace sluice::server

@@ -1,0 +1,66 @@
+// One segment of a SegmentedLog in memory: its file, sizes, sparse index and the bytes still
+// held in memory (unflushed appends plus the hot tail cache), and the file-name scheme.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "broker/storage/sparse_index.h"
+#include "wire/stream_id.h"
+
+namespace sluice::storage {
+
+// An open file descriptor, closed when the last owner lets go. Segments share their handle with
+// in-flight SyncTargets, so a worker never fdatasyncs a descriptor that was closed (or reused)
+// because the segment was sealed, dropped or the log destroyed meanwhile.
+class FileHandle {
+ public:
+  explicit FileHandle(int fd) : fd_(fd) {}
+  ~FileHandle();
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+enum class SegmentState {
+  kActive,   // takes appends
+  kSealing,  // full; waits until its bytes are durable, then gets its .idx
+  kSealed,   // durable, immutable, .idx written
+};
+
+struct Segment {
+  uint64_t serial = 0;  // unique within the log, names the segment in pending sync tokens
+  StreamId base_key;    // first key, also the file name
+  StreamId last_key;
+  std::string path;  // <dir>/<base>.log
+  SegmentState state = SegmentState::kActive;
+  std::shared_ptr<FileHandle> file;  // null until created, or while a sealed segment is unread
+  uint64_t flushed = 0;              // bytes written to the file
+  uint64_t synced = 0;               // bytes known durable
+  uint64_t records = 0;
+  // Bytes [buf_start, end()) of the segment. [flushed, end()) is not yet written; the rest is the
+  // hot tail cache. buf_start is always a frame boundary; empty once the segment is sealed.
+  std::string buf;
+  uint64_t buf_start = 0;
+  StreamId buf_first_key;  // key of the frame at buf_start (when buf is not empty)
+  SparseIndex index;
+  uint64_t last_used = 0;  // read clock, to close the least recently read sealed files
+
+  uint64_t end() const { return buf_start + buf.size(); }
+  std::string index_path() const;
+};
+
+// "<dir>/<ms:020>-<seq:020>.log".
+std::string segment_path(const std::string& dir, StreamId base_key);
+// Parses a segment file name ("<ms:020>-<seq:020>.log"); nullopt for any other name.
+std::optional<StreamId> parse_segment_name(std::string_view name);
+// "ms-seq", for logs and errors (does not depend on stream_id.cc).
+std::string key_text(StreamId key);
+
+}  // namespace sluice::storage

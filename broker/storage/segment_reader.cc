@@ -1,0 +1,99 @@
+// FrameCursor and load_range: block reads of segment files merged with in-memory bytes.
+#include "broker/storage/segment_reader.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "broker/storage/atomic_file.h"
+
+namespace sluice::storage {
+namespace {
+
+uint32_t header_payload_len(const char* frame) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(frame[4 + i])} << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+FrameCursor::FrameCursor(const SegmentBytes& src, uint64_t pos, uint64_t end,
+                         size_t max_record_bytes, size_t first_block, size_t max_block)
+    : src_(src),
+      pos_(pos),
+      end_(std::min(end, src.end())),
+      file_end_(std::min(end_, src.mem_start)),
+      max_record_bytes_(max_record_bytes),
+      block_(first_block),
+      max_block_(std::max(first_block, max_block)) {}
+
+FrameCursor::Step FrameCursor::next(FrameView* frame) {
+  frame_pos_ = pos_;
+  if (pos_ >= end_) return Step::kEnd;
+  if (pos_ >= src_.mem_start) {
+    std::string_view bytes = src_.mem.substr(pos_ - src_.mem_start, end_ - pos_);
+    bad_ = decode_frame(bytes, max_record_bytes_, frame);
+    if (bad_ != FrameStatus::kOk) return Step::kBad;
+    pos_ += frame->total_bytes;
+    return Step::kFrame;
+  }
+  for (;;) {
+    const uint64_t win_end = win_start_ + win_len_;
+    size_t needed = kFrameHeaderBytes;
+    if (pos_ >= win_start_ && pos_ < win_end) {
+      std::string_view window(buf_.get() + (pos_ - win_start_), win_end - pos_);
+      bad_ = decode_frame(window, max_record_bytes_, frame);
+      if (bad_ == FrameStatus::kOk) {
+        pos_ += frame->total_bytes;
+        return Step::kFrame;
+      }
+      if (bad_ != FrameStatus::kTruncated || win_end >= file_end_) return Step::kBad;
+      if (window.size() >= kFrameHeaderBytes) needed = frame_bytes(header_payload_len(window.data()));
+    } else if (pos_ >= file_end_) {
+      bad_ = FrameStatus::kTruncated;
+      return Step::kBad;
+    }
+    io_ = refill(std::max(block_, needed));
+    if (!io_) return Step::kIoError;
+    block_ = std::min(block_ * 2, max_block_);
+  }
+}
+
+wire::Status FrameCursor::refill(size_t want) {
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(want, file_end_ - pos_));
+  if (cap_ < n) {
+    buf_ = std::make_unique_for_overwrite<char[]>(n);
+    cap_ = n;
+  }
+  size_t got = 0;
+  wire::Status st = pread_full(src_.fd, buf_.get(), n, pos_, &got, *src_.path);
+  if (!st) return st;
+  win_start_ = pos_;
+  win_len_ = got;
+  if (got < n) file_end_ = pos_ + got;
+  return st;
+}
+
+wire::Status load_range(const SegmentBytes& src, uint64_t begin, uint64_t end,
+                        std::unique_ptr<char[]>* holder, std::string_view* out) {
+  if (begin >= src.mem_start) {
+    *out = src.mem.substr(begin - src.mem_start, end - begin);
+    return wire::Status::ok();
+  }
+  const size_t n = end - begin;
+  const size_t file_n = std::min(end, src.mem_start) - begin;
+  *holder = std::make_unique_for_overwrite<char[]>(n);
+  size_t got = 0;
+  wire::Status st = pread_full(src.fd, holder->get(), file_n, begin, &got, *src.path);
+  if (!st) return st;
+  if (got < file_n) {
+    return wire::Status(wire::ErrorCode::kCorruption,
+                        *src.path + ": file ends at " + std::to_string(begin + got) +
+                            ", expected " + std::to_string(begin + file_n));
+  }
+  if (end > src.mem_start) std::memcpy(holder->get() + file_n, src.mem.data(), end - src.mem_start);
+  *out = std::string_view(holder->get(), n);
+  return wire::Status::ok();
+}
+
+}  // namespace sluice::storage

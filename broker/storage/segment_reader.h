@@ -1,0 +1,68 @@
+// Reading frames out of a segment whose bytes are partly in its file (read with pread in large
+// blocks) and partly in memory (unflushed appends and the hot tail cache).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "broker/storage/record_frame.h"
+#include "wire/status.h"
+
+namespace sluice::storage {
+
+// Where a segment's bytes live: [0, mem_start) in the file behind fd, [mem_start, end()) in mem.
+struct SegmentBytes {
+  int fd = -1;
+  uint64_t mem_start = 0;
+  std::string_view mem;
+  const std::string* path = nullptr;
+  uint64_t end() const { return mem_start + mem.size(); }
+};
+
+inline constexpr size_t kFirstReadBlock = 64 * 1024;
+inline constexpr size_t kMaxReadBlock = 256 * 1024;
+
+// Iterates the frames in [pos, end) forward. File bytes are read in blocks that start at
+// first_block and double up to max_block (or grow to fit one big frame). A FrameView returned by
+// next() stays valid until the following call.
+class FrameCursor {
+ public:
+  enum class Step { kFrame, kEnd, kBad, kIoError };
+
+  FrameCursor(const SegmentBytes& src, uint64_t pos, uint64_t end, size_t max_record_bytes,
+              size_t first_block = kFirstReadBlock, size_t max_block = kMaxReadBlock);
+
+  Step next(FrameView* frame);
+  // Offset of the frame last returned, or of the bad frame.
+  uint64_t offset() const { return frame_pos_; }
+  FrameStatus bad_status() const { return bad_; }
+  const wire::Status& io_status() const { return io_; }
+
+ private:
+  wire::Status refill(size_t want);
+
+  SegmentBytes src_;
+  uint64_t pos_;
+  uint64_t end_;
+  uint64_t file_end_;  // end of the bytes to read from the file (shrinks on a short read)
+  size_t max_record_bytes_;
+  size_t block_;
+  size_t max_block_;
+  std::unique_ptr<char[]> buf_;
+  size_t cap_ = 0;
+  uint64_t win_start_ = 0;
+  size_t win_len_ = 0;
+  uint64_t frame_pos_ = 0;
+  FrameStatus bad_ = FrameStatus::kOk;
+  wire::Status io_;
+};
+
+// Returns in *out a view of bytes [begin, end), reading the file part into *holder. A file that
+// ends early is kCorruption.
+wire::Status load_range(const SegmentBytes& src, uint64_t begin, uint64_t end,
+                        std::unique_ptr<char[]>* holder, std::string_view* out);
+
+}  // namespace sluice::storage

@@ -1,0 +1,162 @@
+// SegmentSet read side: forward and reverse range scans over segments, seeking with the sparse
+// index, reading the file in large blocks and the tail straight from memory.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "broker/storage/atomic_file.h"
+#include "broker/storage/journal.h"
+#include "broker/storage/segment_set.h"
+
+namespace sluice::storage {
+namespace {
+
+// Sealed segments keep at most this many descriptors open per log (least recently read closed).
+constexpr size_t kMaxOpenSealedFiles = 8;
+// A reverse scan of file bytes reads whole index blocks, at least this much per pread.
+constexpr uint64_t kReverseChunkBytes = 256 * 1024;
+
+const char* frame_problem(FrameStatus status) {
+  switch (status) {
+    case FrameStatus::kOk:
+      return "ok";
+    case FrameStatus::kTruncated:
+      return "frame cut short";
+    case FrameStatus::kBadCrc:
+      return "checksum mismatch";
+    case FrameStatus::kBadHeader:
+      return "bad frame header";
+  }
+  return "unknown";
+}
+
+struct FoundRecord {
+  StreamId key;
+  uint8_t type;
+  std::string_view payload;
+};
+
+}  // namespace
+
+Status SegmentSet::ensure_readable(Segment& seg) const {
+  seg.last_used = ++read_clock;
+  if (seg.file) return Status::ok();
+  int fd = ::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("open " + seg.path, errno);
+  seg.file = std::make_shared<FileHandle>(fd);
+  size_t open_sealed = 0;
+  Segment* oldest = nullptr;
+  for (const auto& s : segments) {
+    if (s->state != SegmentState::kSealed || !s->file) continue;
+    ++open_sealed;
+    if (oldest == nullptr || s->last_used < oldest->last_used) oldest = s.get();
+  }
+  if (open_sealed > kMaxOpenSealedFiles && oldest != nullptr) oldest->file.reset();
+  return Status::ok();
+}
+
+SegmentBytes SegmentSet::bytes_of(const Segment& seg) const {
+  return SegmentBytes{seg.file ? seg.file->fd() : -1, seg.buf_start, seg.buf, &seg.path};
+}
+
+Status SegmentSet::bad_frame(const Segment& seg, uint64_t offset, const char* why) const {
+  storage_log().error("corrupt record in {} at offset {}: {}", seg.path, offset, why);
+  return Status(wire::ErrorCode::kCorruption,
+                seg.path + " at offset " + std::to_string(offset) + ": " + why);
+}
+
+size_t SegmentSet::first_segment_for(StreamId key) const {
+  auto it = std::upper_bound(segments.begin(), segments.end(), key,
+                             [](StreamId k, const auto& seg) { return k < seg->base_key; });
+  return it == segments.begin() ? 0 : static_cast<size_t>(it - segments.begin()) - 1;
+}
+
+Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit) const {
+  if (from > to) return Status::ok();
+  for (size_t i = first_segment_for(from); i < segments.size(); ++i) {
+    Segment& seg = *segments[i];
+    if (seg.base_key > to) break;
+    if (seg.last_key < from) continue;
+    uint64_t start = seg.index.seek(from);
+    if (!seg.buf.empty() && from >= seg.buf_first_key) start = std::max(start, seg.buf_start);
+    if (start < seg.buf_start) {
+      Status st = ensure_readable(seg);
+      if (!st) return st;
+    }
+    FrameCursor cursor(bytes_of(seg), start, seg.end(), options.max_record_bytes);
+    FrameView frame;
+    for (;;) {
+      FrameCursor::Step step = cursor.next(&frame);
+      if (step == FrameCursor::Step::kEnd) break;
+      if (step == FrameCursor::Step::kIoError) return cursor.io_status();
+      if (step == FrameCursor::Step::kBad) {
+        return bad_frame(seg, cursor.offset(), frame_problem(cursor.bad_status()));
+      }
+      StreamId key;
+      if (!key_of(frame.payload, &key)) {
+        return bad_frame(seg, cursor.offset(), "record without a valid key");
+      }
+      if (key < from) continue;
+      if (key > to || !visit(key, frame.type, frame.payload)) return Status::ok();
+    }
+  }
+  return Status::ok();
+}
+
+// Walks index blocks backwards: each chunk [start, end) lies between frame boundaries (index
+// entries, the start of the in-memory tail, 0 or the segment end), is read forward in one go and
+// its records are emitted in reverse.
+Status SegmentSet::scan_reverse(StreamId from, StreamId to, const Visitor& visit) const {
+  if (from > to || segments.empty()) return Status::ok();
+  std::vector<FoundRecord> found;
+  std::unique_ptr<char[]> holder;
+  for (size_t i = first_segment_for(to) + 1; i-- > 0;) {
+    Segment& seg = *segments[i];
+    if (seg.base_key > to) continue;
+    if (seg.last_key < from) return Status::ok();
+    const std::vector<IndexEntry>& entries = seg.index.entries();
+    auto after = std::upper_bound(entries.begin(), entries.end(), to,
+                                  [](StreamId k, const IndexEntry& e) { return k < e.key; });
+    uint64_t end = after == entries.end() ? seg.end() : after->pos;
+    while (end > 0) {
+      size_t k = seg.index.entries_before(end);
+      uint64_t start = k == 0 ? 0 : entries[k - 1].pos;
+      if (end > seg.buf_start) {
+        start = std::max(start, seg.buf_start);
+      } else {
+        while (end - start < kReverseChunkBytes && k > 0) {
+          --k;
+          start = k == 0 ? 0 : entries[k - 1].pos;
+        }
+        Status st = ensure_readable(seg);
+        if (!st) return st;
+      }
+      std::string_view chunk;
+      Status st = load_range(bytes_of(seg), start, end, &holder, &chunk);
+      if (!st) return st;
+      found.clear();
+      for (size_t off = 0; off < chunk.size();) {
+        FrameView frame;
+        FrameStatus fs = decode_frame(chunk.substr(off), options.max_record_bytes, &frame);
+        if (fs != FrameStatus::kOk) return bad_frame(seg, start + off, frame_problem(fs));
+        StreamId key;
+        if (!key_of(frame.payload, &key)) {
+          return bad_frame(seg, start + off, "record without a valid key");
+        }
+        found.push_back({key, frame.type, frame.payload});
+        off += frame.total_bytes;
+      }
+      for (auto it = found.rbegin(); it != found.rend(); ++it) {
+        if (it->key > to) continue;
+        if (it->key < from || !visit(it->key, it->type, it->payload)) return Status::ok();
+      }
+      end = start;
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace sluice::storage

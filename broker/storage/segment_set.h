@@ -1,0 +1,81 @@
+// SegmentSet: the state behind a SegmentedLog (its segments in key order, sync bookkeeping) and
+// the operations on it. segment_set.cc holds the write side (append, flush, sync, seal, drop),
+// segment_scan.cc the read side; segmented_log.cc is the public facade and recovery glue.
+//
+// Sealing is asynchronous: a full segment turns kSealing and stays among the sync targets (its
+// descriptor open) until a mark_synced() covers its last byte; only then is its .idx written
+// (tmp + rename without fsync: the sidecar verifies itself and describes bytes already durable)
+// and the segment becomes kSealed. Descriptors are shared with in-flight SyncTargets, so sealing,
+// dropping or destroying never makes a worker fdatasync a closed or reused descriptor.
+// Not thread-safe: every method runs on the owner's thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "broker/storage/segment_file.h"
+#include "broker/storage/segment_reader.h"
+#include "broker/storage/segmented_log.h"
+
+namespace sluice::storage {
+
+struct SegmentSet {
+  using Visitor = SegmentedLog::Visitor;
+  using SyncTargets = SegmentedLog::SyncTargets;
+
+  struct PendingSync {
+    uint64_t token = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> sizes;  // (segment serial, flushed bytes)
+    uint64_t dir_changes = 0;
+  };
+
+  std::string dir;
+  LogOptions options;
+  KeyOfFn key_of;
+  std::vector<std::unique_ptr<Segment>> segments;  // key order; only the last may be kActive
+  StreamId last_key;
+  bool any_key = false;  // last_key is meaningful (something was ever appended or recovered)
+  uint64_t next_serial = 1;
+  bool failed = false;
+  std::shared_ptr<FileHandle> dir_handle;
+  uint64_t dir_changes = 0;  // file creations and unlinks in dir so far
+  uint64_t dir_synced = 0;   // dir_changes covered by a completed sync
+  uint64_t next_token = 1;
+  std::deque<PendingSync> pending_syncs;
+  mutable uint64_t read_clock = 0;
+
+  // Write side (segment_set.cc).
+  Status append(StreamId key, uint8_t type, std::string_view payload);
+  Status flush();
+  SyncTargets sync_targets();
+  void mark_synced(uint64_t token);
+  void mark_sync_failed(uint64_t token, const Status& cause);
+  Status sync();
+  bool needs_sync() const;
+  void drop_before(StreamId key);
+  Status remove_all();
+  Status fail(const Status& cause);
+  Status storage_failed() const;
+
+  // Read side (segment_scan.cc).
+  Status scan_forward(StreamId from, StreamId to, const Visitor& visit) const;
+  Status scan_reverse(StreamId from, StreamId to, const Visitor& visit) const;
+
+ private:
+  Segment* active();
+  Status flush_segment(Segment& seg);
+  void trim_cache(Segment& seg);
+  void finish_ready_seals();
+  void unlink_segment(const Segment& seg);
+  Status ensure_readable(Segment& seg) const;
+  SegmentBytes bytes_of(const Segment& seg) const;
+  Status bad_frame(const Segment& seg, uint64_t offset, const char* why) const;
+  size_t first_segment_for(StreamId key) const;
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,137 @@
+// SegmentedLog: one stream's entries on disk, as an ordered log of keyed records split into
+// segment files. Knows nothing of RESP or libuv; the owner supplies the payload bytes and a
+// function that recovers a record's key (StreamId) from its payload when scanning.
+//
+// Directory layout (one directory per log):
+//   <dir>/<first-ms:020>-<first-seq:020>.log   segments, name order == key order
+//   <dir>/<same>.idx                           sparse index sidecar of a sealed segment
+//
+// Contract:
+// - append() keys strictly increase. Bytes are buffered in memory; flush() writes them to the
+//   OS (one write per segment touched); sync() makes everything flushed durable (fdatasync).
+//   The fdatasyncs may run on another thread while the loop keeps appending: take
+//   sync_targets() on the loop, fdatasync its fds on a worker, then mark_synced() on the loop.
+//   Every method runs on the owner's (loop) thread; only those fdatasync calls run elsewhere.
+// - Every appended record is readable at once (from the unflushed buffer or the hot tail cache
+//   or the file): reads never wait for flush().
+// - A segment rolls when it passes segment_bytes. Sealing is asynchronous: the full segment
+//   stays among the sync targets (descriptor open) until a sync covers it; then its index
+//   sidecar is written. Under appendfsync `no`, call sync() (or a sync_targets() round) now and
+//   then so sealed segments get their sidecars; without one they are re-scanned on recovery.
+// - Recovery: a segment with a valid sidecar is trusted unscanned; one without, followed by a
+//   segment with one, is scanned strictly (a bad frame is kCorruption, or quarantine); the
+//   segments after the last valid sidecar are scanned and the log is cut at the first bad frame
+//   (torn tail: WARN; lost whole frames: ERROR), later segments removed.
+// - After a write or fdatasync error the log is failed(): append/flush/sync return
+//   kStorageFailed, reads keep working (appended records stay readable from memory).
+// - drop_before(key) unlinks whole segments whose last key < key; records of the segment that
+//   contains `key` stay on disk (the owner keeps its logical start). The directory fsync for the
+//   unlink joins the next sync (targets include the directory); clear() and destroy() fsync the
+//   directory before returning.
+// - Memory: per segment, metadata plus one sparse index entry per ~index_interval_bytes; plus
+//   the hot tail cache (tail_cache_bytes, shared budget per log).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wire/status.h"
+#include "wire/stream_id.h"
+
+namespace sluice::storage {
+
+using wire::Status;
+using wire::StreamId;
+
+struct LogOptions {
+  uint64_t segment_bytes = 64ull * 1024 * 1024;  // stream-segment-bytes
+  uint32_t index_interval_bytes = 32 * 1024;     // one sparse index entry per this many bytes
+  uint32_t max_record_bytes = 512u * 1024 * 1024 + 4096;
+  uint64_t tail_cache_bytes = 256 * 1024;        // recent records kept in memory for reads
+  bool quarantine_corrupt = false;               // rename bad sealed segments to .corrupt
+};
+
+// Returns the key of a record from its payload; false if the payload is not a valid record.
+using KeyOfFn = std::function<bool(std::string_view payload, StreamId* key)>;
+
+// What recovery found, for logging and tests.
+struct RecoveryReport {
+  uint64_t segments = 0;
+  uint64_t records = 0;
+  uint64_t truncated_bytes = 0;      // torn tail cut from the active segment
+  std::string truncated_detail;      // human-readable: file, offset, why
+  uint64_t rebuilt_indexes = 0;
+  std::vector<std::string> corrupt;  // sealed segments found corrupt (quarantined or fatal)
+};
+
+class SegmentedLog {
+ public:
+  // Opens (creating the directory if needed) and recovers the log in `dir`. Fails with
+  // kCorruption for a corrupt sealed segment unless options.quarantine_corrupt.
+  static wire::Result<std::unique_ptr<SegmentedLog>> open(std::string dir, LogOptions options,
+                                                          KeyOfFn key_of,
+                                                          RecoveryReport* report = nullptr);
+  ~SegmentedLog();
+  SegmentedLog(const SegmentedLog&) = delete;
+  SegmentedLog& operator=(const SegmentedLog&) = delete;
+
+  // Appends a record with `key` (> last_key()). Returns kStorageFailed after an I/O failure.
+  Status append(StreamId key, uint8_t type, std::string_view payload);
+
+  // Visits records with from <= key <= to in key order (reverse: descending). The visitor
+  // returns false to stop. Payload views are valid only during the callback. Records behind
+  // drop_before() may still be visited if their segment survives; the owner filters by its
+  // logical start.
+  using Visitor = std::function<bool(StreamId key, uint8_t type, std::string_view payload)>;
+  Status scan(StreamId from, StreamId to, bool reverse, const Visitor& visit) const;
+
+  // Finds the record with exactly `key`.
+  Status find(StreamId key, const Visitor& visit) const;
+
+  void drop_before(StreamId key);
+  // Unlinks every segment: the log is empty afterwards (last_key() stays until the next append).
+  Status clear();
+  // Deletes the whole directory (the stream was deleted). The object must not be used after.
+  Status destroy();
+
+  // Write buffered bytes to the OS (called once per loop iteration). Returns kStorageFailed
+  // (and the log turns failed) on a write error; already written data is untouched.
+  Status flush();
+  bool has_unflushed() const;
+  bool needs_sync() const;  // flushed bytes not yet fdatasynced
+  // The fds to fdatasync for everything flushed so far; call mark_synced(token) on the loop
+  // thread after they were synced. Lets the owner run fdatasync on the thread pool.
+  // `hold` keeps the fds open until the SyncTargets is destroyed, even if the log seals, drops
+  // or is destroyed meanwhile: keep it alive until the fdatasyncs are done.
+  struct SyncTargets {
+    std::vector<int> fds;
+    uint64_t token = 0;
+    std::shared_ptr<const void> hold;
+  };
+  SyncTargets sync_targets();
+  void mark_synced(uint64_t token);
+  // A worker's fdatasync of these targets failed: the log turns failed().
+  void mark_sync_failed(uint64_t token, const Status& cause);
+  Status sync();  // flush + fdatasync in the calling thread (tests, shutdown)
+
+  bool failed() const;
+  bool empty() const;
+  StreamId first_key() const;  // of the oldest surviving segment; 0-0 when empty
+  StreamId last_key() const;   // largest key ever appended (survives drop/clear), 0-0 if none
+  uint64_t disk_bytes() const;  // bytes of all segments, including appended but unflushed
+  size_t segment_count() const;
+  uint64_t memory_bytes() const;  // indexes + cache, for INFO
+  const std::string& dir() const;
+
+ private:
+  struct Impl;
+  explicit SegmentedLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::storage

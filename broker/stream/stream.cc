@@ -1,0 +1,469 @@
+#include "broker/stream/stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "broker/storage/record_frame.h"
+#include "broker/stream/consumer_group.h"
+#include "wire/schema/stream_generated.h"
+
+namespace sluice::stream {
+namespace {
+
+using wire::ErrorCode;
+using wire::Result;
+using wire::Status;
+
+enum ControlRecord : uint8_t { kState = 1, kTombstone = 2, kExpire = 3, kSnapshot = 4 };
+
+// A state record every this many appends bounds the log scan recovery needs.
+constexpr uint64_t kStateEveryRecords = 100000;
+constexpr uint64_t kSnapshotJournalBytes = 1 << 20;
+
+schema::Id to_fb(StreamId id) { return schema::Id(id.ms, id.seq); }
+StreamId from_fb(const schema::Id* id) { return id ? StreamId{id->ms(), id->seq()} : StreamId{}; }
+
+std::string_view as_view(const flatbuffers::FlatBufferBuilder& fbb) {
+  return {reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()};
+}
+
+template <typename T>
+const T* verified_root(std::string_view payload) {
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+  if (!v.VerifyBuffer<T>(nullptr)) return nullptr;
+  return flatbuffers::GetRoot<T>(payload.data());
+}
+
+}  // namespace
+
+Stream::~Stream() = default;
+
+Result<std::unique_ptr<Stream>> Stream::open(std::string dir, const StreamOptions& options,
+                                             storage::RecoveryReport* report) {
+  std::unique_ptr<Stream> s(new Stream());
+  s->dir_ = std::move(dir);
+  s->options_ = options;
+  Status st = s->recover(options, report);
+  if (!st.is_ok()) return st;
+  return s;
+}
+
+Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* report) {
+  // 1. The control journal: the latest absolute state, tombstones and the TTL.
+  StreamId anchor;
+  uint64_t anchor_records = 0;
+  auto apply_state = [&](const schema::StreamState* s) {
+    last_id_ = from_fb(s->last_id());
+    entries_added_ = s->entries_added();
+    max_deleted_id_ = from_fb(s->max_deleted_id());
+    start_ = from_fb(s->start());
+    anchor_records = s->records();
+    anchor = from_fb(s->log_last_id());
+    next_ordinal_ = s->next_ordinal();
+    deleted_.erase(deleted_.begin(), deleted_.lower_bound(start_));
+  };
+  auto replay = [&](uint8_t type, std::string_view payload, bool) -> Status {
+    switch (type) {
+      case kSnapshot: {
+        const auto* snap = verified_root<schema::StreamSnapshot>(payload);
+        if (!snap || !snap->state()) return {ErrorCode::kCorruption, "bad stream snapshot"};
+        deleted_.clear();
+        if (snap->deleted()) {
+          for (const auto* id : *snap->deleted()) deleted_.insert(StreamId{id->ms(), id->seq()});
+        }
+        apply_state(snap->state());
+        expire_at_ms = snap->expire_at_ms();
+        return {};
+      }
+      case kState: {
+        const auto* s = verified_root<schema::StreamState>(payload);
+        if (!s) return {ErrorCode::kCorruption, "bad stream state record"};
+        apply_state(s);
+        return {};
+      }
+      case kTombstone: {
+        const auto* t = verified_root<schema::Tombstone>(payload);
+        if (!t) return {ErrorCode::kCorruption, "bad tombstone record"};
+        if (t->ids()) {
+          for (const auto* id : *t->ids()) {
+            StreamId sid{id->ms(), id->seq()};
+            if (sid >= start_) deleted_.insert(sid);
+            max_deleted_id_ = std::max(max_deleted_id_, sid);
+          }
+        }
+        return {};
+      }
+      case kExpire: {
+        const auto* e = verified_root<schema::Expire>(payload);
+        if (!e) return {ErrorCode::kCorruption, "bad expire record"};
+        expire_at_ms = e->at_ms();
+        return {};
+      }
+      default:
+        return {ErrorCode::kCorruption, "unknown control record type " + std::to_string(type)};
+    }
+  };
+  auto journal = storage::Journal::open(dir_, "control", replay);
+  if (!journal) return journal.status();
+  control_ = std::move(*journal);
+
+  // 2. The log.
+  auto key_of = [](std::string_view payload, StreamId* out_key) {
+    EntryView e;
+    if (!decode_entry(payload, &e, true)) return false;
+    *out_key = e.id;
+    return true;
+  };
+  auto log = storage::SegmentedLog::open(dir_ + "/log", options.log, key_of, report);
+  if (!log) return log.status();
+  log_ = std::move(*log);
+
+  // 3. Records appended after the anchor. If the log lost records the state had counted (a
+  // crash under appendfsync no/everysec), recount everything from the start instead.
+  const bool recount = log_->last_key() < anchor;
+  if (recount) spdlog::warn("stream {}: log ends before its last state record; recounting", dir_);
+  const uint64_t base = recount ? 0 : anchor_records;
+  StreamId scan_from = start_;
+  bool scan = true;
+  if (!recount && !anchor.is_zero()) scan = anchor.increment(&scan_from);
+  if (scan_from < start_) scan_from = start_;
+  uint64_t added = 0;
+  uint64_t max_ordinal = 0;
+  bool any = false;
+  if (scan) {
+    Status st = log_->scan(scan_from, StreamId::max(), false,
+                           [&](StreamId, uint8_t, std::string_view payload) {
+                             EntryView e;
+                             if (decode_entry(payload, &e)) {
+                               max_ordinal = std::max(max_ordinal, e.ordinal);
+                               any = true;
+                             }
+                             ++added;
+                             return true;
+                           });
+    if (!st.is_ok()) return st;
+  }
+  records_ = base + added;
+  if (!recount) entries_added_ += added;
+  if (any) next_ordinal_ = std::max(next_ordinal_, max_ordinal + 1);
+  last_id_ = std::max(last_id_, log_->last_key());
+  // Tombstones of entries the log never got (lost with an unsynced tail) are dropped.
+  StreamId log_last = log_->last_key();
+  deleted_.erase(deleted_.upper_bound(log_last), deleted_.end());
+  if (records_ < deleted_.size()) records_ = deleted_.size();
+  recompute_first_id();
+  return {};
+}
+
+void Stream::recompute_first_id() {
+  first_id_ = StreamId{};
+  if (length() == 0) return;
+  log_->scan(start_, StreamId::max(), false, [&](StreamId id, uint8_t, std::string_view) {
+    if (deleted_.count(id)) return true;
+    first_id_ = id;
+    return false;
+  });
+}
+
+StreamId Stream::last_entry_id() const {
+  if (length() == 0) return {};
+  StreamId out;
+  log_->scan(start_, StreamId::max(), true, [&](StreamId id, uint8_t, std::string_view) {
+    if (deleted_.count(id)) return true;
+    out = id;
+    return false;
+  });
+  return out;
+}
+
+Result<StreamId> Stream::next_id(const IdRequest& request, int64_t now_ms) const {
+  StreamId id;
+  switch (request.kind) {
+    case IdRequest::Kind::kAuto: {
+      auto ms = static_cast<uint64_t>(now_ms);
+      if (ms > last_id_.ms) {
+        id = {ms, 0};
+      } else if (!last_id_.increment(&id)) {
+        return Status(
+            ErrorCode::kInvalidArgument,
+            "ERR The stream has exhausted the last possible ID, unable to add more items");
+      }
+      return id;
+    }
+    case IdRequest::Kind::kAutoSeq:
+      if (request.id.ms == last_id_.ms) {
+        if (last_id_.seq == UINT64_MAX) return Status(ErrorCode::kIdTooSmall);
+        id = {last_id_.ms, last_id_.seq + 1};
+      } else if (request.id.ms > last_id_.ms) {
+        id = {request.id.ms, 0};
+      } else {
+        return Status(ErrorCode::kIdTooSmall);
+      }
+      return id;
+    case IdRequest::Kind::kExplicit:
+      if (request.id <= last_id_) return Status(ErrorCode::kIdTooSmall);
+      return request.id;
+  }
+  return Status(ErrorCode::kSyntax);
+}
+
+Status Stream::append(StreamId id, std::span<const std::string_view> fields) {
+  std::string_view payload = encoder_.encode(id, next_ordinal_, fields);
+  Status st = log_->append(id, kEntryRecord, payload);
+  if (!st.is_ok()) return st;
+  ++next_ordinal_;
+  ++records_;
+  ++entries_added_;
+  last_id_ = id;
+  if (length() == 1) first_id_ = id;
+  // The head node may be the one this entry joined.
+  head_.valid = false;
+  if (entries_added_ % kStateEveryRecords == 0) return write_state();
+  return {};
+}
+
+StreamId Stream::after_last() const {
+  StreamId last = std::max(last_id_, log_->last_key());
+  StreamId next;
+  if (!last.increment(&next)) return last;
+  return next;
+}
+
+const Stream::HeadNode& Stream::head_node() {
+  if (head_.valid) return head_;
+  head_ = HeadNode{};
+  uint64_t per_node =
+      options_.node_max_entries > 0 ? static_cast<uint64_t>(options_.node_max_entries) : UINT64_MAX;
+  bool first = true;
+  uint64_t node = 0;
+  bool have_next = false;
+  log_->scan(start_, StreamId::max(), false, [&](StreamId id, uint8_t, std::string_view payload) {
+    EntryView e;
+    if (!decode_entry(payload, &e)) return false;
+    uint64_t n = e.ordinal / per_node;
+    if (first) {
+      node = n;
+      first = false;
+    } else if (n != node) {
+      head_.next_start = id;
+      have_next = true;
+      return false;
+    }
+    ++head_.total;
+    if (!deleted_.count(id)) ++head_.live;
+    head_.last_id = id;
+    return true;
+  });
+  if (!have_next) head_.next_start = after_last();
+  head_.valid = true;
+  return head_;
+}
+
+void Stream::move_start(StreamId new_start, uint64_t records_removed) {
+  start_ = new_start;
+  records_ -= std::min(records_, records_removed);
+  deleted_.erase(deleted_.begin(), deleted_.lower_bound(start_));
+  if (records_ < deleted_.size()) records_ = deleted_.size();
+  log_->drop_before(start_);
+  head_.valid = false;
+  recompute_first_id();
+}
+
+Result<uint64_t> Stream::trim(const TrimSpec& spec) {
+  if (spec.strategy == TrimSpec::Strategy::kNone) return uint64_t{0};
+  const bool by_len = spec.strategy == TrimSpec::Strategy::kMaxLen;
+  uint64_t per_node =
+      options_.node_max_entries > 0 ? static_cast<uint64_t>(options_.node_max_entries) : 0;
+  uint64_t limit = spec.limit >= 0 ? static_cast<uint64_t>(spec.limit)
+                   : spec.approx   ? 100 * per_node
+                                   : 0;
+  uint64_t removed = 0;
+  uint64_t records_removed = 0;
+  StreamId new_start = start_;
+  if (by_len && length() <= spec.maxlen) return uint64_t{0};
+
+  if (!spec.approx) {
+    uint64_t len = length();
+    bool stopped = false;
+    Status st =
+        log_->scan(start_, StreamId::max(), false, [&](StreamId id, uint8_t, std::string_view) {
+          if ((by_len && len <= spec.maxlen) || (!by_len && id >= spec.minid)) {
+            new_start = id;
+            stopped = true;
+            return false;
+          }
+          if (!deleted_.count(id)) {
+            --len;
+            ++removed;
+          }
+          ++records_removed;
+          return true;
+        });
+    if (!st.is_ok()) return st;
+    if (!stopped) new_start = after_last();
+  } else {
+    uint64_t len = length();
+    while (true) {
+      if (by_len && len <= spec.maxlen) break;
+      const HeadNode& node = head_node();
+      if (node.total == 0) break;
+      if (limit && removed + node.live > limit) break;
+      bool remove_node = by_len ? len - node.live >= spec.maxlen : node.last_id < spec.minid;
+      if (!remove_node) break;
+      len -= node.live;
+      removed += node.live;
+      records_removed += node.total;
+      // Advance past this node and look at the next one.
+      start_ = node.next_start;
+      new_start = start_;
+      head_.valid = false;
+    }
+  }
+  if (records_removed == 0 && new_start == start_) return removed;
+  move_start(new_start, records_removed);
+  Status st = write_state();
+  if (!st.is_ok()) return st;
+  return removed;
+}
+
+Result<uint64_t> Stream::remove(std::span<const StreamId> ids) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  std::vector<schema::Id> done;
+  for (StreamId id : ids) {
+    if (id < start_ || deleted_.count(id)) continue;
+    bool found = false;
+    log_->find(id, [&](StreamId, uint8_t, std::string_view) {
+      found = true;
+      return false;
+    });
+    if (!found) continue;
+    deleted_.insert(id);
+    max_deleted_id_ = std::max(max_deleted_id_, id);
+    done.push_back(to_fb(id));
+  }
+  if (done.empty()) return uint64_t{0};
+  head_.valid = false;
+  auto vec = fbb.CreateVectorOfStructs(done);
+  fbb.Finish(schema::CreateTombstone(fbb, vec));
+  Status st = control_->append(kTombstone, as_view(fbb));
+  if (!st.is_ok()) return st;
+  if (deleted_.count(first_id_) || length() == 0) recompute_first_id();
+  st = maybe_snapshot();
+  if (!st.is_ok()) return st;
+  return static_cast<uint64_t>(done.size());
+}
+
+Status Stream::set_id(StreamId last_id, std::optional<uint64_t> entries_added,
+                      std::optional<StreamId> max_deleted_id) {
+  last_id_ = last_id;
+  if (entries_added) entries_added_ = *entries_added;
+  if (max_deleted_id) max_deleted_id_ = *max_deleted_id;
+  return write_state();
+}
+
+Status Stream::write_state() {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  schema::Id last = to_fb(last_id_), maxdel = to_fb(max_deleted_id_), start = to_fb(start_),
+             anchor = to_fb(log_->last_key());
+  fbb.Finish(schema::CreateStreamState(fbb, &last, entries_added_, &maxdel, &start, records_,
+                                       &anchor, next_ordinal_));
+  Status st = control_->append(kState, as_view(fbb));
+  if (!st.is_ok()) return st;
+  return maybe_snapshot();
+}
+
+Status Stream::persist_expire() {
+  flatbuffers::FlatBufferBuilder fbb(64);
+  fbb.Finish(schema::CreateExpire(fbb, expire_at_ms));
+  return control_->append(kExpire, as_view(fbb));
+}
+
+Status Stream::maybe_snapshot() {
+  if (control_->journal_bytes() < kSnapshotJournalBytes) return {};
+  // The snapshot's anchor must be on disk before the journal that led to it is dropped.
+  Status st = log_->sync();
+  if (!st.is_ok()) return st;
+  flatbuffers::FlatBufferBuilder fbb(1024 + deleted_.size() * 16);
+  schema::Id last = to_fb(last_id_), maxdel = to_fb(max_deleted_id_), start = to_fb(start_),
+             anchor = to_fb(log_->last_key());
+  std::vector<schema::Id> dels;
+  dels.reserve(deleted_.size());
+  for (StreamId id : deleted_) dels.push_back(to_fb(id));
+  auto dv = fbb.CreateVectorOfStructs(dels);
+  auto state = schema::CreateStreamState(fbb, &last, entries_added_, &maxdel, &start, records_,
+                                         &anchor, next_ordinal_);
+  fbb.Finish(schema::CreateStreamSnapshot(fbb, state, dv, expire_at_ms));
+  std::string frames;
+  storage::append_frame(&frames, kSnapshot, as_view(fbb));
+  return control_->write_snapshot(frames);
+}
+
+Status Stream::range(StreamId from, StreamId to, bool reverse, uint64_t count,
+                     const EntryVisitor& visit) const {
+  if (from < start_) from = start_;
+  if (from > to || length() == 0) return {};
+  uint64_t n = 0;
+  return log_->scan(from, to, reverse, [&](StreamId id, uint8_t, std::string_view payload) {
+    if (!deleted_.empty() && deleted_.count(id)) return true;
+    EntryView e;
+    if (!decode_entry(payload, &e)) return true;
+    if (!visit(id, e.resp)) return false;
+    return count == 0 || ++n < count;
+  });
+}
+
+bool Stream::lookup(StreamId id, const EntryVisitor& visit) const {
+  if (id < start_ || deleted_.count(id)) return false;
+  bool found = false;
+  log_->find(id, [&](StreamId found_id, uint8_t, std::string_view payload) {
+    EntryView e;
+    if (decode_entry(payload, &e)) {
+      found = true;
+      visit(found_id, e.resp);
+    }
+    return false;
+  });
+  return found;
+}
+
+bool Stream::contains(StreamId id) const {
+  return lookup(id, [](StreamId, std::string_view) { return false; });
+}
+
+Status Stream::flush() {
+  Status a = log_->flush();
+  Status b = control_->flush();
+  Status c = group_journal ? group_journal->flush() : Status();
+  if (!a.is_ok()) return a;
+  if (!b.is_ok()) return b;
+  return c;
+}
+
+bool Stream::needs_sync() const {
+  return log_->needs_sync() || control_->needs_sync() ||
+         (group_journal && group_journal->needs_sync());
+}
+
+bool Stream::failed() const { return log_->failed() || control_->failed(); }
+
+Status Stream::sync() {
+  Status a = log_->sync();
+  Status b = control_->sync();
+  Status c = group_journal ? group_journal->sync() : Status();
+  if (!a.is_ok()) return a;
+  if (!b.is_ok()) return b;
+  return c;
+}
+
+Status Stream::destroy_files() {
+  if (group_journal) group_journal->destroy();
+  control_->destroy();
+  return log_->destroy();
+}
+
+uint64_t Stream::memory_bytes() const {
+  return sizeof(*this) + key.size() + log_->memory_bytes() + deleted_.size() * 48;
+}
+
+}  // namespace sluice::stream

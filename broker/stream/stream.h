@@ -1,0 +1,149 @@
+// Stream: one stream key, stored as a SegmentedLog of entries plus a control journal
+// (tombstones, trims, XSETID, TTL). In RAM: the metadata below, the deleted-ID set, the log's
+// segment list and sparse indexes, its hot tail cache, and the consumer groups. Entries
+// themselves are read from the log on demand, so a stream can be far larger than memory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "broker/core/object.h"
+#include "broker/storage/journal.h"
+#include "broker/storage/segmented_log.h"
+#include "broker/stream/consumer_group.h"
+#include "broker/stream/entry_codec.h"
+#include "wire/status.h"
+#include "wire/stream_id.h"
+
+namespace sluice::stream {
+
+struct TrimSpec {
+  enum class Strategy : uint8_t { kNone, kMaxLen, kMinId };
+  Strategy strategy = Strategy::kNone;
+  bool approx = false;
+  uint64_t maxlen = 0;
+  StreamId minid;
+  int64_t limit = -1;  // -1: default (approx: 100 * node_max_entries; exact: no limit)
+};
+
+struct StreamOptions {
+  storage::LogOptions log;
+  int64_t node_max_entries = 100;
+};
+
+// How XADD asked for its ID.
+struct IdRequest {
+  enum class Kind : uint8_t { kAuto, kAutoSeq, kExplicit };  // "*", "ms-*", "ms-seq"
+  Kind kind = Kind::kAuto;
+  StreamId id;  // ms (and seq for kExplicit)
+};
+
+class Stream final : public core::Object {
+ public:
+  using EntryVisitor = std::function<bool(StreamId id, std::string_view resp)>;
+
+  // Opens the stream stored in `dir` (creating an empty one if the directory is new).
+  static wire::Result<std::unique_ptr<Stream>> open(std::string dir, const StreamOptions& options,
+                                                    storage::RecoveryReport* report);
+  ~Stream() override;
+
+  uint64_t number = 0;  // directory number under <dir>/db<N>/streams/
+  int db = 0;
+  std::string key;
+
+  uint64_t length() const { return records_ - deleted_.size(); }
+  StreamId last_id() const { return last_id_; }
+  StreamId first_id() const { return first_id_; }  // 0-0 when empty
+  uint64_t entries_added() const { return entries_added_; }
+  StreamId max_deleted_id() const { return max_deleted_id_; }
+  const std::string& dir() const { return dir_; }
+  const storage::SegmentedLog& log() const { return *log_; }
+
+  // The ID XADD would assign; errors as Redis (kIdTooSmall, kIdZero, exhausted).
+  wire::Result<StreamId> next_id(const IdRequest& request, int64_t now_ms) const;
+  // Appends an entry with an ID from next_id().
+  wire::Status append(StreamId id, std::span<const std::string_view> fields);
+  // XTRIM / XADD trimming. Returns the number of entries removed.
+  wire::Result<uint64_t> trim(const TrimSpec& spec);
+  // XDEL. Returns how many of `ids` existed and were deleted.
+  wire::Result<uint64_t> remove(std::span<const StreamId> ids);
+  // XSETID (validation is the caller's).
+  wire::Status set_id(StreamId last_id, std::optional<uint64_t> entries_added,
+                      std::optional<StreamId> max_deleted_id);
+
+  // Visits live entries with from <= id <= to (descending with reverse), at most `count`
+  // (0 = no limit). The resp view is valid during the callback only.
+  wire::Status range(StreamId from, StreamId to, bool reverse, uint64_t count,
+                     const EntryVisitor& visit) const;
+  // The live entry with exactly `id`, if any.
+  bool lookup(StreamId id, const EntryVisitor& visit) const;
+  bool contains(StreamId id) const;
+  // ID of the last live entry (0-0 when empty).
+  StreamId last_entry_id() const;
+
+  // Journals the key's TTL (the value lives in Object::expire_at_ms).
+  wire::Status persist_expire();
+
+  // Durability.
+  wire::Status flush();
+  bool needs_sync() const;
+  storage::SegmentedLog& mutable_log() { return *log_; }
+  storage::Journal& control() { return *control_; }
+  wire::Status sync();
+  // Removes every file (the key was deleted). The object stays valid until destroyed.
+  wire::Status destroy_files();
+  bool failed() const;
+
+  // Consumer groups, ordered by name (XINFO order).
+  std::map<std::string, std::unique_ptr<ConsumerGroup>, std::less<>> groups;
+  // The groups module's journal (opened by it; lives in this directory).
+  std::unique_ptr<storage::Journal> group_journal;
+
+  // Estimated RAM of this stream (INFO streams).
+  uint64_t memory_bytes() const;
+  uint64_t deleted_count() const { return deleted_.size(); }
+  StreamId start() const { return start_; }
+
+ private:
+  struct HeadNode {
+    bool valid = false;
+    uint64_t live = 0;
+    uint64_t total = 0;
+    StreamId last_id;
+    StreamId next_start;
+  };
+  Stream() : core::Object(core::ObjectType::kStream) {}
+  wire::Status recover(const StreamOptions& options, storage::RecoveryReport* report);
+  wire::Status write_state();
+  wire::Status maybe_snapshot();
+  void recompute_first_id();
+  const HeadNode& head_node();
+  void move_start(StreamId new_start, uint64_t records_removed);
+  // The ID right after the last log record / last_id, for an "everything passed" start.
+  StreamId after_last() const;
+
+  std::string dir_;
+  StreamOptions options_;
+  std::unique_ptr<storage::SegmentedLog> log_;
+  std::unique_ptr<storage::Journal> control_;
+  EntryEncoder encoder_;
+
+  StreamId last_id_;
+  StreamId first_id_;
+  StreamId max_deleted_id_;
+  StreamId start_;  // logical start: log records below are gone
+  uint64_t entries_added_ = 0;
+  uint64_t records_ = 0;  // log records >= start_ (live or tombstoned)
+  uint64_t next_ordinal_ = 0;
+  std::set<StreamId> deleted_;  // tombstoned IDs >= start_
+  HeadNode head_;
+};
+
+}  // namespace sluice::stream

@@ -1,0 +1,300 @@
+#include "broker/stream/stream_engine.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+
+#include "broker/core/broker.h"
+#include "broker/storage/journal.h"
+#include "broker/stream/consumer_group.h"
+
+namespace sluice::stream {
+namespace {
+
+using wire::ErrorCode;
+using wire::Result;
+using wire::Status;
+
+constexpr std::string_view kMetaMagic = "sluice-stream-meta 1\n";
+
+std::string meta_bytes(int db, std::string_view key) {
+  std::string out(kMetaMagic);
+  out += std::to_string(db) + "\n" + std::to_string(key.size()) + "\n";
+  out.append(key);
+  return out;
+}
+
+bool parse_meta(std::string_view bytes, int* db, std::string* key) {
+  if (!bytes.starts_with(kMetaMagic)) return false;
+  bytes.remove_prefix(kMetaMagic.size());
+  size_t nl = bytes.find('\n');
+  if (nl == std::string_view::npos) return false;
+  if (std::from_chars(bytes.data(), bytes.data() + nl, *db).ec != std::errc()) return false;
+  bytes.remove_prefix(nl + 1);
+  nl = bytes.find('\n');
+  size_t len = 0;
+  if (nl == std::string_view::npos ||
+      std::from_chars(bytes.data(), bytes.data() + nl, len).ec != std::errc()) {
+    return false;
+  }
+  bytes.remove_prefix(nl + 1);
+  if (bytes.size() != len) return false;
+  key->assign(bytes);
+  return true;
+}
+
+Status make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return {ErrorCode::kIo, "mkdir " + path + ": " + std::strerror(errno)};
+  }
+  return {};
+}
+
+void remove_tree(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (d) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string child = path + "/" + name;
+      struct stat st;
+      if (::lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        remove_tree(child);
+      } else {
+        ::unlink(child.c_str());
+      }
+    }
+    ::closedir(d);
+  }
+  ::rmdir(path.c_str());
+}
+
+}  // namespace
+
+StreamEngine::StreamEngine(core::Broker& broker) : broker_(broker) {}
+
+StreamEngine::~StreamEngine() {
+  for (int fd : pending_dir_fds_) ::close(fd);
+  if (streams_dir_fd_ >= 0) ::close(streams_dir_fd_);
+}
+
+std::string StreamEngine::streams_dir() const { return broker_.config().dir + "/streams"; }
+
+StreamOptions StreamEngine::options() const {
+  const auto& c = broker_.config();
+  StreamOptions o;
+  o.log.segment_bytes = c.stream_segment_bytes;
+  o.log.tail_cache_bytes = c.stream_tail_cache_bytes;
+  o.log.quarantine_corrupt = c.recovery_quarantine;
+  o.log.max_record_bytes = static_cast<uint32_t>(
+      std::min<uint64_t>(c.proto_max_bulk_len * 2 + (1 << 20), UINT32_MAX - 4096));
+  o.node_max_entries = c.stream_node_max_entries;
+  return o;
+}
+
+void StreamEngine::open() {
+  Status st = make_dir(broker_.config().dir);
+  if (st.is_ok()) st = make_dir(streams_dir());
+  if (!st.is_ok()) throw std::runtime_error(st.detail());
+  streams_dir_fd_ = ::open(streams_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* d = ::opendir(streams_dir().c_str());
+  if (!d) throw std::runtime_error("cannot open " + streams_dir() + ": " + std::strerror(errno));
+  std::vector<uint64_t> numbers;
+  while (dirent* e = ::readdir(d)) {
+    uint64_t n = 0;
+    std::string_view name = e->d_name;
+    auto r = std::from_chars(name.data(), name.data() + name.size(), n);
+    if (r.ec == std::errc() && r.ptr == name.data() + name.size()) numbers.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(numbers.begin(), numbers.end());
+  StreamOptions opts = options();
+  for (uint64_t n : numbers) {
+    next_number_ = std::max(next_number_, n + 1);
+    std::string dir = streams_dir() + "/" + std::to_string(n);
+    auto meta = storage::read_file(dir + "/meta");
+    int db = 0;
+    std::string key;
+    if (!meta || !parse_meta(*meta, &db, &key) || db < 0 || db >= broker_.db_count()) {
+      // A stream whose creation never completed (or a database that no longer exists).
+      spdlog::warn("storage: removing stream directory {} without a valid meta file", dir);
+      remove_tree(dir);
+      continue;
+    }
+    storage::RecoveryReport report;
+    auto s = Stream::open(dir, opts, &report);
+    if (!s) {
+      throw std::runtime_error("stream '" + key + "' in " + dir + ": " + s.status().detail());
+    }
+    truncated_bytes_ += report.truncated_bytes;
+    if (report.truncated_bytes > 0) {
+      spdlog::warn("storage: stream '{}': cut {} bytes of a torn tail: {}", key,
+                   report.truncated_bytes, report.truncated_detail);
+    }
+    std::unique_ptr<Stream> stream = std::move(*s);
+    stream->number = n;
+    stream->db = db;
+    stream->key = key;
+    by_number_[n] = stream.get();
+    auto old = broker_.db(db).put(key, std::move(stream));
+    if (old) {
+      spdlog::warn(
+          "storage: key '{}' exists both as a stream and as another type; keeping the "
+          "stream",
+          key);
+      broker_.release_object(db, key, std::move(old));
+    }
+  }
+  spdlog::info("storage: {} streams recovered from {}", by_number_.size(), streams_dir());
+}
+
+void StreamEngine::close() {
+  for (auto& [n, s] : by_number_) {
+    Status st = s->sync();
+    if (!st.is_ok()) spdlog::error("storage: final sync of stream '{}': {}", s->key, st.detail());
+  }
+  for (int fd : pending_dir_fds_) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  pending_dir_fds_.clear();
+  dirty_.clear();
+  unsynced_.clear();
+  graveyard_.clear();
+}
+
+Result<std::unique_ptr<Stream>> StreamEngine::create(int db, std::string_view key) {
+  uint64_t n = next_number_++;
+  std::string dir = streams_dir() + "/" + std::to_string(n);
+  Status st = make_dir(dir);
+  if (!st.is_ok()) return st;
+  // The meta file and the new directory entry are fsynced with the next sync batch, before any
+  // write to this stream is acknowledged under appendfsync always.
+  std::string meta = meta_bytes(db, key);
+  int fd = ::open((dir + "/meta").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || ::write(fd, meta.data(), meta.size()) != static_cast<ssize_t>(meta.size())) {
+    if (fd >= 0) ::close(fd);
+    remove_tree(dir);
+    return Status(ErrorCode::kStorageFailed,
+                  "cannot create stream: " + std::string(std::strerror(errno)));
+  }
+  auto s = Stream::open(dir, options(), nullptr);
+  if (!s) {
+    ::close(fd);
+    remove_tree(dir);
+    return s.status();
+  }
+  pending_dir_fds_.push_back(fd);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) pending_dir_fds_.push_back(dfd);
+  if (streams_dir_fd_ >= 0) {
+    int pfd = ::dup(streams_dir_fd_);
+    if (pfd >= 0) pending_dir_fds_.push_back(pfd);
+  }
+  std::unique_ptr<Stream> stream = std::move(*s);
+  stream->number = n;
+  stream->db = db;
+  stream->key = std::string(key);
+  by_number_[n] = stream.get();
+  unsynced_.insert(n);
+  return stream;
+}
+
+void StreamEngine::destroy(std::unique_ptr<core::Object> obj) {
+  auto* s = static_cast<Stream*>(obj.get());
+  by_number_.erase(s->number);
+  dirty_.erase(s->number);
+  unsynced_.erase(s->number);
+  s->destroy_files();
+  remove_tree(s->dir());
+  graveyard_.push_back(std::move(obj));
+  if (!broker_.sync_running) free_graveyard();
+}
+
+void StreamEngine::free_graveyard() { graveyard_.clear(); }
+
+Status StreamEngine::relocate(Stream& stream, int db, std::string_view key) {
+  Status st = storage::write_file_atomic(stream.dir() + "/meta", meta_bytes(db, key));
+  if (!st.is_ok()) return st;
+  stream.db = db;
+  stream.key = std::string(key);
+  return {};
+}
+
+Stream* StreamEngine::find(uint64_t number) {
+  auto it = by_number_.find(number);
+  return it == by_number_.end() ? nullptr : it->second;
+}
+
+Status StreamEngine::flush() {
+  if (!broker_.sync_running && !graveyard_.empty()) free_graveyard();
+  Status result;
+  for (uint64_t n : dirty_) {
+    Stream* s = find(n);
+    if (!s) continue;
+    Status st = s->flush();
+    if (!st.is_ok()) result = st;
+    unsynced_.insert(n);
+  }
+  dirty_.clear();
+  return result;
+}
+
+bool StreamEngine::needs_sync() const { return !unsynced_.empty() || !pending_dir_fds_.empty(); }
+
+void StreamEngine::collect_sync(core::SyncBatch& batch) {
+  free_graveyard();
+  // New directories and meta files first: a stream's data is useless without its name.
+  if (!pending_dir_fds_.empty()) {
+    std::vector<int> fds;
+    fds.swap(pending_dir_fds_);
+    batch.fds.insert(batch.fds.end(), fds.begin(), fds.end());
+    batch.on_synced.push_back([fds] {
+      for (int fd : fds) ::close(fd);
+    });
+  }
+  for (uint64_t n : unsynced_) {
+    Stream* s = find(n);
+    if (!s) continue;
+    auto targets = s->mutable_log().sync_targets();
+    batch.fds.insert(batch.fds.end(), targets.fds.begin(), targets.fds.end());
+    storage::Journal& control = s->control();
+    uint64_t control_offset = control.flushed_offset();
+    if (control.needs_sync()) batch.fds.push_back(control.fd());
+    uint64_t group_offset = 0;
+    if (s->group_journal) {
+      group_offset = s->group_journal->flushed_offset();
+      if (s->group_journal->needs_sync()) batch.fds.push_back(s->group_journal->fd());
+    }
+    batch.on_synced.push_back([this, n, token = targets.token, control_offset, group_offset] {
+      Stream* st = find(n);
+      if (!st) return;
+      st->mutable_log().mark_synced(token);
+      st->control().mark_synced(control_offset);
+      if (st->group_journal) st->group_journal->mark_synced(group_offset);
+    });
+  }
+  unsynced_.clear();
+}
+
+StreamEngine::Totals StreamEngine::totals() const {
+  Totals t;
+  for (const auto& [n, s] : by_number_) {
+    ++t.streams;
+    t.entries += s->length();
+    t.disk_bytes += s->log().disk_bytes();
+    t.memory_bytes += s->memory_bytes();
+    t.segments += s->log().segment_count();
+    t.groups += s->groups.size();
+  }
+  return t;
+}
+
+}  // namespace sluice::stream

@@ -1,0 +1,81 @@
+// StreamEngine: every stream on disk. Streams live in <dir>/streams/<number>/ with a `meta` file
+// naming their database and key (binary-safe; numbered directories because keys can be longer
+// than NAME_MAX, and RENAME/MOVE/SWAPDB only rewrite `meta`). The engine opens them at start,
+// creates and destroys them, and is the DurableSource that flushes and syncs their files.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "broker/core/durability.h"
+#include "broker/core/object.h"
+#include "broker/stream/stream.h"
+
+namespace sluice::core {
+class Broker;
+}
+
+namespace sluice::stream {
+
+class StreamEngine final : public core::DurableSource {
+ public:
+  explicit StreamEngine(core::Broker& broker);
+  ~StreamEngine() override;
+
+  // Recovers every stream and inserts it into its database. Throws std::runtime_error when a
+  // stream cannot be recovered (corruption without quarantine).
+  void open();
+  // Flushes and fdatasyncs every stream (shutdown, DEBUG RELOAD).
+  void close();
+
+  // A new, empty stream for (db, key); the caller puts it into the database.
+  wire::Result<std::unique_ptr<Stream>> create(int db, std::string_view key);
+  // The key was removed: delete the stream's files. Frees the object once no sync uses its fds.
+  void destroy(std::unique_ptr<core::Object> obj);
+  // The key was renamed or moved (RENAME, MOVE, SWAPDB): rewrite its meta file.
+  wire::Status relocate(Stream& stream, int db, std::string_view key);
+  // Notes that a stream has buffered writes to flush this iteration.
+  void mark_dirty(Stream& stream) { dirty_.insert(stream.number); }
+
+  StreamOptions options() const;
+  // Applies runtime CONFIG SET of stream options to every stream opened from now on.
+  std::string streams_dir() const;
+
+  // INFO streams.
+  struct Totals {
+    uint64_t streams = 0;
+    uint64_t entries = 0;
+    uint64_t disk_bytes = 0;
+    uint64_t memory_bytes = 0;
+    uint64_t segments = 0;
+    uint64_t groups = 0;
+  };
+  Totals totals() const;
+  uint64_t recovered_truncated_bytes() const { return truncated_bytes_; }
+
+  // core::DurableSource
+  wire::Status flush() override;
+  bool needs_sync() const override;
+  void collect_sync(core::SyncBatch& batch) override;
+
+ private:
+  Stream* find(uint64_t number);
+  void free_graveyard();
+
+  core::Broker& broker_;
+  uint64_t next_number_ = 1;
+  std::unordered_map<uint64_t, Stream*> by_number_;
+  std::unordered_set<uint64_t> dirty_;
+  std::unordered_set<uint64_t> unsynced_;  // flushed, not yet fdatasynced
+  std::vector<std::unique_ptr<core::Object>> graveyard_;
+  std::vector<int> pending_dir_fds_;  // new stream dirs / meta files to fsync once
+  uint64_t truncated_bytes_ = 0;
+  int streams_dir_fd_ = -1;
+};
+
+}  // namespace sluice::stream
