@@ -130,13 +130,9 @@ void Connection::process_input() {
     close();
     return;
   }
-  if (client_.blocked) {
-    // Pipelined bytes wait in the buffer; stop reading more until unblocked.
-    if (reading_) {
-      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-      reading_ = false;
-    }
-  }
+  // A blocked client keeps being read (pipelined bytes wait in the buffer, bounded by
+  // client-query-buffer-limit), so a disconnect while blocked is noticed at once and its
+  // waiter removed.
   if (client_.close_after_reply) {
     if (reading_) {
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
