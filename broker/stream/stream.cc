@@ -122,7 +122,9 @@ Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* re
   // 3. Records appended after the anchor. If the log lost records the state had counted (a
   // crash under appendfsync no/everysec), recount everything from the start instead.
   const bool recount = log_->last_key() < anchor;
-  if (recount) spdlog::warn("stream {}: log ends before its last state record; recounting", dir_);
+  if (recount && !log_->empty()) {
+    spdlog::warn("stream {}: log ends before its last state record; recounting", dir_);
+  }
   const uint64_t base = recount ? 0 : anchor_records;
   StreamId scan_from = start_;
   bool scan = true;
