@@ -69,30 +69,24 @@ void Connection::start() {
 
 void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(h->data);
-  std::string& in = self->input_;
   // Drop consumed bytes before growing, so the buffer holds only unparsed input.
-  if (self->input_pos_ > 0 && self->input_pos_ == in.size()) {
-    in.clear();
+  if (self->input_pos_ > 0) {
+    self->input_.consume(self->input_pos_);
     self->input_pos_ = 0;
   }
   size_t want = std::max(kReadChunk, self->parser_.bytes_hint());
-  size_t old = in.size();
-  in.resize(old + want);
-  *buf = uv_buf_init(in.data() + old, static_cast<unsigned>(want));
+  *buf = uv_buf_init(self->input_.reserve(want), static_cast<unsigned>(want));
 }
 
-void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<Connection*>(s->data);
-  std::string& in = self->input_;
-  size_t used = nread > 0 ? static_cast<size_t>(nread) : 0;
-  // Trim the unused tail of what on_alloc reserved.
-  size_t reserved_start = static_cast<size_t>(buf->base - in.data());
-  if (buf->base != nullptr && reserved_start <= in.size()) in.resize(reserved_start + used);
   if (nread < 0) {
     self->close();
     return;
   }
   if (nread == 0) return;
+  auto used = static_cast<size_t>(nread);
+  self->input_.commit(used);
   auto& broker = self->server_->broker();
   broker.stats().total_net_input_bytes += used;
   self->client_.last_interaction_ms = core::now_ms();
@@ -104,7 +98,7 @@ void Connection::process_input() {
   auto& broker = server_->broker();
   while (!client_.blocked && !client_.close_after_reply && input_pos_ < input_.size()) {
     size_t consumed = 0;
-    std::string_view data(input_.data() + input_pos_, input_.size() - input_pos_);
+    std::string_view data = input_.view(input_pos_);
     auto outcome = parser_.parse(data, &argv_, &consumed);
     if (outcome == wire::resp::RequestParser::Outcome::kIncomplete) break;
     if (outcome == wire::resp::RequestParser::Outcome::kError) {
@@ -117,13 +111,11 @@ void Connection::process_input() {
   }
   // Compact: keep only unparsed bytes (argv views are dead by now). The parser's progress on a
   // partial command is relative to the first unparsed byte, so it survives the move.
-  if (input_pos_ >= input_.size()) {
-    input_.clear();
-    input_pos_ = 0;
-  } else if (input_pos_ > 64 * 1024 || (input_pos_ > 0 && input_pos_ * 2 > input_.size())) {
-    input_.erase(0, input_pos_);
+  if (input_pos_ > 0) {
+    input_.consume(input_pos_);
     input_pos_ = 0;
   }
+  input_.shrink_if_idle();
   if (input_.size() - input_pos_ > broker.config().client_query_buffer_limit) {
     spdlog::warn("closing client {} ({}) that reached max query buffer length", client_.id,
                  client_.addr);
@@ -219,14 +211,17 @@ void Connection::check_output_limits() {
   auto& cfg = server_->broker().config();
   const config::OutputBufferLimit& lim =
       client_.is_pubsub_client() ? cfg.obl_pubsub : cfg.obl_normal;
-  uint64_t used = client_.out.bytes() + tcp_.write_queue_size;
+  // The queue keeps bytes handed to uv_write until on_write, so it already covers libuv's
+  // write_queue_size: adding that would count them twice and cut clients at half the limit.
+  uint64_t used = client_.out.bytes();
   bool over = false;
   if (lim.hard_bytes > 0 && used >= lim.hard_bytes) over = true;
   if (!over && lim.soft_bytes > 0 && used >= lim.soft_bytes) {
     int64_t now = core::now_ms();
     if (client_.obl_soft_since_ms == 0) {
       client_.obl_soft_since_ms = now;
-    } else if (now - client_.obl_soft_since_ms >= static_cast<int64_t>(lim.soft_seconds) * 1000) {
+    } else if (now - client_.obl_soft_since_ms > static_cast<int64_t>(lim.soft_seconds) * 1000) {
+      // As Redis: closed once over the soft limit for longer than soft_seconds.
       over = true;
     }
   } else if (lim.soft_bytes > 0) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/core/client.h"
+#include "broker/server/input_buffer.h"
 #include "wire/resp/request_parser.h"
 
 namespace sluice::server {
@@ -55,7 +56,7 @@ class Connection final : public core::ClientHost {
   uv_write_t write_req_;
   core::Client client_;
   wire::resp::RequestParser parser_;
-  std::string input_;
+  InputBuffer input_;
   size_t input_pos_ = 0;  // start of the unparsed bytes
   std::vector<std::string_view> argv_;
   std::vector<iovec> iov_;
