@@ -405,10 +405,9 @@ void register_connection_commands(CommandTable& t) {
              "Resets the connection."));
   t.add(conn("select", 2, kFast | kLoading | kStale, select, "Changes the selected database."));
   CommandSpec client =
-      conn("client", -2, kSubscribedOk, nullptr, "A container for client connection commands.");
+      conn("client", -2, 0, nullptr, "A container for client connection commands.");
   auto sub = [&](std::string name, int arity, Handler h, std::string summary) {
-    CommandSpec s =
-        conn(std::move(name), arity, kSubscribedOk | kLoading | kStale, h, std::move(summary));
+    CommandSpec s = conn(std::move(name), arity, kLoading | kStale, h, std::move(summary));
     return s;
   };
   client.subcommands.push_back(

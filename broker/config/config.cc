@@ -418,11 +418,12 @@ bool canonical_keyspace_events(std::string_view flags, std::string* canonical) {
     if (e) out += 'e';
     if (t) out += 't';
     if (d) out += 'd';
+    // As Redis 7.0 prints it: 'n' belongs to the class letters, so "A" hides it.
+    if (n) out += 'n';
   }
   if (k) out += 'K';
   if (ev) out += 'E';
   if (m) out += 'm';
-  if (n) out += 'n';
   // As Redis: without K or E nothing is delivered, but the flags are kept as given.
   *canonical = out;
   return true;

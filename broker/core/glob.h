@@ -1,5 +1,6 @@
 // Redis glob matching (stringmatchlen): '*', '?', '[abc]', '[^a-z]', '\' escapes, optional
-// case folding. Linear backtracking over the last '*' only, so no pattern can make it explode.
+// case folding, with Redis 7.0's results including its quirks (an empty text matches only an
+// empty pattern; see glob.cc). Backtracks over the last '*' only: O(pattern * text) at worst.
 #pragma once
 
 #include <string_view>
