@@ -1,20 +1,58 @@
 // ConsumerGroup: a stream's consumer group — last-delivered-id, entries-read, consumers and the
-// pending entries list. (Built out by the consumer-group module; the stream owns the groups.)
+// pending entries list — and the Redis 7 arithmetic over stream metadata that XREADGROUP and
+// XINFO need (entries-read estimates, lag). In-memory state only: group_store.h journals it.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "broker/stream/pending_list.h"
 #include "wire/stream_id.h"
 
 namespace sluice::stream {
 
+class Stream;
+
+// Redis's SCG_INVALID_ENTRIES_READ: the group's read counter is unknown.
+inline constexpr int64_t kEntriesReadUnknown = -1;
+
 class ConsumerGroup {
  public:
   explicit ConsumerGroup(std::string group_name) : name(std::move(group_name)) {}
+  ConsumerGroup(const ConsumerGroup&) = delete;
+  ConsumerGroup& operator=(const ConsumerGroup&) = delete;
+
   std::string name;
   wire::StreamId last_delivered_id;
-  int64_t entries_read = -1;  // -1: unknown (Redis's SCG_INVALID_ENTRIES_READ)
+  int64_t entries_read = kEntriesReadUnknown;
+  PendingList pel;
+  // Ordered by name: the order XINFO CONSUMERS and XPENDING list them in, as Redis's rax.
+  std::map<std::string, std::unique_ptr<Consumer>, std::less<>> consumers;
+
+  Consumer* find_consumer(std::string_view consumer_name);
+  // The consumer, created (with seen time `now_ms`) if missing; *created tells which.
+  Consumer* ensure_consumer(std::string_view consumer_name, int64_t now_ms, bool* created);
+  // Removes a consumer and its pending entries; returns how many it had (0 if unknown).
+  uint64_t delete_consumer(std::string_view consumer_name);
+
+  // XREADGROUP delivered `id` (> last_delivered_id): advances the cursor and the read counter as
+  // Redis's streamReplyWithRange does.
+  void advance_cursor(const Stream& s, wire::StreamId id);
 };
+
+using GroupMap = std::map<std::string, std::unique_ptr<ConsumerGroup>, std::less<>>;
+
+// Redis's streamEstimateDistanceFromFirstEverEntry: the logical read counter of `id`, or
+// kEntriesReadUnknown when fragmentation makes it unknowable.
+int64_t estimate_entries_read(const Stream& s, wire::StreamId id);
+// Redis's streamRangeHasTombstones(s, start, +inf): a deleted entry may lie at or after `start`.
+bool has_tombstones_from(const Stream& s, wire::StreamId start);
+// The number of entries not yet delivered to the group, or nullopt when it cannot be known
+// (XINFO shows nil).
+std::optional<int64_t> group_lag(const Stream& s, const ConsumerGroup& g);
 
 }  // namespace sluice::stream

@@ -14,6 +14,7 @@
 #include "broker/core/broker.h"
 #include "broker/storage/journal.h"
 #include "broker/stream/consumer_group.h"
+#include "broker/stream/group_store.h"
 
 namespace sluice::stream {
 namespace {
@@ -139,6 +140,13 @@ void StreamEngine::open() {
                    report.truncated_bytes, report.truncated_detail);
     }
     std::unique_ptr<Stream> stream = std::move(*s);
+    uint64_t group_truncated = 0;
+    Status gst = load_stream_groups(*stream, &group_truncated);
+    if (!gst.is_ok()) {
+      throw std::runtime_error("consumer groups of stream '" + key + "' in " + dir + ": " +
+                               gst.detail());
+    }
+    truncated_bytes_ += group_truncated;
     stream->number = n;
     stream->db = db;
     stream->key = key;

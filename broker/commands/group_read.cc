@@ -1,0 +1,302 @@
+// XREADGROUP: new entries (">") move the group's cursor and enter the PEL of the reading
+// consumer; an explicit ID re-reads that consumer's own pending history. When nothing is served
+// and BLOCK was given, the client waits FIFO per key (BlockingRegistry); each wake-up delivers
+// from the group's current cursor, so every new entry goes to exactly one waiter.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "broker/blocking/blocking_registry.h"
+#include "broker/commands/arg_parse.h"
+#include "broker/commands/error_text.h"
+#include "broker/commands/group_support.h"
+#include "broker/commands/stream_support.h"
+#include "broker/stream/stream_engine.h"
+
+namespace sluice::commands {
+namespace {
+
+using stream::Consumer;
+using stream::ConsumerGroup;
+using stream::GroupStore;
+using stream::Stream;
+
+// What a blocked XREADGROUP waits for, kept for its retries.
+struct GroupReadWait {
+  std::vector<std::string> keys;
+  std::string group;
+  std::string consumer;
+  uint64_t count = 0;
+  bool noack = false;
+};
+
+// The consumer that reads, created if needed, with its seen time refreshed.
+Consumer* reading_consumer(core::Broker& broker, int db, std::string_view key, ConsumerGroup& g,
+                           std::string_view name, int64_t now) {
+  bool created = false;
+  Consumer* c = g.ensure_consumer(name, now, &created);
+  c->seen_time_ms = now;
+  if (created) notify_consumer_created(broker, db, key);
+  return c;
+}
+
+// Delivers up to `count` (0 = all) entries after the group's cursor to `c`, appending their
+// RESP to *out. Journals the delivery (or only the consumer's seen time). Returns the count.
+uint64_t deliver_new(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count,
+                     bool noack, GroupStore& store, std::string* out, wire::Status* st) {
+  thread_local std::vector<StreamId> ids;
+  ids.clear();
+  StreamId from;
+  uint64_t n = 0;
+  bool moved = false;
+  if (g.last_delivered_id.increment(&from)) {
+    *st = s.range(from, StreamId::max(), false, count, [&](StreamId id, std::string_view resp) {
+      out->append(resp);
+      ++n;
+      g.advance_cursor(s, id);
+      moved = true;
+      if (!noack) {
+        g.pel.assign(id, &c, now, 1);
+        ids.push_back(id);
+      }
+      return true;
+    });
+    if (!st->is_ok()) return n;
+  }
+  if (n > 0) c.active_time_ms = now;
+  if (moved || !ids.empty()) {
+    *st = store.deliver(g, c, now, ids, {}, true);
+  } else {
+    *st = store.consumer_seen(g, c);
+  }
+  return n;
+}
+
+// Re-delivers `c`'s pending entries with IDs > `after` (deleted entries show as [id, nil]).
+uint64_t deliver_history(Stream& s, ConsumerGroup& g, Consumer& c, StreamId after, int64_t now,
+                         uint64_t count, int protocol, GroupStore& store, std::string* out,
+                         wire::Status* st) {
+  thread_local std::vector<StreamId> ids;
+  thread_local std::vector<uint64_t> counts;
+  ids.clear();
+  counts.clear();
+  uint64_t n = 0;
+  StreamId from;
+  if (after.increment(&from)) {
+    for (auto it = c.pending.lower_bound(from); it != c.pending.end(); ++it) {
+      if (count != 0 && n >= count) break;
+      StreamId id = *it;
+      bool found = s.lookup(id, [&](StreamId, std::string_view resp) {
+        out->append(resp);
+        return false;
+      });
+      if (found) {
+        stream::Pending* p = g.pel.find(id);
+        p->delivery_time_ms = now;
+        ++p->delivery_count;
+        ids.push_back(id);
+        counts.push_back(p->delivery_count);
+      } else {
+        wire::resp::ReplyWriter w(out, protocol);
+        w.array(2);
+        reply_id(w, id);
+        w.null_array();
+      }
+      ++n;
+    }
+  }
+  if (!ids.empty()) {
+    *st = store.deliver(g, c, now, ids, counts, false);
+  } else {
+    *st = store.consumer_seen(g, c);
+  }
+  return n;
+}
+
+}  // namespace
+
+void xreadgroup(CommandContext& ctx) {
+  int64_t timeout = -1;
+  int64_t count = 0;
+  size_t streams_arg = 0;
+  size_t nstreams = 0;
+  bool noack = false;
+  std::string_view group_name, consumer_name;
+  bool have_group = false;
+  for (size_t i = 1; i < ctx.argc(); ++i) {
+    size_t more = ctx.argc() - i - 1;
+    std::string_view o = ctx.arg(i);
+    if (iequals(o, "BLOCK") && more) {
+      ++i;
+      if (!wire::parse_i64(ctx.arg(i), &timeout)) {
+        return ctx.error_text("ERR timeout is not an integer or out of range");
+      }
+      if (timeout < 0) return ctx.error_text("ERR timeout is negative");
+    } else if (iequals(o, "COUNT") && more) {
+      ++i;
+      if (!parse_count(ctx, ctx.arg(i), &count)) return;
+    } else if (iequals(o, "STREAMS") && more) {
+      streams_arg = i + 1;
+      size_t n = ctx.argc() - streams_arg;
+      if (n % 2 != 0) {
+        return ctx.error_text(
+            "ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '$' must "
+            "be specified.");
+      }
+      nstreams = n / 2;
+      break;
+    } else if (iequals(o, "GROUP") && more >= 2) {
+      group_name = ctx.arg(i + 1);
+      consumer_name = ctx.arg(i + 2);
+      have_group = true;
+      i += 2;
+    } else if (iequals(o, "NOACK")) {
+      noack = true;
+    } else {
+      return ctx.syntax_error();
+    }
+  }
+  if (streams_arg == 0) return ctx.syntax_error();
+  if (!have_group) return ctx.error_text("ERR Missing GROUP option for XREADGROUP");
+
+  // Validate every key, group and ID before serving any (Redis replies one error, no data).
+  struct Target {
+    Stream* s;
+    ConsumerGroup* g;
+    bool history;
+    StreamId after;
+  };
+  std::vector<Target> targets;
+  targets.reserve(nstreams);
+  for (size_t k = 0; k < nstreams; ++k) {
+    std::string_view key = ctx.arg(streams_arg + k);
+    std::string_view id_arg = ctx.arg(streams_arg + nstreams + k);
+    bool replied;
+    Stream* s = lookup_stream(ctx, key, &replied);
+    if (replied) return;
+    ConsumerGroup* g = s ? find_group(*s, group_name) : nullptr;
+    if (!g) {
+      return reply_nogroup(ctx, "No such key '" + std::string(key) + "' or consumer group '" +
+                                    std::string(group_name) + "' in XREADGROUP with GROUP option");
+    }
+    Target t{s, g, false, {}};
+    if (id_arg == "$") {
+      return ctx.error_text(
+          "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the "
+          "history of this consumer by specifying a proper ID, or use the > ID to get new "
+          "messages. The $ ID would just return an empty result set.");
+    }
+    if (id_arg != ">") {
+      if (!parse_strict_id(ctx, id_arg, 0, &t.after)) return;
+      // Redis marks ">" internally as the maximum ID: that ID reads new entries too.
+      t.history = t.after != StreamId::max();
+    }
+    targets.push_back(t);
+  }
+
+  std::string body;
+  size_t served = 0;
+  const int db = ctx.client.db;
+  for (size_t k = 0; k < nstreams; ++k) {
+    Target& t = targets[k];
+    std::string_view key = ctx.arg(streams_arg + k);
+    bool serve = t.history;
+    if (!serve && t.s->length() > 0 && t.s->last_entry_id() > t.g->last_delivered_id) serve = true;
+    // As in Redis 7.0, the consumer is created (and seen) only when something is served.
+    if (!serve) continue;
+    auto store = group_store_or_reply(ctx, *t.s);
+    if (!store) return;
+    Consumer* c = reading_consumer(ctx.broker, db, key, *t.g, consumer_name, ctx.now_ms);
+    group_written(ctx, *t.s);
+    wire::Status st;
+    ++served;
+    wire::resp::ReplyWriter r(&body, ctx.client.protocol);
+    if (!r.resp3()) r.array(2);
+    r.bulk(key);
+    thread_local std::string entries;
+    entries.clear();
+    uint64_t n = t.history ? deliver_history(*t.s, *t.g, *c, t.after, ctx.now_ms,
+                                             static_cast<uint64_t>(count), ctx.client.protocol,
+                                             *store, &entries, &st)
+                           : deliver_new(*t.s, *t.g, *c, ctx.now_ms, static_cast<uint64_t>(count),
+                                         noack, *store, &entries, &st);
+    if (!st.is_ok()) return ctx.error(st);
+    r.array(n);
+    r.raw(entries);
+  }
+  if (served > 0) {
+    if (ctx.reply.resp3()) {
+      ctx.reply.map(served);
+    } else {
+      ctx.reply.array(served);
+    }
+    ctx.reply.raw(body);
+    return;
+  }
+  if (timeout < 0 || ctx.client.in_multi) return ctx.reply.null_array();
+
+  auto wait = std::make_shared<GroupReadWait>();
+  for (size_t k = 0; k < nstreams; ++k) wait->keys.emplace_back(ctx.arg(streams_arg + k));
+  wait->group = std::string(group_name);
+  wait->consumer = std::string(consumer_name);
+  wait->count = static_cast<uint64_t>(count);
+  wait->noack = noack;
+  core::Broker* broker = &ctx.broker;
+  auto retry = [broker, db, wait](core::Client& client, blocking::BlockingRegistry::Wake why,
+                                  std::string_view key) {
+    wire::resp::ReplyWriter r(client.out.staging(), client.protocol);
+    if (why == blocking::BlockingRegistry::Wake::kTimeout) {
+      r.null_array();
+      return true;
+    }
+    if (std::find(wait->keys.begin(), wait->keys.end(), key) == wait->keys.end()) return false;
+    core::Object* obj = broker->db(db).find(key, core::now_ms());
+    if (!obj || obj->type() != core::ObjectType::kStream) {
+      r.error("UNBLOCKED the stream key no longer exists");
+      return true;
+    }
+    auto* s = static_cast<Stream*>(obj);
+    ConsumerGroup* g = find_group(*s, wait->group);
+    if (!g) {
+      r.error("NOGROUP the consumer group this client was blocked on no longer exists");
+      return true;
+    }
+    if (!(s->last_id() > g->last_delivered_id)) return false;
+    wire::Status st;
+    if (!s->group_journal) {
+      // Unreachable in practice: the group exists, so its journal is open.
+      r.error("ERR consumer group journal is not open");
+      return true;
+    }
+    GroupStore store(*s->group_journal, s->groups);
+    // Under appendfsync always the delivery is durable before its reply leaves.
+    if (broker->config().appendfsync == config::AppendFsync::kAlways) {
+      client.out.hold(broker->pending_epoch());
+    }
+    int64_t now = core::now_ms();
+    Consumer* c = reading_consumer(*broker, db, key, *g, wait->consumer, now);
+    thread_local std::string entries;
+    entries.clear();
+    uint64_t n = deliver_new(*s, *g, *c, now, wait->count, wait->noack, store, &entries, &st);
+    broker->streams().mark_dirty(*s);
+    if (!st.is_ok()) {
+      r.error(error_text(st));
+      return true;
+    }
+    if (r.resp3()) {
+      r.map(1);
+    } else {
+      r.array(1);
+      r.array(2);
+    }
+    r.bulk(key);
+    r.array(n);
+    r.raw(entries);
+    return true;
+  };
+  int64_t deadline = timeout > 0 ? ctx.now_ms + timeout : 0;
+  ctx.broker.blocking().block(ctx.client, db, wait->keys, deadline, retry);
+  ctx.blocked = true;
+}
+
+}  // namespace sluice::commands

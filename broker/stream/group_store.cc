@@ -1,0 +1,339 @@
+#include "broker/stream/group_store.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <unordered_map>
+#include <vector>
+
+#include "broker/storage/record_frame.h"
+#include "broker/stream/stream.h"
+#include "wire/schema/group_generated.h"
+
+namespace sluice::stream {
+namespace {
+
+using wire::ErrorCode;
+using wire::Status;
+
+schema::EntryId to_fb(StreamId id) { return schema::EntryId(id.ms, id.seq); }
+StreamId from_fb(const schema::EntryId* id) {
+  return id ? StreamId{id->ms(), id->seq()} : StreamId{};
+}
+
+std::string_view as_view(const flatbuffers::FlatBufferBuilder& fbb) {
+  return {reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()};
+}
+
+std::string_view sv(const flatbuffers::String* s) {
+  return s ? std::string_view(s->data(), s->size()) : std::string_view();
+}
+
+template <typename T>
+const T* verified_root(std::string_view payload) {
+  // A snapshot may hold millions of consumers (tables): lift the verifier's table limit.
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), 64,
+                          1u << 31);
+  if (!v.VerifyBuffer<T>(nullptr)) return nullptr;
+  return flatbuffers::GetRoot<T>(payload.data());
+}
+
+Status corrupt(const char* what) {
+  return {ErrorCode::kCorruption, std::string("bad consumer-group record: ") + what};
+}
+
+// One builder reused by every record (the loop is single-threaded).
+flatbuffers::FlatBufferBuilder& builder() {
+  thread_local flatbuffers::FlatBufferBuilder fbb(1024);
+  fbb.Clear();
+  return fbb;
+}
+
+ConsumerGroup* find_group(GroupMap* groups, const flatbuffers::String* name) {
+  auto it = groups->find(sv(name));
+  if (it != groups->end()) return it->second.get();
+  // Records only name groups that exist at that point of the journal; tolerate it anyway.
+  spdlog::warn("storage: consumer-group record for unknown group '{}' ignored", sv(name));
+  return nullptr;
+}
+
+Consumer* consumer_for(ConsumerGroup* g, const flatbuffers::String* name) {
+  bool created = false;
+  return g->ensure_consumer(sv(name), 0, &created);
+}
+
+Status apply_snapshot(GroupMap* groups, const schema::GroupsSnapshot* snap) {
+  groups->clear();
+  const auto* all = snap->groups();
+  if (!all) return {};
+  for (flatbuffers::uoffset_t gi = 0; gi < all->size(); ++gi) {
+    const schema::GroupSnapshot* gs = all->Get(gi);
+    if (!gs) return corrupt("snapshot group");
+    auto g = std::make_unique<ConsumerGroup>(std::string(sv(gs->name())));
+    g->last_delivered_id = from_fb(gs->last_delivered_id());
+    g->entries_read = gs->entries_read();
+    std::vector<Consumer*> by_index;
+    if (const auto* consumers = gs->consumers()) {
+      by_index.reserve(consumers->size());
+      for (flatbuffers::uoffset_t i = 0; i < consumers->size(); ++i) {
+        const schema::ConsumerSnapshot* cs = consumers->Get(i);
+        if (!cs) return corrupt("snapshot consumer");
+        bool created = false;
+        Consumer* c = g->ensure_consumer(sv(cs->name()), cs->seen_time(), &created);
+        c->active_time_ms = cs->active_time();
+        by_index.push_back(c);
+      }
+    }
+    const auto* ids = gs->pel_ids();
+    const auto* owners = gs->owners();
+    const auto* times = gs->delivery_times();
+    const auto* counts = gs->delivery_counts();
+    size_t n = ids ? ids->size() : 0;
+    if (n > 0 && (!owners || !times || !counts || owners->size() != n || times->size() != n ||
+                  counts->size() != n)) {
+      return corrupt("snapshot PEL vectors differ in length");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t owner = owners->Get(static_cast<flatbuffers::uoffset_t>(i));
+      if (owner >= by_index.size()) return corrupt("snapshot PEL owner out of range");
+      auto idx = static_cast<flatbuffers::uoffset_t>(i);
+      g->pel.assign(from_fb(ids->Get(idx)), by_index[owner], times->Get(idx), counts->Get(idx));
+    }
+    std::string name = g->name;
+    (*groups)[name] = std::move(g);
+  }
+  return {};
+}
+
+}  // namespace
+
+bool GroupStore::exists(const std::string& dir) {
+  struct stat st {};
+  return ::stat((dir + "/" + kJournalName + ".journal").c_str(), &st) == 0 ||
+         ::stat((dir + "/" + kJournalName + ".snap").c_str(), &st) == 0;
+}
+
+wire::Result<std::unique_ptr<storage::Journal>> GroupStore::open(const std::string& dir,
+                                                                 GroupMap* groups,
+                                                                 uint64_t* truncated_bytes) {
+  groups->clear();
+  auto replay = [groups](uint8_t type, std::string_view payload, bool) {
+    return apply(groups, type, payload);
+  };
+  return storage::Journal::open(dir, kJournalName, replay, truncated_bytes);
+}
+
+Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payload) {
+  switch (type) {
+    case kGroupsSnapshotRecord: {
+      const auto* r = verified_root<schema::GroupsSnapshot>(payload);
+      if (!r) return corrupt("snapshot");
+      return apply_snapshot(groups, r);
+    }
+    case kGroupStateRecord: {
+      const auto* r = verified_root<schema::GroupState>(payload);
+      if (!r || !r->group()) return corrupt("group state");
+      auto& slot = (*groups)[std::string(sv(r->group()))];
+      if (!slot || r->create()) slot = std::make_unique<ConsumerGroup>(std::string(sv(r->group())));
+      slot->last_delivered_id = from_fb(r->last_delivered_id());
+      slot->entries_read = r->entries_read();
+      return {};
+    }
+    case kGroupDestroyRecord: {
+      const auto* r = verified_root<schema::GroupDestroy>(payload);
+      if (!r || !r->group()) return corrupt("group destroy");
+      auto it = groups->find(sv(r->group()));
+      if (it != groups->end()) groups->erase(it);
+      return {};
+    }
+    case kConsumerSeenRecord: {
+      const auto* r = verified_root<schema::ConsumerSeen>(payload);
+      if (!r || !r->group() || !r->consumer()) return corrupt("consumer");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (!g) return {};
+      Consumer* c = consumer_for(g, r->consumer());
+      c->seen_time_ms = r->seen_time();
+      c->active_time_ms = r->active_time();
+      return {};
+    }
+    case kConsumerDeleteRecord: {
+      const auto* r = verified_root<schema::ConsumerDelete>(payload);
+      if (!r || !r->group() || !r->consumer()) return corrupt("consumer delete");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (g) g->delete_consumer(sv(r->consumer()));
+      return {};
+    }
+    case kDeliverRecord: {
+      const auto* r = verified_root<schema::Deliver>(payload);
+      if (!r || !r->group() || !r->consumer()) return corrupt("deliver");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (!g) return {};
+      Consumer* c = consumer_for(g, r->consumer());
+      c->seen_time_ms = r->seen_time();
+      c->active_time_ms = r->active_time();
+      const auto* ids = r->ids();
+      const auto* counts = r->counts();
+      size_t n = ids ? ids->size() : 0;
+      if (counts && counts->size() != 0 && counts->size() != n) {
+        return corrupt("deliver counts differ from ids");
+      }
+      for (size_t i = 0; i < n; ++i) {
+        auto idx = static_cast<flatbuffers::uoffset_t>(i);
+        uint64_t count = counts && counts->size() ? counts->Get(idx) : 1;
+        g->pel.assign(from_fb(ids->Get(idx)), c, r->delivery_time(), count);
+      }
+      if (r->set_cursor()) {
+        g->last_delivered_id = from_fb(r->last_delivered_id());
+        g->entries_read = r->entries_read();
+      }
+      return {};
+    }
+    case kAckRecord: {
+      const auto* r = verified_root<schema::Ack>(payload);
+      if (!r || !r->group()) return corrupt("ack");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (!g || !r->ids()) return {};
+      for (const auto* id : *r->ids()) g->pel.remove(from_fb(id));
+      return {};
+    }
+    default:
+      return {ErrorCode::kCorruption, "unknown consumer-group record type " + std::to_string(type)};
+  }
+}
+
+std::string GroupStore::snapshot_frames(const GroupMap& groups) {
+  size_t pel_total = 0;
+  for (const auto& [name, g] : groups) pel_total += g->pel.size();
+  flatbuffers::FlatBufferBuilder fbb(1024 + pel_total * 40);
+  std::vector<flatbuffers::Offset<schema::GroupSnapshot>> group_offsets;
+  for (const auto& [name, g] : groups) {
+    std::vector<flatbuffers::Offset<schema::ConsumerSnapshot>> consumers;
+    std::unordered_map<const Consumer*, uint32_t> index;
+    for (const auto& [cname, c] : g->consumers) {
+      index.emplace(c.get(), static_cast<uint32_t>(consumers.size()));
+      consumers.push_back(
+          schema::CreateConsumerSnapshot(fbb, fbb.CreateString(c->name.data(), c->name.size()),
+                                         c->seen_time_ms, c->active_time_ms));
+    }
+    std::vector<schema::EntryId> ids;
+    std::vector<uint32_t> owners;
+    std::vector<int64_t> times;
+    std::vector<uint64_t> counts;
+    ids.reserve(g->pel.size());
+    owners.reserve(g->pel.size());
+    times.reserve(g->pel.size());
+    counts.reserve(g->pel.size());
+    for (const auto& [id, p] : g->pel.entries()) {
+      ids.push_back(to_fb(id));
+      owners.push_back(index.at(p.consumer));
+      times.push_back(p.delivery_time_ms);
+      counts.push_back(p.delivery_count);
+    }
+    schema::EntryId last = to_fb(g->last_delivered_id);
+    auto gname = fbb.CreateString(g->name.data(), g->name.size());
+    auto cv = fbb.CreateVector(consumers);
+    auto iv = fbb.CreateVectorOfStructs(ids);
+    auto ov = fbb.CreateVector(owners);
+    auto tv = fbb.CreateVector(times);
+    auto nv = fbb.CreateVector(counts);
+    group_offsets.push_back(
+        schema::CreateGroupSnapshot(fbb, gname, &last, g->entries_read, cv, iv, ov, tv, nv));
+  }
+  fbb.Finish(schema::CreateGroupsSnapshot(fbb, fbb.CreateVector(group_offsets)));
+  std::string frames;
+  storage::append_frame(&frames, kGroupsSnapshotRecord, as_view(fbb));
+  return frames;
+}
+
+Status GroupStore::commit(uint8_t type, std::string_view payload) {
+  Status st = journal_.append(type, payload);
+  if (!st.is_ok()) return st;
+  uint64_t bytes = journal_.journal_bytes();
+  if (bytes < kMinSnapshotJournalBytes) return {};
+  uint64_t estimate = 0;
+  for (const auto& [name, g] : groups_) {
+    estimate += 128 + g->pel.size() * 40 + g->consumers.size() * 64;
+  }
+  if (bytes < 2 * estimate) return {};
+  return journal_.write_snapshot(snapshot_frames(groups_));
+}
+
+Status GroupStore::group_state(const ConsumerGroup& g, bool create) {
+  auto& fbb = builder();
+  schema::EntryId last = to_fb(g.last_delivered_id);
+  fbb.Finish(schema::CreateGroupState(fbb, fbb.CreateString(g.name.data(), g.name.size()), &last,
+                                      g.entries_read, create));
+  return commit(kGroupStateRecord, as_view(fbb));
+}
+
+Status GroupStore::group_destroy(std::string_view group) {
+  auto& fbb = builder();
+  fbb.Finish(schema::CreateGroupDestroy(fbb, fbb.CreateString(group.data(), group.size())));
+  return commit(kGroupDestroyRecord, as_view(fbb));
+}
+
+Status GroupStore::consumer_seen(const ConsumerGroup& g, const Consumer& c) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  auto cname = fbb.CreateString(c.name.data(), c.name.size());
+  fbb.Finish(schema::CreateConsumerSeen(fbb, gname, cname, c.seen_time_ms, c.active_time_ms));
+  return commit(kConsumerSeenRecord, as_view(fbb));
+}
+
+Status GroupStore::consumer_delete(const ConsumerGroup& g, std::string_view consumer) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  auto cname = fbb.CreateString(consumer.data(), consumer.size());
+  fbb.Finish(schema::CreateConsumerDelete(fbb, gname, cname));
+  return commit(kConsumerDeleteRecord, as_view(fbb));
+}
+
+Status GroupStore::deliver(const ConsumerGroup& g, const Consumer& c, int64_t delivery_time_ms,
+                           std::span<const StreamId> ids, std::span<const uint64_t> counts,
+                           bool set_cursor) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  auto cname = fbb.CreateString(c.name.data(), c.name.size());
+  schema::EntryId* fb_ids = nullptr;
+  auto iv = fbb.CreateUninitializedVectorOfStructs(ids.size(), &fb_ids);
+  for (size_t i = 0; i < ids.size(); ++i) fb_ids[i] = to_fb(ids[i]);
+  flatbuffers::Offset<flatbuffers::Vector<uint64_t>> cv;
+  if (!counts.empty()) cv = fbb.CreateVector(counts.data(), counts.size());
+  schema::EntryId last = to_fb(g.last_delivered_id);
+  fbb.Finish(schema::CreateDeliver(fbb, gname, cname, delivery_time_ms, c.seen_time_ms,
+                                   c.active_time_ms, iv, cv, set_cursor, &last, g.entries_read));
+  return commit(kDeliverRecord, as_view(fbb));
+}
+
+Status GroupStore::ack(const ConsumerGroup& g, std::span<const StreamId> ids) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  schema::EntryId* fb_ids = nullptr;
+  auto iv = fbb.CreateUninitializedVectorOfStructs(ids.size(), &fb_ids);
+  for (size_t i = 0; i < ids.size(); ++i) fb_ids[i] = to_fb(ids[i]);
+  fbb.Finish(schema::CreateAck(fbb, gname, iv));
+  return commit(kAckRecord, as_view(fbb));
+}
+
+Status load_stream_groups(Stream& s, uint64_t* truncated_bytes) {
+  if (!GroupStore::exists(s.dir())) return {};
+  auto journal = GroupStore::open(s.dir(), &s.groups, truncated_bytes);
+  if (!journal) return journal.status();
+  s.group_journal = std::move(*journal);
+  return {};
+}
+
+std::optional<GroupStore> group_store(Stream& s, Status* error) {
+  if (!s.group_journal) {
+    GroupMap scratch;
+    auto journal = GroupStore::open(s.dir(), &scratch);
+    if (!journal) {
+      *error = journal.status();
+      return std::nullopt;
+    }
+    s.group_journal = std::move(*journal);
+  }
+  return std::optional<GroupStore>(std::in_place, *s.group_journal, s.groups);
+}
+
+}  // namespace sluice::stream
