@@ -156,8 +156,8 @@ Status Journal::Impl::replay_journal(const Replay& replay, uint64_t* truncated_b
   }
   if (off < bytes.size()) {
     const uint64_t cut = bytes.size() - off;
-    storage_log().warn("torn write at end of {} at offset {}: truncated {} bytes", journal_path, off,
-                       cut);
+    storage_log().warn("torn write at end of {} at offset {}: truncated {} bytes", journal_path,
+                       off, cut);
     *truncated_bytes += cut;
     if (::ftruncate(fd, static_cast<off_t>(off)) != 0) {
       return io_error("truncate " + journal_path, errno);

@@ -3,8 +3,8 @@
 // consumer-group effects, the KV layer.
 //
 // Files in the owner's directory, for a journal named <name>:
-//   <name>.snap      the latest snapshot: frames, written atomically (tmp, fsync, rename, fsync dir)
-//   <name>.journal   records appended since that snapshot
+//   <name>.snap      the latest snapshot: frames, written atomically (tmp, fsync, rename, fsync
+//   dir) <name>.journal   records appended since that snapshot
 // Each file starts with a 16-byte header: magic ("SLSN" / "SLJN", 4), version (4, little
 // endian, 1), generation (8, little endian). write_snapshot bumps the generation in the new
 // snapshot before it resets the journal, so a crash between the two leaves a journal of an older

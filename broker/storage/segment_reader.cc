@@ -48,7 +48,8 @@ FrameCursor::Step FrameCursor::next(FrameView* frame) {
         return Step::kFrame;
       }
       if (bad_ != FrameStatus::kTruncated || win_end >= file_end_) return Step::kBad;
-      if (window.size() >= kFrameHeaderBytes) needed = frame_bytes(header_payload_len(window.data()));
+      if (window.size() >= kFrameHeaderBytes)
+        needed = frame_bytes(header_payload_len(window.data()));
     } else if (pos_ >= file_end_) {
       bad_ = FrameStatus::kTruncated;
       return Step::kBad;

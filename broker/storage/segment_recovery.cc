@@ -80,7 +80,8 @@ Status scan_segment(int fd, const Candidate& c, const std::optional<StreamId>& p
   SegmentBytes src{fd, c.size, {}, &c.path};
   FrameCursor cursor(src, 0, c.size, options.max_record_bytes, kRecoveryReadBlock,
                      kRecoveryReadBlock);
-  const uint64_t tail_from = c.size > options.tail_cache_bytes ? c.size - options.tail_cache_bytes : 0;
+  const uint64_t tail_from =
+      c.size > options.tail_cache_bytes ? c.size - options.tail_cache_bytes : 0;
   out->index = SparseIndex(options.index_interval_bytes);
   FrameView frame;
   for (;;) {

@@ -27,7 +27,8 @@ uint32_t frame_payload_len(const char* frame) {
 }  // namespace
 
 Status SegmentSet::storage_failed() const {
-  return Status(wire::ErrorCode::kStorageFailed, "log " + dir + " refuses writes after an I/O error");
+  return Status(wire::ErrorCode::kStorageFailed,
+                "log " + dir + " refuses writes after an I/O error");
 }
 
 Status SegmentSet::fail(const Status& cause) {
@@ -154,12 +155,12 @@ void SegmentSet::finish_ready_seals() {
 SegmentSet::SyncTargets SegmentSet::sync_targets() {
   SyncTargets targets;
   if (failed) return targets;
-  auto held = std::make_shared<std::vector<std::shared_ptr<FileHandle>>>();
+  std::vector<std::shared_ptr<FileHandle>> held;
   PendingSync pending;
   for (auto& seg : segments) {
     if (seg->state == SegmentState::kSealed || !seg->file || seg->synced >= seg->flushed) continue;
     targets.fds.push_back(seg->file->fd());
-    held->push_back(seg->file);
+    held.push_back(seg->file);
     pending.sizes.emplace_back(seg->serial, seg->flushed);
   }
   if (dir_changes > dir_synced) {
@@ -172,12 +173,14 @@ SegmentSet::SyncTargets SegmentSet::sync_targets() {
       dir_handle = std::make_shared<FileHandle>(fd);
     }
     targets.fds.push_back(dir_handle->fd());
-    held->push_back(dir_handle);
+    held.push_back(dir_handle);
   }
+  if (targets.fds.empty()) return targets;  // token 0: nothing to sync, nothing to mark
   pending.dir_changes = dir_changes;
   pending.token = next_token++;
   targets.token = pending.token;
-  targets.hold = std::move(held);
+  targets.hold = std::make_shared<std::vector<std::shared_ptr<FileHandle>>>(std::move(held));
+  pending.held = targets.hold;
   pending_syncs.push_back(std::move(pending));
   return targets;
 }

@@ -5,8 +5,10 @@
 // Sealing is asynchronous: a full segment turns kSealing and stays among the sync targets (its
 // descriptor open) until a mark_synced() covers its last byte; only then is its .idx written
 // (tmp + rename without fsync: the sidecar verifies itself and describes bytes already durable)
-// and the segment becomes kSealed. Descriptors are shared with in-flight SyncTargets, so sealing,
-// dropping or destroying never makes a worker fdatasync a closed or reused descriptor.
+// and the segment becomes kSealed. A token's descriptors stay open until mark_synced() or
+// mark_sync_failed() retires it (and while the caller keeps SyncTargets::hold), so sealing,
+// dropping or the read-side descriptor cache never makes a worker fdatasync a closed or reused
+// descriptor.
 // Not thread-safe: every method runs on the owner's thread.
 #pragma once
 
@@ -32,6 +34,7 @@ struct SegmentSet {
     uint64_t token = 0;
     std::vector<std::pair<uint64_t, uint64_t>> sizes;  // (segment serial, flushed bytes)
     uint64_t dir_changes = 0;
+    std::shared_ptr<const void> held;  // the token's descriptors stay open until it is marked
   };
 
   std::string dir;

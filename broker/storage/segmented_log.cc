@@ -128,8 +128,8 @@ size_t SegmentedLog::segment_count() const { return impl_->segments.size(); }
 uint64_t SegmentedLog::memory_bytes() const {
   uint64_t total = sizeof(Impl);
   for (const auto& seg : impl_->segments) {
-    total += sizeof(Segment) + seg->path.capacity() + seg->buf.capacity() +
-             seg->index.memory_bytes();
+    total +=
+        sizeof(Segment) + seg->path.capacity() + seg->buf.capacity() + seg->index.memory_bytes();
   }
   return total;
 }

@@ -52,8 +52,8 @@ struct LogOptions {
   uint64_t segment_bytes = 64ull * 1024 * 1024;  // stream-segment-bytes
   uint32_t index_interval_bytes = 32 * 1024;     // one sparse index entry per this many bytes
   uint32_t max_record_bytes = 512u * 1024 * 1024 + 4096;
-  uint64_t tail_cache_bytes = 256 * 1024;        // recent records kept in memory for reads
-  bool quarantine_corrupt = false;               // rename bad sealed segments to .corrupt
+  uint64_t tail_cache_bytes = 256 * 1024;  // recent records kept in memory for reads
+  bool quarantine_corrupt = false;         // rename bad sealed segments to .corrupt
 };
 
 // Returns the key of a record from its payload; false if the payload is not a valid record.
@@ -63,8 +63,8 @@ using KeyOfFn = std::function<bool(std::string_view payload, StreamId* key)>;
 struct RecoveryReport {
   uint64_t segments = 0;
   uint64_t records = 0;
-  uint64_t truncated_bytes = 0;      // torn tail cut from the active segment
-  std::string truncated_detail;      // human-readable: file, offset, why
+  uint64_t truncated_bytes = 0;  // torn tail cut from the active segment
+  std::string truncated_detail;  // human-readable: file, offset, why
   uint64_t rebuilt_indexes = 0;
   std::vector<std::string> corrupt;  // sealed segments found corrupt (quarantined or fatal)
 };
@@ -106,13 +106,15 @@ class SegmentedLog {
   bool needs_sync() const;  // flushed bytes not yet fdatasynced
   // The fds to fdatasync for everything flushed so far; call mark_synced(token) on the loop
   // thread after they were synced. Lets the owner run fdatasync on the thread pool.
-  // `hold` keeps the fds open until the SyncTargets is destroyed, even if the log seals, drops
-  // or is destroyed meanwhile: keep it alive until the fdatasyncs are done.
+  // The fds stay open until mark_synced(token) or mark_sync_failed(token), even if the log
+  // seals or drops their segments meanwhile. `hold` also keeps them open while it lives, even
+  // past the log's destruction: keep it until the fdatasyncs are done if the log may go first.
   struct SyncTargets {
     std::vector<int> fds;
     uint64_t token = 0;
     std::shared_ptr<const void> hold;
   };
+  // Empty fds (token 0) when nothing needs syncing.
   SyncTargets sync_targets();
   void mark_synced(uint64_t token);
   // A worker's fdatasync of these targets failed: the log turns failed().
@@ -121,8 +123,8 @@ class SegmentedLog {
 
   bool failed() const;
   bool empty() const;
-  StreamId first_key() const;  // of the oldest surviving segment; 0-0 when empty
-  StreamId last_key() const;   // largest key ever appended (survives drop/clear), 0-0 if none
+  StreamId first_key() const;   // of the oldest surviving segment; 0-0 when empty
+  StreamId last_key() const;    // largest key ever appended (survives drop/clear), 0-0 if none
   uint64_t disk_bytes() const;  // bytes of all segments, including appended but unflushed
   size_t segment_count() const;
   uint64_t memory_bytes() const;  // indexes + cache, for INFO

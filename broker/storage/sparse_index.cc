@@ -105,8 +105,8 @@ bool decode_index_file(std::string_view bytes, SegmentSummary* summary, SparseIn
   }
   *summary = s;
   index->entries_ = std::move(entries);
-  index->next_pos_ = index->entries_.empty() ? index->interval_
-                                             : index->entries_.back().pos + index->interval_;
+  index->next_pos_ =
+      index->entries_.empty() ? index->interval_ : index->entries_.back().pos + index->interval_;
   return true;
 }
 
