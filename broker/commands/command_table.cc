@@ -30,7 +30,7 @@ void CommandTable::add(CommandSpec spec) {
 }
 
 const CommandSpec* CommandTable::find(std::string_view name) const {
-  char buf[32];
+  char buf[32] = {};
   if (name.size() >= sizeof(buf)) return nullptr;
   for (size_t i = 0; i < name.size(); ++i) {
     buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));

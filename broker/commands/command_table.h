@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/core/broker.h"
 #include "broker/core/database.h"
 
 namespace sluice::commands {
@@ -50,6 +51,8 @@ struct CommandSpec {
   std::string since;
   Handler handler = nullptr;
   std::vector<CommandSpec> subcommands;
+  // INFO commandstats counters, kept here so counting a call is not a map lookup.
+  mutable core::CommandStats stats;
 };
 
 class CommandTable {
@@ -58,6 +61,14 @@ class CommandTable {
   const CommandSpec* find(std::string_view name) const;  // case-insensitive
   const CommandSpec* find_sub(const CommandSpec& parent, std::string_view sub) const;
   const std::vector<const CommandSpec*>& all() const { return ordered_; }
+  // Every spec including subcommands (INFO commandstats, CONFIG RESETSTAT).
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (const CommandSpec* s : ordered_) {
+      fn(*s);
+      for (const CommandSpec& sub : s->subcommands) fn(sub);
+    }
+  }
   void add(CommandSpec spec);
 
  private:

@@ -77,7 +77,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
   auto& st = broker.stats();
   ++st.total_commands_processed;
   ++client.commands_processed;
-  auto& cs = st.commands[spec.name];
+  auto& cs = spec.stats;
   ++cs.calls;
   cs.usec += static_cast<uint64_t>(took);
   if (ctx.failed) ++cs.failed_calls;
@@ -124,7 +124,7 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
   }
   if (!arity_ok(*spec, argv.size())) {
     flag_multi_error();
-    ++broker.stats().commands[spec->name].rejected_calls;
+    ++spec->stats.rejected_calls;
     reject(broker, client, "ERR wrong number of arguments for '" + spec->name + "' command");
     return false;
   }
@@ -140,7 +140,7 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     spec = sub;
     if (!arity_ok(*spec, argv.size())) {
       flag_multi_error();
-      ++broker.stats().commands[spec->name].rejected_calls;
+      ++spec->stats.rejected_calls;
       reject(broker, client, "ERR wrong number of arguments for '" + spec->name + "' command");
       return false;
     }
@@ -148,12 +148,12 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
   const auto& cfg = broker.config();
   if (!cfg.requirepass.empty() && !client.authenticated && !(spec->flags & kNoAuth)) {
     flag_multi_error();
-    ++broker.stats().commands[spec->name].rejected_calls;
+    ++spec->stats.rejected_calls;
     reject(broker, client, "NOAUTH Authentication required.");
     return false;
   }
   if (client.protocol == 2 && client.is_pubsub_client() && !(spec->flags & kSubscribedOk)) {
-    ++broker.stats().commands[spec->name].rejected_calls;
+    ++spec->stats.rejected_calls;
     reject(broker, client,
            "ERR Can't execute '" + spec->name +
                "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
@@ -173,7 +173,7 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
   }
   if (broker.storage_failed() && (spec->flags & kWrite)) {
     flag_multi_error();
-    ++broker.stats().commands[spec->name].rejected_calls;
+    ++spec->stats.rejected_calls;
     reject(broker, client,
            "MISCONF Sluice cannot persist writes: " + broker.storage_error() +
                ". Writes are refused until the server is restarted; reads keep working.");

@@ -226,16 +226,17 @@ void info(CommandContext& ctx) {
   }
   if (on("commandstats", false)) {
     w.section("Commandstats");
-    for (const auto& [name, cs] : st.commands) {
-      if (cs.calls == 0 && cs.rejected_calls == 0) continue;
+    command_table().for_each([&](const CommandSpec& spec) {
+      const core::CommandStats& cs = spec.stats;
+      if (cs.calls == 0 && cs.rejected_calls == 0) return;
       char per[64];
       snprintf(per, sizeof(per), "%.2f",
                cs.calls ? static_cast<double>(cs.usec) / static_cast<double>(cs.calls) : 0.0);
-      w.field(("cmdstat_" + name).c_str(),
+      w.field(("cmdstat_" + spec.name).c_str(),
               "calls=" + std::to_string(cs.calls) + ",usec=" + std::to_string(cs.usec) +
                   ",usec_per_call=" + per + ",rejected_calls=" + std::to_string(cs.rejected_calls) +
                   ",failed_calls=" + std::to_string(cs.failed_calls));
-    }
+    });
   }
   if (on("cluster")) {
     w.section("Cluster");

@@ -199,13 +199,16 @@ void Server::start_sync(bool for_durability) {
   work->epoch = for_durability ? broker_.issue_sync_epoch() : 0;
   work->generation = broker_.generation();
   sync_running_ = true;
+  broker_.sync_running = true;  // engines keep deleted files' fds open until it finishes
   worker_busy_.store(true);
   uv_queue_work(
       &loop_, &work->req,
       [](uv_work_t* req) {
         auto* w = static_cast<SyncWork*>(req->data);
         for (int fd : w->batch.fds) {
-          if (fdatasync(fd) != 0) {
+          // EBADF: the file was deleted and closed while this batch waited (a stream removed
+          // by DEL or FLUSHALL); there is nothing left to make durable.
+          if (fdatasync(fd) != 0 && errno != EBADF) {
             w->error = errno;
             w->failed_fd = fd;
             break;
@@ -217,6 +220,7 @@ void Server::start_sync(bool for_durability) {
         auto* w = static_cast<SyncWork*>(req->data);
         Server* self = w->server;
         self->sync_running_ = false;
+        self->broker_.sync_running = false;
         if (w->error != 0) {
           std::string why = std::string("fdatasync failed: ") + std::strerror(w->error);
           spdlog::error("storage: {} (fd {}); refusing writes from now on", why, w->failed_fd);
@@ -240,8 +244,13 @@ void Server::start_sync(bool for_durability) {
 
 void Server::on_fsync_timer(uv_timer_t* h) {
   auto* self = static_cast<Server*>(h->data);
-  if (self->config_->appendfsync == config::AppendFsync::kEverysec && !self->sync_running_ &&
-      self->broker_.storage_needs_sync()) {
+  // everysec: every tick. no: every 30 s anyway, because a full segment is sealed (its index
+  // written, its fd closed) only once a sync covers it, and a crash should not leave more
+  // than that to rescan.
+  auto policy = self->config_->appendfsync;
+  bool due = policy == config::AppendFsync::kEverysec ||
+             (policy == config::AppendFsync::kNo && ++self->fsync_ticks_ % 30 == 0);
+  if (due && !self->sync_running_ && self->broker_.storage_needs_sync()) {
     self->start_sync(false);
   }
 }

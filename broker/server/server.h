@@ -73,6 +73,7 @@ class Server final : public core::ServerControl {
   int port_ = 0;
   bool shutting_down_ = false;
   bool sync_running_ = false;
+  uint64_t fsync_ticks_ = 0;
   std::atomic<bool> worker_busy_{false};
   int64_t started_ms_ = 0;
   int exit_code_ = 0;

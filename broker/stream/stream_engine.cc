@@ -281,13 +281,15 @@ void StreamEngine::collect_sync(core::SyncBatch& batch) {
       group_offset = s->group_journal->flushed_offset();
       if (s->group_journal->needs_sync()) batch.fds.push_back(s->group_journal->fd());
     }
-    batch.on_synced.push_back([this, n, token = targets.token, control_offset, group_offset] {
-      Stream* st = find(n);
-      if (!st) return;
-      st->mutable_log().mark_synced(token);
-      st->control().mark_synced(control_offset);
-      if (st->group_journal) st->group_journal->mark_synced(group_offset);
-    });
+    // `hold` pins the segment files until the sync is done, even if a trim drops them.
+    batch.on_synced.push_back(
+        [this, n, token = targets.token, hold = targets.hold, control_offset, group_offset] {
+          Stream* st = find(n);
+          if (!st) return;
+          st->mutable_log().mark_synced(token);
+          st->control().mark_synced(control_offset);
+          if (st->group_journal) st->group_journal->mark_synced(group_offset);
+        });
   }
   unsynced_.clear();
 }
