@@ -9,6 +9,7 @@
 
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
+#include "broker/kv/kv_store.h"
 #include "broker/core/glob.h"
 
 namespace sluice::commands {
@@ -262,6 +263,7 @@ void config_set(CommandContext& ctx) {
 void config_resetstat(CommandContext& ctx) {
   auto& st = ctx.broker.stats();
   st = core::Stats{};
+  command_table().for_each([](const CommandSpec& spec) { spec.stats = core::CommandStats{}; });
   ctx.broker.slowlog.clear();
   for (int i = 0; i < ctx.broker.db_count(); ++i) ctx.broker.db(i).expired_keys = 0;
   ctx.reply.ok();
@@ -305,8 +307,12 @@ bool parse_flush_mode(CommandContext& ctx) {
 }
 
 void flush_db(core::Broker& broker, int db) {
+  // One KV journal record for the whole database; streams release their own files.
+  broker.kv().record_flush(db);
   auto keys = broker.db(db).clear();
-  for (auto& [key, obj] : keys) broker.release_object(db, key, std::move(obj));
+  for (auto& [key, obj] : keys) {
+    if (obj->type() == core::ObjectType::kStream) broker.release_object(db, key, std::move(obj));
+  }
   broker.touch_all_watched(db);
 }
 

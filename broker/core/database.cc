@@ -1,6 +1,16 @@
 #include "broker/core/database.h"
 
+#include <chrono>
+
 namespace sluice::core {
+namespace {
+
+// Wall time the active sweep may spend per database per call beyond its key quota, so a burst of
+// expiring keys is reclaimed quickly without stalling the loop (Redis spends up to 25% of a
+// cron tick).
+constexpr auto kExpireCycleBudget = std::chrono::microseconds(2500);
+
+}  // namespace
 
 std::string_view type_name(ObjectType type) {
   switch (type) {
@@ -15,45 +25,42 @@ std::string_view type_name(ObjectType type) {
 }
 
 Object* Database::find(std::string_view key, int64_t now_ms) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  Object* obj = it->second.get();
+  Entry* e = table_.find(key);
+  if (!e) return nullptr;
+  Object* obj = e->value.get();
   if (obj->expire_at_ms != 0 && obj->expire_at_ms <= now_ms) {
-    expire_now(it);
+    expire_now(key);
     return nullptr;
   }
   return obj;
 }
 
 Object* Database::find_raw(std::string_view key) {
-  auto it = map_.find(key);
-  return it == map_.end() ? nullptr : it->second.get();
+  Entry* e = table_.find(key);
+  return e ? e->value.get() : nullptr;
 }
 
 std::unique_ptr<Object> Database::put(std::string_view key, std::unique_ptr<Object> obj) {
   std::unique_ptr<Object> old;
-  auto it = map_.find(key);
   int64_t at = obj->expire_at_ms;
-  if (it == map_.end()) {
-    it = map_.emplace(std::string(key), std::move(obj)).first;
-  } else {
-    if (it->second->expire_at_ms != 0) --expires_count_;
-    old = std::move(it->second);
-    it->second = std::move(obj);
+  bool created = false;
+  Entry* e = table_.insert(key, &created);
+  if (!created) {
+    if (e->value->expire_at_ms != 0) --expires_count_;
+    old = std::move(e->value);
   }
+  e->value = std::move(obj);
   if (at != 0) {
     ++expires_count_;
-    heap_.push({at, it->first});
+    heap_.push({at, e->key});
   }
   return old;
 }
 
 std::unique_ptr<Object> Database::remove(std::string_view key) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  if (it->second->expire_at_ms != 0) --expires_count_;
-  auto obj = std::move(it->second);
-  map_.erase(it);
+  std::unique_ptr<Object> obj;
+  if (!table_.erase(key, &obj)) return nullptr;
+  if (obj->expire_at_ms != 0) --expires_count_;
   return obj;
 }
 
@@ -69,49 +76,76 @@ void Database::set_expire(std::string_view key, Object* obj, int64_t at_ms) {
 int64_t Database::avg_ttl_ms(int64_t now_ms) const {
   if (expires_count_ == 0) return 0;
   int64_t sum = 0, n = 0;
-  for (const auto& [key, obj] : map_) {
-    if (obj->expire_at_ms != 0 && obj->expire_at_ms > now_ms) {
-      sum += obj->expire_at_ms - now_ms;
+  table_.for_each([&](const Entry& e) {
+    int64_t at = e.value->expire_at_ms;
+    if (at != 0 && at > now_ms) {
+      sum += at - now_ms;
       ++n;
     }
-  }
+  });
   return n ? sum / n : 0;
 }
 
-Database::Map Database::clear() {
-  Map out;
-  out.swap(map_);
+Database::KeyList Database::clear() {
+  KeyList out;
+  out.reserve(table_.size());
+  table_.drain([&](std::string&& key, std::unique_ptr<Object>&& obj) {
+    out.emplace_back(std::move(key), std::move(obj));
+  });
   expires_count_ = 0;
   heap_ = {};
   return out;
 }
 
-void Database::expire_now(Map::iterator it) {
-  std::string key = it->first;
-  auto obj = std::move(it->second);
+void Database::swap_contents(Database& other) {
+  table_.swap(other.table_);
+  std::swap(expires_count_, other.expires_count_);
+  std::swap(heap_, other.heap_);
+}
+
+const std::string* Database::random_key() {
+  // xorshift64*: cheap, and RANDOMKEY needs no cryptographic quality.
+  auto rnd = [this] {
+    random_state_ ^= random_state_ >> 12;
+    random_state_ ^= random_state_ << 25;
+    random_state_ ^= random_state_ >> 27;
+    return random_state_ * 2685821657736338717ull;
+  };
+  Entry* e = table_.random_entry(rnd);
+  return e ? &e->key : nullptr;
+}
+
+void Database::expire_now(std::string_view key) {
+  std::unique_ptr<Object> obj;
+  std::string owned(key);  // `key` may point into the entry about to be freed
+  table_.erase(owned, &obj);
   if (obj->expire_at_ms != 0) --expires_count_;
-  map_.erase(it);
   ++expired_keys;
-  if (on_expired) on_expired(*this, key, std::move(obj));
+  if (on_expired) on_expired(*this, owned, std::move(obj));
 }
 
 size_t Database::expire_cycle(int64_t now_ms, size_t max_keys) {
   size_t removed = 0;
-  while (!heap_.empty() && removed < max_keys && heap_.top().at_ms <= now_ms) {
+  const auto start = std::chrono::steady_clock::now();
+  while (!heap_.empty() && heap_.top().at_ms <= now_ms) {
+    if (removed >= max_keys && removed % 32 == 0 &&
+        std::chrono::steady_clock::now() - start > kExpireCycleBudget) {
+      break;
+    }
     HeapEntry top = heap_.top();
     heap_.pop();
-    auto it = map_.find(top.key);
+    Entry* e = table_.find(top.key);
     // Stale heap entries (key gone, TTL changed or removed) are skipped.
-    if (it == map_.end() || it->second->expire_at_ms != top.at_ms) continue;
-    expire_now(it);
+    if (!e || e->value->expire_at_ms != top.at_ms) continue;
+    expire_now(top.key);
     ++removed;
   }
   // Keep the heap from growing without bound when TTLs are rewritten often.
   if (heap_.size() > 4 * (expires_count_ + 64)) {
     decltype(heap_) fresh;
-    for (const auto& [key, obj] : map_) {
-      if (obj->expire_at_ms != 0) fresh.push({obj->expire_at_ms, key});
-    }
+    table_.for_each([&](const Entry& e) {
+      if (e.value->expire_at_ms != 0) fresh.push({e.value->expire_at_ms, e.key});
+    });
     heap_.swap(fresh);
   }
   return removed;

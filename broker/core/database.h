@@ -1,6 +1,7 @@
-// Database: one of the `databases` numbered keyspaces. A hash map from key to Object with
-// transparent string_view lookups, plus the TTL index (a min-heap of (expire_at, key) with lazy
-// deletion of stale heap entries). Expiry is lazy on access plus an active sweep (expire_cycle).
+// Database: one of the `databases` numbered keyspaces. A ScanTable from key to Object
+// (string_view lookups, Redis-style SCAN cursors), plus the TTL index (a min-heap of
+// (expire_at, key) with lazy deletion of stale heap entries). Expiry is lazy on access plus an
+// active sweep (expire_cycle) with a time budget.
 //
 // The database does not persist anything itself: removals caused by expiry are reported through
 // the on_expired hook so the owner can journal them and emit keyspace events.
@@ -12,10 +13,11 @@
 #include <queue>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/core/object.h"
+#include "broker/core/scan_table.h"
 
 namespace sluice::core {
 
@@ -26,7 +28,9 @@ struct StringHash {
 
 class Database {
  public:
-  using Map = std::unordered_map<std::string, std::unique_ptr<Object>, StringHash, std::equal_to<>>;
+  using Table = ScanTable<std::unique_ptr<Object>>;
+  using Entry = Table::Entry;
+  using KeyList = std::vector<std::pair<std::string, std::unique_ptr<Object>>>;
   // Called with the key and the object just removed by expiry (lazy or active).
   using ExpiredHook = std::function<void(Database&, std::string_view key, std::unique_ptr<Object>)>;
 
@@ -45,16 +49,31 @@ class Database {
   // Sets or clears (0) the TTL of an existing key.
   void set_expire(std::string_view key, Object* obj, int64_t at_ms);
 
-  size_t size() const { return map_.size(); }
+  size_t size() const { return table_.size(); }
   size_t expires() const { return expires_count_; }
   // Average remaining TTL of keys with a TTL, as INFO keyspace's avg_ttl (ms).
   int64_t avg_ttl_ms(int64_t now_ms) const;
-  const Map& map() const { return map_; }
-  Map& map() { return map_; }
   // Removes every key, returning them (owner releases storage).
-  Map clear();
+  KeyList clear();
+  // Exchanges every key (and TTL) with `other` (SWAPDB); indexes and hooks stay.
+  void swap_contents(Database& other);
 
-  // Active expiry: removes expired keys, at most `max_keys`, returns how many it removed.
+  // Visits every key, expired or not: fn(const std::string& key, Object& obj). No writes inside.
+  template <typename F>
+  void for_each(F&& fn) const {
+    table_.for_each([&](Entry& e) { fn(static_cast<const std::string&>(e.key), *e.value); });
+  }
+  // One SCAN step: visits one bucket's keys (expired or not) and returns the next cursor.
+  template <typename F>
+  uint64_t scan_step(uint64_t cursor, F&& fn) const {
+    return table_.scan_step(
+        cursor, [&](Entry& e) { fn(static_cast<const std::string&>(e.key), *e.value); });
+  }
+  // A random key (expired or not), or nullptr when empty.
+  const std::string* random_key();
+
+  // Active expiry: removes expired keys, at least `max_keys` of them when that many are due, and
+  // more while the call has spent less than its time budget. Returns how many it removed.
   size_t expire_cycle(int64_t now_ms, size_t max_keys);
 
   ExpiredHook on_expired;
@@ -66,12 +85,13 @@ class Database {
     std::string key;
     bool operator>(const HeapEntry& o) const { return at_ms > o.at_ms; }
   };
-  void expire_now(Map::iterator it);
+  void expire_now(std::string_view key);
 
   int index_;
-  Map map_;
+  Table table_;
   size_t expires_count_ = 0;
   std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap_;
+  uint64_t random_state_ = 0x9e3779b97f4a7c15ull;
 };
 
 }  // namespace sluice::core

@@ -1,0 +1,59 @@
+// Helpers shared by the string, hash, keyspace, expire and transaction commands: typed lookups
+// that reply WRONGTYPE, the write bookkeeping (journal, WATCH, keyspace events), and Redis's
+// number parsing with its error words.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "broker/commands/context.h"
+#include "broker/kv/kv_object.h"
+#include "broker/kv/kv_store.h"
+
+namespace sluice::commands {
+
+// Registered by register_kv_commands (hash_commands.cc) and register_keyspace_commands
+// (expire_commands.cc).
+void register_hash_commands(CommandTable& table);
+void register_expire_commands(CommandTable& table);
+
+// A live key for a read: counts keyspace hits/misses and refreshes the access time (unless the
+// client asked for CLIENT NO-TOUCH).
+core::Object* lookup_read(CommandContext& ctx, std::string_view key);
+// A live key for a write (no stats), access time refreshed.
+core::Object* lookup_write(CommandContext& ctx, std::string_view key);
+
+// The string / hash at `key`, or nullptr if missing. A key of another type replies WRONGTYPE
+// and sets *replied.
+kv::StringObject* read_string(CommandContext& ctx, std::string_view key, bool* replied);
+kv::StringObject* write_string(CommandContext& ctx, std::string_view key, bool* replied);
+kv::HashObject* read_hash(CommandContext& ctx, std::string_view key, bool* replied);
+kv::HashObject* write_hash(CommandContext& ctx, std::string_view key, bool* replied);
+
+// Puts `obj` at `key` in database `db`, releasing (and journaling the removal of) what was
+// there. Returns the stored object. The caller journals the new value afterwards.
+core::Object* replace_key(CommandContext& ctx, int db, std::string_view key,
+                          std::unique_ptr<core::Object> obj);
+
+// After a write to `key` in the client's db: the reply waits for durability, WATCH is touched.
+inline void kv_written(CommandContext& ctx, std::string_view key) {
+  ctx.wrote = true;
+  ctx.broker.key_modified(ctx.client.db, key);
+}
+
+// Journals a key's TTL (string, hash, or stream through its own control journal).
+void persist_ttl(CommandContext& ctx, int db, std::string_view key, core::Object& obj);
+// Sets a key's TTL in memory and journals it.
+void set_ttl(CommandContext& ctx, int db, std::string_view key, core::Object& obj, int64_t at_ms);
+// Deletes a key of any type (journaled, WATCH touched). Returns whether it existed.
+bool delete_key(CommandContext& ctx, int db, std::string_view key);
+
+// Integer argument; replies "value is not an integer or out of range" on failure.
+bool int_arg(CommandContext& ctx, std::string_view arg, int64_t* out);
+// Redis's string2ld for INCRBYFLOAT & co: no spaces, no NaN, at most 5000 bytes.
+bool parse_long_double(std::string_view s, long double* out);
+// Cursor argument of SCAN/HSCAN; replies "invalid cursor" on failure.
+bool cursor_arg(CommandContext& ctx, std::string_view arg, uint64_t* out);
+
+}  // namespace sluice::commands
