@@ -140,8 +140,9 @@ void xreadgroup(CommandContext& ctx) {
       size_t n = ctx.argc() - streams_arg;
       if (n % 2 != 0) {
         return ctx.error_text(
-            "ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '$' must "
-            "be specified.");
+            // Redis 7.0 names XREAD here for both commands.
+            "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
+            "specified.");
       }
       nstreams = n / 2;
       break;
