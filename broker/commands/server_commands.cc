@@ -9,8 +9,8 @@
 
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
-#include "broker/kv/kv_store.h"
 #include "broker/core/glob.h"
+#include "broker/kv/kv_store.h"
 
 namespace sluice::commands {
 namespace {

@@ -64,7 +64,7 @@ struct Stats {
   uint64_t total_error_replies = 0;
   uint64_t client_obl_disconnections = 0;
   uint64_t io_errors = 0;
-  std::map<std::string, uint64_t> errors;        // by error prefix ("ERR", "WRONGTYPE")
+  std::map<std::string, uint64_t> errors;  // by error prefix ("ERR", "WRONGTYPE")
 };
 
 struct SlowlogEntry {
