@@ -48,6 +48,25 @@ const CommandSpec* CommandTable::find_sub(const CommandSpec& parent, std::string
   return nullptr;
 }
 
+CommandSpec CommandFamily::operator()(std::string name, int arity, uint32_t flags, Handler handler,
+                                      std::string acl_categories, std::string summary,
+                                      std::string since, int first_key, int last_key,
+                                      int key_step) const {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.arity = arity;
+  s.flags = flags;
+  s.handler = handler;
+  s.first_key = first_key;
+  s.last_key = last_key;
+  s.key_step = key_step;
+  s.group = group;
+  s.acl_categories = std::move(acl_categories);
+  s.summary = std::move(summary);
+  s.since = std::move(since);
+  return s;
+}
+
 const CommandTable& command_table() {
   static const CommandTable table;
   return table;

@@ -55,6 +55,15 @@ struct CommandSpec {
   mutable core::CommandStats stats;
 };
 
+// Builds the specs of one command family (its COMMAND DOCS group). Keys default to argument 1,
+// the shape of most data commands.
+struct CommandFamily {
+  std::string group;
+  CommandSpec operator()(std::string name, int arity, uint32_t flags, Handler handler,
+                         std::string acl_categories, std::string summary, std::string since,
+                         int first_key = 1, int last_key = 1, int key_step = 1) const;
+};
+
 class CommandTable {
  public:
   CommandTable();                                        // registers every command

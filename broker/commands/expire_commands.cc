@@ -113,22 +113,7 @@ void persist(CommandContext& ctx) {
 }  // namespace
 
 void register_expire_commands(CommandTable& t) {
-  auto cmd = [](std::string name, int arity, uint32_t flags, Handler h, std::string cats,
-                std::string summary, std::string since) {
-    CommandSpec s;
-    s.name = std::move(name);
-    s.arity = arity;
-    s.flags = flags;
-    s.handler = h;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.group = "generic";
-    s.acl_categories = std::move(cats);
-    s.summary = std::move(summary);
-    s.since = std::move(since);
-    return s;
-  };
+  const CommandFamily cmd{"generic"};
   const uint32_t kW = kWrite | kFast;
   const char* kWc = "@keyspace @write @fast";
   const char* kRc = "@keyspace @read @fast";

@@ -729,22 +729,7 @@ void reply_groups_full(CommandContext& ctx, const Stream& s, uint64_t count) {
 }
 
 void register_group_commands(CommandTable& t) {
-  auto cmd = [](std::string name, int arity, uint32_t flags, Handler h, std::string cats,
-                std::string summary, std::string since) {
-    CommandSpec s;
-    s.name = std::move(name);
-    s.arity = arity;
-    s.flags = flags;
-    s.handler = h;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.group = "stream";
-    s.acl_categories = std::move(cats);
-    s.summary = std::move(summary);
-    s.since = std::move(since);
-    return s;
-  };
+  const CommandFamily cmd{"stream"};
   CommandSpec read = cmd("xreadgroup", -7, kWrite | kBlocking | kMovableKeys, xreadgroup,
                          "@write @stream @slow @blocking",
                          "Returns new or historical messages from a stream for a consumer in a "

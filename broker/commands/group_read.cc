@@ -116,49 +116,15 @@ uint64_t deliver_history(Stream& s, ConsumerGroup& g, Consumer& c, StreamId afte
 }  // namespace
 
 void xreadgroup(CommandContext& ctx) {
-  int64_t timeout = -1;
-  int64_t count = 0;
-  size_t streams_arg = 0;
-  size_t nstreams = 0;
-  bool noack = false;
-  std::string_view group_name, consumer_name;
-  bool have_group = false;
-  for (size_t i = 1; i < ctx.argc(); ++i) {
-    size_t more = ctx.argc() - i - 1;
-    std::string_view o = ctx.arg(i);
-    if (iequals(o, "BLOCK") && more) {
-      ++i;
-      if (!wire::parse_i64(ctx.arg(i), &timeout)) {
-        return ctx.error_text("ERR timeout is not an integer or out of range");
-      }
-      if (timeout < 0) return ctx.error_text("ERR timeout is negative");
-    } else if (iequals(o, "COUNT") && more) {
-      ++i;
-      if (!parse_count(ctx, ctx.arg(i), &count)) return;
-    } else if (iequals(o, "STREAMS") && more) {
-      streams_arg = i + 1;
-      size_t n = ctx.argc() - streams_arg;
-      if (n % 2 != 0) {
-        return ctx.error_text(
-            // Redis 7.0 names XREAD here for both commands.
-            "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
-            "specified.");
-      }
-      nstreams = n / 2;
-      break;
-    } else if (iequals(o, "GROUP") && more >= 2) {
-      group_name = ctx.arg(i + 1);
-      consumer_name = ctx.arg(i + 2);
-      have_group = true;
-      i += 2;
-    } else if (iequals(o, "NOACK")) {
-      noack = true;
-    } else {
-      return ctx.syntax_error();
-    }
-  }
-  if (streams_arg == 0) return ctx.syntax_error();
-  if (!have_group) return ctx.error_text("ERR Missing GROUP option for XREADGROUP");
+  ReadOptions opts;
+  if (!parse_read_options(ctx, true, &opts)) return;
+  const int64_t timeout = opts.timeout;
+  const int64_t count = opts.count;
+  const size_t streams_arg = opts.streams_arg;
+  const size_t nstreams = opts.nstreams;
+  const bool noack = opts.noack;
+  const std::string_view group_name = opts.group;
+  const std::string_view consumer_name = opts.consumer;
 
   // Validate every key, group and ID before serving any (Redis replies one error, no data).
   struct Target {

@@ -313,22 +313,7 @@ void hscan(CommandContext& ctx) {
 }  // namespace
 
 void register_hash_commands(CommandTable& t) {
-  auto cmd = [](std::string name, int arity, uint32_t flags, Handler h, std::string cats,
-                std::string summary, std::string since) {
-    CommandSpec s;
-    s.name = std::move(name);
-    s.arity = arity;
-    s.flags = flags;
-    s.handler = h;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.group = "hash";
-    s.acl_categories = std::move(cats);
-    s.summary = std::move(summary);
-    s.since = std::move(since);
-    return s;
-  };
+  const CommandFamily cmd{"hash"};
   const uint32_t kW = kWrite | kDenyOom;
   t.add(cmd("hset", -4, kW | kFast, hset, "@write @hash @fast",
             "Creates or modifies the value of a field in a hash.", "2.0.0"));

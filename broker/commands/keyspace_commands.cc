@@ -386,23 +386,7 @@ void object_help(CommandContext& ctx) {
 }  // namespace
 
 void register_keyspace_commands(CommandTable& t) {
-  auto cmd = [](std::string name, int arity, uint32_t flags, Handler h, std::string cats,
-                std::string summary, std::string since, int first_key = 1, int last_key = 1,
-                int step = 1) {
-    CommandSpec s;
-    s.name = std::move(name);
-    s.arity = arity;
-    s.flags = flags;
-    s.handler = h;
-    s.first_key = first_key;
-    s.last_key = last_key;
-    s.key_step = step;
-    s.group = "generic";
-    s.acl_categories = std::move(cats);
-    s.summary = std::move(summary);
-    s.since = std::move(since);
-    return s;
-  };
+  const CommandFamily cmd{"generic"};
   t.add(cmd("del", -2, kWrite, del, "@keyspace @write @slow", "Deletes one or more keys.", "1.0.0",
             1, -1, 1));
   t.add(cmd("unlink", -2, kWrite | kFast, del, "@keyspace @write @fast",

@@ -240,45 +240,13 @@ void reply_xread_one(core::Broker& broker, core::Client& client, std::string_vie
 }
 
 void xread(CommandContext& ctx) {
-  int64_t timeout = -1;
-  int64_t count = 0;
-  size_t streams_arg = 0;
-  size_t nstreams = 0;
-  for (size_t i = 1; i < ctx.argc(); ++i) {
-    size_t more = ctx.argc() - i - 1;
-    std::string_view o = ctx.arg(i);
-    if (iequals(o, "BLOCK") && more) {
-      ++i;
-      if (!wire::parse_i64(ctx.arg(i), &timeout)) {
-        return ctx.error_text("ERR timeout is not an integer or out of range");
-      }
-      if (timeout < 0) return ctx.error_text("ERR timeout is negative");
-    } else if (iequals(o, "COUNT") && more) {
-      ++i;
-      if (!parse_count(ctx, ctx.arg(i), &count)) return;
-    } else if (iequals(o, "STREAMS") && more) {
-      streams_arg = i + 1;
-      size_t n = ctx.argc() - streams_arg;
-      if (n % 2 != 0) {
-        return ctx.error_text(
-            "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
-            "specified.");
-      }
-      nstreams = n / 2;
-      break;
-    } else if (iequals(o, "GROUP") && more >= 2) {
-      return ctx.error_text(
-          "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
-    } else if (iequals(o, "NOACK")) {
-      return ctx.error_text(
-          "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
-    } else {
-      return ctx.syntax_error();
-    }
-  }
-  if (streams_arg == 0) return ctx.syntax_error();
+  ReadOptions opts;
+  if (!parse_read_options(ctx, false, &opts)) return;
+  const int64_t timeout = opts.timeout;
+  const size_t streams_arg = opts.streams_arg;
+  const size_t nstreams = opts.nstreams;
   auto wait = std::make_shared<XReadWait>();
-  wait->count = static_cast<uint64_t>(count);
+  wait->count = static_cast<uint64_t>(opts.count);
   for (size_t k = 0; k < nstreams; ++k) {
     std::string_view key = ctx.arg(streams_arg + k);
     std::string_view id_arg = ctx.arg(streams_arg + nstreams + k);
@@ -535,22 +503,7 @@ void xinfo_help(CommandContext& ctx) {
 }  // namespace
 
 void register_stream_commands(CommandTable& t) {
-  auto cmd = [](std::string name, int arity, uint32_t flags, Handler h, std::string cats,
-                std::string summary, std::string since) {
-    CommandSpec s;
-    s.name = std::move(name);
-    s.arity = arity;
-    s.flags = flags;
-    s.handler = h;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.group = "stream";
-    s.acl_categories = std::move(cats);
-    s.summary = std::move(summary);
-    s.since = std::move(since);
-    return s;
-  };
+  const CommandFamily cmd{"stream"};
   t.add(cmd("xadd", -5, kWrite | kDenyOom | kFast, xadd, "@write @stream @fast",
             "Appends a new message to a stream. Creates the key if it doesn't exist.", "5.0.0"));
   t.add(cmd("xlen", 2, kReadonly | kFast, xlen, "@read @stream @fast",

@@ -1,6 +1,7 @@
 #include "broker/commands/stream_support.h"
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
 #include "broker/stream/stream_engine.h"
 
@@ -72,6 +73,69 @@ bool parse_count(CommandContext& ctx, std::string_view arg, int64_t* out) {
     return false;
   }
   if (*out < 0) *out = 0;
+  return true;
+}
+
+bool parse_read_options(CommandContext& ctx, bool xreadgroup, ReadOptions* out) {
+  bool have_group = false;
+  for (size_t i = 1; i < ctx.argc(); ++i) {
+    size_t more = ctx.argc() - i - 1;
+    std::string_view o = ctx.arg(i);
+    if (iequals(o, "BLOCK") && more) {
+      ++i;
+      if (!wire::parse_i64(ctx.arg(i), &out->timeout)) {
+        ctx.error_text("ERR timeout is not an integer or out of range");
+        return false;
+      }
+      if (out->timeout < 0) {
+        ctx.error_text("ERR timeout is negative");
+        return false;
+      }
+    } else if (iequals(o, "COUNT") && more) {
+      ++i;
+      if (!parse_count(ctx, ctx.arg(i), &out->count)) return false;
+    } else if (iequals(o, "STREAMS") && more) {
+      out->streams_arg = i + 1;
+      size_t n = ctx.argc() - out->streams_arg;
+      if (n % 2 != 0) {
+        // Redis 7.0 names XREAD here for both commands.
+        ctx.error_text(
+            "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
+            "specified.");
+        return false;
+      }
+      out->nstreams = n / 2;
+      break;
+    } else if (iequals(o, "GROUP") && more >= 2) {
+      if (!xreadgroup) {
+        ctx.error_text(
+            "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+        return false;
+      }
+      out->group = ctx.arg(i + 1);
+      out->consumer = ctx.arg(i + 2);
+      have_group = true;
+      i += 2;
+    } else if (iequals(o, "NOACK")) {
+      if (!xreadgroup) {
+        ctx.error_text(
+            "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+        return false;
+      }
+      out->noack = true;
+    } else {
+      ctx.syntax_error();
+      return false;
+    }
+  }
+  if (out->streams_arg == 0) {
+    ctx.syntax_error();
+    return false;
+  }
+  if (xreadgroup && !have_group) {
+    ctx.error_text("ERR Missing GROUP option for XREADGROUP");
+    return false;
+  }
   return true;
 }
 

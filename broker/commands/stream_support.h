@@ -29,6 +29,19 @@ bool parse_interval_id(CommandContext& ctx, std::string_view arg, uint64_t missi
 // COUNT argument: integer, negatives become 0. Replies on failure.
 bool parse_count(CommandContext& ctx, std::string_view arg, int64_t* out);
 
+// The options XREAD and XREADGROUP share, parsed in one loop as Redis does (GROUP and NOACK
+// only for XREADGROUP, STREAMS last). Replies the error and returns false on bad input.
+struct ReadOptions {
+  int64_t timeout = -1;    // BLOCK ms; -1 = do not block
+  int64_t count = 0;       // 0 = no limit
+  size_t streams_arg = 0;  // index of the first key
+  size_t nstreams = 0;
+  bool noack = false;
+  std::string_view group;
+  std::string_view consumer;
+};
+bool parse_read_options(CommandContext& ctx, bool xreadgroup, ReadOptions* out);
+
 void reply_id(wire::resp::ReplyWriter& reply, StreamId id);
 // Replies the entries of [from, to] (reverse for XREVRANGE), at most count (0 = all) as an array
 // of [id, [field, value...]] — copied from the stored RESP bytes.
