@@ -1,6 +1,7 @@
 #include "broker/server/connection.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -14,6 +15,9 @@ namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxIov = 64;
+// A command batch that queued output on at least this many other connections makes its
+// connection a fan-out source (re-read during the reply sweep).
+constexpr uint64_t kFanoutSourceMin = 8;
 
 std::string peer_name(uv_tcp_t* tcp, bool local) {
   sockaddr_storage ss{};
@@ -85,12 +89,31 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     return;
   }
   if (nread == 0) return;
-  auto used = static_cast<size_t>(nread);
-  self->input_.commit(used);
-  auto& broker = self->server_->broker();
-  broker.stats().total_net_input_bytes += used;
-  self->client_.last_interaction_ms = core::now_ms();
-  self->process_input();
+  self->received(static_cast<size_t>(nread));
+}
+
+void Connection::received(size_t n) {
+  input_.commit(n);
+  server_->broker().stats().total_net_input_bytes += n;
+  client_.last_interaction_ms = core::now_ms();
+  uint64_t foreign = server_->foreign_outputs();
+  process_input();
+  // Deliveries to a handful of connections are not worth a re-read (Server::write_replies).
+  if (server_->foreign_outputs() - foreign >= kFanoutSourceMin) server_->note_fanout_source(this);
+}
+
+bool Connection::read_now() {
+  if (closing_ || close_requested || !reading_ || client_.blocked || client_.fd < 0) return false;
+  if (input_pos_ > 0) {
+    input_.consume(input_pos_);
+    input_pos_ = 0;
+  }
+  size_t want = std::max(kReadChunk, parser_.bytes_hint());
+  ssize_t n = ::read(client_.fd, input_.reserve(want), want);
+  // Nothing there, end of file or an error: libuv's next poll reports the last two.
+  if (n <= 0) return false;
+  received(static_cast<size_t>(n));
+  return true;
 }
 
 void Connection::process_input() {
@@ -239,6 +262,7 @@ void Connection::check_output_limits() {
 
 void Connection::output_ready(core::Client&) {
   if (closing_ || close_requested) return;
+  server_->count_foreign_output();
   server_->schedule_flush(this);
   check_output_limits();
 }

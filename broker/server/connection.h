@@ -42,6 +42,9 @@ class Connection final : public core::ClientHost {
 
   // Runs the commands already in the input buffer (after a read, or after being unblocked).
   void process_input();
+  // Reads whatever the socket holds now (outside libuv's poll) and runs it. False when nothing
+  // was read. Used by the server's fan-out sweep.
+  bool read_now();
 
  private:
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -49,6 +52,7 @@ class Connection final : public core::ClientHost {
   static void on_write(uv_write_t* req, int status);
   static void on_close(uv_handle_t* h);
   void protocol_error(const std::string& text);
+  void received(size_t n);
   void check_output_limits();
 
   Server* server_;

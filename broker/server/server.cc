@@ -84,6 +84,8 @@ int Server::run() {
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, on_prepare);
+  uv_idle_init(&loop_, &spin_);
+  spin_.data = this;
   uv_timer_init(&loop_, &cron_);
   cron_.data = this;
   uv_timer_start(&cron_, on_cron, 100, static_cast<uint64_t>(1000 / std::max(1, config_->hz)));
@@ -146,6 +148,13 @@ void Server::connection_closed(Connection* conn) {
   connections_.erase(conn);
   std::erase(flush_list_, conn);
   std::erase(close_list_, conn);
+  std::erase(sources_, conn);
+}
+
+void Server::note_fanout_source(Connection* conn) {
+  if (std::find(sources_.begin(), sources_.end(), conn) == sources_.end()) {
+    sources_.push_back(conn);
+  }
 }
 
 void Server::on_prepare(uv_prepare_t* h) { static_cast<Server*>(h->data)->before_poll(); }
@@ -174,21 +183,61 @@ void Server::before_poll() {
     start_sync(true);
   }
   // 4. Replies.
+  write_replies();
+  // 5. Clients to close (output-buffer limits, CLIENT KILL): never mid fan-out.
+  std::vector<Connection*> closing;
+  closing.swap(close_list_);
+  for (Connection* c : closing) c->close();
+  arm_block_timer();
+}
+
+// Fan-out sweep. Writing the replies of one iteration costs one write per connection, and with
+// pub/sub most of them are subscribers receiving what one publisher sent: the cost per delivered
+// message is that of a write divided by the messages it carries. So while a long list is being
+// written, the connections whose commands fed it (the fan-out sources) are read again every
+// kSweepStride writes, their new commands run, and their replies go out at once: a publisher
+// keeps publishing during the sweep, and every subscriber write carries all that arrived since
+// that subscriber's previous write instead of one publisher batch. Subscribers that got new
+// messages after their write in this sweep are written next iteration, which then polls without
+// waiting. When nothing new arrives each re-read is one read that finds nothing.
+namespace {
+constexpr size_t kSweepStride = 16;
+}  // namespace
+
+bool Server::reread_sources(const std::vector<Connection*>& sources) {
+  bool got = false;
+  for (Connection* s : sources) {
+    if (connections_.count(s) == 0 || s->closing()) continue;
+    if (s->read_now()) {
+      got = true;
+      s->flush();
+    }
+  }
+  return got;
+}
+
+void Server::write_replies() {
   std::vector<Connection*> list;
   list.swap(flush_list_);
-  for (Connection* c : list) {
+  std::vector<Connection*> sources;
+  if (list.size() > kSweepStride) sources.swap(sources_);
+  sources_.clear();
+  bool more = false;
+  for (size_t i = 0; i < list.size(); ++i) {
+    Connection* c = list[i];
     c->wants_flush = false;
     c->flush();
     if (!c->closing() && c->client().out.waiting_for_durability(broker_.durable_epoch())) {
       // Keep it listed: it flushes again when the sync completes.
       schedule_flush(c);
     }
+    if (!sources.empty() && (i + 1) % kSweepStride == 0 && reread_sources(sources)) more = true;
   }
-  // 5. Clients to close (output-buffer limits, CLIENT KILL): never mid fan-out.
-  std::vector<Connection*> closing;
-  closing.swap(close_list_);
-  for (Connection* c : closing) c->close();
-  arm_block_timer();
+  if (more) {
+    uv_idle_start(&spin_, [](uv_idle_t*) {});
+  } else {
+    uv_idle_stop(&spin_);
+  }
 }
 
 void Server::start_sync(bool for_durability) {
@@ -323,6 +372,8 @@ void Server::begin_shutdown() {
   broker_.close();  // final flush + fdatasync of every log and journal
   uv_prepare_stop(&prepare_);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+  uv_idle_stop(&spin_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&spin_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&fsync_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&block_timer_), nullptr);

@@ -31,6 +31,11 @@ class Server final : public core::ServerControl {
   void schedule_flush(Connection* conn);
   void schedule_close(Connection* conn);
   void connection_closed(Connection* conn);
+  // A connection whose commands just queued output on other connections (a publisher).
+  void note_fanout_source(Connection* conn);
+  // Output queued on a connection by another one's command (a pub/sub delivery).
+  void count_foreign_output() { ++foreign_outputs_; }
+  uint64_t foreign_outputs() const { return foreign_outputs_; }
 
   // core::ServerControl
   void request_shutdown(bool save) override;
@@ -50,6 +55,8 @@ class Server final : public core::ServerControl {
   static void on_block_timer(uv_timer_t* h);
 
   void before_poll();
+  void write_replies();
+  bool reread_sources(const std::vector<Connection*>& sources);
   void start_sync(bool for_durability);
   void cron();
   void arm_block_timer();
@@ -62,6 +69,7 @@ class Server final : public core::ServerControl {
   uv_loop_t loop_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   uv_prepare_t prepare_;
+  uv_idle_t spin_;  // active: the next poll does not wait (output is pending)
   uv_timer_t cron_;
   uv_timer_t fsync_timer_;
   uv_timer_t block_timer_;
@@ -70,6 +78,8 @@ class Server final : public core::ServerControl {
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> flush_list_;
   std::vector<Connection*> close_list_;
+  std::vector<Connection*> sources_;  // fan-out sources of this iteration
+  uint64_t foreign_outputs_ = 0;
   int port_ = 0;
   bool shutting_down_ = false;
   bool sync_running_ = false;

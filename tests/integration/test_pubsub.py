@@ -5,8 +5,8 @@ subscriber cut off by client-output-buffer-limit while fast ones keep receiving.
 import socket
 import threading
 
-from sluice_harness import (Push, ReplyError, Server, assert_eq, assert_error, assert_true, main,
-                            shared_server, test, test_both, wait_until)
+from sluice_harness import (Push, ReplyError, Server, assert_eq, assert_error, assert_true,
+                            encode_command, main, shared_server, test, test_both, wait_until)
 
 
 def fresh(protocol=2):
@@ -60,6 +60,50 @@ def many_subscribers_and_patterns_receive_exactly_their_messages_in_order(protoc
         assert_true(not c.pending(0.05), f"subscriber {i} got more than its messages")
     for c in subs:
         c.close()
+
+
+@test_both
+def a_publisher_streaming_into_a_long_fan_out_keeps_every_order(protocol):
+    # 40 subscribers make the reply sweep long enough that the server reads the publisher again
+    # in the middle of it (Server::write_replies): the publisher's commands then run between two
+    # subscriber writes. Every subscriber must still see every message once, in publish order,
+    # and the publisher its replies in command order.
+    subs = []
+    for _ in range(40):
+        c = fresh(protocol)
+        assert_eq(c.call("SUBSCRIBE", "sweep:ch"), [b"subscribe", b"sweep:ch", 1])
+        subs.append(c)
+    pub = fresh()
+    counter = f"sweep:counter:{protocol}"
+    commands = []
+    for n in range(3000):
+        commands.append(("PUBLISH", "sweep:ch", f"m{n}"))
+        if n % 100 == 99:
+            commands.append(("INCR", counter))
+    data = b"".join(encode_command(*c) for c in commands)
+
+    def blast():
+        # Odd-sized chunks: commands are cut at arbitrary bytes between reads.
+        for off in range(0, len(data), 997):
+            pub.send_raw(data[off:off + 997])
+
+    sender = threading.Thread(target=blast)
+    sender.start()
+    replies = [pub.read(timeout=30) for _ in commands]
+    sender.join()
+    incr = 0
+    for cmd, reply in zip(commands, replies):
+        if cmd[0] == "PUBLISH":
+            assert_eq(reply, len(subs), "PUBLISH receivers")
+        else:
+            incr += 1
+            assert_eq(reply, incr, "INCR replies in order")
+    for i, c in enumerate(subs):
+        got = read_messages(c, 3000)
+        assert_eq([m[2] for m in got], [f"m{n}".encode() for n in range(3000)], f"subscriber {i}")
+        assert_true(not c.pending(0.05), f"subscriber {i} got more than its messages")
+        c.close()
+    pub.close()
 
 
 @test
