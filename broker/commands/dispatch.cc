@@ -57,8 +57,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
   // Under `always`, output that depends on writes not yet synced waits for the next sync.
   if (always && (spec.flags & kWrite)) client.out.hold(broker.pending_epoch());
 
-  std::string* staging = client.out.staging();
-  size_t mark = staging->size();
+  size_t mark = client.out.staging_pending();
   core::ReplyMode mode_before = client.reply_mode;
 
   int64_t t0 = core::now_us();
@@ -68,10 +67,10 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
 
   // CLIENT REPLY OFF|SKIP: drop this command's reply (not CLIENT REPLY ON's own +OK).
   if (mode_before == core::ReplyMode::kSkip) {
-    if (staging->size() >= mark) staging->resize(mark);
+    client.out.truncate_staging(mark);
     if (client.reply_mode == core::ReplyMode::kSkip) client.reply_mode = core::ReplyMode::kOn;
   } else if (mode_before == core::ReplyMode::kOff && client.reply_mode != core::ReplyMode::kOn) {
-    if (staging->size() >= mark) staging->resize(mark);
+    client.out.truncate_staging(mark);
   }
 
   auto& st = broker.stats();

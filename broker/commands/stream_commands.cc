@@ -226,16 +226,8 @@ void reply_xread_one(core::Broker& broker, core::Client& client, std::string_vie
     r.array(0);
     return;
   }
-  thread_local std::string scratch;
-  scratch.clear();
-  uint64_t n = 0;
-  s.range(from, StreamId::max(), false, count, [&](StreamId, std::string_view resp) {
-    scratch.append(resp);
-    ++n;
-    return true;
-  });
-  r.array(n);
-  r.raw(scratch);
+  // A read error (the log turned unreadable) still leaves a well-formed reply: no entries.
+  if (!append_range(client.out, s, from, StreamId::max(), false, count).is_ok()) r.array(0);
   (void)broker;
 }
 

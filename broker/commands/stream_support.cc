@@ -1,5 +1,7 @@
 #include "broker/commands/stream_support.h"
 
+#include <charconv>
+
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
@@ -145,20 +147,36 @@ void reply_id(wire::resp::ReplyWriter& reply, StreamId id) {
   reply.bulk(std::string_view(buf, n));
 }
 
-void reply_range(CommandContext& ctx, const stream::Stream& s, StreamId from, StreamId to,
-                 bool reverse, uint64_t count) {
-  // Entries are copied into a scratch buffer first: the array length is known only at the end.
-  thread_local std::string scratch;
-  scratch.clear();
+wire::Status append_range(core::OutputQueue& out, const stream::Stream& s, StreamId from,
+                          StreamId to, bool reverse, uint64_t count) {
+  // The entries go straight into the output queue; the array header, whose count is known only
+  // at the end, is slotted in front of them afterwards (no copy of the entries).
+  std::string& staging = *out.staging();
+  size_t mark = out.open_prefix();
   uint64_t n = 0;
   wire::Status st = s.range(from, to, reverse, count, [&](StreamId, std::string_view resp) {
-    scratch.append(resp);
+    staging.append(resp);
     ++n;
     return true;
   });
-  if (!st.is_ok()) return ctx.error(st);
-  ctx.reply.array(n);
-  ctx.reply.raw(scratch);
+  if (!st.is_ok()) {
+    out.abort_prefix(mark);
+    return st;
+  }
+  char header[core::OutputQueue::kPrefixRoom];
+  header[0] = '*';
+  auto [end, ec] = std::to_chars(header + 1, header + sizeof(header) - 2, n);
+  (void)ec;
+  end[0] = '\r';
+  end[1] = '\n';
+  out.close_prefix(mark, std::string_view(header, static_cast<size_t>(end + 2 - header)));
+  return st;
+}
+
+void reply_range(CommandContext& ctx, const stream::Stream& s, StreamId from, StreamId to,
+                 bool reverse, uint64_t count) {
+  wire::Status st = append_range(ctx.client.out, s, from, to, reverse, count);
+  if (!st.is_ok()) ctx.error(st);
 }
 
 }  // namespace sluice::commands

@@ -47,5 +47,8 @@ void reply_id(wire::resp::ReplyWriter& reply, StreamId id);
 // of [id, [field, value...]] — copied from the stored RESP bytes.
 void reply_range(CommandContext& ctx, const stream::Stream& s, StreamId from, StreamId to,
                  bool reverse, uint64_t count);
+// Appends the same array (without error handling) to `out`'s staging bytes.
+wire::Status append_range(core::OutputQueue& out, const stream::Stream& s, StreamId from,
+                          StreamId to, bool reverse, uint64_t count);
 
 }  // namespace sluice::commands

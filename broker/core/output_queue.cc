@@ -1,6 +1,7 @@
 #include "broker/core/output_queue.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace sluice::core {
 
@@ -18,6 +19,30 @@ void OutputQueue::seal_staging() {
   chunks_.push_back(std::move(c));
   staging_ = std::string();
   staging_offset_ = 0;
+}
+
+size_t OutputQueue::open_prefix() {
+  size_t mark = staging_.size();
+  staging_.append(kPrefixRoom, '\0');
+  return mark;
+}
+
+void OutputQueue::close_prefix(size_t mark, std::string_view prefix) {
+  size_t gap = kPrefixRoom - prefix.size();
+  std::memcpy(staging_.data() + mark + gap, prefix.data(), prefix.size());
+  size_t before = mark - staging_offset_;
+  size_t after = staging_.size() - mark - gap;
+  if (before <= after) {
+    std::memmove(staging_.data() + staging_offset_ + gap, staging_.data() + staging_offset_,
+                 before);
+    staging_offset_ += gap;
+  } else {
+    staging_.erase(mark, gap);
+  }
+}
+
+void OutputQueue::truncate_staging(size_t pending) {
+  if (staging_pending() > pending) staging_.resize(staging_offset_ + pending);
 }
 
 void OutputQueue::append_shared(std::shared_ptr<const std::string> frame) {

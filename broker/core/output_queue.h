@@ -14,6 +14,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::core {
@@ -22,6 +23,21 @@ class OutputQueue {
  public:
   // The buffer replies are written into. Stable for the queue's lifetime.
   std::string* staging() { return &staging_; }
+
+  // A reply whose length prefix is known only after its body (XRANGE's entry count):
+  // open_prefix() reserves room for the prefix at the end of staging and returns a mark;
+  // close_prefix() writes the prefix right before the body and drops the unused room without
+  // moving the body (the unsent bytes before it move instead: usually none, or a few short
+  // pipelined replies). abort_prefix() drops the prefix and everything after it.
+  static constexpr size_t kPrefixRoom = 32;
+  size_t open_prefix();
+  void close_prefix(size_t mark, std::string_view prefix);
+  void abort_prefix(size_t mark) { staging_.resize(mark); }
+
+  // Unsent staging bytes, and truncation back to such a count (a reply dropped by CLIENT
+  // REPLY OFF). Counts stay valid across close_prefix(), which may move earlier bytes.
+  size_t staging_pending() const { return staging_.size() - staging_offset_; }
+  void truncate_staging(size_t pending);
 
   // Appends a shared, immutable frame (no copy).
   void append_shared(std::shared_ptr<const std::string> frame);
