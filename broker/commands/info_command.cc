@@ -217,6 +217,8 @@ void info(CommandContext& ctx) {
     w.field("stream_disk_bytes", t.disk_bytes);
     w.field("stream_memory_bytes", t.memory_bytes);
     w.field("stream_recovery_truncated_bytes", b.streams().recovered_truncated_bytes());
+    w.field("stream_retention_dropped_segments", st.stream_retention_dropped_segments);
+    w.field("stream_retention_dropped_entries", st.stream_retention_dropped_entries);
   }
   if (on("errorstats")) {
     w.section("Errorstats");

@@ -64,6 +64,8 @@ struct Stats {
   uint64_t total_error_replies = 0;
   uint64_t client_obl_disconnections = 0;
   uint64_t io_errors = 0;
+  uint64_t stream_retention_dropped_segments = 0;  // by stream-retention-ms/-bytes
+  uint64_t stream_retention_dropped_entries = 0;
   std::map<std::string, uint64_t> errors;  // by error prefix ("ERR", "WRONGTYPE")
 };
 

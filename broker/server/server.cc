@@ -9,6 +9,7 @@
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/server/connection.h"
+#include "broker/stream/stream_engine.h"
 
 namespace sluice::server {
 namespace {
@@ -311,6 +312,8 @@ void Server::cron() {
   // Active expiry with a time budget: a slice of keys per database per tick.
   size_t budget = 20 * static_cast<size_t>(config_->active_expire_effort) * 10;
   for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
+  // Stream retention: a bounded slice of streams per tick.
+  broker_.streams().apply_retention(now);
   // Idle clients.
   if (config_->timeout > 0) {
     std::vector<Connection*> idle;

@@ -125,6 +125,11 @@ uint64_t SegmentedLog::disk_bytes() const {
 
 size_t SegmentedLog::segment_count() const { return impl_->segments.size(); }
 
+SegmentedLog::SegmentInfo SegmentedLog::segment_info(size_t i) const {
+  const Segment& seg = *impl_->segments.at(i);
+  return SegmentInfo{seg.base_key, seg.last_key, seg.records, seg.end()};
+}
+
 uint64_t SegmentedLog::memory_bytes() const {
   uint64_t total = sizeof(Impl);
   for (const auto& seg : impl_->segments) {

@@ -127,6 +127,15 @@ class SegmentedLog {
   StreamId last_key() const;    // largest key ever appended (survives drop/clear), 0-0 if none
   uint64_t disk_bytes() const;  // bytes of all segments, including appended but unflushed
   size_t segment_count() const;
+  // One segment's keys, record count and size (bytes, including unflushed appends), for
+  // decisions over whole segments such as retention. i < segment_count(); 0 is the oldest.
+  struct SegmentInfo {
+    StreamId first_key;
+    StreamId last_key;
+    uint64_t records = 0;
+    uint64_t bytes = 0;
+  };
+  SegmentInfo segment_info(size_t i) const;
   uint64_t memory_bytes() const;  // indexes + cache, for INFO
   const std::string& dir() const;
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "broker/storage/record_frame.h"
 #include "broker/stream/consumer_group.h"
@@ -118,6 +119,9 @@ Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* re
   auto log = storage::SegmentedLog::open(dir_ + "/log", options.log, key_of, report);
   if (!log) return log.status();
   log_ = std::move(*log);
+  // A trim unlinks its segments right away and journals its state with the next flush; if only
+  // the state reached the disk, finish the unlinking now.
+  log_->drop_before(start_);
 
   // 3. Records appended after the anchor. If the log lost records the state had counted (a
   // crash under appendfsync no/everysec), recount everything from the start instead.
@@ -262,7 +266,7 @@ const Stream::HeadNode& Stream::head_node() {
   return head_;
 }
 
-void Stream::move_start(StreamId new_start, uint64_t records_removed) {
+Status Stream::move_start(StreamId new_start, uint64_t records_removed) {
   start_ = new_start;
   records_ -= std::min(records_, records_removed);
   deleted_.erase(deleted_.begin(), deleted_.lower_bound(start_));
@@ -270,6 +274,7 @@ void Stream::move_start(StreamId new_start, uint64_t records_removed) {
   log_->drop_before(start_);
   head_.valid = false;
   recompute_first_id();
+  return write_state();
 }
 
 Result<uint64_t> Stream::trim(const TrimSpec& spec) {
@@ -323,8 +328,46 @@ Result<uint64_t> Stream::trim(const TrimSpec& spec) {
     }
   }
   if (records_removed == 0 && new_start == start_) return removed;
-  move_start(new_start, records_removed);
-  Status st = write_state();
+  Status st = move_start(new_start, records_removed);
+  if (!st.is_ok()) return st;
+  return removed;
+}
+
+uint64_t Stream::segment_records(size_t from) const {
+  uint64_t total = 0;
+  for (size_t i = from; i < log_->segment_count(); ++i) total += log_->segment_info(i).records;
+  return total;
+}
+
+size_t Stream::expired_segments(int64_t now_ms, const RetentionPolicy& policy) const {
+  const size_t segments = log_->segment_count();
+  size_t expired = 0;
+  if (policy.max_age_ms > 0 && now_ms > policy.max_age_ms) {
+    const auto cutoff = static_cast<uint64_t>(now_ms - policy.max_age_ms);
+    while (expired + 1 < segments && log_->segment_info(expired).last_key.ms < cutoff) ++expired;
+  }
+  if (policy.max_bytes > 0) {
+    uint64_t bytes = log_->disk_bytes();
+    for (size_t i = 0; i < expired; ++i) bytes -= log_->segment_info(i).bytes;
+    while (expired + 1 < segments && bytes > policy.max_bytes) {
+      bytes -= log_->segment_info(expired++).bytes;
+    }
+  }
+  return expired;
+}
+
+Result<uint64_t> Stream::drop_oldest_segments(size_t count) {
+  if (count == 0 || count >= log_->segment_count()) return uint64_t{0};
+  const StreamId new_start = log_->segment_info(count).first_key;
+  if (new_start <= start_) return uint64_t{0};
+  // Every record >= start_ is in a segment and every record of the kept segments is >= new_start,
+  // so what the dropped segments held of the stream is the rest; minus tombstones, the entries.
+  const uint64_t kept = segment_records(count);
+  const uint64_t records_removed = records_ > kept ? records_ - kept : 0;
+  const auto tombstoned =
+      static_cast<uint64_t>(std::distance(deleted_.begin(), deleted_.lower_bound(new_start)));
+  const uint64_t removed = records_removed - std::min(records_removed, tombstoned);
+  Status st = move_start(new_start, records_removed);
   if (!st.is_ok()) return st;
   return removed;
 }

@@ -33,6 +33,13 @@ struct TrimSpec {
   int64_t limit = -1;  // -1: default (approx: 100 * node_max_entries; exact: no limit)
 };
 
+// Retention limits (stream-retention-ms / stream-retention-bytes); 0 turns a limit off.
+struct RetentionPolicy {
+  int64_t max_age_ms = 0;
+  uint64_t max_bytes = 0;
+  bool enabled() const { return max_age_ms > 0 || max_bytes > 0; }
+};
+
 struct StreamOptions {
   storage::LogOptions log;
   int64_t node_max_entries = 100;
@@ -72,6 +79,14 @@ class Stream final : public core::Object {
   wire::Status append(StreamId id, std::span<const std::string_view> fields);
   // XTRIM / XADD trimming. Returns the number of entries removed.
   wire::Result<uint64_t> trim(const TrimSpec& spec);
+  // Retention works in whole segments and never drops the newest one. Returns how many of the
+  // oldest segments are past `policy` at now_ms: those whose last entry's ms part is older than
+  // now_ms - max_age_ms, then more while the log is larger than max_bytes.
+  size_t expired_segments(int64_t now_ms, const RetentionPolicy& policy) const;
+  // Drops the `count` oldest segments (fewer than segment_count()). The result is that of an
+  // exact XTRIM MINID at the first ID of the segment after them, but the counts come from
+  // segment metadata, so the dropped entries are not read. Returns the entries removed.
+  wire::Result<uint64_t> drop_oldest_segments(size_t count);
   // XDEL. Returns how many of `ids` existed and were deleted.
   wire::Result<uint64_t> remove(std::span<const StreamId> ids);
   // XSETID (validation is the caller's).
@@ -125,7 +140,10 @@ class Stream final : public core::Object {
   wire::Status maybe_snapshot();
   void recompute_first_id();
   const HeadNode& head_node();
-  void move_start(StreamId new_start, uint64_t records_removed);
+  // Moves the logical start forward (trims and retention), unlinks the segments behind it and
+  // journals the new state.
+  wire::Status move_start(StreamId new_start, uint64_t records_removed);
+  uint64_t segment_records(size_t from) const;  // log records in segments from..last
   // The ID right after the last log record / last_id, for an "everything passed" start.
   StreamId after_last() const;
 

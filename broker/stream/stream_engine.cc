@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -292,6 +293,46 @@ void StreamEngine::collect_sync(core::SyncBatch& batch) {
         });
   }
   unsynced_.clear();
+}
+
+StreamEngine::RetentionPass StreamEngine::apply_retention(int64_t now_ms, size_t max_streams,
+                                                          size_t max_segments) {
+  RetentionPass pass;
+  const auto& c = broker_.config();
+  const RetentionPolicy policy{c.stream_retention_ms, c.stream_retention_bytes};
+  if (!policy.enabled() || broker_.storage_failed() || by_number_.empty()) return pass;
+  const size_t visits = std::min(max_streams, by_number_.size());
+  auto it = by_number_.lower_bound(retention_cursor_);
+  while (pass.streams_visited < visits && pass.segments_dropped < max_segments) {
+    if (it == by_number_.end()) it = by_number_.begin();
+    Stream& s = *it->second;
+    ++pass.streams_visited;
+    const size_t expired = s.failed() ? 0 : s.expired_segments(now_ms, policy);
+    const size_t drop = std::min(expired, max_segments - pass.segments_dropped);
+    size_t dropped = 0;
+    if (drop > 0) {
+      const size_t segments_before = s.log().segment_count();
+      auto removed = s.drop_oldest_segments(drop);
+      dropped = segments_before - s.log().segment_count();
+      if (!removed) {
+        spdlog::error("storage: retention of stream '{}': {}", s.key, removed.status().detail());
+      }
+      if (dropped > 0) {
+        pass.entries_dropped += removed ? *removed : 0;
+        mark_dirty(s);
+        broker_.key_modified(s.db, s.key);
+        broker_.notify('t', "xtrim", s.key, s.db);
+      }
+      pass.segments_dropped += dropped;
+    }
+    // Out of budget with more to drop: this stream goes on next time.
+    if (dropped > 0 && drop < expired) break;
+    ++it;
+  }
+  retention_cursor_ = it == by_number_.end() ? 0 : it->first;
+  broker_.stats().stream_retention_dropped_segments += pass.segments_dropped;
+  broker_.stats().stream_retention_dropped_entries += pass.entries_dropped;
+  return pass;
 }
 
 StreamEngine::Totals StreamEngine::totals() const {

@@ -5,10 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -43,8 +43,22 @@ class StreamEngine final : public core::DurableSource {
   void mark_dirty(Stream& stream) { dirty_.insert(stream.number); }
 
   StreamOptions options() const;
-  // Applies runtime CONFIG SET of stream options to every stream opened from now on.
   std::string streams_dir() const;
+
+  // Retention (stream-retention-ms, stream-retention-bytes; read at every call, so CONFIG SET
+  // applies at once). Each call visits at most max_streams streams, going on from where the
+  // previous call stopped, and drops at most max_segments segments in all; a stream left with
+  // expired segments is visited first next time. A drop is a trim (Stream::drop_oldest_segments)
+  // with the same effects as XTRIM: WATCH invalidation and an `xtrim` keyspace event.
+  struct RetentionPass {
+    uint64_t streams_visited = 0;
+    uint64_t segments_dropped = 0;
+    uint64_t entries_dropped = 0;
+  };
+  static constexpr size_t kRetentionStreamsPerCall = 256;
+  static constexpr size_t kRetentionSegmentsPerCall = 64;
+  RetentionPass apply_retention(int64_t now_ms, size_t max_streams = kRetentionStreamsPerCall,
+                                size_t max_segments = kRetentionSegmentsPerCall);
 
   // INFO streams.
   struct Totals {
@@ -69,12 +83,13 @@ class StreamEngine final : public core::DurableSource {
 
   core::Broker& broker_;
   uint64_t next_number_ = 1;
-  std::unordered_map<uint64_t, Stream*> by_number_;
+  std::map<uint64_t, Stream*> by_number_;  // ordered: retention resumes at a number
   std::unordered_set<uint64_t> dirty_;
   std::unordered_set<uint64_t> unsynced_;  // flushed, not yet fdatasynced
   std::vector<std::unique_ptr<core::Object>> graveyard_;
   std::vector<int> pending_dir_fds_;  // new stream dirs / meta files to fsync once
   uint64_t truncated_bytes_ = 0;
+  uint64_t retention_cursor_ = 0;  // the stream number retention visits next
   int streams_dir_fd_ = -1;
 };
 
