@@ -94,6 +94,7 @@ void info(CommandContext& ctx) {
     w.field("arch_bits", 64);
     w.field("monotonic_clock", "POSIX clock_gettime");
     w.field("multiplexing_api", "epoll");
+    w.field("sluice_reply_io", b.control ? b.control->reply_io() : "writev");
     w.field("atomicvar_api", "c11-builtin");
     w.field("gcc_version", std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
                                std::to_string(__GNUC_PATCHLEVEL__));

@@ -112,6 +112,17 @@ Option enum_opt(const char* name, bool is_mutable, std::vector<std::string> allo
           }};
 }
 
+// The space-separated words of every value ("a b", "c" -> a, b, c).
+Values split_words(const Values& v) {
+  Values words;
+  for (const auto& s : v) {
+    std::istringstream in(s);
+    std::string w;
+    while (in >> w) words.push_back(w);
+  }
+  return words;
+}
+
 std::string obl_text(const OutputBufferLimit& l) {
   return std::to_string(l.hard_bytes) + " " + std::to_string(l.soft_bytes) + " " +
          std::to_string(l.soft_seconds);
@@ -153,12 +164,7 @@ const std::vector<Option>& options() {
     std::vector<Option> t;
     t.push_back({"bind", false, [](const Config& c) { return join(c.bind); },
                  [](Config& c, const Values& v) -> std::string {
-                   Values addrs;
-                   for (const auto& s : v) {
-                     std::istringstream in(s);
-                     std::string w;
-                     while (in >> w) addrs.push_back(w);
-                   }
+                   Values addrs = split_words(v);
                    if (addrs.empty()) return "Too many bind addresses specified.";
                    c.bind = addrs;
                    return {};
@@ -166,6 +172,7 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("port", false, 0, 65535, &Config::port));
     t.push_back(num_opt("tcp-backlog", false, 0, INT32_MAX, &Config::tcp_backlog));
     t.push_back(num_opt("tcp-keepalive", true, 0, INT32_MAX, &Config::tcp_keepalive));
+    t.push_back(bool_opt("io-uring", false, &Config::io_uring));
     t.push_back(num_opt("timeout", true, 0, INT32_MAX, &Config::timeout));
     t.push_back(num_opt("maxclients", true, 1, 1000000, &Config::maxclients));
     t.push_back(str_opt("requirepass", true, &Config::requirepass));

@@ -39,6 +39,8 @@ class ServerControl {
   virtual void kill_client(Client& client) = 0;
   virtual int listening_port() const = 0;
   virtual uint64_t connected_clients() const = 0;
+  // How replies are sent: "io_uring" (batched) or "writev".
+  virtual const char* reply_io() const = 0;
   virtual int64_t uptime_ms() const = 0;
   // Sleeps the loop thread (DEBUG SLEEP): the whole server stalls, as in Redis.
   virtual void sleep_ms(int64_t ms) = 0;

@@ -8,6 +8,7 @@
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/dispatch.h"
 #include "broker/server/server.h"
+#include "broker/server/uring.h"
 #include "wire/resp/reply_writer.h"
 
 namespace sluice::server {
@@ -173,44 +174,78 @@ void Connection::protocol_error(const std::string& text) {
   server_->schedule_flush(this);
 }
 
-void Connection::flush() {
-  if (closing_) return;
-  if (write_in_flight_ > 0) return;  // on_write will flush again
-  auto& broker = server_->broker();
-  uint64_t durable = broker.durable_epoch();
+size_t Connection::gather_output() {
   iov_.clear();
-  size_t total = client_.out.releasable(durable, &iov_, kMaxIov);
-  if (total > 0) {
-    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_),
-                         reinterpret_cast<const uv_buf_t*>(iov_.data()),
-                         static_cast<unsigned>(iov_.size()));
-    if (n == UV_EAGAIN || n == UV_ENOSYS) n = 0;
-    if (n < 0) {
-      close();
-      return;
-    }
-    broker.stats().total_net_output_bytes += static_cast<uint64_t>(n);
-    client_.out.consume(static_cast<size_t>(n));
-    if (static_cast<size_t>(n) < total || iov_.size() == kMaxIov) {
-      // The socket is full: hand the rest to libuv, which writes it when writable. The queued
-      // bytes must keep their addresses until on_write, so close the staging buffer first.
-      client_.out.seal_staging();
-      iov_.clear();
-      size_t rest = client_.out.releasable(durable, &iov_, kMaxIov);
-      if (rest > 0) {
-        int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_),
-                          reinterpret_cast<const uv_buf_t*>(iov_.data()),
-                          static_cast<unsigned>(iov_.size()), on_write);
-        if (rc != 0) {
-          close();
-          return;
-        }
-        write_in_flight_ = rest;
+  if (closing_ || write_in_flight_ > 0) return 0;  // on_write will flush again
+  return client_.out.releasable(server_->broker().durable_epoch(), &iov_, kMaxIov);
+}
+
+void Connection::flush() {
+  size_t total = gather_output();
+  if (total == 0) {
+    if (!closing_ && write_in_flight_ == 0) finish_if_drained();
+    return;
+  }
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_),
+                       reinterpret_cast<const uv_buf_t*>(iov_.data()),
+                       static_cast<unsigned>(iov_.size()));
+  if (n == UV_ENOSYS) n = 0;
+  wrote(n, total);
+}
+
+bool Connection::queue_send(SendRing& ring) {
+  size_t total = gather_output();
+  if (total == 0) {
+    if (!closing_ && write_in_flight_ == 0) finish_if_drained();
+    return false;
+  }
+  msg_ = msghdr{};
+  msg_.msg_iov = iov_.data();
+  msg_.msg_iovlen = iov_.size();
+  if (client_.fd < 0 || !ring.queue_sendmsg(client_.fd, &msg_, reinterpret_cast<uint64_t>(this))) {
+    flush();
+    return false;
+  }
+  send_total_ = total;
+  return true;
+}
+
+void Connection::sent(int result) { wrote(result, send_total_); }
+
+void Connection::wrote(ssize_t n, size_t total) {
+  if (closing_) return;
+  if (n == UV_EAGAIN) n = 0;
+  if (n < 0) {
+    close();
+    return;
+  }
+  auto& broker = server_->broker();
+  broker.stats().total_net_output_bytes += static_cast<uint64_t>(n);
+  client_.out.consume(static_cast<size_t>(n));
+  if (static_cast<size_t>(n) < total || iov_.size() == kMaxIov) {
+    // The socket is full: hand the rest to libuv, which writes it when writable. The queued
+    // bytes must keep their addresses until on_write, so close the staging buffer first.
+    client_.out.seal_staging();
+    iov_.clear();
+    size_t rest = client_.out.releasable(broker.durable_epoch(), &iov_, kMaxIov);
+    if (rest > 0) {
+      int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_),
+                        reinterpret_cast<const uv_buf_t*>(iov_.data()),
+                        static_cast<unsigned>(iov_.size()), on_write);
+      if (rc != 0) {
+        close();
         return;
       }
+      write_in_flight_ = rest;
+      return;
     }
   }
-  if (client_.close_after_reply && !client_.out.waiting_for_durability(durable) &&
+  finish_if_drained();
+}
+
+void Connection::finish_if_drained() {
+  if (client_.close_after_reply &&
+      !client_.out.waiting_for_durability(server_->broker().durable_epoch()) &&
       client_.out.empty()) {
     close();
   }

@@ -3,6 +3,7 @@
 // (before polling), with writev.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <string>
@@ -14,6 +15,7 @@
 
 namespace sluice::server {
 
+class SendRing;
 class Server;
 
 class Connection final : public core::ClientHost {
@@ -28,6 +30,11 @@ class Connection final : public core::ClientHost {
   void start();
   // Writes what is releasable. Called by the server before polling.
   void flush();
+  // The same through a batch: queues a send of what is releasable on `ring` (true), or does
+  // what flush() does when there is nothing to send or the ring is full (false). After the
+  // ring's submit, sent() takes the result.
+  bool queue_send(SendRing& ring);
+  void sent(int result);
   // Closes the socket (idempotent); the object is deleted in the close callback.
   void close();
   bool closing() const { return closing_; }
@@ -53,6 +60,9 @@ class Connection final : public core::ClientHost {
   static void on_close(uv_handle_t* h);
   void protocol_error(const std::string& text);
   void received(size_t n);
+  size_t gather_output();
+  void wrote(ssize_t n, size_t total);
+  void finish_if_drained();
   void check_output_limits();
 
   Server* server_;
@@ -64,7 +74,9 @@ class Connection final : public core::ClientHost {
   size_t input_pos_ = 0;  // start of the unparsed bytes
   std::vector<std::string_view> argv_;
   std::vector<iovec> iov_;
-  size_t write_in_flight_ = 0;  // bytes handed to uv_write, not yet completed
+  size_t write_in_flight_ = 0;
+  msghdr msg_{};           // a queued batch send (SendRing)
+  size_t send_total_ = 0;  // its byte count  // bytes handed to uv_write, not yet completed
   bool reading_ = false;
   bool closing_ = false;
 };

@@ -9,10 +9,15 @@
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/server/connection.h"
+#include "broker/server/uring.h"
 #include "broker/stream/stream_engine.h"
 
 namespace sluice::server {
 namespace {
+
+// Fan-out sweep stride (see write_replies) and the most sends one io_uring_enter carries.
+constexpr size_t kSweepStride = 16;
+constexpr unsigned kRingEntries = 64;
 
 // Work item for fdatasync on the thread pool.
 struct SyncWork {
@@ -87,6 +92,11 @@ int Server::run() {
   uv_prepare_start(&prepare_, on_prepare);
   uv_idle_init(&loop_, &spin_);
   spin_.data = this;
+  if (config_->io_uring) {
+    std::string why;
+    ring_ = SendRing::create(kRingEntries, &why);
+    if (!ring_) spdlog::warn("io_uring unavailable ({}): replies are written with writev", why);
+  }
   uv_timer_init(&loop_, &cron_);
   cron_.data = this;
   uv_timer_start(&cron_, on_cron, 100, static_cast<uint64_t>(1000 / std::max(1, config_->hz)));
@@ -201,9 +211,6 @@ void Server::before_poll() {
 // that subscriber's previous write instead of one publisher batch. Subscribers that got new
 // messages after their write in this sweep are written next iteration, which then polls without
 // waiting. When nothing new arrives each re-read is one read that finds nothing.
-namespace {
-constexpr size_t kSweepStride = 16;
-}  // namespace
 
 bool Server::reread_sources(const std::vector<Connection*>& sources) {
   bool got = false;
@@ -223,21 +230,48 @@ void Server::write_replies() {
   std::vector<Connection*> sources;
   if (list.size() > kSweepStride) sources.swap(sources_);
   sources_.clear();
+  // Without fan-out sources there is nothing to re-read: batches only bounded by the ring.
+  size_t stride = sources.empty() ? (ring_ ? ring_->capacity() : list.size()) : kSweepStride;
   bool more = false;
-  for (size_t i = 0; i < list.size(); ++i) {
-    Connection* c = list[i];
-    c->wants_flush = false;
-    c->flush();
-    if (!c->closing() && c->client().out.waiting_for_durability(broker_.durable_epoch())) {
-      // Keep it listed: it flushes again when the sync completes.
-      schedule_flush(c);
-    }
-    if (!sources.empty() && (i + 1) % kSweepStride == 0 && reread_sources(sources)) more = true;
+  for (size_t begin = 0; begin < list.size(); begin += stride) {
+    size_t end = std::min(list.size(), begin + stride);
+    write_batch(std::span<Connection* const>(list.data() + begin, end - begin));
+    if (!sources.empty() && end < list.size() && reread_sources(sources)) more = true;
   }
   if (more) {
     uv_idle_start(&spin_, [](uv_idle_t*) {});
   } else {
     uv_idle_stop(&spin_);
+  }
+}
+
+void Server::write_batch(std::span<Connection* const> batch) {
+  if (ring_) {
+    bool queued = false;
+    for (Connection* c : batch) {
+      c->wants_flush = false;
+      if (c->queue_send(*ring_)) queued = true;
+    }
+    if (queued) {
+      for (const SendRing::Completion& done : ring_->submit_and_reap()) {
+        reinterpret_cast<Connection*>(done.tag)->sent(done.result);
+      }
+      if (ring_->failed()) {
+        spdlog::warn("io_uring send failed; writing replies with writev from now on");
+        ring_.reset();
+      }
+    }
+  } else {
+    for (Connection* c : batch) {
+      c->wants_flush = false;
+      c->flush();
+    }
+  }
+  for (Connection* c : batch) {
+    if (!c->closing() && c->client().out.waiting_for_durability(broker_.durable_epoch())) {
+      // Keep it listed: it flushes again when the sync completes.
+      schedule_flush(c);
+    }
   }
 }
 

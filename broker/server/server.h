@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -15,6 +16,7 @@
 namespace sluice::server {
 
 class Connection;
+class SendRing;
 
 class Server final : public core::ServerControl {
  public:
@@ -42,6 +44,7 @@ class Server final : public core::ServerControl {
   void kill_client(core::Client& client) override;
   int listening_port() const override { return port_; }
   uint64_t connected_clients() const override { return connections_.size(); }
+  const char* reply_io() const override { return ring_ ? "io_uring" : "writev"; }
   int64_t uptime_ms() const override;
   void sleep_ms(int64_t ms) override;
   std::string reload() override;
@@ -56,6 +59,7 @@ class Server final : public core::ServerControl {
 
   void before_poll();
   void write_replies();
+  void write_batch(std::span<Connection* const> batch);
   bool reread_sources(const std::vector<Connection*>& sources);
   void start_sync(bool for_durability);
   void cron();
@@ -69,7 +73,8 @@ class Server final : public core::ServerControl {
   uv_loop_t loop_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   uv_prepare_t prepare_;
-  uv_idle_t spin_;  // active: the next poll does not wait (output is pending)
+  std::unique_ptr<SendRing> ring_;  // batched reply sends; null: writev per connection
+  uv_idle_t spin_;                  // active: the next poll does not wait (output is pending)
   uv_timer_t cron_;
   uv_timer_t fsync_timer_;
   uv_timer_t block_timer_;

@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/uio.h>
+
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -34,12 +37,15 @@ class KvFixture {
   // Runs one command and returns its raw reply bytes.
   std::string run(std::initializer_list<std::string_view> args) {
     std::vector<std::string_view> argv(args);
-    std::string* out = client_->out.staging();
-    size_t mark = out->size();
+    client_->out.clear();
     commands::execute(*broker_, *client_, argv);
     // The server flushes storage once per loop iteration; do the same after every command.
     broker_->flush_storage();
-    std::string reply = out->substr(mark);
+    // Everything queued, held for durability or not (a range reply may have moved bytes).
+    std::vector<iovec> iov;
+    client_->out.releasable(UINT64_MAX, &iov, SIZE_MAX);
+    std::string reply;
+    for (const auto& v : iov) reply.append(static_cast<const char*>(v.iov_base), v.iov_len);
     return reply;
   }
 
