@@ -3,13 +3,13 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
+#include "broker/commands/server_stats.h"
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/stream/stream_engine.h"
 
@@ -29,13 +29,6 @@ std::string human(uint64_t bytes) {
     snprintf(buf, sizeof(buf), "%.2fG", b / (1ull << 30));
   }
   return buf;
-}
-
-uint64_t rss_bytes() {
-  std::ifstream f("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  f >> size >> resident;
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 struct Writer {

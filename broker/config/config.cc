@@ -274,6 +274,14 @@ const std::vector<Option>& options() {
         num_opt("slowlog-log-slower-than", true, -1, INT64_MAX, &Config::slowlog_log_slower_than));
     t.push_back(num_opt("slowlog-max-len", true, 0, INT64_MAX, &Config::slowlog_max_len));
     t.push_back(num_opt("latency-tracking", true, 0, 1, &Config::latency_tracking));
+    t.push_back(num_opt("metrics-port", false, 0, 65535, &Config::metrics_port));
+    // CONFIG GET shows the addresses in effect; "" (the default) follows `bind`.
+    t.push_back({"metrics-bind", false, [](const Config& c) { return join(metrics_addresses(c)); },
+                 [](Config& c, const Values& v) -> std::string {
+                   c.metrics_bind = split_words(v);
+                   return {};
+                 }});
+    t.push_back(num_opt("metrics-max-series", true, 0, INT64_MAX, &Config::metrics_max_series));
     return t;
   }();
   return table;
@@ -323,6 +331,10 @@ bool split_line(const std::string& line, Values* out) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& metrics_addresses(const Config& config) {
+  return config.metrics_bind.empty() ? config.bind : config.metrics_bind;
+}
 
 bool parse_memory(std::string_view text, uint64_t* out) {
   std::string s = lower(text);

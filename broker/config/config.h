@@ -24,7 +24,7 @@ struct Config {
   int port = 6379;
   int tcp_backlog = 511;
   int tcp_keepalive = 300;
-  bool io_uring = true;  // send replies in batches through io_uring when the kernel allows
+  bool io_uring = true;        // send replies in batches through io_uring when the kernel allows
   int timeout = 0;
   int maxclients = 10000;
   std::string requirepass;
@@ -66,7 +66,14 @@ struct Config {
   int64_t slowlog_log_slower_than = 10000;
   int64_t slowlog_max_len = 128;
   int64_t latency_tracking = 1;
+  // metrics: Prometheus text over HTTP
+  int metrics_port = 0;                   // 0 = no metrics endpoint
+  std::vector<std::string> metrics_bind;  // empty = the addresses of `bind`
+  int64_t metrics_max_series = 10000;     // per-stream/group/consumer samples in one scrape
 };
+
+// The addresses the metrics endpoint listens on: metrics-bind, or bind's when it is empty.
+const std::vector<std::string>& metrics_addresses(const Config& config);
 
 // Parses notify-keyspace-events flags ("KEA", "Ex", ...) into Redis's canonical order; false on
 // an unknown flag.

@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/metrics_text.h"
 #include "broker/server/connection.h"
+#include "broker/server/metrics_http.h"
 #include "broker/server/uring.h"
 #include "broker/stream/stream_engine.h"
 
@@ -82,7 +84,13 @@ int Server::run() {
     spdlog::critical("Fatal error loading the data in '{}': {}", config_->dir, e.what());
     return 1;
   }
-  if (!listen_all()) {
+  if (config_->metrics_port != 0) {
+    metrics_ = std::make_unique<MetricsHttp>(
+        &loop_, MetricsHttp::Options{config::metrics_addresses(*config_), config_->metrics_port},
+        [this] { return commands::render_metrics(broker_, core::now_ms()); });
+  }
+  if ((metrics_ && !metrics_->start()) || !listen_all()) {
+    if (metrics_) metrics_->close();
     broker_.close();
     uv_run(&loop_, UV_RUN_NOWAIT);
     return 1;
@@ -238,7 +246,8 @@ void Server::write_replies() {
     write_batch(std::span<Connection* const>(list.data() + begin, end - begin));
     if (!sources.empty() && end < list.size() && reread_sources(sources)) more = true;
   }
-  if (more) {
+  bool spin = more;
+  if (spin) {
     uv_idle_start(&spin_, [](uv_idle_t*) {});
   } else {
     uv_idle_stop(&spin_);
@@ -400,6 +409,7 @@ void Server::begin_shutdown() {
              [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
   }
   listeners_.clear();
+  if (metrics_) metrics_->close();
   // Best-effort flush of pending replies, then close every connection.
   for (Connection* c : std::vector<Connection*>(connections_.begin(), connections_.end())) {
     c->flush();

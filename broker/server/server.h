@@ -17,6 +17,7 @@ namespace sluice::server {
 
 class Connection;
 class SendRing;
+class MetricsHttp;
 
 class Server final : public core::ServerControl {
  public:
@@ -72,6 +73,7 @@ class Server final : public core::ServerControl {
   core::Broker broker_;
   uv_loop_t loop_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  std::unique_ptr<MetricsHttp> metrics_;  // metrics-port; null when 0
   uv_prepare_t prepare_;
   std::unique_ptr<SendRing> ring_;  // batched reply sends; null: writev per connection
   uv_idle_t spin_;                  // active: the next poll does not wait (output is pending)

@@ -1,0 +1,286 @@
+#include "broker/commands/metrics_text.h"
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "broker/blocking/blocking_registry.h"
+#include "broker/commands/command_table.h"
+#include "broker/commands/prometheus_text.h"
+#include "broker/commands/server_stats.h"
+#include "broker/pubsub/pubsub_hub.h"
+#include "broker/stream/stream_engine.h"
+
+namespace sluice::commands {
+namespace {
+
+using prometheus::Family;
+using prometheus::MetricType;
+
+constexpr MetricType kCounter = MetricType::kCounter;
+constexpr MetricType kGauge = MetricType::kGauge;
+
+// Samples left for the per-stream families; take(n) reserves n or none.
+class SeriesBudget {
+ public:
+  explicit SeriesBudget(uint64_t limit) : left_(limit) {}
+  bool take(uint64_t n) {
+    if (n > left_) {
+      truncated_ = true;
+      return false;
+    }
+    left_ -= n;
+    return true;
+  }
+  bool truncated() const { return truncated_; }
+
+ private:
+  uint64_t left_;
+  bool truncated_ = false;
+};
+
+struct StreamRef {
+  int db;
+  std::string_view key;
+  const stream::Stream* stream;
+};
+
+// Every live stream, in (db, key) order so scrapes list them the same way each time and a
+// truncated scrape always keeps the same ones.
+std::vector<StreamRef> live_streams(core::Broker& broker, int64_t now_ms) {
+  std::vector<StreamRef> out;
+  for (int i = 0; i < broker.db_count(); ++i) {
+    broker.db(i).for_each([&](const std::string& key, core::Object& obj) {
+      if (obj.type() != core::ObjectType::kStream) return;
+      if (obj.expire_at_ms != 0 && obj.expire_at_ms <= now_ms) return;
+      out.push_back({i, key, static_cast<const stream::Stream*>(&obj)});
+    });
+  }
+  std::sort(out.begin(), out.end(), [](const StreamRef& a, const StreamRef& b) {
+    return a.db != b.db ? a.db < b.db : a.key < b.key;
+  });
+  return out;
+}
+
+void append_server_families(core::Broker& broker, std::string* out) {
+  const core::Stats& st = broker.stats();
+  const core::ServerControl* control = broker.control;
+
+  Family uptime("sluice_uptime_seconds", kGauge, "Seconds since the server started.");
+  uptime.add(control ? static_cast<double>(control->uptime_ms()) / 1000.0 : 0.0);
+  uptime.append_to(out);
+
+  Family connected("sluice_connected_clients", kGauge,
+                   "Client connections open now (metrics connections not included).");
+  connected.add(control ? control->connected_clients() : uint64_t{0});
+  connected.append_to(out);
+
+  Family blocked("sluice_blocked_clients", kGauge,
+                 "Clients blocked in XREAD, XREADGROUP or another blocking command.");
+  blocked.add(broker.blocking().blocked_clients());
+  blocked.append_to(out);
+
+  Family received("sluice_connections_received_total", kCounter,
+                  "Client connections accepted since start.");
+  received.add(st.total_connections_received);
+  received.append_to(out);
+
+  Family rejected("sluice_rejected_connections_total", kCounter,
+                  "Client connections refused because maxclients was reached.");
+  rejected.add(st.rejected_connections);
+  rejected.append_to(out);
+
+  Family net_in("sluice_net_input_bytes_total", kCounter, "Bytes read from clients.");
+  net_in.add(st.total_net_input_bytes);
+  net_in.append_to(out);
+
+  Family net_out("sluice_net_output_bytes_total", kCounter, "Bytes written to clients.");
+  net_out.add(st.total_net_output_bytes);
+  net_out.append_to(out);
+
+  Family memory("sluice_used_memory_bytes", kGauge,
+                "Resident set size of the server process (INFO used_memory).");
+  memory.add(rss_bytes());
+  memory.append_to(out);
+
+  Family storage("sluice_storage_failed", kGauge,
+                 "1 after a failed write or fdatasync: writes are refused until restart.");
+  storage.add(broker.storage_failed() ? 1 : 0);
+  storage.append_to(out);
+}
+
+void append_command_families(core::Broker& broker, std::string* out) {
+  const core::Stats& st = broker.stats();
+
+  Family processed("sluice_commands_processed_total", kCounter,
+                   "Commands processed (INFO total_commands_processed).");
+  processed.add(st.total_commands_processed);
+  processed.append_to(out);
+
+  Family calls("sluice_commands_total", kCounter, "Calls per command (INFO commandstats).");
+  Family usec("sluice_commands_usec_total", kCounter, "Microseconds spent executing each command.");
+  Family rejected_calls("sluice_commands_rejected_total", kCounter,
+                        "Calls refused before running (arity, NOAUTH, subscribed mode, MISCONF).");
+  Family failed_calls("sluice_commands_failed_total", kCounter,
+                      "Calls that executed and replied with an error.");
+  command_table().for_each([&](const CommandSpec& spec) {
+    const core::CommandStats& cs = spec.stats;
+    if (cs.calls == 0 && cs.rejected_calls == 0) return;
+    calls.add({{"cmd", spec.name}}, cs.calls);
+    usec.add({{"cmd", spec.name}}, cs.usec);
+    rejected_calls.add({{"cmd", spec.name}}, cs.rejected_calls);
+    failed_calls.add({{"cmd", spec.name}}, cs.failed_calls);
+  });
+  calls.append_to(out);
+  usec.append_to(out);
+  rejected_calls.append_to(out);
+  failed_calls.append_to(out);
+
+  Family error_replies("sluice_error_replies_total", kCounter, "Error replies sent.");
+  error_replies.add(st.total_error_replies);
+  error_replies.append_to(out);
+
+  Family errors("sluice_errors_total", kCounter,
+                "Error replies by error prefix (INFO errorstats).");
+  for (const auto& [prefix, n] : st.errors) errors.add({{"prefix", prefix}}, n);
+  errors.append_to(out);
+}
+
+void append_keyspace_families(core::Broker& broker, std::string* out) {
+  const core::Stats& st = broker.stats();
+
+  Family keys("sluice_keys", kGauge, "Keys per non-empty database (INFO keyspace).");
+  Family expires("sluice_keys_with_expiry", kGauge, "Keys with a TTL per non-empty database.");
+  uint64_t expired = 0;
+  for (int i = 0; i < broker.db_count(); ++i) {
+    core::Database& db = broker.db(i);
+    expired += db.expired_keys;
+    if (db.size() == 0) continue;
+    std::string index = std::to_string(i);
+    keys.add({{"db", index}}, db.size());
+    expires.add({{"db", index}}, db.expires());
+  }
+  keys.append_to(out);
+  expires.append_to(out);
+
+  Family expired_keys("sluice_expired_keys_total", kCounter, "Keys removed by expiry.");
+  expired_keys.add(expired);
+  expired_keys.append_to(out);
+
+  Family hits("sluice_keyspace_hits_total", kCounter, "Key lookups that found the key.");
+  hits.add(st.keyspace_hits);
+  hits.append_to(out);
+
+  Family misses("sluice_keyspace_misses_total", kCounter, "Key lookups that found nothing.");
+  misses.add(st.keyspace_misses);
+  misses.append_to(out);
+
+  pubsub::PubSubHub& hub = broker.pubsub();
+  Family channels("sluice_pubsub_channels", kGauge, "Channels with at least one subscriber.");
+  channels.add(hub.channel_count());
+  channels.append_to(out);
+
+  Family patterns("sluice_pubsub_patterns", kGauge, "Distinct subscribed patterns.");
+  patterns.add(hub.pattern_count());
+  patterns.append_to(out);
+
+  Family shard("sluice_pubsub_shard_channels", kGauge,
+               "Shard channels with at least one subscriber.");
+  shard.add(hub.shard_channel_count());
+  shard.append_to(out);
+
+  stream::StreamEngine::Totals totals = broker.streams().totals();
+  Family streams("sluice_streams", kGauge, "Stream keys (INFO streams).");
+  streams.add(totals.streams);
+  streams.append_to(out);
+
+  Family entries("sluice_stream_entries", kGauge, "Entries in all streams.");
+  entries.add(totals.entries);
+  entries.append_to(out);
+
+  Family groups("sluice_stream_groups", kGauge, "Consumer groups of all streams.");
+  groups.add(totals.groups);
+  groups.append_to(out);
+
+  Family disk("sluice_stream_disk_bytes", kGauge, "Bytes of stream segment files on disk.");
+  disk.add(totals.disk_bytes);
+  disk.append_to(out);
+}
+
+void append_stream_families(core::Broker& broker, int64_t now_ms, std::string* out) {
+  Family length("sluice_stream_length", kGauge, "Entries in the stream (XLEN).");
+  Family last_id("sluice_stream_last_id_ms", kGauge,
+                 "Milliseconds part of the stream's last generated ID (a unix time in ms).");
+  Family added("sluice_stream_entries_added_total", kCounter,
+               "Entries ever added to the stream (XINFO STREAM entries-added).");
+  Family lag("sluice_group_lag", kGauge,
+             "Entries not yet delivered to the group, as XINFO GROUPS lag; absent when "
+             "XINFO shows nil (deletions make it unknowable).");
+  Family pending("sluice_group_pending", kGauge,
+                 "Entries delivered to the group and not yet acknowledged (its PEL).");
+  Family consumers("sluice_group_consumers", kGauge, "Consumers in the group.");
+  Family delivered("sluice_group_last_delivered_id_ms", kGauge,
+                   "Milliseconds part of the group's last-delivered-id.");
+  Family consumer_pending("sluice_consumer_pending", kGauge,
+                          "Entries the consumer holds unacknowledged.");
+  Family consumer_idle("sluice_consumer_idle_seconds", kGauge,
+                       "Seconds since the consumer last read or claimed (XINFO CONSUMERS idle).");
+
+  SeriesBudget budget(
+      static_cast<uint64_t>(std::max<int64_t>(0, broker.config().metrics_max_series)));
+  std::string db_label;
+  for (const StreamRef& ref : live_streams(broker, now_ms)) {
+    if (!budget.take(3)) break;
+    const stream::Stream& s = *ref.stream;
+    db_label = std::to_string(ref.db);
+    length.add({{"db", db_label}, {"stream", ref.key}}, s.length());
+    last_id.add({{"db", db_label}, {"stream", ref.key}}, s.last_id().ms);
+    added.add({{"db", db_label}, {"stream", ref.key}}, s.entries_added());
+    for (const auto& [group_name, g] : s.groups) {
+      std::optional<int64_t> group_lag = stream::group_lag(s, *g);
+      if (!budget.take(group_lag ? 4 : 3)) break;
+      std::initializer_list<prometheus::Label> labels = {
+          {"db", db_label}, {"stream", ref.key}, {"group", group_name}};
+      if (group_lag) lag.add(labels, *group_lag);
+      pending.add(labels, g->pel.size());
+      consumers.add(labels, g->consumers.size());
+      delivered.add(labels, g->last_delivered_id.ms);
+      for (const auto& [consumer_name, c] : g->consumers) {
+        if (!budget.take(2)) break;
+        std::initializer_list<prometheus::Label> consumer_labels = {{"db", db_label},
+                                                                    {"stream", ref.key},
+                                                                    {"group", group_name},
+                                                                    {"consumer", consumer_name}};
+        consumer_pending.add(consumer_labels, c->pending.size());
+        consumer_idle.add(
+            consumer_labels,
+            static_cast<double>(std::max<int64_t>(0, now_ms - c->seen_time_ms)) / 1000.0);
+      }
+      if (budget.truncated()) break;
+    }
+    if (budget.truncated()) break;
+  }
+  for (const Family* f : {&length, &last_id, &added, &lag, &pending, &consumers, &delivered,
+                          &consumer_pending, &consumer_idle}) {
+    f->append_to(out);
+  }
+  Family truncated("sluice_metrics_truncated", kGauge,
+                   "1 when metrics-max-series left some stream, group or consumer series out of "
+                   "this scrape.");
+  truncated.add(budget.truncated() ? 1 : 0);
+  truncated.append_to(out);
+}
+
+}  // namespace
+
+std::string render_metrics(core::Broker& broker, int64_t now_ms) {
+  std::string out;
+  append_server_families(broker, &out);
+  append_command_families(broker, &out);
+  append_keyspace_families(broker, &out);
+  append_stream_families(broker, now_ms, &out);
+  return out;
+}
+
+}  // namespace sluice::commands

@@ -1,0 +1,176 @@
+#include "broker/server/http_request.h"
+
+#include "broker/commands/prometheus_text.h"
+
+namespace sluice::server::http {
+namespace {
+
+constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
+
+// RFC 9110 tchar: the characters of methods and header names.
+bool is_tchar(char ch) {
+  if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) {
+    return true;
+  }
+  return std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+}
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char ch : s) {
+    if (!is_tchar(ch)) return false;
+  }
+  return true;
+}
+
+// Visible ASCII only: no spaces, controls or bytes >= 0x80 (those must be percent-encoded).
+bool is_target(std::string_view s) {
+  if (s.empty()) return false;
+  for (char ch : s) {
+    if (ch <= ' ' || ch >= 0x7f) return false;
+  }
+  return true;
+}
+
+// Splits off the next line (without its LF and an optional CR before it).
+std::string_view next_line(std::string_view* rest) {
+  size_t lf = rest->find('\n');
+  std::string_view line = rest->substr(0, lf);
+  *rest = lf == std::string_view::npos ? std::string_view() : rest->substr(lf + 1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+}  // namespace
+
+ParseState RequestParser::fail(std::string why) {
+  error_ = std::move(why);
+  buffer_.clear();
+  buffer_.shrink_to_fit();
+  return state_ = ParseState::kBad;
+}
+
+ParseState RequestParser::feed(std::string_view bytes) {
+  if (state_ != ParseState::kIncomplete) return state_;
+  if (buffer_.empty()) {
+    // Empty lines before the request line are skipped (RFC 9112 section 2.2).
+    size_t start = bytes.find_first_not_of("\r\n");
+    if (start == std::string_view::npos) return state_;
+    bytes.remove_prefix(start);
+  }
+  // Never hold more than the limit: a head that has not ended within it is refused anyway.
+  buffer_.append(bytes.substr(0, max_head_bytes_ - buffer_.size()));
+  // The head ends at its first empty line: "\n\n" or "\n\r\n". A line end seen at the end of
+  // the previous piece ("\n" or "\n\r") is looked at again.
+  size_t from = scanned_ > 2 ? scanned_ - 2 : 0;
+  for (size_t i = buffer_.find('\n', from); i != std::string::npos; i = buffer_.find('\n', i + 1)) {
+    size_t next = i + 1;
+    if (next < buffer_.size() && buffer_[next] == '\r') ++next;
+    if (next < buffer_.size() && buffer_[next] == '\n') {
+      return parse_head(std::string_view(buffer_).substr(0, i + 1));
+    }
+  }
+  scanned_ = buffer_.size();
+  if (buffer_.size() >= max_head_bytes_) {
+    return fail("request head longer than " + std::to_string(max_head_bytes_) + " bytes");
+  }
+  return state_;
+}
+
+ParseState RequestParser::parse_head(std::string_view head) {
+  std::string_view rest = head;
+  std::string_view line = next_line(&rest);
+  // request-line = method SP request-target SP HTTP-version
+  size_t sp1 = line.find(' ');
+  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return fail("malformed request line");
+  }
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (!is_token(method)) return fail("malformed method");
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") return fail("unsupported HTTP version");
+  if (!is_target(target)) return fail("malformed request target");
+  std::string_view path = target;
+  if (path.starts_with("http://") || path.starts_with("https://")) {
+    path.remove_prefix(path.find("//") + 2);
+    size_t slash = path.find('/');
+    path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
+  } else if (path.front() != '/' && path != "*") {
+    return fail("malformed request target");
+  }
+  path = path.substr(0, path.find_first_of("?#"));
+  while (!rest.empty()) {
+    line = next_line(&rest);
+    if (line.empty()) break;
+    // field-line = field-name ":" OWS field-value OWS; no obsolete line folding, no space
+    // before the colon (RFC 9112 section 5), no stray CR or NUL.
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
+      return fail("malformed header line");
+    }
+    if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
+      return fail("malformed header line");
+    }
+  }
+  request_.method = method;
+  request_.target = target;
+  request_.path = path;
+  buffer_.clear();
+  buffer_.shrink_to_fit();
+  return state_ = ParseState::kComplete;
+}
+
+std::string build_response(int status, std::string_view content_type, std::string_view body,
+                           bool head_only) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+  out += "Content-Type: ";
+  out += content_type;
+  out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (status == 405) out += "Allow: GET, HEAD\r\n";
+  out += "Connection: close\r\n\r\n";
+  if (!head_only) out += body;
+  return out;
+}
+
+std::string metrics_response(const RequestParser& parser,
+                             const std::function<std::string()>& render_metrics) {
+  if (parser.state() != ParseState::kComplete) {
+    return build_response(400, kTextPlain, "Bad Request: " + parser.error() + "\n");
+  }
+  const Request& req = parser.request();
+  if (req.path != "/metrics") {
+    return build_response(404, kTextPlain, "Not Found: the metrics are at /metrics\n");
+  }
+  bool head = req.method == "HEAD";
+  if (req.method != "GET" && !head) {
+    return build_response(405, kTextPlain, "Method Not Allowed: use GET\n");
+  }
+  return build_response(200, commands::prometheus::kContentType, render_metrics(), head);
+}
+
+std::string_view service_unavailable_response() {
+  static const std::string kResponse =
+      build_response(503, kTextPlain, "Service Unavailable: too many metrics connections\n");
+  return kResponse;
+}
+
+}  // namespace sluice::server::http
