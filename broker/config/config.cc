@@ -173,6 +173,7 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("tcp-backlog", false, 0, INT32_MAX, &Config::tcp_backlog));
     t.push_back(num_opt("tcp-keepalive", true, 0, INT32_MAX, &Config::tcp_keepalive));
     t.push_back(bool_opt("io-uring", false, &Config::io_uring));
+    t.push_back(num_opt("busy-poll-us", true, 0, 1000000, &Config::busy_poll_us));
     t.push_back(num_opt("timeout", true, 0, INT32_MAX, &Config::timeout));
     t.push_back(num_opt("maxclients", true, 1, 1000000, &Config::maxclients));
     t.push_back(str_opt("requirepass", true, &Config::requirepass));

@@ -94,6 +94,7 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
 }
 
 void Connection::received(size_t n) {
+  server_->count_input();
   input_.commit(n);
   server_->broker().stats().total_net_input_bytes += n;
   client_.last_interaction_ms = core::now_ms();

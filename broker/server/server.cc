@@ -246,7 +246,19 @@ void Server::write_replies() {
     write_batch(std::span<Connection* const>(list.data() + begin, end - begin));
     if (!sources.empty() && end < list.size() && reread_sources(sources)) more = true;
   }
-  bool spin = more;
+  // Busy polling: while requests arrive densely (less than busy-poll-us apart), poll without
+  // sleeping until busy-poll-us have passed since the last one. A client writing to a server
+  // asleep in epoll_wait pays for waking it (an inter-processor interrupt, costly on virtual
+  // machines) inside its own write; to a polling server it does not, so request/response
+  // clients get more done per second. Sparse traffic (a request a millisecond) never spins.
+  int64_t now_us = static_cast<int64_t>(uv_hrtime() / 1000);
+  const int64_t window = config_->busy_poll_us;
+  if (inputs_ != inputs_seen_) {
+    inputs_seen_ = inputs_;
+    dense_input_ = now_us - last_input_us_ < window;
+    last_input_us_ = now_us;
+  }
+  bool spin = more || (window > 0 && dense_input_ && now_us - last_input_us_ < window);
   if (spin) {
     uv_idle_start(&spin_, [](uv_idle_t*) {});
   } else {

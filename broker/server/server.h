@@ -39,6 +39,8 @@ class Server final : public core::ServerControl {
   // Output queued on a connection by another one's command (a pub/sub delivery).
   void count_foreign_output() { ++foreign_outputs_; }
   uint64_t foreign_outputs() const { return foreign_outputs_; }
+  // A connection read request bytes (busy polling keeps going while they come).
+  void count_input() { ++inputs_; }
 
   // core::ServerControl
   void request_shutdown(bool save) override;
@@ -87,6 +89,10 @@ class Server final : public core::ServerControl {
   std::vector<Connection*> close_list_;
   std::vector<Connection*> sources_;  // fan-out sources of this iteration
   uint64_t foreign_outputs_ = 0;
+  uint64_t inputs_ = 0;
+  uint64_t inputs_seen_ = 0;
+  int64_t last_input_us_ = 0;
+  bool dense_input_ = false;  // the last two iterations with input were close together
   int port_ = 0;
   bool shutting_down_ = false;
   bool sync_running_ = false;

@@ -7,8 +7,8 @@ many subscribers, and a client that disconnects with output queued."""
 import socket
 import threading
 
-from sluice_harness import (Server, assert_eq, assert_true, encode_command, main, test,
-                            wait_until)
+from sluice_harness import (ReplyError, Server, assert_eq, assert_true, encode_command, main,
+                            test, wait_until)
 
 MODES = ("yes", "no")
 
@@ -69,6 +69,20 @@ def exercise(mode):
 def replies_are_the_same_through_io_uring_and_writev():
     paths = [exercise(mode) for mode in MODES]
     assert_eq(paths[1], "writev")
+
+
+@test
+def busy_polling_is_a_runtime_setting_and_changes_no_reply():
+    with Server() as srv:
+        c = srv.conn()
+        assert_eq(c.call("CONFIG", "GET", "busy-poll-us"), [b"busy-poll-us", b"100"])
+        for value in ("0", "5000", "100"):
+            assert_eq(c.call("CONFIG", "SET", "busy-poll-us", value), "OK")
+            assert_eq(c.call("CONFIG", "GET", "busy-poll-us"), [b"busy-poll-us", value.encode()])
+            assert_eq(c.pipeline(*[("INCR", f"bp:{value}") for _ in range(100)]),
+                      list(range(1, 101)))
+        assert_true(isinstance(c.call("CONFIG", "SET", "busy-poll-us", "-1"), ReplyError),
+                    "a negative window is refused")
 
 
 @test(timeout=180)
