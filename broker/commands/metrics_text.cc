@@ -67,56 +67,45 @@ void append_server_families(core::Broker& broker, std::string* out) {
   const core::Stats& st = broker.stats();
   const core::ServerControl* control = broker.control;
 
-  Family uptime("sluice_uptime_seconds", kGauge, "Seconds since the server started.");
-  uptime.add(control ? static_cast<double>(control->uptime_ms()) / 1000.0 : 0.0);
-  uptime.append_to(out);
+  Family::single(out, "sluice_uptime_seconds", kGauge, "Seconds since the server started.",
+                 control ? static_cast<double>(control->uptime_ms()) / 1000.0 : 0.0);
 
   Family connected("sluice_connected_clients", kGauge,
                    "Client connections open now (metrics connections not included).");
   connected.add(control ? control->connected_clients() : uint64_t{0});
   connected.append_to(out);
 
-  Family blocked("sluice_blocked_clients", kGauge,
-                 "Clients blocked in XREAD, XREADGROUP or another blocking command.");
-  blocked.add(broker.blocking().blocked_clients());
-  blocked.append_to(out);
+  Family::single(out, "sluice_blocked_clients", kGauge,
+                 "Clients blocked in XREAD, XREADGROUP or another blocking command.",
+                 broker.blocking().blocked_clients());
 
-  Family received("sluice_connections_received_total", kCounter,
-                  "Client connections accepted since start.");
-  received.add(st.total_connections_received);
-  received.append_to(out);
+  Family::single(out, "sluice_connections_received_total", kCounter,
+                 "Client connections accepted since start.", st.total_connections_received);
 
-  Family rejected("sluice_rejected_connections_total", kCounter,
-                  "Client connections refused because maxclients was reached.");
-  rejected.add(st.rejected_connections);
-  rejected.append_to(out);
+  Family::single(out, "sluice_rejected_connections_total", kCounter,
+                 "Client connections refused because maxclients was reached.",
+                 st.rejected_connections);
 
-  Family net_in("sluice_net_input_bytes_total", kCounter, "Bytes read from clients.");
-  net_in.add(st.total_net_input_bytes);
-  net_in.append_to(out);
+  Family::single(out, "sluice_net_input_bytes_total", kCounter, "Bytes read from clients.",
+                 st.total_net_input_bytes);
 
-  Family net_out("sluice_net_output_bytes_total", kCounter, "Bytes written to clients.");
-  net_out.add(st.total_net_output_bytes);
-  net_out.append_to(out);
+  Family::single(out, "sluice_net_output_bytes_total", kCounter, "Bytes written to clients.",
+                 st.total_net_output_bytes);
 
-  Family memory("sluice_used_memory_bytes", kGauge,
-                "Resident set size of the server process (INFO used_memory).");
-  memory.add(rss_bytes());
-  memory.append_to(out);
+  Family::single(out, "sluice_used_memory_bytes", kGauge,
+                 "Resident set size of the server process (INFO used_memory).", rss_bytes());
 
-  Family storage("sluice_storage_failed", kGauge,
-                 "1 after a failed write or fdatasync: writes are refused until restart.");
-  storage.add(broker.storage_failed() ? 1 : 0);
-  storage.append_to(out);
+  Family::single(out, "sluice_storage_failed", kGauge,
+                 "1 after a failed write or fdatasync: writes are refused until restart.",
+                 broker.storage_failed() ? 1 : 0);
 }
 
 void append_command_families(core::Broker& broker, std::string* out) {
   const core::Stats& st = broker.stats();
 
-  Family processed("sluice_commands_processed_total", kCounter,
-                   "Commands processed (INFO total_commands_processed).");
-  processed.add(st.total_commands_processed);
-  processed.append_to(out);
+  Family::single(out, "sluice_commands_processed_total", kCounter,
+                 "Commands processed (INFO total_commands_processed).",
+                 st.total_commands_processed);
 
   Family calls("sluice_commands_total", kCounter, "Calls per command (INFO commandstats).");
   Family usec("sluice_commands_usec_total", kCounter, "Microseconds spent executing each command.");
@@ -137,9 +126,8 @@ void append_command_families(core::Broker& broker, std::string* out) {
   rejected_calls.append_to(out);
   failed_calls.append_to(out);
 
-  Family error_replies("sluice_error_replies_total", kCounter, "Error replies sent.");
-  error_replies.add(st.total_error_replies);
-  error_replies.append_to(out);
+  Family::single(out, "sluice_error_replies_total", kCounter, "Error replies sent.",
+                 st.total_error_replies);
 
   Family errors("sluice_errors_total", kCounter,
                 "Error replies by error prefix (INFO errorstats).");
@@ -164,48 +152,34 @@ void append_keyspace_families(core::Broker& broker, std::string* out) {
   keys.append_to(out);
   expires.append_to(out);
 
-  Family expired_keys("sluice_expired_keys_total", kCounter, "Keys removed by expiry.");
-  expired_keys.add(expired);
-  expired_keys.append_to(out);
+  Family::single(out, "sluice_expired_keys_total", kCounter, "Keys removed by expiry.", expired);
 
-  Family hits("sluice_keyspace_hits_total", kCounter, "Key lookups that found the key.");
-  hits.add(st.keyspace_hits);
-  hits.append_to(out);
+  Family::single(out, "sluice_keyspace_hits_total", kCounter, "Key lookups that found the key.",
+                 st.keyspace_hits);
 
-  Family misses("sluice_keyspace_misses_total", kCounter, "Key lookups that found nothing.");
-  misses.add(st.keyspace_misses);
-  misses.append_to(out);
+  Family::single(out, "sluice_keyspace_misses_total", kCounter, "Key lookups that found nothing.",
+                 st.keyspace_misses);
 
   pubsub::PubSubHub& hub = broker.pubsub();
-  Family channels("sluice_pubsub_channels", kGauge, "Channels with at least one subscriber.");
-  channels.add(hub.channel_count());
-  channels.append_to(out);
+  Family::single(out, "sluice_pubsub_channels", kGauge, "Channels with at least one subscriber.",
+                 hub.channel_count());
 
-  Family patterns("sluice_pubsub_patterns", kGauge, "Distinct subscribed patterns.");
-  patterns.add(hub.pattern_count());
-  patterns.append_to(out);
+  Family::single(out, "sluice_pubsub_patterns", kGauge, "Distinct subscribed patterns.",
+                 hub.pattern_count());
 
-  Family shard("sluice_pubsub_shard_channels", kGauge,
-               "Shard channels with at least one subscriber.");
-  shard.add(hub.shard_channel_count());
-  shard.append_to(out);
+  Family::single(out, "sluice_pubsub_shard_channels", kGauge,
+                 "Shard channels with at least one subscriber.", hub.shard_channel_count());
 
   stream::StreamEngine::Totals totals = broker.streams().totals();
-  Family streams("sluice_streams", kGauge, "Stream keys (INFO streams).");
-  streams.add(totals.streams);
-  streams.append_to(out);
+  Family::single(out, "sluice_streams", kGauge, "Stream keys (INFO streams).", totals.streams);
 
-  Family entries("sluice_stream_entries", kGauge, "Entries in all streams.");
-  entries.add(totals.entries);
-  entries.append_to(out);
+  Family::single(out, "sluice_stream_entries", kGauge, "Entries in all streams.", totals.entries);
 
-  Family groups("sluice_stream_groups", kGauge, "Consumer groups of all streams.");
-  groups.add(totals.groups);
-  groups.append_to(out);
+  Family::single(out, "sluice_stream_groups", kGauge, "Consumer groups of all streams.",
+                 totals.groups);
 
-  Family disk("sluice_stream_disk_bytes", kGauge, "Bytes of stream segment files on disk.");
-  disk.add(totals.disk_bytes);
-  disk.append_to(out);
+  Family::single(out, "sluice_stream_disk_bytes", kGauge, "Bytes of stream segment files on disk.",
+                 totals.disk_bytes);
 }
 
 void append_stream_families(core::Broker& broker, int64_t now_ms, std::string* out) {
@@ -265,11 +239,10 @@ void append_stream_families(core::Broker& broker, int64_t now_ms, std::string* o
                           &consumer_pending, &consumer_idle}) {
     f->append_to(out);
   }
-  Family truncated("sluice_metrics_truncated", kGauge,
-                   "1 when metrics-max-series left some stream, group or consumer series out of "
-                   "this scrape.");
-  truncated.add(budget.truncated() ? 1 : 0);
-  truncated.append_to(out);
+  Family::single(out, "sluice_metrics_truncated", kGauge,
+                 "1 when metrics-max-series left some stream, group or consumer series out of "
+                 "this scrape.",
+                 budget.truncated() ? 1 : 0);
 }
 
 }  // namespace

@@ -57,6 +57,15 @@ class Family {
     add({}, value);
   }
 
+  // A whole family of one unlabelled sample, appended to `out`.
+  template <typename T>
+  static void single(std::string* out, std::string_view name, MetricType type,
+                     std::string_view help, T value) {
+    Family f(name, type, help);
+    f.add(value);
+    f.append_to(out);
+  }
+
   size_t samples() const { return samples_; }
   // Appends the HELP and TYPE lines, then every sample (a family without samples still
   // announces itself).
