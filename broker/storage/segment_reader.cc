@@ -17,15 +17,31 @@ uint32_t header_payload_len(const char* frame) {
 
 }  // namespace
 
+char* ReadBuffer::reserve(size_t n) {
+  if (cap_ < n) {
+    data_.reset();
+    data_ = std::make_unique_for_overwrite<char[]>(n);
+    cap_ = n;
+  }
+  return data_.get();
+}
+
+void ReadBuffer::release() {
+  data_.reset();
+  cap_ = 0;
+}
+
 FrameCursor::FrameCursor(const SegmentBytes& src, uint64_t pos, uint64_t end,
-                         size_t max_record_bytes, size_t first_block, size_t max_block)
+                         size_t max_record_bytes, size_t first_block, size_t max_block,
+                         ReadBuffer* buffer)
     : src_(src),
       pos_(pos),
       end_(std::min(end, src.end())),
       file_end_(std::min(end_, src.mem_start)),
       max_record_bytes_(max_record_bytes),
       block_(first_block),
-      max_block_(std::max(first_block, max_block)) {}
+      max_block_(std::max(first_block, max_block)),
+      buffer_(buffer != nullptr ? buffer : &own_) {}
 
 FrameCursor::Step FrameCursor::next(FrameView* frame) {
   frame_pos_ = pos_;
@@ -41,7 +57,7 @@ FrameCursor::Step FrameCursor::next(FrameView* frame) {
     const uint64_t win_end = win_start_ + win_len_;
     size_t needed = kFrameHeaderBytes;
     if (pos_ >= win_start_ && pos_ < win_end) {
-      std::string_view window(buf_.get() + (pos_ - win_start_), win_end - pos_);
+      std::string_view window(win_ + (pos_ - win_start_), win_end - pos_);
       bad_ = decode_frame(window, max_record_bytes_, frame);
       if (bad_ == FrameStatus::kOk) {
         pos_ += frame->total_bytes;
@@ -62,13 +78,13 @@ FrameCursor::Step FrameCursor::next(FrameView* frame) {
 
 wire::Status FrameCursor::refill(size_t want) {
   const size_t n = static_cast<size_t>(std::min<uint64_t>(want, file_end_ - pos_));
-  if (cap_ < n) {
-    buf_ = std::make_unique_for_overwrite<char[]>(n);
-    cap_ = n;
-  }
+  // The old window is dropped first: reserve() may move the memory and the read overwrites it.
+  win_len_ = 0;
+  char* dest = buffer_->reserve(n);
   size_t got = 0;
-  wire::Status st = pread_full(src_.fd, buf_.get(), n, pos_, &got, *src_.path);
+  wire::Status st = pread_full(src_.fd, dest, n, pos_, &got, *src_.path);
   if (!st) return st;
+  win_ = dest;
   win_start_ = pos_;
   win_len_ = got;
   if (got < n) file_end_ = pos_ + got;

@@ -25,15 +25,32 @@ struct SegmentBytes {
 inline constexpr size_t kFirstReadBlock = 64 * 1024;
 inline constexpr size_t kMaxReadBlock = 256 * 1024;
 
+// Memory for file reads that can outlive one FrameCursor, so that scan after scan reuses one
+// allocation. reserve() keeps no contents when it grows.
+class ReadBuffer {
+ public:
+  char* reserve(size_t n);
+  size_t capacity() const { return cap_; }
+  void release();
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t cap_ = 0;
+};
+
 // Iterates the frames in [pos, end) forward. File bytes are read in blocks that start at
-// first_block and double up to max_block (or grow to fit one big frame). A FrameView returned by
-// next() stays valid until the following call.
+// first_block and double up to max_block (or grow to fit one big frame), into `buffer` if given
+// (which must outlive the cursor and not be used by anything else meanwhile), else into memory
+// of the cursor's own. A FrameView returned by next() stays valid until the following call.
 class FrameCursor {
  public:
   enum class Step { kFrame, kEnd, kBad, kIoError };
 
   FrameCursor(const SegmentBytes& src, uint64_t pos, uint64_t end, size_t max_record_bytes,
-              size_t first_block = kFirstReadBlock, size_t max_block = kMaxReadBlock);
+              size_t first_block = kFirstReadBlock, size_t max_block = kMaxReadBlock,
+              ReadBuffer* buffer = nullptr);
+  FrameCursor(const FrameCursor&) = delete;
+  FrameCursor& operator=(const FrameCursor&) = delete;
 
   Step next(FrameView* frame);
   // Offset of the frame last returned, or of the bad frame.
@@ -51,8 +68,9 @@ class FrameCursor {
   size_t max_record_bytes_;
   size_t block_;
   size_t max_block_;
-  std::unique_ptr<char[]> buf_;
-  size_t cap_ = 0;
+  ReadBuffer own_;
+  ReadBuffer* buffer_;
+  const char* win_ = nullptr;  // the bytes [win_start_, win_start_ + win_len_) of the file
   uint64_t win_start_ = 0;
   size_t win_len_ = 0;
   uint64_t frame_pos_ = 0;

@@ -18,6 +18,42 @@ namespace {
 constexpr size_t kMaxOpenSealedFiles = 8;
 // A reverse scan of file bytes reads whole index blocks, at least this much per pread.
 constexpr uint64_t kReverseChunkBytes = 256 * 1024;
+// A forward scan told how many bytes it will likely read makes its first pread that large,
+// within these bounds.
+constexpr uint64_t kMinHintedBlock = 4 * 1024;
+constexpr uint64_t kMaxHintedBlock = 1024 * 1024;
+// The shared scan buffer is kept up to this size; a larger one (grown for a big record) is freed.
+constexpr size_t kKeptScanBufferBytes = kMaxHintedBlock;
+
+// Forward scans read file bytes into one buffer per thread, reused from scan to scan (storage
+// reads all run on the loop thread), instead of allocating per scan. A scan started from inside
+// another scan's visitor finds that buffer taken and uses memory of its own.
+class ScanBuffer {
+ public:
+  ScanBuffer() : buffer_(shared().busy ? &own_ : &shared().buffer) {
+    if (buffer_ != &own_) shared().busy = true;
+  }
+  ~ScanBuffer() {
+    if (buffer_ == &own_) return;
+    if (buffer_->capacity() > kKeptScanBufferBytes) buffer_->release();
+    shared().busy = false;
+  }
+  ScanBuffer(const ScanBuffer&) = delete;
+  ScanBuffer& operator=(const ScanBuffer&) = delete;
+  ReadBuffer* get() { return buffer_; }
+
+ private:
+  struct Shared {
+    ReadBuffer buffer;
+    bool busy = false;
+  };
+  static Shared& shared() {
+    thread_local Shared instance;
+    return instance;
+  }
+  ReadBuffer own_;
+  ReadBuffer* buffer_;
+};
 
 const char* frame_problem(FrameStatus status) {
   switch (status) {
@@ -74,19 +110,33 @@ size_t SegmentSet::first_segment_for(StreamId key) const {
   return it == segments.begin() ? 0 : static_cast<size_t>(it - segments.begin()) - 1;
 }
 
-Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit) const {
+Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit,
+                                uint64_t expected_bytes) const {
   if (from > to) return Status::ok();
+  ScanBuffer buffer;
+  uint64_t visited_bytes = 0;  // of the records visited so far, counted against expected_bytes
   for (size_t i = first_segment_for(from); i < segments.size(); ++i) {
     Segment& seg = *segments[i];
     if (seg.base_key > to) break;
     if (seg.last_key < from) continue;
     uint64_t start = seg.index.seek(from);
     if (!seg.buf.empty() && from >= seg.buf_first_key) start = std::max(start, seg.buf_start);
+    size_t first_block = kFirstReadBlock;
     if (start < seg.buf_start) {
       Status st = ensure_readable(seg);
       if (!st) return st;
+      if (expected_bytes > visited_bytes) {
+        // Read the records before `from` in the index block (at most up to the next index
+        // entry) and what the caller still expects, in one pread.
+        const uint64_t skip =
+            from <= seg.base_key ? 0 : seg.index.seek_end(from, seg.end()) - start;
+        const uint64_t expected = std::min(expected_bytes - visited_bytes, kMaxHintedBlock);
+        first_block =
+            static_cast<size_t>(std::clamp(skip + expected, kMinHintedBlock, kMaxHintedBlock));
+      }
     }
-    FrameCursor cursor(bytes_of(seg), start, seg.end(), options.max_record_bytes);
+    FrameCursor cursor(bytes_of(seg), start, seg.end(), options.max_record_bytes, first_block,
+                       kMaxReadBlock, buffer.get());
     FrameView frame;
     for (;;) {
       FrameCursor::Step step = cursor.next(&frame);
@@ -101,6 +151,7 @@ Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit
       }
       if (key < from) continue;
       if (key > to || !visit(key, frame.type, frame.payload)) return Status::ok();
+      visited_bytes += frame.total_bytes;
     }
   }
   return Status::ok();

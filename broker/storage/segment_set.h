@@ -66,7 +66,9 @@ struct SegmentSet {
   Status storage_failed() const;
 
   // Read side (segment_scan.cc).
-  Status scan_forward(StreamId from, StreamId to, const Visitor& visit) const;
+  // expected_bytes (0: unknown) sizes the first file read of each segment; see SegmentedLog::scan.
+  Status scan_forward(StreamId from, StreamId to, const Visitor& visit,
+                      uint64_t expected_bytes = 0) const;
   Status scan_reverse(StreamId from, StreamId to, const Visitor& visit) const;
 
  private:

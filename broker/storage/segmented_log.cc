@@ -50,8 +50,10 @@ Status SegmentedLog::append(StreamId key, uint8_t type, std::string_view payload
   return impl_->append(key, type, payload);
 }
 
-Status SegmentedLog::scan(StreamId from, StreamId to, bool reverse, const Visitor& visit) const {
-  return reverse ? impl_->scan_reverse(from, to, visit) : impl_->scan_forward(from, to, visit);
+Status SegmentedLog::scan(StreamId from, StreamId to, bool reverse, const Visitor& visit,
+                          uint64_t expected_bytes) const {
+  return reverse ? impl_->scan_reverse(from, to, visit)
+                 : impl_->scan_forward(from, to, visit, expected_bytes);
 }
 
 Status SegmentedLog::find(StreamId key, const Visitor& visit) const {

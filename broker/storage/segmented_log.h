@@ -27,7 +27,10 @@
 // - drop_before(key) unlinks whole segments whose last key < key; records of the segment that
 //   contains `key` stay on disk (the owner keeps its logical start). The directory fsync for the
 //   unlink joins the next sync (targets include the directory); clear() and destroy() fsync the
-//   directory before returning.
+//   directory before returning. The unlinks may reach the disk before the owner's own record of
+//   its new start does: after a crash the owner may find first_key() past its start.
+// - Reads: a forward scan reads file bytes into a buffer reused across scans (one per thread; a
+//   scan nested in another's visitor gets its own), sized by the scan's expected_bytes hint.
 // - Memory: per segment, metadata plus one sparse index entry per ~index_interval_bytes; plus
 //   the hot tail cache (tail_cache_bytes, shared budget per log).
 #pragma once
@@ -87,8 +90,12 @@ class SegmentedLog {
   // returns false to stop. Payload views are valid only during the callback. Records behind
   // drop_before() may still be visited if their segment survives; the owner filters by its
   // logical start.
+  // expected_bytes is a hint for forward scans (0: none): about how many bytes of records the
+  // visitor will take before it stops, so that one read from the file usually serves the whole
+  // scan instead of reads that start small and double. It changes no result, only read sizes.
   using Visitor = std::function<bool(StreamId key, uint8_t type, std::string_view payload)>;
-  Status scan(StreamId from, StreamId to, bool reverse, const Visitor& visit) const;
+  Status scan(StreamId from, StreamId to, bool reverse, const Visitor& visit,
+              uint64_t expected_bytes = 0) const;
 
   // Finds the record with exactly `key`.
   Status find(StreamId key, const Visitor& visit) const;

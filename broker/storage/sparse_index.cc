@@ -46,6 +46,12 @@ uint64_t SparseIndex::seek(StreamId key) const {
   return it == entries_.begin() ? 0 : std::prev(it)->pos;
 }
 
+uint64_t SparseIndex::seek_end(StreamId key, uint64_t segment_end) const {
+  auto it = std::upper_bound(entries_.begin(), entries_.end(), key,
+                             [](StreamId k, const IndexEntry& e) { return k < e.key; });
+  return it == entries_.end() ? segment_end : it->pos;
+}
+
 size_t SparseIndex::entries_before(uint64_t pos) const {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), pos,
                              [](const IndexEntry& e, uint64_t p) { return e.pos < p; });

@@ -56,6 +56,9 @@ class SparseIndex {
 
   // Offset of the last entry whose key <= key (0 if none): a forward scan for `key` starts there.
   uint64_t seek(StreamId key) const;
+  // Offset of the first entry whose key > key (segment_end if none): a record with `key` starts
+  // before it, so [seek(key), seek_end(key, end)) is the stretch a scan may skip to reach it.
+  uint64_t seek_end(StreamId key, uint64_t segment_end) const;
   // Number of entries whose offset < pos.
   size_t entries_before(uint64_t pos) const;
   const std::vector<IndexEntry>& entries() const { return entries_; }

@@ -120,7 +120,8 @@ Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* re
   if (!log) return log.status();
   log_ = std::move(*log);
   // A trim unlinks its segments right away and journals its state with the next flush; if only
-  // the state reached the disk, finish the unlinking now.
+  // the state reached the disk, finish the unlinking now. If only the unlinks did, the state's
+  // start is behind the log's first record: repair_lost_head() below moves it.
   log_->drop_before(start_);
 
   // 3. Records appended after the anchor. If the log lost records the state had counted (a
@@ -136,12 +137,14 @@ Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* re
   if (scan_from < start_) scan_from = start_;
   uint64_t added = 0;
   uint64_t max_ordinal = 0;
+  std::optional<uint64_t> first_ordinal;  // of the first record scanned
   bool any = false;
   if (scan) {
     Status st = log_->scan(scan_from, StreamId::max(), false,
                            [&](StreamId, uint8_t, std::string_view payload) {
                              EntryView e;
                              if (decode_entry(payload, &e)) {
+                               if (added == 0) first_ordinal = e.ordinal;
                                max_ordinal = std::max(max_ordinal, e.ordinal);
                                any = true;
                              }
@@ -151,15 +154,56 @@ Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* re
     if (!st.is_ok()) return st;
   }
   records_ = base + added;
-  if (!recount) entries_added_ += added;
+  // The first record after the anchor has ordinal next_ordinal_ unless appends after the state
+  // are gone from the front of the log (see repair_lost_head); they were added all the same.
+  uint64_t lost_appends = 0;
+  if (!recount && first_ordinal && *first_ordinal > next_ordinal_) {
+    lost_appends = *first_ordinal - next_ordinal_;
+  }
+  if (!recount) entries_added_ += added + lost_appends;
   if (any) next_ordinal_ = std::max(next_ordinal_, max_ordinal + 1);
   last_id_ = std::max(last_id_, log_->last_key());
   // Tombstones of entries the log never got (lost with an unsynced tail) are dropped.
   StreamId log_last = log_->last_key();
   deleted_.erase(deleted_.upper_bound(log_last), deleted_.end());
+  const bool repaired = repair_lost_head(lost_appends);
   if (records_ < deleted_.size()) records_ = deleted_.size();
   recompute_first_id();
+  if (repaired) {
+    // Journal the repaired start now, so the next recovery starts from it. If that fails the
+    // journal is failed (writes refused), and the next recovery repeats the same repair.
+    Status st = write_state();
+    if (st.is_ok()) st = control_->sync();
+    if (!st.is_ok()) {
+      spdlog::error("stream {}: cannot journal the repaired start: {}", dir_, st.detail());
+    }
+  }
   return {};
+}
+
+bool Stream::repair_lost_head(uint64_t lost_appends) {
+  if (log_->empty()) return false;
+  const StreamId first = log_->first_key();
+  if (first <= start_) return false;
+  // Every surviving record is >= first > start_, so the segments' record counts are exactly the
+  // records the stream still has. A legitimate gap (the start was moved past the last entry and
+  // later entries came) has nothing missing: no counted record, no tombstone below `first` and
+  // no append missing after the anchor.
+  const uint64_t present = segment_records(0);
+  const auto stale_tombstones =
+      static_cast<uint64_t>(std::distance(deleted_.begin(), deleted_.lower_bound(first)));
+  if (present >= records_ && stale_tombstones == 0 && lost_appends == 0) return false;
+  const uint64_t lost = (records_ > present ? records_ - present : 0) + lost_appends;
+  spdlog::warn(
+      "stream {}: the log starts at {} but the journaled start is {}: {} records ({} of them "
+      "tombstoned) before it are gone, as after a trim whose state record was lost in a crash; "
+      "moving the start to {}",
+      dir_, first.to_string(), start_.to_string(), lost, stale_tombstones, first.to_string());
+  start_ = first;
+  records_ = present;
+  deleted_.erase(deleted_.begin(), deleted_.lower_bound(first));
+  head_.valid = false;
+  return true;
 }
 
 void Stream::recompute_first_id() {
@@ -449,13 +493,32 @@ Status Stream::range(StreamId from, StreamId to, bool reverse, uint64_t count,
   if (from < start_) from = start_;
   if (from > to || length() == 0) return {};
   uint64_t n = 0;
-  return log_->scan(from, to, reverse, [&](StreamId id, uint8_t, std::string_view payload) {
-    if (!deleted_.empty() && deleted_.count(id)) return true;
-    EntryView e;
-    if (!decode_entry(payload, &e)) return true;
-    if (!visit(id, e.resp)) return false;
-    return count == 0 || ++n < count;
-  });
+  const uint64_t expected_bytes = count > 0 && !reverse ? expected_scan_bytes(count) : 0;
+  return log_->scan(
+      from, to, reverse,
+      [&](StreamId id, uint8_t, std::string_view payload) {
+        if (!deleted_.empty() && deleted_.count(id)) return true;
+        EntryView e;
+        if (!decode_entry(payload, &e)) return true;
+        if (!visit(id, e.resp)) return false;
+        return count == 0 || ++n < count;
+      },
+      expected_bytes);
+}
+
+uint64_t Stream::expected_scan_bytes(uint64_t count) const {
+  const uint64_t log_records = segment_records(0);
+  const uint64_t live = length();
+  if (log_records == 0 || live == 0) return 0;
+  // Bounded first, so the products below cannot overflow: the log clamps the hint to far less.
+  constexpr uint64_t kMaxCounted = 1 << 20;
+  const uint64_t wanted = std::min({count, live, kMaxCounted});
+  // Tombstoned records are read and skipped: records_ / live log records per live entry. Record
+  // sizes vary around the average, so 1/16 more plus one record: a little over-read is far
+  // cheaper than a second pread.
+  const uint64_t records = wanted * records_ / live;
+  const uint64_t average = (log_->disk_bytes() + log_records - 1) / log_records;
+  return (records + records / 16 + 1) * average;
 }
 
 bool Stream::lookup(StreamId id, const EntryVisitor& visit) const {

@@ -136,6 +136,11 @@ class Stream final : public core::Object {
   };
   Stream() : core::Object(core::ObjectType::kStream) {}
   wire::Status recover(const StreamOptions& options, storage::RecoveryReport* report);
+  // Recovery after a crash that kept a trim's unlinks but lost its state record: moves start_ to
+  // the log's first record and recounts records_ from segment metadata, as an exact XTRIM MINID
+  // to that record would. `lost_appends`: entries appended after the state's anchor whose records
+  // are gone. Returns true if it changed anything (the caller journals the state).
+  bool repair_lost_head(uint64_t lost_appends);
   wire::Status write_state();
   wire::Status maybe_snapshot();
   void recompute_first_id();
@@ -144,6 +149,9 @@ class Stream final : public core::Object {
   // journals the new state.
   wire::Status move_start(StreamId new_start, uint64_t records_removed);
   uint64_t segment_records(size_t from) const;  // log records in segments from..last
+  // About how many log bytes a forward range scan reads to visit `count` live entries (from the
+  // log's average record size, tombstones included, with some slack): the log's read hint.
+  uint64_t expected_scan_bytes(uint64_t count) const;
   // The ID right after the last log record / last_id, for an "everything passed" start.
   StreamId after_last() const;
 
