@@ -11,6 +11,7 @@
 
 #include "broker/stream/stream.h"
 #include "tests/broker/storage/temp_dir.h"
+#include "tests/broker/stream/stream_test_util.h"
 
 namespace sluice::stream {
 namespace {
@@ -19,21 +20,9 @@ using storage::testing::copy_file;
 using storage::testing::file_exists;
 using storage::testing::files_with_suffix;
 using storage::testing::TempDir;
-
-StreamOptions small_options() {
-  StreamOptions o;
-  o.log.segment_bytes = 4096;
-  o.log.index_interval_bytes = 512;
-  o.log.tail_cache_bytes = 1024;
-  o.node_max_entries = 10;
-  return o;
-}
-
-std::unique_ptr<Stream> open_stream(const std::string& dir) {
-  auto s = Stream::open(dir, small_options(), nullptr);
-  REQUIRE(s.is_ok());
-  return std::move(*s);
-}
+using testing::describe;
+using testing::open_stream;
+using testing::small_options;
 
 void append(Stream& s, StreamId id, const std::string& value = "value") {
   std::string_view fields[] = {"v", value};
@@ -45,20 +34,6 @@ std::unique_ptr<Stream> stream_of(const std::string& dir, uint64_t n) {
   auto s = open_stream(dir);
   for (uint64_t i = 0; i < n; ++i) append(*s, StreamId{10 * i, 0});
   return s;
-}
-
-// Everything a client can observe of a stream, plus its logical start and tombstone count.
-std::string describe(const Stream& s) {
-  std::string out =
-      "len=" + std::to_string(s.length()) + " first=" + s.first_id().to_string() +
-      " last=" + s.last_id().to_string() + " added=" + std::to_string(s.entries_added()) +
-      " maxdel=" + s.max_deleted_id().to_string() + " start=" + s.start().to_string() +
-      " tombstones=" + std::to_string(s.deleted_count()) + "\n";
-  s.range(StreamId::min(), StreamId::max(), false, 0, [&](StreamId id, std::string_view resp) {
-    out += id.to_string() + " " + std::string(resp) + "\n";
-    return true;
-  });
-  return out;
 }
 
 uint64_t records_from(const Stream& s, size_t first_segment) {

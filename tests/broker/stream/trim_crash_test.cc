@@ -11,6 +11,7 @@
 #include "broker/stream/group_store.h"
 #include "broker/stream/stream.h"
 #include "tests/broker/storage/temp_dir.h"
+#include "tests/broker/stream/stream_test_util.h"
 
 namespace sluice::stream {
 namespace {
@@ -19,21 +20,9 @@ using storage::testing::copy_file;
 using storage::testing::file_exists;
 using storage::testing::file_size;
 using storage::testing::TempDir;
-
-StreamOptions small_options() {
-  StreamOptions o;
-  o.log.segment_bytes = 4096;  // many segments, so trims unlink files
-  o.log.index_interval_bytes = 512;
-  o.log.tail_cache_bytes = 1024;
-  o.node_max_entries = 10;
-  return o;
-}
-
-std::unique_ptr<Stream> open_stream(const std::string& dir) {
-  auto s = Stream::open(dir, small_options(), nullptr);
-  REQUIRE(s.is_ok());
-  return std::move(*s);
-}
+using testing::describe;
+using testing::open_stream;
+using testing::small_options;
 
 void append(Stream& s, StreamId id) {
   const std::string value = "value-" + id.to_string();
@@ -56,21 +45,6 @@ uint64_t trim_exact(Stream& s, TrimSpec::Strategy strategy, uint64_t maxlen, Str
   auto removed = s.trim(t);
   REQUIRE(removed.is_ok());
   return *removed;
-}
-
-// Everything a client can observe of a stream, plus its logical start and tombstone count.
-std::string describe(const Stream& s) {
-  std::string out =
-      "len=" + std::to_string(s.length()) + " first=" + s.first_id().to_string() +
-      " last=" + s.last_id().to_string() + " added=" + std::to_string(s.entries_added()) +
-      " maxdel=" + s.max_deleted_id().to_string() + " start=" + s.start().to_string() +
-      " tombstones=" + std::to_string(s.deleted_count()) +
-      " last_entry=" + s.last_entry_id().to_string() + "\n";
-  s.range(StreamId::min(), StreamId::max(), false, 0, [&](StreamId id, std::string_view resp) {
-    out += id.to_string() + " " + std::string(resp) + "\n";
-    return true;
-  });
-  return out;
 }
 
 // The stream in `dir` as it would be after a machine crash that kept the segment unlinks (and
