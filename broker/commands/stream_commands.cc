@@ -211,8 +211,8 @@ struct XReadWait {
 };
 
 // Replies the entries after `after` for one key, wrapped as XREAD's single-key reply.
-void reply_xread_one(core::Broker& broker, core::Client& client, std::string_view key,
-                     const Stream& s, StreamId after, uint64_t count) {
+void reply_xread_one(core::Client& client, std::string_view key, const Stream& s, StreamId after,
+                     uint64_t count) {
   wire::resp::ReplyWriter r(client.out.staging(), client.protocol);
   if (r.resp3()) {
     r.map(1);
@@ -228,7 +228,6 @@ void reply_xread_one(core::Broker& broker, core::Client& client, std::string_vie
   }
   // A read error (the log turned unreadable) still leaves a well-formed reply: no entries.
   if (!append_range(client.out, s, from, StreamId::max(), false, count).is_ok()) r.array(0);
-  (void)broker;
 }
 
 void xread(CommandContext& ctx) {
@@ -258,29 +257,17 @@ void xread(CommandContext& ctx) {
     wait->keys.emplace_back(key);
     wait->after.push_back(id);
   }
-  // Serve synchronously every stream that has something after its ID.
-  thread_local std::string scratch;
+  // Serve synchronously every stream that has something after its ID. Which ones do is known
+  // before any entry is read, so the reply is written in place: the entries go straight from the
+  // log into the output queue (append_range).
+  std::vector<Stream*> serve(nstreams, nullptr);
   size_t served = 0;
-  std::string body;
   for (size_t k = 0; k < nstreams; ++k) {
     bool replied;
     Stream* s = lookup_stream(ctx, wait->keys[k], &replied);
     if (!s || s->length() == 0 || !(s->last_entry_id() > wait->after[k])) continue;
+    serve[k] = s;
     ++served;
-    wire::resp::ReplyWriter r(&body, ctx.client.protocol);
-    if (!r.resp3()) r.array(2);
-    r.bulk(wait->keys[k]);
-    StreamId from;
-    wait->after[k].increment(&from);
-    scratch.clear();
-    uint64_t n = 0;
-    s->range(from, StreamId::max(), false, wait->count, [&](StreamId, std::string_view resp) {
-      scratch.append(resp);
-      ++n;
-      return true;
-    });
-    r.array(n);
-    r.raw(scratch);
   }
   if (served > 0) {
     if (ctx.reply.resp3()) {
@@ -288,7 +275,18 @@ void xread(CommandContext& ctx) {
     } else {
       ctx.reply.array(served);
     }
-    ctx.reply.raw(body);
+    for (size_t k = 0; k < nstreams; ++k) {
+      if (serve[k] == nullptr) continue;
+      if (!ctx.reply.resp3()) ctx.reply.array(2);
+      ctx.reply.bulk(wait->keys[k]);
+      StreamId from;
+      wait->after[k].increment(&from);
+      // A read error (the log turned unreadable) still leaves a well-formed reply: no entries.
+      if (!append_range(ctx.client.out, *serve[k], from, StreamId::max(), false, wait->count)
+               .is_ok()) {
+        ctx.reply.array(0);
+      }
+    }
     return;
   }
   if (timeout < 0 || ctx.client.in_multi) return ctx.reply.null_array();
@@ -308,7 +306,7 @@ void xread(CommandContext& ctx) {
     if (!obj || obj->type() != core::ObjectType::kStream) return false;
     const auto* s = static_cast<const Stream*>(obj);
     if (!(s->last_id() > wait->after[k])) return false;
-    reply_xread_one(*broker, client, key, *s, wait->after[k], wait->count);
+    reply_xread_one(client, key, *s, wait->after[k], wait->count);
     return true;
   };
   int64_t deadline = timeout > 0 ? ctx.now_ms + timeout : 0;

@@ -76,7 +76,6 @@ std::unique_ptr<SendRing> SendRing::create(unsigned entries, std::string* why) {
   ring->sqes_ = static_cast<io_uring_sqe*>(sqes);
   auto* sqb = static_cast<char*>(sq);
   auto* cqb = static_cast<char*>(cq);
-  ring->sq_head_ = reinterpret_cast<unsigned*>(sqb + p.sq_off.head);
   ring->sq_tail_ = reinterpret_cast<unsigned*>(sqb + p.sq_off.tail);
   ring->sq_mask_ = *reinterpret_cast<unsigned*>(sqb + p.sq_off.ring_mask);
   ring->sq_array_ = reinterpret_cast<unsigned*>(sqb + p.sq_off.array);

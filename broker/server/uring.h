@@ -35,7 +35,6 @@ class SendRing {
   SendRing& operator=(const SendRing&) = delete;
 
   unsigned capacity() const { return capacity_; }
-  unsigned queued() const { return queued_; }
   // A submit failed: the caller should stop using the ring (and fall back to writev).
   bool failed() const { return failed_; }
   // Queues sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL). `msg` and its iovecs must stay valid
@@ -64,7 +63,6 @@ class SendRing {
   size_t cq_len_ = 0;
   io_uring_sqe* sqes_ = nullptr;
   size_t sqes_len_ = 0;
-  unsigned* sq_head_ = nullptr;
   unsigned* sq_tail_ = nullptr;
   unsigned sq_mask_ = 0;
   unsigned* sq_array_ = nullptr;
