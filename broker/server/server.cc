@@ -12,6 +12,7 @@
 #include "broker/server/connection.h"
 #include "broker/server/metrics_http.h"
 #include "broker/server/uring.h"
+#include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
 
 namespace sluice::server {
@@ -95,6 +96,7 @@ int Server::run() {
     uv_run(&loop_, UV_RUN_NOWAIT);
     return 1;
   }
+  storage::prepare_read_buffers();
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, on_prepare);
@@ -208,6 +210,8 @@ void Server::before_poll() {
   closing.swap(close_list_);
   for (Connection* c : closing) c->close();
   arm_block_timer();
+  // 6. With the replies out, read what a paging client will likely ask for next.
+  storage::run_read_ahead();
 }
 
 // Fan-out sweep. Writing the replies of one iteration costs one write per connection, and with

@@ -46,6 +46,9 @@ struct FrameView {
 };
 
 // Decodes the frame at the start of `bytes`.
-FrameStatus decode_frame(std::string_view bytes, size_t max_record_bytes, FrameView* out);
+// check_crc = false skips the checksum (the header is still checked): only for bytes whose frames
+// were verified before and have not left memory since (the read-ahead's).
+FrameStatus decode_frame(std::string_view bytes, size_t max_record_bytes, FrameView* out,
+                         bool check_crc = true);
 
 }  // namespace sluice::storage

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 
@@ -25,6 +26,11 @@ bool parse_padded_u64(std::string_view digits, uint64_t* out) {
 }
 
 }  // namespace
+
+uint64_t next_segment_uid() {
+  static std::atomic<uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 
 FileHandle::~FileHandle() {
   if (fd_ >= 0) ::close(fd_);

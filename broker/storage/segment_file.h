@@ -34,9 +34,13 @@ enum class SegmentState {
   kSealed,   // durable, immutable, .idx written
 };
 
+// A serial unique among all segments this process ever opened (0 is never returned).
+uint64_t next_segment_uid();
+
 struct Segment {
   uint64_t serial = 0;  // unique within the log, names the segment in pending sync tokens
-  StreamId base_key;    // first key, also the file name
+  uint64_t uid = next_segment_uid();  // unique in the process: names it to the read-ahead
+  StreamId base_key;                  // first key, also the file name
   StreamId last_key;
   std::string path;  // <dir>/<base>.log
   SegmentState state = SegmentState::kActive;

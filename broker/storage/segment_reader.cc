@@ -43,6 +43,13 @@ FrameCursor::FrameCursor(const SegmentBytes& src, uint64_t pos, uint64_t end,
       max_block_(std::max(first_block, max_block)),
       buffer_(buffer != nullptr ? buffer : &own_) {}
 
+void FrameCursor::start_with(std::string_view bytes, uint64_t checked) {
+  win_ = bytes.data();
+  win_start_ = pos_;
+  win_len_ = static_cast<size_t>(std::min<uint64_t>(bytes.size(), file_end_ - pos_));
+  checked_end_ = pos_ + std::min<uint64_t>(checked, win_len_);
+}
+
 FrameCursor::Step FrameCursor::next(FrameView* frame) {
   frame_pos_ = pos_;
   if (pos_ >= end_) return Step::kEnd;
@@ -58,7 +65,7 @@ FrameCursor::Step FrameCursor::next(FrameView* frame) {
     size_t needed = kFrameHeaderBytes;
     if (pos_ >= win_start_ && pos_ < win_end) {
       std::string_view window(win_ + (pos_ - win_start_), win_end - pos_);
-      bad_ = decode_frame(window, max_record_bytes_, frame);
+      bad_ = decode_frame(window, max_record_bytes_, frame, pos_ >= checked_end_);
       if (bad_ == FrameStatus::kOk) {
         pos_ += frame->total_bytes;
         return Step::kFrame;

@@ -31,6 +31,7 @@ class ReadBuffer {
  public:
   char* reserve(size_t n);
   size_t capacity() const { return cap_; }
+  const char* data() const { return data_.get(); }
   void release();
 
  private:
@@ -53,6 +54,12 @@ class FrameCursor {
   FrameCursor& operator=(const FrameCursor&) = delete;
 
   Step next(FrameView* frame);
+  // Starts on bytes [pos, pos + bytes.size()) of the file already in memory (read ahead) instead
+  // of reading them; they must stay valid for the cursor's life. Their first `checked` bytes are
+  // whole frames already verified: next() skips their checksums. Call before the first next().
+  void start_with(std::string_view bytes, uint64_t checked);
+  // Whether the frame last returned lies in the verified bytes given to start_with().
+  bool verified() const { return frame_pos_ < checked_end_; }
   // Offset of the frame last returned, or of the bad frame.
   uint64_t offset() const { return frame_pos_; }
   FrameStatus bad_status() const { return bad_; }
@@ -74,6 +81,7 @@ class FrameCursor {
   uint64_t win_start_ = 0;
   size_t win_len_ = 0;
   uint64_t frame_pos_ = 0;
+  uint64_t checked_end_ = 0;
   FrameStatus bad_ = FrameStatus::kOk;
   wire::Status io_;
 };

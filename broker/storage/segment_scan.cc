@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "broker/storage/atomic_file.h"
 #include "broker/storage/journal.h"
+#include "broker/storage/read_ahead.h"
 #include "broker/storage/segment_set.h"
 
 namespace sluice::storage {
@@ -137,6 +139,14 @@ Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit
     }
     FrameCursor cursor(bytes_of(seg), start, seg.end(), options.max_record_bytes, first_block,
                        kMaxReadBlock, buffer.get());
+    read_ahead::Ahead ahead;
+    if (start < seg.buf_start) {
+      ahead = read_ahead::take(seg.uid, start, from);
+      if (!ahead.bytes.empty()) cursor.start_with(ahead.bytes, ahead.checked);
+    }
+    // Whether this scan continues the last stopped one here (only then it reads ahead).
+    const bool sequential = ahead.sequential;
+    size_t verified = 0;  // frames taken from ahead.keys
     FrameView frame;
     for (;;) {
       FrameCursor::Step step = cursor.next(&frame);
@@ -146,15 +156,40 @@ Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit
         return bad_frame(seg, cursor.offset(), frame_problem(cursor.bad_status()));
       }
       StreamId key;
-      if (!key_of(frame.payload, &key)) {
+      if (cursor.verified() && verified < ahead.keys.size()) {
+        key = ahead.keys[verified++];
+      } else if (!key_of(frame.payload, &key)) {
         return bad_frame(seg, cursor.offset(), "record without a valid key");
       }
       if (key < from) continue;
-      if (key > to || !visit(key, frame.type, frame.payload)) return Status::ok();
+      if (key > to) return Status::ok();
       visited_bytes += frame.total_bytes;
+      if (!visit(key, frame.type, frame.payload)) {
+        stopped_at(seg, key, cursor.offset() + frame.total_bytes,
+                   std::max(expected_bytes, visited_bytes), sequential);
+        return Status::ok();
+      }
     }
   }
   return Status::ok();
+}
+
+// The scan stopped after `key`, whose frame ends at `next`: the next page likely starts right
+// after it, at an index position no lower than seek(key), and visits about `page_bytes`.
+void SegmentSet::stopped_at(const Segment& seg, StreamId key, uint64_t next, uint64_t page_bytes,
+                            bool sequential) const {
+  const uint64_t file_bytes = std::min(seg.flushed, seg.buf_start);
+  if (next >= file_bytes || !seg.file) return;
+  const uint64_t pos = seg.index.seek(key);
+  const uint64_t len = std::clamp((next - pos) + page_bytes, kMinHintedBlock, kMaxHintedBlock);
+  read_ahead::stopped(seg.uid, seg.file, key, pos, std::min(len, file_bytes - pos),
+                      options.max_record_bytes, key_of, sequential);
+}
+
+void prepare_read_buffers() {
+  ScanBuffer buffer;
+  std::memset(buffer.get()->reserve(kKeptScanBufferBytes), 0, kKeptScanBufferBytes);
+  read_ahead::prepare(kMaxHintedBlock);
 }
 
 // Walks index blocks backwards: each chunk [start, end) lies between frame boundaries (index

@@ -81,6 +81,8 @@ struct SegmentSet {
   SegmentBytes bytes_of(const Segment& seg) const;
   Status bad_frame(const Segment& seg, uint64_t offset, const char* why) const;
   size_t first_segment_for(StreamId key) const;
+  void stopped_at(const Segment& seg, StreamId key, uint64_t next, uint64_t page_bytes,
+                  bool sequential) const;
 };
 
 }  // namespace sluice::storage
