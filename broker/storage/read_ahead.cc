@@ -15,8 +15,8 @@ namespace sluice::storage {
 namespace {
 
 struct Slot {
-  // The segment and key after which the last stopped scan stopped.
-  uint64_t stop_uid = 0;
+  // The log and key after which the last stopped scan stopped.
+  const void* stop_log = nullptr;
   StreamId stop_key;
   // The request run_read_ahead() will serve.
   bool pending = false;
@@ -35,6 +35,7 @@ struct Slot {
   size_t checked = 0;
   std::vector<uint64_t> offsets;
   std::vector<StreamId> keys;
+  ReadAheadStats stats;
 };
 
 Slot& slot() {
@@ -80,17 +81,28 @@ void run_read_ahead() {
   s.uid = s.want_uid;
   s.start = s.want_pos;
   s.len = got;
+  ++s.stats.reads;
+  s.stats.bytes += got;
   check_frames(s);
 }
+
+ReadAheadStats read_ahead_stats() { return slot().stats; }
 
 namespace read_ahead {
 
 void prepare(size_t bytes) { std::memset(slot().buffer.reserve(bytes), 0, bytes); }
 
-void stopped(uint64_t segment_uid, const std::shared_ptr<FileHandle>& file, StreamId key,
-             uint64_t pos, uint64_t len, size_t max_record_bytes, KeyOfFn key_of, bool sequential) {
+bool continues(const void* log, StreamId from) {
+  const Slot& s = slot();
+  StreamId next;
+  return s.stop_log == log && s.stop_key.increment(&next) && from == next;
+}
+
+void stopped(const void* log, uint64_t segment_uid, const std::shared_ptr<FileHandle>& file,
+             StreamId key, uint64_t pos, uint64_t len, size_t max_record_bytes, KeyOfFn key_of,
+             bool sequential) {
   Slot& s = slot();
-  s.stop_uid = segment_uid;
+  s.stop_log = log;
   s.stop_key = key;
   s.pending = false;
   if (!sequential || len == 0 || !file) return;
@@ -103,13 +115,12 @@ void stopped(uint64_t segment_uid, const std::shared_ptr<FileHandle>& file, Stre
   s.key_of = std::move(key_of);
 }
 
-Ahead take(uint64_t segment_uid, uint64_t pos, StreamId from) {
-  const Slot& s = slot();
+Ahead take(uint64_t segment_uid, uint64_t pos) {
+  Slot& s = slot();
   Ahead out;
-  StreamId next;
-  out.sequential = s.stop_uid == segment_uid && s.stop_key.increment(&next) && from == next;
   if (s.uid != segment_uid || pos < s.start || pos >= s.start + s.len) return out;
   const uint64_t rel = pos - s.start;
+  ++s.stats.hits;
   out.bytes = std::string_view(s.buffer.data() + rel, s.len - rel);
   // Verified frames count only if `pos` is one of their starts.
   auto it = std::lower_bound(s.offsets.begin(), s.offsets.end(), rel);

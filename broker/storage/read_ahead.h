@@ -38,6 +38,14 @@ class FileHandle;
 // next scan then reads the file itself and reports them.
 void run_read_ahead();
 
+// What the loop thread's read-ahead did so far (INFO streams, /metrics).
+struct ReadAheadStats {
+  uint64_t reads = 0;  // run_read_ahead() calls that read something
+  uint64_t bytes = 0;  // bytes they read
+  uint64_t hits = 0;   // scans that started on bytes read ahead
+};
+ReadAheadStats read_ahead_stats();
+
 // Reserves and touches the scan and read-ahead buffers now, so that the first pages a client
 // reads do not pay for faulting fresh memory in.
 void prepare_read_buffers();
@@ -47,26 +55,29 @@ namespace read_ahead {
 // Reserves and touches `bytes` of the read-ahead buffer (prepare_read_buffers()).
 void prepare(size_t bytes);
 
-// A forward scan stopped early after `key` in segment `segment_uid`, whose file is `file`; the
-// next page will likely start at a frame boundary `pos` <= the end of that record and read about
-// `len` bytes. When `sequential` (the stopped scan continued the one before it: see take()),
-// asks run_read_ahead() to read and check those bytes; the file is not kept open for it, a
-// segment dropped or closed meanwhile is skipped.
-void stopped(uint64_t segment_uid, const std::shared_ptr<FileHandle>& file, StreamId key,
-             uint64_t pos, uint64_t len, size_t max_record_bytes, KeyOfFn key_of, bool sequential);
+// Whether a forward scan of `log` from `from` continues the last stopped one: it starts right
+// after the key where that one stopped.
+bool continues(const void* log, StreamId from);
+
+// A forward scan of `log` stopped early after `key` in segment `segment_uid`, whose file is
+// `file`; the next page will likely start at a frame boundary `pos` <= the end of that record and
+// read about `len` bytes. When `sequential` (the stopped scan continued the one before it), asks
+// run_read_ahead() to read and check those bytes; the file is not kept open for it, a segment
+// dropped or closed meanwhile is skipped.
+void stopped(const void* log, uint64_t segment_uid, const std::shared_ptr<FileHandle>& file,
+             StreamId key, uint64_t pos, uint64_t len, size_t max_record_bytes, KeyOfFn key_of,
+             bool sequential);
 
 // File bytes read ahead, from some position on.
 struct Ahead {
   std::string_view bytes;
   uint64_t checked = 0;            // bytes[0, checked) are whole frames, verified
   std::span<const StreamId> keys;  // the keys of those frames, in order
-  bool sequential = false;         // the scan starts right after the last stopped one's key
 };
 
-// For a forward scan from key `from`, reading segment `segment_uid` from `pos` on: what was read
-// ahead from there (empty bytes when nothing), and whether the scan continues the last stopped
-// one. The bytes are valid until the next run_read_ahead().
-Ahead take(uint64_t segment_uid, uint64_t pos, StreamId from);
+// What was read ahead of segment `segment_uid` from `pos` on (empty bytes when nothing). Valid
+// until the next run_read_ahead().
+Ahead take(uint64_t segment_uid, uint64_t pos);
 
 }  // namespace read_ahead
 }  // namespace sluice::storage

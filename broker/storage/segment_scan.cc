@@ -117,6 +117,8 @@ Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit
   if (from > to) return Status::ok();
   ScanBuffer buffer;
   uint64_t visited_bytes = 0;  // of the records visited so far, counted against expected_bytes
+  // Whether this scan continues the last stopped one (only then it reads ahead when it stops).
+  const bool sequential = read_ahead::continues(this, from);
   for (size_t i = first_segment_for(from); i < segments.size(); ++i) {
     Segment& seg = *segments[i];
     if (seg.base_key > to) break;
@@ -141,11 +143,9 @@ Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit
                        kMaxReadBlock, buffer.get());
     read_ahead::Ahead ahead;
     if (start < seg.buf_start) {
-      ahead = read_ahead::take(seg.uid, start, from);
+      ahead = read_ahead::take(seg.uid, start);
       if (!ahead.bytes.empty()) cursor.start_with(ahead.bytes, ahead.checked);
     }
-    // Whether this scan continues the last stopped one here (only then it reads ahead).
-    const bool sequential = ahead.sequential;
     size_t verified = 0;  // frames taken from ahead.keys
     FrameView frame;
     for (;;) {
@@ -182,7 +182,7 @@ void SegmentSet::stopped_at(const Segment& seg, StreamId key, uint64_t next, uin
   if (next >= file_bytes || !seg.file) return;
   const uint64_t pos = seg.index.seek(key);
   const uint64_t len = std::clamp((next - pos) + page_bytes, kMinHintedBlock, kMaxHintedBlock);
-  read_ahead::stopped(seg.uid, seg.file, key, pos, std::min(len, file_bytes - pos),
+  read_ahead::stopped(this, seg.uid, seg.file, key, pos, std::min(len, file_bytes - pos),
                       options.max_record_bytes, key_of, sequential);
 }
 
