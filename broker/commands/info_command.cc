@@ -11,6 +11,7 @@
 #include "broker/commands/context.h"
 #include "broker/commands/server_stats.h"
 #include "broker/pubsub/pubsub_hub.h"
+#include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
 
 namespace sluice::commands {
@@ -213,6 +214,10 @@ void info(CommandContext& ctx) {
     w.field("stream_recovery_truncated_bytes", b.streams().recovered_truncated_bytes());
     w.field("stream_retention_dropped_segments", st.stream_retention_dropped_segments);
     w.field("stream_retention_dropped_entries", st.stream_retention_dropped_entries);
+    const storage::ReadAheadStats ahead = storage::read_ahead_stats();
+    w.field("stream_read_ahead_reads", ahead.reads);
+    w.field("stream_read_ahead_bytes", ahead.bytes);
+    w.field("stream_read_ahead_hits", ahead.hits);
   }
   if (on("errorstats")) {
     w.section("Errorstats");

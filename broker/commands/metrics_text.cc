@@ -10,6 +10,7 @@
 #include "broker/commands/prometheus_text.h"
 #include "broker/commands/server_stats.h"
 #include "broker/pubsub/pubsub_hub.h"
+#include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
 
 namespace sluice::commands {
@@ -180,6 +181,12 @@ void append_keyspace_families(core::Broker& broker, std::string* out) {
 
   Family::single(out, "sluice_stream_disk_bytes", kGauge, "Bytes of stream segment files on disk.",
                  totals.disk_bytes);
+
+  const storage::ReadAheadStats ahead = storage::read_ahead_stats();
+  Family::single(out, "sluice_stream_read_ahead_reads_total", kCounter,
+                 "File reads made ahead of sequential stream scans (replays).", ahead.reads);
+  Family::single(out, "sluice_stream_read_ahead_hits_total", kCounter,
+                 "Stream scans that started on bytes read ahead.", ahead.hits);
 }
 
 void append_stream_families(core::Broker& broker, int64_t now_ms, std::string* out) {
