@@ -315,10 +315,42 @@ Status Stream::move_start(StreamId new_start, uint64_t records_removed) {
   records_ -= std::min(records_, records_removed);
   deleted_.erase(deleted_.begin(), deleted_.lower_bound(start_));
   if (records_ < deleted_.size()) records_ = deleted_.size();
-  log_->drop_before(start_);
-  head_.valid = false;
   recompute_first_id();
+  skip_head_tombstones();
+  drop_pending_ = start_;
+  head_.valid = false;
   return write_state();
+}
+
+// A tombstone only has to hide its record while the record is at or after the start, and every
+// record between the start and the first live entry is deleted (or was never there): so the
+// start moves to that entry (past the last record when nothing is left). Trims, retention and
+// XDEL all end here, so the start is the same whichever way a stream got to its entries.
+bool Stream::skip_head_tombstones() {
+  const StreamId target = length() == 0 ? after_last() : first_id_;
+  if (target <= start_) return false;
+  const auto dead = deleted_.lower_bound(target);
+  const auto count = static_cast<uint64_t>(std::distance(deleted_.begin(), dead));
+  start_ = target;
+  records_ -= std::min(records_, count);
+  deleted_.erase(deleted_.begin(), dead);
+  return true;
+}
+
+std::optional<StreamId> Stream::pending_drop() const {
+  if (!drop_pending_ || control_->has_unflushed()) return std::nullopt;
+  return drop_pending_;
+}
+
+void Stream::start_durable(StreamId start) {
+  log_->drop_before(std::min(start, start_));
+  if (drop_pending_ && *drop_pending_ <= start) drop_pending_.reset();
+}
+
+size_t Stream::dead_segments() const {
+  size_t dead = 0;
+  while (dead < log_->segment_count() && log_->segment_info(dead).last_key < start_) ++dead;
+  return dead;
 }
 
 Result<uint64_t> Stream::trim(const TrimSpec& spec) {
@@ -438,9 +470,24 @@ Result<uint64_t> Stream::remove(std::span<const StreamId> ids) {
   Status st = control_->append(kTombstone, as_view(fbb));
   if (!st.is_ok()) return st;
   if (deleted_.count(first_id_) || length() == 0) recompute_first_id();
+  st = compact_head();
+  if (!st.is_ok()) return st;
   st = maybe_snapshot();
   if (!st.is_ok()) return st;
   return static_cast<uint64_t>(done.size());
+}
+
+// XDEL of the entry at the head: the start moves past it and any tombstones after it (see
+// skip_head_tombstones()), as a trim would move it, but nothing live goes. So the common worker
+// pattern (XADD, process, XDEL) keeps only the deletions ahead of the oldest unprocessed entry
+// in RAM and in snapshots, and segments that hold nothing live any more are unlinked. Nothing a
+// client sees depends on the start: length, first entry, max-deleted-entry-id, entries-added
+// and consumer-group lag are unchanged, and `~` trims count live entries per node.
+Status Stream::compact_head() {
+  if (!skip_head_tombstones()) return {};
+  drop_pending_ = start_;
+  head_.valid = false;
+  return write_state();
 }
 
 Status Stream::set_id(StreamId last_id, std::optional<uint64_t> entries_added,
@@ -561,6 +608,7 @@ Status Stream::sync() {
   Status c = group_journal ? group_journal->sync() : Status();
   if (!a.is_ok()) return a;
   if (!b.is_ok()) return b;
+  if (drop_pending_) start_durable(*drop_pending_);
   return c;
 }
 

@@ -112,6 +112,15 @@ class Stream final : public core::Object {
   storage::SegmentedLog& mutable_log() { return *log_; }
   storage::Journal& control() { return *control_; }
   wire::Status sync();
+  // Segments wholly behind the start are unlinked only once the state record that moved the
+  // start is durable: a crash in between finds the old state with all its records, never the
+  // records unlinked and the start that explains it lost. pending_drop() is the start a sync
+  // taken now makes durable (with the control journal flushed); start_durable(s) unlinks the
+  // segments behind s once that sync completed.
+  std::optional<StreamId> pending_drop() const;
+  void start_durable(StreamId start);
+  // Leading segments whose records are all behind the start (unlinked at the next sync).
+  size_t dead_segments() const;
   // Removes every file (the key was deleted). The object stays valid until destroyed.
   wire::Status destroy_files();
   bool failed() const;
@@ -145,9 +154,13 @@ class Stream final : public core::Object {
   wire::Status maybe_snapshot();
   void recompute_first_id();
   const HeadNode& head_node();
-  // Moves the logical start forward (trims and retention), unlinks the segments behind it and
-  // journals the new state.
+  // Moves the logical start forward (trims, retention, deletions at the head), journals the new
+  // state and leaves the segments behind it to start_durable().
   wire::Status move_start(StreamId new_start, uint64_t records_removed);
+  // Moves the start past the tombstones at the head of the stream, and journals it (XDEL).
+  wire::Status compact_head();
+  // Moves start_ past the tombstones between it and the first live entry; true if it moved.
+  bool skip_head_tombstones();
   uint64_t segment_records(size_t from) const;  // log records in segments from..last
   // About how many log bytes a forward range scan reads to visit `count` live entries (from the
   // log's average record size, tombstones included, with some slack): the log's read hint.
@@ -156,6 +169,7 @@ class Stream final : public core::Object {
   StreamId after_last() const;
 
   std::string dir_;
+  std::optional<StreamId> drop_pending_;  // a start whose segments behind wait for a sync
   StreamOptions options_;
   std::unique_ptr<storage::SegmentedLog> log_;
   std::unique_ptr<storage::Journal> control_;

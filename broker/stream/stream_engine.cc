@@ -283,14 +283,15 @@ void StreamEngine::collect_sync(core::SyncBatch& batch) {
       if (s->group_journal->needs_sync()) batch.fds.push_back(s->group_journal->fd());
     }
     // `hold` pins the segment files until the sync is done, even if a trim drops them.
-    batch.on_synced.push_back(
-        [this, n, token = targets.token, hold = targets.hold, control_offset, group_offset] {
-          Stream* st = find(n);
-          if (!st) return;
-          st->mutable_log().mark_synced(token);
-          st->control().mark_synced(control_offset);
-          if (st->group_journal) st->group_journal->mark_synced(group_offset);
-        });
+    batch.on_synced.push_back([this, n, token = targets.token, hold = targets.hold, control_offset,
+                               group_offset, drop = s->pending_drop()] {
+      Stream* st = find(n);
+      if (!st) return;
+      st->mutable_log().mark_synced(token);
+      st->control().mark_synced(control_offset);
+      if (st->group_journal) st->group_journal->mark_synced(group_offset);
+      if (drop) st->start_durable(*drop);
+    });
   }
   unsynced_.clear();
 }
@@ -307,13 +308,14 @@ StreamEngine::RetentionPass StreamEngine::apply_retention(int64_t now_ms, size_t
     if (it == by_number_.end()) it = by_number_.begin();
     Stream& s = *it->second;
     ++pass.streams_visited;
+    // Segments already behind the start (unlinked at the next sync) count as gone.
+    const size_t dead = s.dead_segments();
     const size_t expired = s.failed() ? 0 : s.expired_segments(now_ms, policy);
-    const size_t drop = std::min(expired, max_segments - pass.segments_dropped);
+    const size_t drop = std::min(expired, dead + (max_segments - pass.segments_dropped));
     size_t dropped = 0;
-    if (drop > 0) {
-      const size_t segments_before = s.log().segment_count();
+    if (drop > dead) {
       auto removed = s.drop_oldest_segments(drop);
-      dropped = segments_before - s.log().segment_count();
+      dropped = s.dead_segments() - dead;
       if (!removed) {
         spdlog::error("storage: retention of stream '{}': {}", s.key, removed.status().detail());
       }

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <initializer_list>
@@ -46,6 +47,14 @@ class KvFixture {
     std::string reply;
     for (const auto& v : iov) reply.append(static_cast<const char*>(v.iov_base), v.iov_len);
     return reply;
+  }
+
+  // One background sync as the server runs it (every second under everysec): fdatasync every
+  // file of the batch, then its completions on this thread.
+  void sync_batch() {
+    core::SyncBatch batch = broker_->collect_sync();
+    for (int fd : batch.fds) REQUIRE(::fdatasync(fd) == 0);
+    for (auto& done : batch.on_synced) done();
   }
 
   // Closes and reopens the broker from disk (a graceful restart).

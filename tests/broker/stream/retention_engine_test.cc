@@ -40,6 +40,8 @@ struct RetentionFixture : KvFixture {
                                      size_t max_segments = 1000) {
     auto pass = broker().streams().apply_retention(now_ms, max_streams, max_segments);
     broker().flush_storage();
+    // The dropped segments are unlinked once the state that dropped them is durable.
+    sync_batch();
     return pass;
   }
   // What clients see of a stream and its group `g` (nothing that depends on the clock).

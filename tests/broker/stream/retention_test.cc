@@ -36,6 +36,12 @@ std::unique_ptr<Stream> stream_of(const std::string& dir, uint64_t n) {
   return s;
 }
 
+std::string without_start(std::string described) {
+  const size_t at = described.find(" start=");
+  if (at != std::string::npos) described.erase(at, described.find(' ', at + 1) - at);
+  return described;
+}
+
 uint64_t records_from(const Stream& s, size_t first_segment) {
   uint64_t n = 0;
   for (size_t i = first_segment; i < s.log().segment_count(); ++i) {
@@ -67,6 +73,8 @@ TEST_SUITE("stream.retention") {
     const uint64_t kept_records = records_from(*s, 3);
     auto removed = s->drop_oldest_segments(3);
     REQUIRE(removed.is_ok());
+    // The dropped segments are unlinked once the state that dropped them is durable.
+    REQUIRE(s->sync().is_ok());
     CHECK(*removed == 400 - kept_records);
     CHECK(s->log().segment_count() == segments - 3);
     CHECK(s->length() == kept_records);
@@ -91,11 +99,13 @@ TEST_SUITE("stream.retention") {
     const uint64_t limit = total / 2;
     const size_t expired = s->expired_segments(0, RetentionPolicy{0, limit});
     REQUIRE(*s->drop_oldest_segments(expired) > 0);
+    REQUIRE(s->sync().is_ok());
     CHECK(s->log().disk_bytes() <= limit);
     CHECK(s->log().disk_bytes() + s->log().segment_info(0).bytes > limit);
     // Appending more makes the log too large again; retention keeps up.
     for (uint64_t i = 400; i < 600; ++i) append(*s, StreamId{10 * i, 0});
     REQUIRE(*s->drop_oldest_segments(s->expired_segments(0, RetentionPolicy{0, limit})) > 0);
+    REQUIRE(s->sync().is_ok());
     CHECK(s->log().disk_bytes() <= limit);
     CHECK(s->last_id() == StreamId{5990, 0});
   }
@@ -115,6 +125,7 @@ TEST_SUITE("stream.retention") {
     const size_t expired = s->expired_segments(INT64_MAX, RetentionPolicy{1, 1});
     CHECK(expired == segments - 1);
     REQUIRE(s->drop_oldest_segments(expired).is_ok());
+    REQUIRE(s->sync().is_ok());
     CHECK(s->log().segment_count() == 1);
     CHECK(s->length() == s->log().segment_info(0).records);
     CHECK(s->last_id() == StreamId{2990, 0});
@@ -164,6 +175,9 @@ TEST_SUITE("stream.retention") {
         auto by_trim = trimmed->trim(t);
         REQUIRE(by_trim.is_ok());
         CHECK(*by_retention == *by_trim);
+        // Unlinked once the new start is durable.
+        REQUIRE(kept->sync().is_ok());
+        REQUIRE(trimmed->sync().is_ok());
         CHECK(kept->log().segment_count() == segments - count);
         CHECK(trimmed->log().segment_count() == segments - count);
         ++drops;
@@ -175,7 +189,9 @@ TEST_SUITE("stream.retention") {
         kept = open_stream(dir.sub("retention"));
         trimmed = open_stream(dir.sub("xtrim"));
       }
-      REQUIRE(describe(*kept) == describe(*trimmed));
+      // The start is not compared: below the first live entry its exact value is free (a
+      // trim that lands between records moves it, a drop at a segment boundary need not).
+      REQUIRE(without_start(describe(*kept)) == without_start(describe(*trimmed)));
     }
     CHECK(drops > 30);
   }
