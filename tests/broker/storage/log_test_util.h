@@ -3,6 +3,7 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/storage/atomic_file.h"
 #include "broker/storage/segmented_log.h"
 
 namespace sluice::storage::testing {
@@ -32,6 +34,32 @@ inline bool test_key_of(std::string_view payload, wire::StreamId* key) {
   std::memcpy(&key->seq, payload.data() + 8, 8);
   return true;
 }
+
+// Counts the preads storage makes (through io_hooks()) while alive, and restores the real call
+// when it goes.
+class PreadCounter {
+ public:
+  PreadCounter() {
+    count_ = 0;
+    io_hooks().pread = &counted;
+  }
+  ~PreadCounter() { reset_io_hooks(); }
+  PreadCounter(const PreadCounter&) = delete;
+  PreadCounter& operator=(const PreadCounter&) = delete;
+  // Preads since the previous take() (or since construction).
+  uint64_t take() {
+    const uint64_t n = count_;
+    count_ = 0;
+    return n;
+  }
+
+ private:
+  static ssize_t counted(int fd, void* buf, size_t n, off_t offset) {
+    ++count_;
+    return ::pread(fd, buf, n, offset);
+  }
+  static inline uint64_t count_ = 0;
+};
 
 inline LogOptions small_options() {
   LogOptions options;

@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "broker/storage/atomic_file.h"
 #include "broker/storage/segmented_log.h"
 #include "tests/broker/storage/log_test_util.h"
 #include "tests/broker/storage/temp_dir.h"
@@ -25,21 +24,10 @@ namespace {
 using testing::expected_range;
 using testing::make_payload;
 using testing::open_log;
+using testing::PreadCounter;
 using testing::Record;
 using testing::TempDir;
 using wire::StreamId;
-
-uint64_t g_preads = 0;
-
-ssize_t counting_pread(int fd, void* buf, size_t n, off_t offset) {
-  ++g_preads;
-  return ::pread(fd, buf, n, offset);
-}
-
-struct HookGuard {
-  HookGuard() { io_hooks().pread = &counting_pread; }
-  ~HookGuard() { reset_io_hooks(); }
-};
 
 // One page the way XRANGE asks for it: `count` records from `from` on, with a read hint.
 Status page(const SegmentedLog& log, StreamId from, size_t count, uint64_t hint,
@@ -81,13 +69,13 @@ TEST_SUITE("storage.read_ahead") {
     TempDir dir;
     auto log = file_log(dir.path(), 5000);
     const uint64_t frame = log->disk_bytes() / 5000;
-    HookGuard guard;
+    PreadCounter preads;
     std::vector<Record> got;
     StreamId from = StreamId::min();
     uint64_t next_key = 1;
     for (int n = 0; n < 40; ++n) {
       CAPTURE(n);
-      g_preads = 0;
+      preads.take();
       REQUIRE(page(*log, from, 100, 101 * frame, &got).is_ok());
       REQUIRE(got.size() == 100);
       CHECK(got.front().key == StreamId{next_key, 0});
@@ -95,10 +83,9 @@ TEST_SUITE("storage.read_ahead") {
       CHECK(got.back().payload == make_payload({next_key + 99, 0}, 150));
       // The first page starts cold; the second continues it (and asks for read-ahead); from
       // the third on the bytes are already in memory.
-      CHECK(g_preads == (n < 2 ? 1u : 0u));
-      g_preads = 0;
+      CHECK(preads.take() == (n < 2 ? 1u : 0u));
       run_read_ahead();
-      CHECK(g_preads == (n < 1 ? 0u : 1u));
+      CHECK(preads.take() == (n < 1 ? 0u : 1u));
       next_key += 100;
       from = after(got.back().key);
     }
@@ -146,7 +133,7 @@ TEST_SUITE("storage.read_ahead") {
   TEST_CASE("scans at random places do not read ahead") {
     TempDir dir;
     auto log = file_log(dir.path(), 5000);
-    HookGuard guard;
+    PreadCounter preads;
     std::mt19937_64 rng(7);
     std::vector<Record> got;
     for (int n = 0; n < 50; ++n) {
@@ -154,9 +141,9 @@ TEST_SUITE("storage.read_ahead") {
       REQUIRE(page(*log, {key, 0}, 50, 0, &got).is_ok());
       REQUIRE(got.size() == 50);
       CHECK(got.front().key == StreamId{key, 0});
-      g_preads = 0;
+      preads.take();
       run_read_ahead();
-      CHECK(g_preads == 0);
+      CHECK(preads.take() == 0);
     }
   }
 

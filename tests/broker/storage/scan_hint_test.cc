@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "broker/storage/atomic_file.h"
 #include "broker/storage/segmented_log.h"
 #include "tests/broker/storage/log_test_util.h"
 #include "tests/broker/storage/temp_dir.h"
@@ -20,6 +19,7 @@ namespace {
 using testing::expected_range;
 using testing::make_payload;
 using testing::open_log;
+using testing::PreadCounter;
 using testing::Record;
 using testing::TempDir;
 using wire::StreamId;
@@ -37,17 +37,6 @@ std::vector<Record> collect_hinted(const SegmentedLog& log, StreamId from, Strea
   REQUIRE_MESSAGE(st.is_ok(), st.detail());
   return out;
 }
-
-uint64_t g_preads = 0;
-
-ssize_t counting_pread(int fd, void* buf, size_t n, off_t offset) {
-  ++g_preads;
-  return ::pread(fd, buf, n, offset);
-}
-
-struct HookGuard {
-  ~HookGuard() { reset_io_hooks(); }
-};
 
 TEST_SUITE("storage.scan_hint") {
   TEST_CASE("a scan with a read hint returns what one without does, however wrong the hint") {
@@ -147,19 +136,17 @@ TEST_SUITE("storage.scan_hint") {
     const uint64_t frame = log->disk_bytes() / 5000;
     REQUIRE(frame == 184);
 
-    HookGuard guard;
-    io_hooks().pread = &counting_pread;
+    PreadCounter preads;
     for (uint64_t from : {uint64_t{1}, uint64_t{1234}, uint64_t{3000}}) {
       CAPTURE(from);
-      g_preads = 0;
+      preads.take();
       auto page = collect_hinted(*log, {from, 0}, StreamId::max(), 1000, 1001 * frame);
       REQUIRE(page.size() == 1000);
       CHECK(page.front().key == StreamId{from, 0});
-      CHECK(g_preads == 1);
+      CHECK(preads.take() == 1);
       // Without the hint, reads start at 64 KiB and double: more than one for the same page.
-      g_preads = 0;
       CHECK(collect_hinted(*log, {from, 0}, StreamId::max(), 1000, 0) == page);
-      CHECK(g_preads > 1);
+      CHECK(preads.take() > 1);
     }
   }
 }
