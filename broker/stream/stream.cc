@@ -343,7 +343,7 @@ std::optional<StreamId> Stream::pending_drop() const {
 }
 
 void Stream::start_durable(StreamId start) {
-  log_->drop_before(std::min(start, start_));
+  log_->drop_before(start);  // start <= start_: starts only move forward
   if (drop_pending_ && *drop_pending_ <= start) drop_pending_.reset();
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,8 +23,6 @@ using storage::testing::TempDir;
 using testing::open_stream;
 
 // What clients see of a stream, from the stream and from a model of its live entries.
-struct Visible;
-std::string show(const Visible& v);
 struct Visible {
   uint64_t length;
   StreamId first;
@@ -34,13 +33,14 @@ struct Visible {
   bool operator==(const Visible&) const = default;
 };
 
-std::string show(const Visible& v) {
+// A summary for failure messages.
+std::ostream& operator<<(std::ostream& os, const Visible& v) {
   std::string out = "len=" + std::to_string(v.length) + " first=" + v.first.to_string() +
                     " last=" + v.last.to_string() + " maxdel=" + v.max_deleted.to_string() +
                     " added=" + std::to_string(v.added) + " ids=" + std::to_string(v.ids.size());
   if (!v.ids.empty())
     out += " [" + v.ids.front().to_string() + ".." + v.ids.back().to_string() + "]";
-  return out;
+  return os << out;
 }
 
 Visible seen(const Stream& s) {
@@ -105,7 +105,7 @@ TEST_SUITE("stream.head_tombstones") {
       // A background sync a second (everysec) unlinks the segments behind the start.
       if (n % 200 == 0) REQUIRE(s->sync().is_ok());
       max_segments = std::max(max_segments, s->log().segment_count());
-      if (n % 500 == 0) CHECK(show(seen(*s)) == show(model.visible()));
+      if (n % 500 == 0) CHECK(seen(*s) == model.visible());
     }
     REQUIRE(s->sync().is_ok());
     CHECK(max_tombstones < 100);
@@ -122,7 +122,7 @@ TEST_SUITE("stream.head_tombstones") {
 
     s.reset();
     s = open_stream(dir.path());
-    CHECK(show(seen(*s)) == show(before));
+    CHECK(seen(*s) == before);
     // IDs keep growing after everything was deleted.
     auto next = s->next_id(IdRequest{}, 5);
     REQUIRE(next.is_ok());
@@ -151,7 +151,7 @@ TEST_SUITE("stream.head_tombstones") {
     REQUIRE(s->sync().is_ok());
     s.reset();
     s = open_stream(dir.path());
-    CHECK(show(seen(*s)) == show(before));
+    CHECK(seen(*s) == before);
     CHECK(s->deleted_count() == 0);
   }
 }
