@@ -45,6 +45,10 @@ class CommandContext {
   void wrong_type();
   void not_integer();
 
+  // Whether a command that finds nothing may park the client (BLPOP, XREAD BLOCK...). Inside
+  // MULTI/EXEC a blocking command answers at once as if its timeout had passed, as in Redis.
+  bool may_block() const { return !client.in_multi; }
+
   // Set by handlers that wrote durable state, so the reply waits for the sync under `always`.
   bool wrote = false;
   // Set by the command when it parked the client (blocking read): no reply was written yet.

@@ -200,7 +200,7 @@ void xreadgroup(CommandContext& ctx) {
     ctx.reply.raw(body);
     return;
   }
-  if (timeout < 0 || ctx.client.in_multi) return ctx.reply.null_array();
+  if (timeout < 0 || !ctx.may_block()) return ctx.reply.null_array();
 
   auto wait = std::make_shared<GroupReadWait>();
   for (size_t k = 0; k < nstreams; ++k) wait->keys.emplace_back(ctx.arg(streams_arg + k));

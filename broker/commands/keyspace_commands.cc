@@ -58,7 +58,7 @@ void keys(CommandContext& ctx) {
 
 // Maps a TYPE filter name to an object type; false for unknown names (they match nothing).
 bool type_filter(std::string_view name, core::ObjectType* out) {
-  for (auto t : {core::ObjectType::kString, core::ObjectType::kHash, core::ObjectType::kStream}) {
+  for (auto t : core::kAllObjectTypes) {
     if (iequals(name, core::type_name(t))) {
       *out = t;
       return true;
@@ -316,14 +316,7 @@ void swapdb(CommandContext& ctx) {
 void object_encoding(CommandContext& ctx) {
   core::Object* obj = ctx.db().find(ctx.arg(2), ctx.now_ms);
   if (!obj) return ctx.reply.null();
-  switch (obj->type()) {
-    case core::ObjectType::kString:
-      return ctx.reply.bulk(static_cast<kv::StringObject*>(obj)->encoding());
-    case core::ObjectType::kHash:
-      return ctx.reply.bulk(static_cast<kv::HashObject*>(obj)->encoding());
-    case core::ObjectType::kStream:
-      return ctx.reply.bulk("stream");
-  }
+  ctx.reply.bulk(obj->encoding());
 }
 
 bool lfu_policy(CommandContext& ctx) {

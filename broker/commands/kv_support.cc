@@ -27,36 +27,20 @@ core::Object* lookup_write(CommandContext& ctx, std::string_view key) {
   return obj;
 }
 
-namespace {
-
-template <typename T, core::ObjectType kType>
-T* typed(CommandContext& ctx, core::Object* obj, bool* replied) {
-  *replied = false;
-  if (!obj) return nullptr;
-  if (obj->type() != kType) {
-    ctx.wrong_type();
-    *replied = true;
-    return nullptr;
-  }
-  return static_cast<T*>(obj);
-}
-
-}  // namespace
-
 kv::StringObject* read_string(CommandContext& ctx, std::string_view key, bool* replied) {
-  return typed<kv::StringObject, core::ObjectType::kString>(ctx, lookup_read(ctx, key), replied);
+  return read_typed<kv::StringObject, core::ObjectType::kString>(ctx, key, replied);
 }
 
 kv::StringObject* write_string(CommandContext& ctx, std::string_view key, bool* replied) {
-  return typed<kv::StringObject, core::ObjectType::kString>(ctx, lookup_write(ctx, key), replied);
+  return write_typed<kv::StringObject, core::ObjectType::kString>(ctx, key, replied);
 }
 
 kv::HashObject* read_hash(CommandContext& ctx, std::string_view key, bool* replied) {
-  return typed<kv::HashObject, core::ObjectType::kHash>(ctx, lookup_read(ctx, key), replied);
+  return read_typed<kv::HashObject, core::ObjectType::kHash>(ctx, key, replied);
 }
 
 kv::HashObject* write_hash(CommandContext& ctx, std::string_view key, bool* replied) {
-  return typed<kv::HashObject, core::ObjectType::kHash>(ctx, lookup_write(ctx, key), replied);
+  return write_typed<kv::HashObject, core::ObjectType::kHash>(ctx, key, replied);
 }
 
 core::Object* replace_key(CommandContext& ctx, int db, std::string_view key,

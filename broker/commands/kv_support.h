@@ -24,6 +24,28 @@ core::Object* lookup_read(CommandContext& ctx, std::string_view key);
 // A live key for a write (no stats), access time refreshed.
 core::Object* lookup_write(CommandContext& ctx, std::string_view key);
 
+// The object of type T (kType) at `key`, or nullptr if missing. A key of another type replies
+// WRONGTYPE and sets *replied. read_typed counts keyspace hits and misses; write_typed does not.
+template <typename T, core::ObjectType kType>
+T* as_typed(CommandContext& ctx, core::Object* obj, bool* replied) {
+  *replied = false;
+  if (!obj) return nullptr;
+  if (obj->type() != kType) {
+    ctx.wrong_type();
+    *replied = true;
+    return nullptr;
+  }
+  return static_cast<T*>(obj);
+}
+template <typename T, core::ObjectType kType>
+T* read_typed(CommandContext& ctx, std::string_view key, bool* replied) {
+  return as_typed<T, kType>(ctx, lookup_read(ctx, key), replied);
+}
+template <typename T, core::ObjectType kType>
+T* write_typed(CommandContext& ctx, std::string_view key, bool* replied) {
+  return as_typed<T, kType>(ctx, lookup_write(ctx, key), replied);
+}
+
 // The string / hash at `key`, or nullptr if missing. A key of another type replies WRONGTYPE
 // and sets *replied.
 kv::StringObject* read_string(CommandContext& ctx, std::string_view key, bool* replied);

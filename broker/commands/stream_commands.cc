@@ -289,7 +289,7 @@ void xread(CommandContext& ctx) {
     }
     return;
   }
-  if (timeout < 0 || ctx.client.in_multi) return ctx.reply.null_array();
+  if (timeout < 0 || !ctx.may_block()) return ctx.reply.null_array();
   // Block: retried when one of the keys gets data, in arrival order.
   int db = ctx.client.db;
   core::Broker* broker = &ctx.broker;

@@ -20,6 +20,12 @@ std::string_view type_name(ObjectType type) {
       return "hash";
     case ObjectType::kStream:
       return "stream";
+    case ObjectType::kList:
+      return "list";
+    case ObjectType::kSet:
+      return "set";
+    case ObjectType::kZSet:
+      return "zset";
   }
   return "none";
 }

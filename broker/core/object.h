@@ -1,5 +1,6 @@
-// Object: a value in the keyspace. Each type lives in its own module (kv/ for strings and
-// hashes, stream/ for streams); the keyspace only knows the type tag, the TTL and access time.
+// Object: a value in the keyspace. Each type lives in its own module (kv/ for strings, hashes,
+// lists, sets and sorted sets, stream/ for streams); the keyspace only knows the type tag, the
+// TTL, the access time and the encoding name OBJECT ENCODING prints.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,12 @@
 
 namespace sluice::core {
 
-enum class ObjectType : uint8_t { kString, kHash, kStream };
+enum class ObjectType : uint8_t { kString, kHash, kStream, kList, kSet, kZSet };
+
+// Every type, in the order TYPE filters are matched.
+inline constexpr ObjectType kAllObjectTypes[] = {ObjectType::kString, ObjectType::kHash,
+                                                 ObjectType::kStream, ObjectType::kList,
+                                                 ObjectType::kSet,    ObjectType::kZSet};
 
 // The name TYPE prints.
 std::string_view type_name(ObjectType type);
@@ -20,6 +26,8 @@ class Object {
   Object& operator=(const Object&) = delete;
 
   ObjectType type() const { return type_; }
+  // OBJECT ENCODING: the encoding Redis 7.0 would report for this value ("listpack", ...).
+  virtual std::string_view encoding() const = 0;
 
   int64_t expire_at_ms = 0;  // absolute unix time in ms; 0 = no TTL
   int64_t last_access_ms = 0;

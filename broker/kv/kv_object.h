@@ -30,7 +30,7 @@ class StringObject final : public core::Object {
   bool raw = false;
 
   // OBJECT ENCODING: "int", "embstr" or "raw", as Redis would have encoded this value.
-  std::string_view encoding() const;
+  std::string_view encoding() const override;
 };
 
 // Whether Redis would store `s` as an integer (string2ll succeeds and it fits in 20 chars).
@@ -42,7 +42,7 @@ class HashObject final : public core::Object {
 
   size_t size() const { return is_table_ ? table_.size() : small_.size(); }
   bool is_table() const { return is_table_; }
-  std::string_view encoding() const { return is_table_ ? "hashtable" : "listpack"; }
+  std::string_view encoding() const override { return is_table_ ? "hashtable" : "listpack"; }
 
   const std::string* get(std::string_view field) const;
   std::string* get_mut(std::string_view field);

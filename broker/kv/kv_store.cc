@@ -7,6 +7,7 @@
 
 #include "broker/core/broker.h"
 #include "broker/kv/kv_object.h"
+#include "broker/kv/kv_types.h"
 #include "broker/storage/journal.h"
 #include "broker/storage/record_frame.h"
 #include "wire/schema/kv_generated.h"
@@ -32,67 +33,60 @@ enum RecordType : uint8_t {
   kSwapDb = 9,
 };
 
-std::string_view view(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
+constexpr auto bytes = fb_bytes;
+constexpr auto view = fb_view;
 
 template <typename T>
 const T* verified(std::string_view payload) {
-  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
-  if (!verifier.VerifyBuffer<T>(nullptr)) return nullptr;
-  return flatbuffers::GetRoot<T>(payload.data());
+  return fb_verified<T>(payload);
 }
 
 Status corrupt(const char* what) {
   return Status(ErrorCode::kCorruption, std::string("kv journal: bad ") + what + " record");
 }
 
-flatbuffers::Offset<flatbuffers::String> bytes(flatbuffers::FlatBufferBuilder& fbb,
-                                               std::string_view s) {
-  return fbb.CreateString(s.data(), s.size());
-}
+// Frames snapshot records into a string.
+class FrameBuffer final : public KvRecordSink {
+ public:
+  explicit FrameBuffer(std::string* out) : out_(out) {}
+  void emit(uint8_t type) override {
+    storage::append_frame(out_, type, finished());
+    fbb_.Clear();
+  }
 
-flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> string_list(
-    flatbuffers::FlatBufferBuilder& fbb, std::span<const std::string_view> items) {
-  std::vector<flatbuffers::Offset<flatbuffers::String>> offsets;
-  offsets.reserve(items.size());
-  for (std::string_view s : items) offsets.push_back(bytes(fbb, s));
-  return fbb.CreateVector(offsets);
-}
+ private:
+  std::string* out_;
+};
 
-// Adds the records that recreate one KV key to `out` (snapshot).
-void snapshot_key(flatbuffers::FlatBufferBuilder& fbb, std::string* out, int db,
-                  const std::string& key, const core::Object& obj) {
+// Emits the records that recreate one KV key (snapshot).
+void snapshot_key(KvRecordSink& out, int db, const std::string& key, const core::Object& obj) {
+  auto& fbb = out.fbb();
   if (obj.type() == core::ObjectType::kString) {
     const auto& s = static_cast<const StringObject&>(obj);
-    fbb.Clear();
     fbb.Finish(
         fbs::CreateKvString(fbb, db, bytes(fbb, key), bytes(fbb, s.value), s.expire_at_ms, s.raw));
-    storage::append_frame(
-        out, kString,
-        std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()));
+    out.emit(kString);
     return;
   }
-  if (obj.type() != core::ObjectType::kHash) return;
-  const auto& h = static_cast<const HashObject&>(obj);
-  fbb.Clear();
-  std::vector<flatbuffers::Offset<flatbuffers::String>> fields;
-  fields.reserve(h.size() * 2);
-  h.for_each([&](const std::string& f, const std::string& v) {
-    fields.push_back(bytes(fbb, f));
-    fields.push_back(bytes(fbb, v));
-  });
-  fbb.Finish(
-      fbs::CreateKvHashSet(fbb, db, bytes(fbb, key), fbb.CreateVector(fields), h.is_table()));
-  storage::append_frame(
-      out, kHashSet,
-      std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()));
+  if (obj.type() == core::ObjectType::kHash) {
+    const auto& h = static_cast<const HashObject&>(obj);
+    std::vector<flatbuffers::Offset<flatbuffers::String>> fields;
+    fields.reserve(h.size() * 2);
+    h.for_each([&](const std::string& f, const std::string& v) {
+      fields.push_back(bytes(fbb, f));
+      fields.push_back(bytes(fbb, v));
+    });
+    fbb.Finish(
+        fbs::CreateKvHashSet(fbb, db, bytes(fbb, key), fbb.CreateVector(fields), h.is_table()));
+    out.emit(kHashSet);
+  } else if (const KvTypeModule* m = find_kv_type_module(obj.type())) {
+    m->snapshot(out, db, key, obj);
+  } else {
+    return;  // streams persist themselves
+  }
   if (obj.expire_at_ms != 0) {
-    fbb.Clear();
     fbb.Finish(fbs::CreateKvExpire(fbb, db, bytes(fbb, key), obj.expire_at_ms));
-    storage::append_frame(
-        out, kExpire,
-        std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()));
+    out.emit(kExpire);
   }
 }
 
@@ -111,6 +105,8 @@ std::unique_ptr<core::Object> clone_kv_object(const core::Object& obj) {
     if (h.is_table()) c->convert_to_table();
     h.for_each([&](const std::string& f, const std::string& v) { c->set(f, v); });
     copy = std::move(c);
+  } else if (const KvTypeModule* m = find_kv_type_module(obj.type())) {
+    copy = m->clone(obj);
   } else {
     return nullptr;
   }
@@ -157,87 +153,80 @@ void KvStore::drop_expired_after_load() {
   }
 }
 
-void KvStore::append(uint8_t type) {
-  if (!journal_) return;
-  // A failed journal refuses appends; the broker is already failed through flush() and refuses
-  // further writes, so the error needs no second report here.
-  (void)journal_->append(
-      type,
-      std::string_view(reinterpret_cast<const char*>(fbb_.GetBufferPointer()), fbb_.GetSize()));
+void KvStore::emit(uint8_t type) {
+  if (journal_) {
+    // A failed journal refuses appends; the broker is already failed through flush() and
+    // refuses further writes, so the error needs no second report here.
+    (void)journal_->append(type, finished());
+  }
+  fbb_.Clear();
+}
+
+core::Database* KvStore::replay_db(int index) {
+  return index >= 0 && index < broker_.db_count() ? &broker_.db(index) : nullptr;
 }
 
 void KvStore::record_delete(int db, std::string_view key) {
-  fbb_.Clear();
   fbb_.Finish(fbs::CreateKvDelete(fbb_, db, bytes(fbb_, key)));
-  append(kDelete);
+  emit(kDelete);
 }
 
 void KvStore::record_string(int db, std::string_view key, const StringObject& value) {
-  fbb_.Clear();
   auto v = bytes(fbb_, value.value);
   auto k = bytes(fbb_, key);
   fbb_.Finish(fbs::CreateKvString(fbb_, db, k, v, value.expire_at_ms, value.raw));
-  append(kString);
+  emit(kString);
 }
 
 void KvStore::record_string_range(int db, std::string_view key, uint64_t offset,
                                   std::string_view data) {
-  fbb_.Clear();
   auto b = bytes(fbb_, data);
   auto k = bytes(fbb_, key);
   fbb_.Finish(fbs::CreateKvStringRange(fbb_, db, k, offset, b));
-  append(kStringRange);
+  emit(kStringRange);
 }
 
 void KvStore::record_hash_set(int db, std::string_view key,
                               std::span<const std::string_view> pairs) {
-  fbb_.Clear();
-  auto f = string_list(fbb_, pairs);
+  auto f = fb_string_list(fbb_, pairs);
   auto k = bytes(fbb_, key);
   fbb_.Finish(fbs::CreateKvHashSet(fbb_, db, k, f, false));
-  append(kHashSet);
+  emit(kHashSet);
 }
 
 void KvStore::record_hash_del(int db, std::string_view key,
                               std::span<const std::string_view> fields) {
-  fbb_.Clear();
-  auto f = string_list(fbb_, fields);
+  auto f = fb_string_list(fbb_, fields);
   auto k = bytes(fbb_, key);
   fbb_.Finish(fbs::CreateKvHashDel(fbb_, db, k, f));
-  append(kHashDel);
+  emit(kHashDel);
 }
 
 void KvStore::record_expire(int db, std::string_view key, int64_t at_ms) {
-  fbb_.Clear();
   fbb_.Finish(fbs::CreateKvExpire(fbb_, db, bytes(fbb_, key), at_ms));
-  append(kExpire);
+  emit(kExpire);
 }
 
 void KvStore::record_flush(int db) {
-  fbb_.Clear();
   fbb_.Finish(fbs::CreateKvFlush(fbb_, db));
-  append(kFlush);
+  emit(kFlush);
 }
 
 void KvStore::record_move(int db, std::string_view key, int to_db, std::string_view to_key,
                           bool copy) {
-  fbb_.Clear();
   auto k = bytes(fbb_, key);
   auto tk = bytes(fbb_, to_key);
   fbb_.Finish(fbs::CreateKvMove(fbb_, db, k, to_db, tk, copy));
-  append(kMove);
+  emit(kMove);
 }
 
 void KvStore::record_swapdb(int db, int to_db) {
-  fbb_.Clear();
   fbb_.Finish(fbs::CreateKvSwapDb(fbb_, db, to_db));
-  append(kSwapDb);
+  emit(kSwapDb);
 }
 
 Status KvStore::replay(uint8_t type, std::string_view payload) {
-  auto db_at = [this](int db) -> core::Database* {
-    return db >= 0 && db < broker_.db_count() ? &broker_.db(db) : nullptr;
-  };
+  auto db_at = [this](int db) { return replay_db(db); };
   switch (type) {
     case kString: {
       auto* r = verified<fbs::KvString>(payload);
@@ -355,6 +344,8 @@ Status KvStore::replay(uint8_t type, std::string_view payload) {
       return Status::ok();
     }
     default:
+      if (const KvTypeModule* m = find_kv_record_module(type))
+        return m->replay(*this, type, payload);
       return Status(ErrorCode::kCorruption,
                     "kv journal: unknown record type " + std::to_string(type));
   }
@@ -365,11 +356,10 @@ uint64_t KvStore::journal_bytes() const { return journal_ ? journal_->journal_by
 Status KvStore::write_snapshot() {
   if (!journal_) return Status::ok();
   std::string frames;
-  flatbuffers::FlatBufferBuilder fbb(1024);
+  FrameBuffer out(&frames);
   for (int i = 0; i < broker_.db_count(); ++i) {
-    broker_.db(i).for_each([&](const std::string& key, const core::Object& obj) {
-      snapshot_key(fbb, &frames, i, key, obj);
-    });
+    broker_.db(i).for_each(
+        [&](const std::string& key, const core::Object& obj) { snapshot_key(out, i, key, obj); });
   }
   Status st = journal_->write_snapshot(frames);
   if (!st) return st;

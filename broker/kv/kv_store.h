@@ -18,6 +18,8 @@
 #include <string_view>
 
 #include "broker/core/durability.h"
+#include "broker/kv/kv_records.h"
+#include "broker/kv/kv_types.h"
 #include "wire/status.h"
 
 namespace sluice::core {
@@ -33,10 +35,12 @@ namespace sluice::kv {
 
 class StringObject;
 
-// A deep copy of a string or hash object, TTL included (COPY). nullptr for other types.
+// A deep copy of a KV-layer object, TTL included (COPY). nullptr for streams.
 std::unique_ptr<core::Object> clone_kv_object(const core::Object& obj);
 
-class KvStore : public core::DurableSource {
+// As a KvRecordSink, the store journals what the type modules and commands emit: build a record
+// in fbb(), Finish() it, emit(type).
+class KvStore : public core::DurableSource, public KvRecordSink, public KvReplayTarget {
  public:
   explicit KvStore(core::Broker& broker);
   ~KvStore() override;
@@ -69,18 +73,19 @@ class KvStore : public core::DurableSource {
   // Writes a snapshot now (flush() does when the journal is large).
   wire::Status write_snapshot();
 
+  void emit(uint8_t type) override;
+  core::Database* replay_db(int index) override;
+
   wire::Status flush() override;
   bool needs_sync() const override;
   void collect_sync(core::SyncBatch& batch) override;
 
  private:
   wire::Status replay(uint8_t type, std::string_view payload);
-  void append(uint8_t type);
   void drop_expired_after_load();
 
   core::Broker& broker_;
   std::unique_ptr<storage::Journal> journal_;
-  flatbuffers::FlatBufferBuilder fbb_{256};
   uint64_t snapshot_threshold_ = 64ull << 20;
   uint64_t last_snapshot_bytes_ = 0;
   uint64_t snapshots_written_ = 0;

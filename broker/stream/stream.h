@@ -56,6 +56,8 @@ class Stream final : public core::Object {
  public:
   using EntryVisitor = std::function<bool(StreamId id, std::string_view resp)>;
 
+  std::string_view encoding() const override { return "stream"; }
+
   // Opens the stream stored in `dir` (creating an empty one if the directory is new).
   static wire::Result<std::unique_ptr<Stream>> open(std::string dir, const StreamOptions& options,
                                                     storage::RecoveryReport* report);

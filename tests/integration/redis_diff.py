@@ -14,6 +14,9 @@ Case file format (one command per line, quoting as redis-cli: "a\\x00b" is 3 byt
     ~ XADD s * f v                compare the shape only: types, aggregate lengths, null kinds
                                   (for generated IDs, TIME, CLIENT ID, INFO-like values)
     ! XADD s bad-id f v           both must be errors; compare only the first word (ERR, ...)
+    % SMEMBERS s                  compare the decoded values with the elements of every array
+                                  and set taken in any order (hash-table iteration order is
+                                  not Redis's); the RESP type bytes must still be the same
     & XREAD BLOCK 0 STREAMS s $   send, do not read the reply now (see @read)
     @conn NAME                    switch to connection NAME (opened on first use; "main" first)
     @read N                       read N replies on the current connection and compare them
@@ -74,7 +77,7 @@ class Step:
     def __init__(self, lineno, text, mode, nowait, directive, args):
         self.lineno = lineno      # 1-based line in the case file
         self.text = text          # the line as written, for reports
-        self.mode = mode          # "exact", "shape" or "errorword"
+        self.mode = mode          # "exact", "shape", "unordered" or "errorword"
         self.nowait = nowait      # & prefix
         self.directive = directive  # None for a command, else "conn", "read", ...
         self.args = args          # command arguments (bytes) or directive arguments
@@ -91,9 +94,11 @@ def load_case(path):
         if not line or line.startswith("#"):
             continue
         mode, nowait = "exact", False
-        while len(line) >= 2 and line[0] in "~!&" and line[1] in " \t":
+        while len(line) >= 2 and line[0] in "~!&%" and line[1] in " \t":
             if line[0] == "~":
                 mode = "shape"
+            elif line[0] == "%":
+                mode = "unordered"
             elif line[0] == "!":
                 mode = "errorword"
             else:
@@ -219,11 +224,31 @@ def _shape(reply):
         return f"<unparsable {reply!r}>"
 
 
+def _unordered(value):
+    """A canonical form of a decoded reply in which arrays and sets compare as multisets."""
+    if isinstance(value, dict):
+        return (type(value).__name__, tuple(sorted(((repr(k), _unordered(v))
+                                                    for k, v in value.items()), key=repr)))
+    if isinstance(value, list):
+        return (type(value).__name__, tuple(sorted((_unordered(v) for v in value), key=repr)))
+    return (type(value).__name__, value)
+
+
+def _unordered_key(reply):
+    try:
+        value, end = parse(reply)
+    except (ProtocolError, IndexError, ValueError):
+        return ("<unparsable>", reply)
+    return (reply[:1], end == len(reply), _unordered(value))
+
+
 def replies_match(mode, ref, cand):
     if mode == "exact" or not isinstance(ref, bytes) or not isinstance(cand, bytes):
         return ref == cand
     if mode == "shape":
         return _shape(ref) == _shape(cand)
+    if mode == "unordered":
+        return _unordered_key(ref) == _unordered_key(cand)
     ref_word, cand_word = _error_word(ref), _error_word(cand)
     return ref_word is not None and ref_word == cand_word
 

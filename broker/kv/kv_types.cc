@@ -1,0 +1,29 @@
+#include "broker/kv/kv_types.h"
+
+#include <array>
+
+namespace sluice::kv {
+namespace {
+
+// One line per collection type module (each defined beside its type).
+const std::array<const KvTypeModule*, 0> kModules = {};
+
+}  // namespace
+
+std::span<const KvTypeModule* const> kv_type_modules() { return kModules; }
+
+const KvTypeModule* find_kv_type_module(core::ObjectType type) {
+  for (const KvTypeModule* m : kModules) {
+    if (m->type == type) return m;
+  }
+  return nullptr;
+}
+
+const KvTypeModule* find_kv_record_module(uint8_t record_type) {
+  for (const KvTypeModule* m : kModules) {
+    if (record_type >= m->first_record && record_type <= m->last_record) return m;
+  }
+  return nullptr;
+}
+
+}  // namespace sluice::kv
