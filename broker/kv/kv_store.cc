@@ -1,7 +1,10 @@
 #include "broker/kv/kv_store.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -56,6 +59,19 @@ class FrameBuffer final : public KvRecordSink {
 
  private:
   std::string* out_;
+};
+
+// Writes snapshot records into a SnapshotFile (in the forked child).
+class SnapshotFileSink final : public KvRecordSink {
+ public:
+  explicit SnapshotFileSink(storage::SnapshotFile* file) : file_(file) {}
+  void emit(uint8_t type) override {
+    (void)file_->append(type, finished());  // the first error sticks and finish() reports it
+    fbb_.Clear();
+  }
+
+ private:
+  storage::SnapshotFile* file_;
 };
 
 // Emits the records that recreate one KV key (snapshot).
@@ -133,6 +149,11 @@ void KvStore::open() {
 
 void KvStore::close() {
   if (!journal_) return;
+  if (snapshot_child_.running()) {
+    // The journals hold everything the child was writing; the next start replays them.
+    snapshot_child_.kill();
+    finish_background_snapshot(storage::ChildProcess::State::kFailed);
+  }
   Status st = journal_->sync();
   if (!st) spdlog::error("kv journal: final sync failed: {}", st.detail());
   journal_.reset();
@@ -355,6 +376,10 @@ uint64_t KvStore::journal_bytes() const { return journal_ ? journal_->journal_by
 
 Status KvStore::write_snapshot() {
   if (!journal_) return Status::ok();
+  if (snapshot_child_.running()) {
+    snapshot_child_.kill();
+    finish_background_snapshot(storage::ChildProcess::State::kFailed);
+  }
   std::string frames;
   FrameBuffer out(&frames);
   for (int i = 0; i < broker_.db_count(); ++i) {
@@ -372,16 +397,70 @@ Status KvStore::flush() {
   if (!journal_) return Status::ok();
   Status st = journal_->flush();
   if (!st) return st;
+  if (snapshot_child_.running()) {
+    auto state = snapshot_child_.poll();
+    if (state != storage::ChildProcess::State::kRunning) finish_background_snapshot(state);
+    return Status::ok();
+  }
   const uint64_t size = journal_->journal_bytes();
-  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_) return write_snapshot();
+  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_) start_background_snapshot();
   return Status::ok();
+}
+
+bool KvStore::start_background_snapshot() {
+  if (!journal_ || snapshot_child_.running()) return false;
+  auto target = journal_->begin_snapshot();
+  if (!target) {
+    spdlog::error("kv journal: cannot start a snapshot: {}", target.status().detail());
+    return false;
+  }
+  snapshot_target_ = *target;
+  const int64_t t0 = core::now_us();
+  // The child sees the keyspace as it is now, which is what the retired journals add up to.
+  bool started = snapshot_child_.start([this] {
+    storage::SnapshotFile file(snapshot_target_);
+    SnapshotFileSink out(&file);
+    for (int i = 0; i < broker_.db_count(); ++i) {
+      broker_.db(i).for_each(
+          [&](const std::string& key, const core::Object& obj) { snapshot_key(out, i, key, obj); });
+    }
+    return file.finish().is_ok() ? 0 : 1;
+  });
+  if (!started) {
+    spdlog::warn("kv journal: fork for a snapshot failed: {}; the journal keeps growing",
+                 std::strerror(errno));
+    journal_->finish_snapshot(snapshot_target_, false);
+    return false;
+  }
+  spdlog::info("kv journal: background snapshot started by pid {} (fork took {} us)",
+               snapshot_child_.pid(), core::now_us() - t0);
+  return true;
+}
+
+void KvStore::wait_for_background_snapshot() {
+  if (snapshot_child_.running()) finish_background_snapshot(snapshot_child_.wait());
+}
+
+void KvStore::finish_background_snapshot(storage::ChildProcess::State state) {
+  const bool ok = state == storage::ChildProcess::State::kSucceeded;
+  journal_->finish_snapshot(snapshot_target_, ok);
+  if (!ok) {
+    spdlog::warn("kv journal: background snapshot failed; its journals are kept and replayed");
+    return;
+  }
+  struct stat info {};
+  last_snapshot_bytes_ = ::stat(snapshot_target_.final_path.c_str(), &info) == 0
+                             ? static_cast<uint64_t>(info.st_size)
+                             : 0;
+  ++snapshots_written_;
+  spdlog::info("kv journal: background snapshot done ({} bytes)", last_snapshot_bytes_);
 }
 
 bool KvStore::needs_sync() const { return journal_ && journal_->needs_sync(); }
 
 void KvStore::collect_sync(core::SyncBatch& batch) {
   if (!journal_ || !journal_->needs_sync()) return;
-  batch.fds.push_back(journal_->fd());
+  journal_->sync_fds(&batch.fds);
   const uint64_t offset = journal_->flushed_offset();
   batch.on_synced.push_back([this, offset] {
     if (journal_) journal_->mark_synced(offset);

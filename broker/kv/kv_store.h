@@ -5,8 +5,14 @@
 //
 // Recovery (open): load kv.snap, replay kv.journal, then drop keys whose absolute TTL passed
 // while the server was down (journaling their removal, so a later write to the same key is
-// never replayed onto the stale value). When the journal grows past a threshold (and twice the
-// last snapshot), flush() replaces the snapshot with the current keys and empties the journal.
+// never replayed onto the stale value).
+//
+// Snapshots run in the background, as Redis's BGSAVE: when the journal grows past a threshold
+// (and twice the last snapshot), flush() retires the journal (Journal::begin_snapshot) and forks
+// a child that writes every key as it was at that moment, while the loop goes on serving and
+// journaling into the next generation. The loop pays for fork()'s page-table copy only, so a
+// collection of millions of members never stalls it. A later flush() reaps the child; if it
+// failed, the retired journals stay and are replayed, so nothing depends on the child.
 #pragma once
 
 #include <flatbuffers/flatbuffers.h>
@@ -20,16 +26,14 @@
 #include "broker/core/durability.h"
 #include "broker/kv/kv_records.h"
 #include "broker/kv/kv_types.h"
+#include "broker/storage/child_process.h"
+#include "broker/storage/journal.h"
 #include "wire/status.h"
 
 namespace sluice::core {
 class Broker;
 class Object;
 }  // namespace sluice::core
-
-namespace sluice::storage {
-class Journal;
-}
 
 namespace sluice::kv {
 
@@ -66,12 +70,18 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
   void record_move(int db, std::string_view key, int to_db, std::string_view to_key, bool copy);
   void record_swapdb(int db, int to_db);
 
-  // Journal size (bytes) past which flush() writes a snapshot. Tests lower it.
+  // Journal size (bytes) past which flush() starts a background snapshot. Tests lower it.
   void set_snapshot_threshold(uint64_t bytes) { snapshot_threshold_ = bytes; }
   uint64_t snapshots_written() const { return snapshots_written_; }
   uint64_t journal_bytes() const;
-  // Writes a snapshot now (flush() does when the journal is large).
+  // Writes a snapshot now, on this thread (a background one in progress is abandoned).
   wire::Status write_snapshot();
+  // Starts a background snapshot (flush() does when the journal is large). False when one is
+  // already running or the journal could not be rotated.
+  bool start_background_snapshot();
+  bool background_snapshot_running() const { return snapshot_child_.running(); }
+  // Waits for a background snapshot to end and completes it (tests, BGSAVE-like waits).
+  void wait_for_background_snapshot();
 
   void emit(uint8_t type) override;
   core::Database* replay_db(int index) override;
@@ -83,12 +93,16 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
  private:
   wire::Status replay(uint8_t type, std::string_view payload);
   void drop_expired_after_load();
+  // Completes a background snapshot whose child ended in `state`.
+  void finish_background_snapshot(storage::ChildProcess::State state);
 
   core::Broker& broker_;
   std::unique_ptr<storage::Journal> journal_;
   uint64_t snapshot_threshold_ = 64ull << 20;
   uint64_t last_snapshot_bytes_ = 0;
   uint64_t snapshots_written_ = 0;
+  storage::ChildProcess snapshot_child_;
+  storage::Journal::SnapshotTarget snapshot_target_;
 };
 
 }  // namespace sluice::kv

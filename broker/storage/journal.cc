@@ -1,11 +1,13 @@
 // Journal: snapshot + append-only journal of framed records, replayed in order at open.
 #include "broker/storage/journal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -51,14 +53,42 @@ bool valid_frame_after(std::string_view bytes, size_t from) {
   return false;
 }
 
+// The generation in a retired journal's name (<name>.journal.<g>), or false if `file` is not one.
+bool retired_generation(std::string_view file, std::string_view journal_name, uint64_t* gen) {
+  if (file.size() <= journal_name.size() + 1 ||
+      file.substr(0, journal_name.size()) != journal_name || file[journal_name.size()] != '.') {
+    return false;
+  }
+  std::string_view digits = file.substr(journal_name.size() + 1);
+  uint64_t g = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    g = g * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *gen = g;
+  return true;
+}
+
 }  // namespace
 
 struct Journal::Impl {
+  // A journal file retired by begin_snapshot(): its fd stays open until a sync covers end_pos.
+  struct Retired {
+    int fd;
+    uint64_t end_pos;  // logical position of its end
+  };
+
   std::string dir;
+  std::string name;
   std::string snap_path;
   std::string journal_path;
   int fd = -1;
-  uint64_t generation = 0;
+  uint64_t generation = 0;           // of the live journal
+  uint64_t snapshot_generation = 0;  // of the snapshot on disk (covers journals below it)
+  std::vector<Retired> retired;
+  int dir_fd = -1;                // open while the directory awaits a sync
+  uint64_t dir_dirty_pos = 0;     // the sync covering this position also covers the directory
+  uint64_t snapshot_pending = 0;  // generation of the background snapshot in progress (0: none)
   std::string pending;
   uint64_t file_bytes = 0;  // bytes in the journal file, header included
   uint64_t base = 0;        // logical position of file offset 0 (grows at each snapshot)
@@ -91,9 +121,101 @@ struct Journal::Impl {
     return Status::ok();
   }
 
+  std::string retired_path(uint64_t gen) const { return journal_path + "." + std::to_string(gen); }
+
+  // Closes the fds of retired journals a sync up to `pos` covered (and the directory's).
+  void release_synced(uint64_t pos) {
+    std::erase_if(retired, [pos](const Retired& r) {
+      if (r.end_pos > pos) return false;
+      ::close(r.fd);
+      return true;
+    });
+    if (dir_fd >= 0 && dir_dirty_pos <= pos) {
+      ::close(dir_fd);
+      dir_fd = -1;
+    }
+  }
+
+  // Removes retired journal files below `gen` (a snapshot of `gen` covers them).
+  void unlink_retired_below(uint64_t gen) {
+    for (uint64_t g : list_retired()) {
+      if (g < gen) ::unlink(retired_path(g).c_str());
+    }
+  }
+
+  std::vector<uint64_t> list_retired() const {
+    std::vector<uint64_t> gens;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return gens;
+    const std::string journal_file = name + ".journal";
+    while (dirent* e = ::readdir(d)) {
+      uint64_t g = 0;
+      if (retired_generation(e->d_name, journal_file, &g)) gens.push_back(g);
+    }
+    ::closedir(d);
+    std::sort(gens.begin(), gens.end());
+    return gens;
+  }
+
   Status replay_snapshot(const Replay& replay);
+  Status replay_retired(const Replay& replay, uint64_t* truncated_bytes);
   Status replay_journal(const Replay& replay, uint64_t* truncated_bytes);
 };
+
+namespace {
+
+// Replays the frames of journal bytes from after the header; returns where replay stopped (the
+// end, or the start of a torn tail). kCorruption for a bad frame followed by valid ones.
+wire::Result<size_t> replay_frames(std::string_view bytes, const std::string& path,
+                                   const Journal::Replay& replay) {
+  size_t off = kFileHeaderBytes;
+  while (off < bytes.size()) {
+    FrameView frame;
+    FrameStatus fs = decode_frame(bytes.substr(off), kMaxJournalRecordBytes, &frame);
+    if (fs != FrameStatus::kOk) {
+      if (fs != FrameStatus::kTruncated && valid_frame_after(bytes, off + 8)) {
+        return Status(wire::ErrorCode::kCorruption,
+                      "journal " + path + " corrupt at offset " + std::to_string(off));
+      }
+      break;
+    }
+    Status st = replay(frame.type, frame.payload, false);
+    if (!st) return st;
+    off += frame.total_bytes;
+  }
+  return off;
+}
+
+}  // namespace
+
+Status Journal::Impl::replay_retired(const Replay& replay, uint64_t* truncated_bytes) {
+  for (uint64_t g : list_retired()) {
+    const std::string path = retired_path(g);
+    if (g < snapshot_generation) {
+      // Covered by the snapshot: the snapshot was renamed into place before this was removed.
+      ::unlink(path.c_str());
+      continue;
+    }
+    auto content = read_file(path);
+    if (!content) return content.status();
+    std::string_view bytes = *content;
+    uint64_t file_gen = 0;
+    if (!parse_header(bytes, kJournalMagic, &file_gen) || file_gen != g) {
+      return Status(wire::ErrorCode::kCorruption, "journal " + path + " has a bad header");
+    }
+    auto stop = replay_frames(bytes, path, replay);
+    if (!stop) return stop.status();
+    if (*stop < bytes.size()) {
+      // Its tail was not yet synced when the server stopped; what follows in newer journals
+      // was appended later and is kept, as after any torn write.
+      storage_log().warn("torn write at end of {} at offset {}: {} bytes ignored", path, *stop,
+                         bytes.size() - *stop);
+      *truncated_bytes += bytes.size() - *stop;
+    }
+    generation = std::max(generation, g + 1);
+  }
+  return Status::ok();
+}
 
 Status Journal::Impl::replay_snapshot(const Replay& replay) {
   auto snap = read_file(snap_path);
@@ -102,6 +224,7 @@ Status Journal::Impl::replay_snapshot(const Replay& replay) {
   if (!parse_header(bytes, kSnapMagic, &generation)) {
     return Status(wire::ErrorCode::kCorruption, "snapshot " + snap_path + " has a bad header");
   }
+  snapshot_generation = generation;
   for (size_t off = kFileHeaderBytes; off < bytes.size();) {
     FrameView frame;
     FrameStatus fs = decode_frame(bytes.substr(off), kMaxJournalRecordBytes, &frame);
@@ -131,7 +254,8 @@ Status Journal::Impl::replay_journal(const Replay& replay, uint64_t* truncated_b
     file_bytes = 0;
     return reset_file(generation);
   }
-  if (!parse_header(bytes, kJournalMagic, &journal_gen) || journal_gen > generation) {
+  if (!parse_header(bytes, kJournalMagic, &journal_gen) ||
+      (journal_gen > generation && journal_gen != snapshot_generation + 1)) {
     return Status(wire::ErrorCode::kCorruption, "journal " + journal_path + " has a bad header");
   }
   if (journal_gen < generation) {
@@ -139,21 +263,12 @@ Status Journal::Impl::replay_journal(const Replay& replay, uint64_t* truncated_b
     file_bytes = 0;
     return reset_file(generation);
   }
-  size_t off = kFileHeaderBytes;
-  while (off < bytes.size()) {
-    FrameView frame;
-    FrameStatus fs = decode_frame(bytes.substr(off), kMaxJournalRecordBytes, &frame);
-    if (fs != FrameStatus::kOk) {
-      if (fs != FrameStatus::kTruncated && valid_frame_after(bytes, off + 8)) {
-        return Status(wire::ErrorCode::kCorruption,
-                      "journal " + journal_path + " corrupt at offset " + std::to_string(off));
-      }
-      break;
-    }
-    Status st = replay(frame.type, frame.payload, false);
-    if (!st) return st;
-    off += frame.total_bytes;
-  }
+  // A crash right after begin_snapshot() leaves a live journal one generation past the snapshot
+  // on disk (its retired predecessor was replayed above, or was empty).
+  generation = journal_gen;
+  auto stop = replay_frames(bytes, journal_path, replay);
+  if (!stop) return stop.status();
+  size_t off = *stop;
   if (off < bytes.size()) {
     const uint64_t cut = bytes.size() - off;
     storage_log().warn("torn write at end of {} at offset {}: truncated {} bytes", journal_path,
@@ -174,6 +289,8 @@ Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Journal::~Journal() {
   if (impl_->fd >= 0) ::close(impl_->fd);
+  for (const Impl::Retired& r : impl_->retired) ::close(r.fd);
+  if (impl_->dir_fd >= 0) ::close(impl_->dir_fd);
 }
 
 wire::Result<std::unique_ptr<Journal>> Journal::open(std::string dir, std::string name,
@@ -188,8 +305,11 @@ wire::Result<std::unique_ptr<Journal>> Journal::open(std::string dir, std::strin
   impl->snap_path = dir + "/" + name + ".snap";
   impl->journal_path = dir + "/" + name + ".journal";
   impl->dir = std::move(dir);
+  impl->name = std::move(name);
   ::unlink((impl->snap_path + ".tmp").c_str());
   st = impl->replay_snapshot(replay);
+  if (!st) return st;
+  st = impl->replay_retired(replay, truncated_bytes);
   if (!st) return st;
   struct stat info {};
   const bool existed = ::stat(impl->journal_path.c_str(), &info) == 0;
@@ -237,8 +357,15 @@ bool Journal::needs_sync() const { return impl_->synced < impl_->flushed_pos(); 
 int Journal::fd() const { return impl_->fd; }
 uint64_t Journal::flushed_offset() const { return impl_->flushed_pos(); }
 
+void Journal::sync_fds(std::vector<int>* fds) const {
+  for (const Impl::Retired& r : impl_->retired) fds->push_back(r.fd);
+  if (impl_->dir_fd >= 0) fds->push_back(impl_->dir_fd);
+  fds->push_back(impl_->fd);
+}
+
 void Journal::mark_synced(uint64_t offset) {
   impl_->synced = std::max(impl_->synced, std::min(offset, impl_->flushed_pos()));
+  impl_->release_synced(impl_->synced);
 }
 
 void Journal::mark_sync_failed(const Status& cause) { impl_->fail(cause); }
@@ -248,8 +375,12 @@ Status Journal::sync() {
   if (!st) return st;
   if (!needs_sync()) return Status::ok();
   const uint64_t pos = impl_->flushed_pos();
-  st = datasync(impl_->fd, impl_->journal_path);
-  if (!st) return impl_->fail(st);
+  std::vector<int> fds;
+  sync_fds(&fds);
+  for (int fd : fds) {
+    st = datasync(fd, impl_->journal_path);
+    if (!st) return impl_->fail(st);
+  }
   mark_synced(pos);
   return Status::ok();
 }
@@ -260,16 +391,116 @@ uint64_t Journal::journal_bytes() const {
 
 Status Journal::write_snapshot(std::string_view frames) {
   if (impl_->failed || impl_->destroyed) return impl_->storage_failed();
+  if (impl_->snapshot_pending != 0) {
+    return Status(wire::ErrorCode::kInvalidArgument, "a background snapshot is in progress");
+  }
   const uint64_t next_gen = impl_->generation + 1;
   std::string content = file_header(kSnapMagic, next_gen);
   content.append(frames);
   Status st = write_file_atomic(impl_->snap_path, content);
   if (!st) return impl_->fail(st);
   impl_->generation = next_gen;
+  impl_->snapshot_generation = next_gen;
   impl_->pending.clear();
   st = impl_->reset_file(next_gen);
   if (!st) return impl_->fail(st);
+  impl_->unlink_retired_below(next_gen);
   return Status::ok();
+}
+
+wire::Result<Journal::SnapshotTarget> Journal::begin_snapshot() {
+  Impl& j = *impl_;
+  if (j.failed || j.destroyed) return j.storage_failed();
+  if (j.snapshot_pending != 0) {
+    return Status(wire::ErrorCode::kInvalidArgument, "a background snapshot is in progress");
+  }
+  Status st = flush();
+  if (!st) return st;
+  const uint64_t next_gen = j.generation + 1;
+  // The directory fd is opened first: nothing below may fail half way.
+  if (j.dir_fd < 0) {
+    j.dir_fd = ::open(j.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (j.dir_fd < 0) return io_error("open " + j.dir, errno);
+  }
+  const std::string retired = j.retired_path(j.generation);
+  if (::rename(j.journal_path.c_str(), retired.c_str()) != 0) {
+    return j.fail(io_error("rename " + j.journal_path, errno));
+  }
+  const int fd = ::open(j.journal_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return j.fail(io_error("open " + j.journal_path, errno));
+  st = pwrite_all(fd, file_header(kJournalMagic, next_gen), 0, j.journal_path);
+  if (!st) {
+    ::close(fd);
+    return j.fail(st);
+  }
+  const uint64_t retired_end = j.flushed_pos();
+  if (j.synced >= retired_end) {
+    ::close(j.fd);
+  } else {
+    j.retired.push_back({j.fd, retired_end});
+  }
+  j.fd = fd;
+  j.base = retired_end;
+  j.file_bytes = kFileHeaderBytes;
+  j.dir_dirty_pos = j.flushed_pos();
+  j.generation = next_gen;
+  j.snapshot_pending = next_gen;
+  return SnapshotTarget{j.snap_path + ".tmp", j.snap_path, j.dir, next_gen};
+}
+
+void Journal::finish_snapshot(const SnapshotTarget& target, bool written) {
+  impl_->snapshot_pending = 0;
+  if (!written) {
+    // The retired journals stay and are replayed; the next snapshot covers them too.
+    ::unlink(target.tmp_path.c_str());
+    return;
+  }
+  impl_->snapshot_generation = target.generation;
+  impl_->unlink_retired_below(target.generation);
+}
+
+bool Journal::snapshot_in_progress() const { return impl_->snapshot_pending != 0; }
+
+SnapshotFile::SnapshotFile(const Journal::SnapshotTarget& target) : target_(target) {
+  fd_ = ::open(target_.tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    status_ = io_error("open " + target_.tmp_path, errno);
+    return;
+  }
+  buffer_ = file_header(kSnapMagic, target_.generation);
+}
+
+SnapshotFile::~SnapshotFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status SnapshotFile::write_buffer() {
+  if (!status_ || buffer_.empty()) return status_;
+  status_ = pwrite_all(fd_, buffer_, written_, target_.tmp_path);
+  written_ += buffer_.size();
+  buffer_.clear();
+  return status_;
+}
+
+Status SnapshotFile::append(uint8_t type, std::string_view payload) {
+  if (!status_) return status_;
+  if (payload.size() > kMaxJournalRecordBytes) {
+    return status_ = Status(wire::ErrorCode::kInvalidArgument, "snapshot record too large");
+  }
+  append_frame(&buffer_, type, payload);
+  return buffer_.size() >= (1u << 20) ? write_buffer() : status_;
+}
+
+Status SnapshotFile::finish() {
+  Status st = write_buffer();
+  if (st) st = datasync(fd_, target_.tmp_path);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (st && ::rename(target_.tmp_path.c_str(), target_.final_path.c_str()) != 0) {
+    st = io_error("rename " + target_.tmp_path, errno);
+  }
+  if (st) st = sync_dir(target_.dir);
+  return status_ = st;
 }
 
 Status Journal::destroy() {
@@ -278,6 +509,7 @@ Status Journal::destroy() {
   for (const std::string& path : {impl_->journal_path, impl_->snap_path}) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("unlink " + path, errno);
   }
+  impl_->unlink_retired_below(UINT64_MAX);
   return sync_dir(impl_->dir);
 }
 

@@ -3,14 +3,27 @@
 // consumer-group effects, the KV layer.
 //
 // Files in the owner's directory, for a journal named <name>:
-//   <name>.snap      the latest snapshot: frames, written atomically (tmp, fsync, rename, fsync
-//   dir) <name>.journal   records appended since that snapshot
+//   <name>.snap         the latest snapshot: frames, written atomically (tmp, fsync, rename,
+//                       fsync dir)
+//   <name>.journal      records appended since that snapshot (or since the last rotation)
+//   <name>.journal.<g>  a journal of generation g retired by begin_snapshot(): records a
+//                       background snapshot in progress will cover, kept until it has
 // Each file starts with a 16-byte header: magic ("SLSN" / "SLJN", 4), version (4, little
-// endian, 1), generation (8, little endian). write_snapshot bumps the generation in the new
-// snapshot before it resets the journal, so a crash between the two leaves a journal of an older
-// generation, which recovery discards instead of replaying it twice.
-// Recovery: load every snapshot frame, then every journal frame, in order; a torn tail of the
-// journal is truncated (reported), a bad frame in the middle stops replay with kCorruption.
+// endian, 1), generation (8, little endian). A snapshot of generation S covers every journal of
+// a generation below S. write_snapshot bumps the generation in the new snapshot before it resets
+// the journal, so a crash between the two leaves a journal of an older generation, which
+// recovery discards instead of replaying it twice.
+// Recovery: load every snapshot frame, then the retired journals not covered by it (oldest
+// first), then the live journal, in order; a torn tail is truncated (reported), a bad frame in
+// the middle stops replay with kCorruption.
+//
+// Background snapshots (the KV layer writes its snapshot in a forked child so a large keyspace
+// never stalls the loop): begin_snapshot() retires the live journal and starts a new one of the
+// next generation, and returns where the snapshot of the state at that moment goes; anyone may
+// write it there with SnapshotFile (it renames it into place when complete); finish_snapshot()
+// then deletes the retired journals it covers, or, when the writer failed, leaves them to be
+// replayed. A retired journal's unsynced tail and the directory entries stay in the sync targets
+// (sync_fds) until a sync covers them, so rotation never costs the loop an fsync.
 // Not thread-safe: only fdatasync(fd()) may run on another thread, and the Journal must outlive
 // such a call.
 #pragma once
@@ -38,13 +51,24 @@ class Journal {
                                                      uint64_t* truncated_bytes = nullptr);
   ~Journal();
 
+  // Where a background snapshot goes, from begin_snapshot().
+  struct SnapshotTarget {
+    std::string tmp_path;    // written by SnapshotFile
+    std::string final_path;  // <name>.snap
+    std::string dir;
+    uint64_t generation = 0;  // the snapshot's; it covers every journal below it
+  };
+
   // Buffers a record; flush() writes, sync targets as in SegmentedLog.
   Status append(uint8_t type, std::string_view payload);
   Status flush();
   bool has_unflushed() const;
   bool needs_sync() const;
   int fd() const;
-  // A position that only grows (across snapshots too): read it before fdatasync(fd()) on a
+  // Every fd a sync must fdatasync, in order: retired journals with unsynced bytes, the
+  // directory after a rotation, then the live journal.
+  void sync_fds(std::vector<int>* fds) const;
+  // A position that only grows (across snapshots too): read it before syncing sync_fds() on a
   // worker, pass it to mark_synced() after.
   uint64_t flushed_offset() const;
   void mark_synced(uint64_t offset);
@@ -55,8 +79,15 @@ class Journal {
   // Journal bytes since the last snapshot (owner decides when to snapshot).
   uint64_t journal_bytes() const;
   // Replaces the snapshot with `frames` (already framed with append_frame) and empties the
-  // journal. Durable when it returns OK (it fsyncs). Runs on the calling thread.
+  // journal. Durable when it returns OK (it fsyncs). Runs on the calling thread. Not while a
+  // background snapshot is in progress.
   Status write_snapshot(std::string_view frames);
+  // Flushes, retires the live journal and starts the next generation (no fsync on the calling
+  // thread). The snapshot of the state at this moment goes to the returned target.
+  wire::Result<SnapshotTarget> begin_snapshot();
+  // After the writer of `target` finished: `written` says whether the snapshot is in place.
+  void finish_snapshot(const SnapshotTarget& target, bool written);
+  bool snapshot_in_progress() const;
   Status destroy();  // remove both files
   bool failed() const;
 
@@ -64,6 +95,31 @@ class Journal {
   struct Impl;
   explicit Journal(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// Writes a snapshot file for a Journal::SnapshotTarget: frames are buffered and written in large
+// chunks; finish() makes the file durable and renames it into place. Does not log, so it may run
+// in a forked child.
+class SnapshotFile {
+ public:
+  explicit SnapshotFile(const Journal::SnapshotTarget& target);
+  ~SnapshotFile();
+  SnapshotFile(const SnapshotFile&) = delete;
+  SnapshotFile& operator=(const SnapshotFile&) = delete;
+
+  Status append(uint8_t type, std::string_view payload);
+  // Writes what is buffered, fdatasyncs, renames tmp to final and fsyncs the directory.
+  Status finish();
+  uint64_t bytes() const { return written_ + buffer_.size(); }
+
+ private:
+  Status write_buffer();
+
+  Journal::SnapshotTarget target_;
+  int fd_ = -1;
+  Status status_;
+  std::string buffer_;
+  uint64_t written_ = 0;
 };
 
 // Writes `bytes` to `path` atomically: path.tmp, fdatasync, rename, fsync the directory.

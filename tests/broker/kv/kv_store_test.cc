@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "broker/core/broker.h"
@@ -55,8 +56,9 @@ TEST_SUITE("kv.store") {
       std::string k = "k" + std::to_string(i);
       f.run({"SET", k, "value-" + std::to_string(i)});
     }
+    f.broker().kv().wait_for_background_snapshot();
     CHECK(f.broker().kv().snapshots_written() >= 1);
-    CHECK(f.broker().kv().journal_bytes() < 2048);
+    CHECK(std::filesystem::exists(f.dir() + "/kv/kv.snap"));
     f.run({"DEL", "k0"});
     f.run({"HSET", "h", "f", "v"});
     f.run({"PEXPIRE", "h", "100000"});
@@ -65,6 +67,56 @@ TEST_SUITE("kv.store") {
     CHECK(f.run({"EXISTS", "k0"}) == ":0\r\n");
     CHECK(f.run({"GET", "k49"}) == "$8\r\nvalue-49\r\n");
     CHECK(f.broker().db(0).find_raw("h")->expire_at_ms > 0);
+  }
+
+  TEST_CASE("a background snapshot sees the keys as they were when it began, writes go on") {
+    KvFixture f;
+    for (int i = 0; i < 200; ++i) f.run({"SET", "k" + std::to_string(i), std::string(100, 'a')});
+    REQUIRE(f.broker().kv().start_background_snapshot());
+    // While the child writes, the parent changes what it is writing.
+    f.run({"SET", "k1", "changed"});
+    f.run({"DEL", "k2"});
+    f.run({"HSET", "h", "f", "v"});
+    f.broker().kv().wait_for_background_snapshot();
+    CHECK(f.broker().kv().snapshots_written() == 1);
+    f.run({"SET", "k3", "after"});
+    f.sync_batch();
+    f.reopen();
+    CHECK(f.broker().db(0).size() == 200);
+    CHECK(f.run({"GET", "k1"}) == "$7\r\nchanged\r\n");
+    CHECK(f.run({"EXISTS", "k2"}) == ":0\r\n");
+    CHECK(f.run({"GET", "k3"}) == "$5\r\nafter\r\n");
+    CHECK(f.run({"HGET", "h", "f"}) == "$1\r\nv\r\n");
+  }
+
+  TEST_CASE("a background snapshot that fails loses nothing, and the next one covers it all") {
+    KvFixture f;
+    for (int i = 0; i < 20; ++i) f.run({"SET", "k" + std::to_string(i), "v"});
+    // A directory where the child wants its temporary file: open() fails in the child.
+    const std::string tmp = f.dir() + "/kv/kv.snap.tmp";
+    std::filesystem::create_directory(tmp);
+    REQUIRE(f.broker().kv().start_background_snapshot());
+    f.run({"SET", "late", "1"});
+    f.broker().kv().wait_for_background_snapshot();
+    CHECK(f.broker().kv().snapshots_written() == 0);
+    f.reopen();
+    CHECK(f.broker().db(0).size() == 21);
+    std::filesystem::remove(tmp);
+    REQUIRE(f.broker().kv().start_background_snapshot());
+    f.broker().kv().wait_for_background_snapshot();
+    CHECK(f.broker().kv().snapshots_written() == 1);
+    f.reopen();
+    CHECK(f.broker().db(0).size() == 21);
+  }
+
+  TEST_CASE("closing while a background snapshot runs stops it; reopening loses nothing") {
+    KvFixture f;
+    for (int i = 0; i < 20; ++i) f.run({"SET", "k" + std::to_string(i), "v"});
+    REQUIRE(f.broker().kv().start_background_snapshot());
+    f.run({"SET", "late", "1"});
+    f.reopen();  // close() kills the child
+    CHECK_FALSE(f.broker().kv().background_snapshot_running());
+    CHECK(f.broker().db(0).size() == 21);
   }
 
   TEST_CASE("flush, swapdb, rename, move and copy replay to the same keyspace") {
