@@ -9,6 +9,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/set_support.h"
+#include "broker/commands/sort_source.h"
 #include "broker/core/glob.h"
 #include "broker/kv/set_records.h"
 
@@ -332,7 +333,25 @@ void sscan(CommandContext& ctx) {
   for (const auto& m : out) ctx.reply.bulk(m);
 }
 
+// SORT over a set: every member, in iteration order (no order of its own).
+class SetSortSource final : public SortSource {
+ public:
+  explicit SetSortSource(const SetObject& set) : set_(set) {}
+  size_t size() const override { return set_.size(); }
+  bool ordered() const override { return false; }
+  void read(size_t, size_t, bool, const std::function<void(std::string_view)>& fn) const override {
+    set_.for_each(fn);
+  }
+
+ private:
+  const SetObject& set_;
+};
+
 }  // namespace
+
+std::unique_ptr<SortSource> set_sort_source(const core::Object& set) {
+  return std::make_unique<SetSortSource>(static_cast<const SetObject&>(set));
+}
 
 void register_set_commands(CommandTable& t) {
   const CommandFamily cmd{"set"};

@@ -34,6 +34,17 @@ Status corrupt(const char* what) {
   return Status(ErrorCode::kCorruption, std::string("kv journal: bad ") + what + " record");
 }
 
+// Members as a flatbuffers vector. The offsets of a few members (SADD, SREM, SPOP of one or a
+// handful) stay on the stack: the journal record then allocates nothing beyond the builder.
+flatbuffers::Offset<StringList> member_list(flatbuffers::FlatBufferBuilder& fbb,
+                                            std::span<const std::string_view> members) {
+  constexpr size_t kInline = 16;
+  if (members.size() > kInline) return fb_string_list(fbb, members);
+  flatbuffers::Offset<flatbuffers::String> offsets[kInline];
+  for (size_t i = 0; i < members.size(); ++i) offsets[i] = fb_bytes(fbb, members[i]);
+  return fbb.CreateVector(offsets, members.size());
+}
+
 size_t intset_limit(const KvReplayTarget& target) {
   int64_t v = target.replay_config().set_max_intset_entries;
   return v < 0 ? 0 : static_cast<size_t>(v);
@@ -168,7 +179,7 @@ const KvTypeModule kSetModule = {core::ObjectType::kSet, 32, 47, replay, snapsho
 void record_set_add(KvRecordSink& out, int db, std::string_view key,
                     std::span<const std::string_view> members) {
   auto& fbb = out.fbb();
-  auto m = fb_string_list(fbb, members);
+  auto m = member_list(fbb, members);
   auto k = fb_bytes(fbb, key);
   fbb.Finish(fbs::CreateSetAdd(fbb, db, k, m));
   out.emit(kSetAdd);
@@ -177,7 +188,7 @@ void record_set_add(KvRecordSink& out, int db, std::string_view key,
 void record_set_rem(KvRecordSink& out, int db, std::string_view key,
                     std::span<const std::string_view> members) {
   auto& fbb = out.fbb();
-  auto m = fb_string_list(fbb, members);
+  auto m = member_list(fbb, members);
   auto k = fb_bytes(fbb, key);
   fbb.Finish(fbs::CreateSetRem(fbb, db, k, m));
   out.emit(kSetRem);
