@@ -209,8 +209,13 @@ def every_acknowledged_set_write_survives_a_graceful_restart_and_debug_reload():
         assert_eq(r.object("encoding", "mixed"), b"hashtable")
         assert_eq(r.execute_command("DEBUG", "RELOAD"), b"OK")
         assert_eq(set_state(r, keys), before)
+        assert_eq(r.object("encoding", "mixed"), b"hashtable")
         assert_eq(r.type("union"), b"set")
         assert_eq(r.exists("bye"), 0)
+        live = sum(1 for k in keys if before[k][0])
+        keyspace = r.info("keyspace")["db0"]
+        assert_eq((keyspace["keys"], keyspace["expires"]), (live, 1))
+        assert_eq(len(r.scan(0, _type="set", count=1000)[1]), live)
 
 
 @test(timeout=60)
