@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/blocking/blocking_registry.h"
@@ -250,7 +251,9 @@ void sort_ro(CommandContext& ctx) { sort_generic(ctx, true); }
 
 }  // namespace
 
-void set_sort_list_store(SortListStore store) { g_list_store = store; }
+SortListStore set_sort_list_store(SortListStore store) {
+  return std::exchange(g_list_store, store);
+}
 
 std::unique_ptr<SortSource> make_sort_source(core::Object& obj) {
   switch (obj.type()) {

@@ -45,6 +45,8 @@ std::unique_ptr<SortSource> set_sort_source(const core::Object& set);
 // and journals it. Called only with at least one element.
 using SortListStore = void (*)(CommandContext& ctx, std::string_view key,
                                std::vector<std::string>&& elements);
-void set_sort_list_store(SortListStore store);
+// Installs `store` and returns the one it replaces. Until a list type installs one, SORT ...
+// STORE of a non-empty result replies an error and stores nothing.
+SortListStore set_sort_list_store(SortListStore store);
 
 }  // namespace sluice::commands
