@@ -14,6 +14,8 @@ CommandTable::CommandTable() {
   register_pubsub_commands(*this);
   register_kv_commands(*this);
   register_keyspace_commands(*this);
+  register_set_commands(*this);
+  register_sort_commands(*this);
   register_transaction_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });

@@ -96,6 +96,8 @@ void register_group_commands(CommandTable& table);
 void register_pubsub_commands(CommandTable& table);
 void register_kv_commands(CommandTable& table);
 void register_keyspace_commands(CommandTable& table);
+void register_set_commands(CommandTable& table);
+void register_sort_commands(CommandTable& table);
 void register_transaction_commands(CommandTable& table);
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.

@@ -261,6 +261,8 @@ const std::vector<Option>& options() {
                          {"noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu",
                           "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"},
                          &Config::maxmemory_policy));
+    t.push_back(
+        num_opt("set-max-intset-entries", true, 0, INT64_MAX, &Config::set_max_intset_entries));
     t.push_back({"notify-keyspace-events", true,
                  [](const Config& c) { return c.notify_keyspace_events; },
                  [](Config& c, const Values& v) -> std::string {

@@ -61,6 +61,8 @@ struct Config {
   int64_t active_expire_effort = 1;
   uint64_t maxmemory = 0;
   std::string maxmemory_policy = "noeviction";
+  // Encoding thresholds of the collection types (what OBJECT ENCODING reports; Redis's names).
+  int64_t set_max_intset_entries = 512;
   // pubsub
   std::string notify_keyspace_events;  // canonical flag string, as CONFIG GET shows it
   // misc

@@ -187,6 +187,8 @@ core::Database* KvStore::replay_db(int index) {
   return index >= 0 && index < broker_.db_count() ? &broker_.db(index) : nullptr;
 }
 
+const config::Config& KvStore::replay_config() const { return broker_.config(); }
+
 void KvStore::record_delete(int db, std::string_view key) {
   fbb_.Finish(fbs::CreateKvDelete(fbb_, db, bytes(fbb_, key)));
   emit(kDelete);

@@ -85,6 +85,7 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
 
   void emit(uint8_t type) override;
   core::Database* replay_db(int index) override;
+  const config::Config& replay_config() const override;
 
   wire::Status flush() override;
   bool needs_sync() const override;

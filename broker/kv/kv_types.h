@@ -14,6 +14,7 @@
 #include <span>
 #include <string_view>
 
+#include "broker/config/config.h"
 #include "broker/core/database.h"
 #include "broker/core/object.h"
 #include "broker/kv/kv_records.h"
@@ -28,6 +29,9 @@ class KvReplayTarget {
   // Database `index`, or nullptr when it is out of range (a record from a server configured
   // with more databases is skipped).
   virtual core::Database* replay_db(int index) = 0;
+  // The configuration in force: a replayed value is built with today's encoding thresholds
+  // (set-max-intset-entries, ...), as Redis applies its current config when it loads.
+  virtual const config::Config& replay_config() const = 0;
 };
 
 struct KvTypeModule {

@@ -37,6 +37,10 @@ class KvFixture {
   // Runs one command and returns its raw reply bytes.
   std::string run(std::initializer_list<std::string_view> args) {
     std::vector<std::string_view> argv(args);
+    return run_argv(argv);
+  }
+  // The same for arguments built at run time.
+  std::string run_argv(std::vector<std::string_view> argv) {
     client_->out.clear();
     commands::execute(*broker_, *client_, argv);
     // The server flushes storage once per loop iteration; do the same after every command.
