@@ -61,6 +61,9 @@ struct Config {
   int64_t active_expire_effort = 1;
   uint64_t maxmemory = 0;
   std::string maxmemory_policy = "noeviction";
+  // sorted sets: when OBJECT ENCODING turns from listpack to skiplist (zset-max-ziplist-* too)
+  int64_t zset_max_listpack_entries = 128;
+  int64_t zset_max_listpack_value = 64;
   // pubsub
   std::string notify_keyspace_events;  // canonical flag string, as CONFIG GET shows it
   // misc

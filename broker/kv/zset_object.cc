@@ -1,5 +1,6 @@
 #include "broker/kv/zset_object.h"
 
+#include <bit>
 #include <cstdlib>
 #include <functional>
 #include <new>
@@ -30,8 +31,8 @@ void ZMemberIndex::clear() {
 
 ZMember* ZMemberIndex::find(std::string_view member, uint64_t h) const {
   if (!slots_) return nullptr;
-  const uintptr_t tag = h >> kTagShift;
-  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+  const uintptr_t tag = h & 0xffff;
+  for (size_t i = home(h);; i = (i + 1) & mask_) {
     uintptr_t s = slots_[i];
     if (s == 0) return nullptr;
     if ((s >> kTagShift) == tag) {
@@ -43,25 +44,27 @@ ZMember* ZMemberIndex::find(std::string_view member, uint64_t h) const {
 
 void ZMemberIndex::insert(ZMember* m, uint64_t h) {
   // Grow past 70% full: linear probing stays short below that.
-  if (!slots_ || (size_ + 1) * 10 > (mask_ + 1) * 7) grow();
-  size_t i = h & mask_;
+  if (!slots_ || (size_ + 1) * 10 > (mask_ + 1) * 7) {
+    size_t n = slots_ ? (mask_ + 1) * 2 : kMinSlots;
+    while ((size_ + 1) * 10 > n * 7) n *= 2;
+    resize(n);
+  }
+  size_t i = home(h);
   while (slots_[i] != 0) i = (i + 1) & mask_;
-  slots_[i] = (reinterpret_cast<uintptr_t>(m) & kPtrMask) | ((h >> kTagShift) << kTagShift);
+  slots_[i] = slot_for(m, h);
   ++size_;
 }
 
-void ZMemberIndex::grow() {
+void ZMemberIndex::resize(size_t n) {
   const size_t old_n = slots_ ? mask_ + 1 : 0;
-  size_t n = old_n ? old_n * 2 : kMinSlots;
-  while ((size_ + 1) * 10 > n * 7) n *= 2;
   uintptr_t* old = slots_;
   slots_ = alloc_slots(n);
   mask_ = n - 1;
+  shift_ = 64 - std::countr_zero(n);
   for (size_t k = 0; k < old_n; ++k) {
     uintptr_t s = old[k];
     if (s == 0) continue;
-    uint64_t h = hash(reinterpret_cast<ZMember*>(s & kPtrMask)->view());
-    size_t i = h & mask_;
+    size_t i = home(hash(member_of(s)->view()));
     while (slots_[i] != 0) i = (i + 1) & mask_;
     slots_[i] = s;
   }
@@ -70,21 +73,24 @@ void ZMemberIndex::grow() {
 
 void ZMemberIndex::erase(const ZMember* m, uint64_t h) {
   const auto target = reinterpret_cast<uintptr_t>(m) & kPtrMask;
-  size_t i = h & mask_;
+  size_t i = home(h);
   while ((slots_[i] & kPtrMask) != target) i = (i + 1) & mask_;
   // Backward-shift deletion: move later entries of the probe run into the hole when their home
   // slot does not lie (cyclically) between the hole and themselves.
   for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
     uintptr_t s = slots_[j];
     if (s == 0) break;
-    size_t home = hash(reinterpret_cast<ZMember*>(s & kPtrMask)->view()) & mask_;
-    bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    size_t h_j = home(hash(member_of(s)->view()));
+    bool stays = i <= j ? (i < h_j && h_j <= j) : (i < h_j || h_j <= j);
     if (stays) continue;
     slots_[i] = s;
     i = j;
   }
   slots_[i] = 0;
   --size_;
+  // Shrink when mostly empty (after pops), keeping room to grow back.
+  const size_t n = mask_ + 1;
+  if (n > kMinSlots && size_ * 10 < n) resize(n / 4 > kMinSlots ? n / 4 : kMinSlots);
 }
 
 ZSetObject::~ZSetObject() {

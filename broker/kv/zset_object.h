@@ -24,9 +24,12 @@ struct ZSetLimits {
   size_t max_listpack_value = 64;
 };
 
-// Member name -> ZMember, open addressing with linear probing. A slot holds the pointer with the
-// top 16 bits of the member's hash in its unused top bits, so most mismatches are rejected
-// without touching the member. Deletion shifts later entries back (no tombstones).
+// Member name -> ZMember, open addressing with linear probing. An entry's home slot is given by
+// the top bits of its hash, so the table is laid out in hash order: ZSCAN's cursor is a hash
+// value, which stays meaningful when the table grows or shrinks (every member present for a
+// whole scan is returned). A slot holds the pointer with 16 more bits of the hash in its unused
+// top bits, so most mismatches are rejected without touching the member. Deletion shifts later
+// entries back (no tombstones).
 class ZMemberIndex {
  public:
   ZMemberIndex() = default;
@@ -44,13 +47,45 @@ class ZMemberIndex {
   void erase(const ZMember* m, uint64_t h);
   void clear();
 
+  // One ZSCAN step: visits the members whose hash is >= cursor in the next buckets (about
+  // `count` members); returns the next cursor, 0 when the scan is complete.
+  template <typename F>
+  uint64_t scan(uint64_t cursor, size_t count, F&& fn) const {
+    if (!slots_ || size_ == 0) return 0;
+    const size_t n = mask_ + 1;
+    const size_t start = cursor >> shift_;
+    size_t end = start;
+    for (size_t seen = 0; end < n && seen < count; ++end) seen += slots_[end] != 0;
+    auto visit = [&](size_t i) {
+      uintptr_t s = slots_[i];
+      if (s == 0) return false;
+      const ZMember* m = member_of(s);
+      uint64_t h = hash(m->view());
+      size_t home = h >> shift_;
+      if (home >= start && home < end && h >= cursor) fn(*m);
+      return true;
+    };
+    for (size_t i = start; i < end; ++i) visit(i);
+    // Members whose home is in the window but that were probed past its end (maybe wrapping).
+    for (size_t i = end & mask_, steps = 0; steps < n && visit(i); i = (i + 1) & mask_) ++steps;
+    return end >= n ? 0 : static_cast<uint64_t>(end) << shift_;
+  }
+
  private:
   static constexpr int kTagShift = 48;
   static constexpr uintptr_t kPtrMask = (uintptr_t{1} << kTagShift) - 1;
-  void grow();
+  static const ZMember* member_of(uintptr_t slot) {
+    return reinterpret_cast<const ZMember*>(slot & kPtrMask);
+  }
+  size_t home(uint64_t h) const { return h >> shift_; }
+  uintptr_t slot_for(const ZMember* m, uint64_t h) const {
+    return (reinterpret_cast<uintptr_t>(m) & kPtrMask) | ((h & 0xffff) << kTagShift);
+  }
+  void resize(size_t n);
 
   uintptr_t* slots_ = nullptr;
   size_t mask_ = 0;
+  int shift_ = 64;
   size_t size_ = 0;
 };
 
@@ -79,6 +114,16 @@ class ZSetObject final : public core::Object {
   void erase_at_rank(size_t rank);
 
   size_t rank(const ZMember* m) const { return tree_.rank_of(m->score, m); }
+  // One ZSCAN step: a listpack (or a set too small for an index) is visited whole in one call,
+  // as Redis returns a listpack whole; returns the next cursor.
+  template <typename F>
+  uint64_t scan(uint64_t cursor, size_t count, F&& fn) const {
+    if (listpack_ || !index_.active()) {
+      for_each(fn);
+      return 0;
+    }
+    return index_.scan(cursor, count, fn);
+  }
   const ZTree& tree() const { return tree_; }
   // Bytes held (members, tree nodes, index), for MEMORY USAGE and tests.
   size_t memory_bytes() const;
