@@ -274,8 +274,9 @@ void zrandmember(CommandContext& ctx) {
   }
   auto n = static_cast<size_t>(count);
   if (n >= size) {
+    // The whole set, highest score first (Redis 7.0 replies with a reversed full range).
     ctx.reply.array(flat_pairs ? size * 2 : size);
-    for (auto p = tree->first(); p.valid(); p = kv::ZTree::next(p)) reply_member(ctx, p, withscores);
+    for (auto p = tree->last(); p.valid(); p = kv::ZTree::prev(p)) reply_member(ctx, p, withscores);
     return;
   }
   // Distinct ranks: a partial shuffle when many are wanted, rejection otherwise.

@@ -101,8 +101,8 @@ void zpop_generic(CommandContext& ctx, bool max) {
   if (replied) return;
   if (!z || count == 0) return ctx.reply.array(0);
   const PopReply shape = has_count && ctx.reply.resp3() ? PopReply::kPairs : PopReply::kFlat;
-  pop_members(ctx.broker, ctx.client.db, ctx.arg(1), z, max, static_cast<size_t>(count),
-              ctx.reply, shape);
+  pop_members(ctx.broker, ctx.client.db, ctx.arg(1), z, max, static_cast<size_t>(count), ctx.reply,
+              shape);
   ctx.wrote = true;
 }
 

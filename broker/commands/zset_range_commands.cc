@@ -39,8 +39,7 @@ Selection rank_selection(size_t size, int64_t start, int64_t end, bool reverse) 
   if (start > end || start >= len) return {};
   if (end >= len) end = len - 1;
   auto n = static_cast<size_t>(end - start + 1);
-  return {reverse ? size - 1 - static_cast<size_t>(start) : static_cast<size_t>(start), n,
-          reverse};
+  return {reverse ? size - 1 - static_cast<size_t>(start) : static_cast<size_t>(start), n, reverse};
 }
 
 // A score or lex range's ranks [first, last) with LIMIT offset count (count < 0: no limit).
@@ -91,8 +90,8 @@ void store_selection(CommandContext& ctx, std::string_view dst, const ZSetObject
 
 // zrangeGenericCommand: `first` is the index of the source key; min and max follow it, then the
 // options. `dst` is set for ZRANGESTORE.
-void zrange_generic(CommandContext& ctx, size_t first, const std::string_view* dst,
-                    RangeType type, Direction direction) {
+void zrange_generic(CommandContext& ctx, size_t first, const std::string_view* dst, RangeType type,
+                    Direction direction) {
   bool withscores = false;
   int64_t offset = 0, limit = -1;
   bool has_limit = false;
@@ -251,8 +250,7 @@ void register_zset_range_commands(CommandTable& t) {
   t.add(cmd("zrangebyscore", -4, kReadonly, zrangebyscore, kRead,
             "Returns members in a sorted set within a range of scores.", "1.0.5"));
   t.add(cmd("zrevrangebyscore", -4, kReadonly, zrevrangebyscore, kRead,
-            "Returns members in a sorted set within a range of scores in reverse order.",
-            "2.2.0"));
+            "Returns members in a sorted set within a range of scores in reverse order.", "2.2.0"));
   t.add(cmd("zrangebylex", -4, kReadonly, zrangebylex, kRead,
             "Returns members in a sorted set within a lexicographical range.", "2.8.9"));
   t.add(cmd("zrevrangebylex", -4, kReadonly, zrevrangebylex, kRead,

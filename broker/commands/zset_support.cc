@@ -1,10 +1,10 @@
 #include "broker/commands/zset_support.h"
 
 #include <cerrno>
-#include <cstring>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "broker/blocking/blocking_registry.h"
@@ -97,16 +97,12 @@ bool parse_lex_range(std::string_view min, std::string_view max, LexRange* out) 
 }
 
 std::pair<size_t, size_t> score_range_ranks(const kv::ZTree& tree, const ScoreRange& r) {
-  size_t first = tree
-                     .seek([&](double s, const kv::ZMember*) {
-                       return r.minex ? s <= r.min : s < r.min;
-                     })
-                     .rank;
-  size_t last = tree
-                    .seek([&](double s, const kv::ZMember*) {
-                      return r.maxex ? s < r.max : s <= r.max;
-                    })
-                    .rank;
+  size_t first =
+      tree.seek([&](double s, const kv::ZMember*) { return r.minex ? s <= r.min : s < r.min; })
+          .rank;
+  size_t last =
+      tree.seek([&](double s, const kv::ZMember*) { return r.maxex ? s < r.max : s <= r.max; })
+          .rank;
   return {first, last < first ? first : last};
 }
 

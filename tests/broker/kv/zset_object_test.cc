@@ -1,6 +1,8 @@
 // ZSetObject and its B+tree against a model (std::set of (score, member) + std::map of scores):
 // random adds, score updates, removals, pops, rank queries, score and lex ranges, at sizes that
 // cross the listpack -> skiplist conversion, the index threshold and several tree levels.
+#include "broker/kv/zset_object.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,8 +12,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "broker/kv/zset_object.h"
 
 namespace sluice::kv {
 namespace {
