@@ -254,6 +254,11 @@ void zrandmember(CommandContext& ctx) {
           "ERR value is out of range, value must between -9223372036854775807 and "
           "9223372036854775807");
     }
+    // Redis 7.0.8+: a WITHSCORES reply of 2 * count elements must not overflow.
+    constexpr int64_t kHalf = std::numeric_limits<int64_t>::max() / 2;
+    if (withscores && (count < -kHalf || count > kHalf)) {
+      return ctx.error_text("ERR value is out of range");
+    }
   }
   bool replied = false;
   ZSetObject* z = read_zset(ctx, ctx.arg(1), &replied);

@@ -116,10 +116,11 @@ const KvTypeModule kZSetModule = {core::ObjectType::kZSet, 48, 63, replay, snaps
 void record_zset_scores(KvRecordSink& out, int db, std::string_view key, const ZSetObject& set,
                         std::span<const ZMember* const> members) {
   auto& fbb = out.fbb();
-  std::vector<flatbuffers::Offset<flatbuffers::String>> names;
-  std::vector<double> scores;
-  names.reserve(members.size());
-  scores.reserve(members.size());
+  // Reused across commands: journaling a ZADD allocates nothing once warm.
+  thread_local std::vector<flatbuffers::Offset<flatbuffers::String>> names;
+  thread_local std::vector<double> scores;
+  names.clear();
+  scores.clear();
   for (const ZMember* m : members) {
     names.push_back(fb_bytes(fbb, m->view()));
     scores.push_back(m->score);
@@ -132,7 +133,10 @@ void record_zset_removed(KvRecordSink& out, int db, std::string_view key,
   for (size_t at = 0; at < members.size(); at += 64 * kChunkMembers) {
     auto chunk = members.subspan(at, std::min(members.size() - at, 64 * kChunkMembers));
     auto& fbb = out.fbb();
-    auto m = fb_string_list(fbb, chunk);
+    thread_local std::vector<flatbuffers::Offset<flatbuffers::String>> names;
+    names.clear();
+    for (std::string_view name : chunk) names.push_back(fb_bytes(fbb, name));
+    auto m = fbb.CreateVector(names);
     auto k = fb_bytes(fbb, key);
     fbb.Finish(fbs::CreateZSetRem(fbb, db, k, m));
     out.emit(kZSetRemRecord);
