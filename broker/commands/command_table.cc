@@ -17,6 +17,7 @@ CommandTable::CommandTable() {
   register_set_commands(*this);
   register_sort_commands(*this);
   register_transaction_commands(*this);
+  register_zset_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "broker/blocking/blocking_registry.h"
 #include "broker/stream/stream.h"
 
 namespace sluice::commands {
@@ -49,6 +50,8 @@ core::Object* replace_key(CommandContext& ctx, int db, std::string_view key,
   stored->last_access_ms = ctx.now_ms;
   auto old = ctx.broker.db(db).put(key, std::move(obj));
   if (old) ctx.broker.release_object(db, key, std::move(old));
+  // A new value may serve clients blocked on the key (RENAME, MOVE, COPY, STORE results).
+  ctx.broker.blocking().signal(db, key);
   return stored;
 }
 

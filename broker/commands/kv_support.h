@@ -54,7 +54,8 @@ kv::HashObject* read_hash(CommandContext& ctx, std::string_view key, bool* repli
 kv::HashObject* write_hash(CommandContext& ctx, std::string_view key, bool* replied);
 
 // Puts `obj` at `key` in database `db`, releasing (and journaling the removal of) what was
-// there. Returns the stored object. The caller journals the new value afterwards.
+// there, and signals clients blocked on the key. Returns the stored object. The caller journals
+// the new value afterwards.
 core::Object* replace_key(CommandContext& ctx, int db, std::string_view key,
                           std::unique_ptr<core::Object> obj);
 

@@ -263,6 +263,13 @@ const std::vector<Option>& options() {
                          &Config::maxmemory_policy));
     t.push_back(
         num_opt("set-max-intset-entries", true, 0, INT64_MAX, &Config::set_max_intset_entries));
+    // Redis 7.0 names and their pre-7.0 aliases, one value each.
+    for (const char* name : {"zset-max-listpack-entries", "zset-max-ziplist-entries"}) {
+      t.push_back(num_opt(name, true, 0, INT64_MAX, &Config::zset_max_listpack_entries));
+    }
+    for (const char* name : {"zset-max-listpack-value", "zset-max-ziplist-value"}) {
+      t.push_back(num_opt(name, true, 0, INT64_MAX, &Config::zset_max_listpack_value));
+    }
     t.push_back({"notify-keyspace-events", true,
                  [](const Config& c) { return c.notify_keyspace_events; },
                  [](Config& c, const Values& v) -> std::string {

@@ -63,6 +63,9 @@ struct Config {
   std::string maxmemory_policy = "noeviction";
   // Encoding thresholds of the collection types (what OBJECT ENCODING reports; Redis's names).
   int64_t set_max_intset_entries = 512;
+  // sorted sets: when OBJECT ENCODING turns from listpack to skiplist (zset-max-ziplist-* too)
+  int64_t zset_max_listpack_entries = 128;
+  int64_t zset_max_listpack_value = 64;
   // pubsub
   std::string notify_keyspace_events;  // canonical flag string, as CONFIG GET shows it
   // misc

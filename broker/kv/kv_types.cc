@@ -3,12 +3,16 @@
 #include <array>
 
 #include "broker/kv/set_records.h"
+#include "broker/kv/zset_records.h"
 
 namespace sluice::kv {
 namespace {
 
 // One line per collection type module (each defined beside its type).
-const std::array<const KvTypeModule*, 1> kModules = {&kSetModule};
+const auto kModules = std::to_array<const KvTypeModule*>({
+    &kSetModule,
+    &kZSetModule,
+});
 
 }  // namespace
 
