@@ -15,6 +15,7 @@ CommandTable::CommandTable() {
   register_kv_commands(*this);
   register_keyspace_commands(*this);
   register_transaction_commands(*this);
+  register_list_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
 }

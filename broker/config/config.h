@@ -61,6 +61,9 @@ struct Config {
   int64_t active_expire_effort = 1;
   uint64_t maxmemory = 0;
   std::string maxmemory_policy = "noeviction";
+  // lists: node size (Redis's quicklist fill) and compression depth (accepted, not applied)
+  int64_t list_max_listpack_size = -2;
+  int64_t list_compress_depth = 0;
   // pubsub
   std::string notify_keyspace_events;  // canonical flag string, as CONFIG GET shows it
   // misc

@@ -2,11 +2,13 @@
 
 #include <array>
 
+#include "broker/kv/list_records.h"
+
 namespace sluice::kv {
 namespace {
 
 // One line per collection type module (each defined beside its type).
-const std::array<const KvTypeModule*, 0> kModules = {};
+const std::array<const KvTypeModule*, 1> kModules = {&kListModule};
 
 }  // namespace
 
