@@ -106,10 +106,10 @@ void lrange(CommandContext& ctx) {
   const size_t n = last - first + 1;
   ctx.reply.array(n);
   // Each element goes from its node straight into the reply buffer.
-  std::string* out = ctx.reply.buffer();
+  BulkAppender bulks(ctx.reply.buffer(), n);
   auto it = list->iterate_from(first);
   std::string_view v;
-  for (size_t i = 0; i < n && it.next(&v); ++i) wire::resp::ReplyWriter::append_bulk(out, v);
+  for (size_t i = 0; i < n && it.next(&v); ++i) bulks.add(v);
 }
 
 // A list index argument normalized against `len`; false when out of range.

@@ -34,9 +34,15 @@ size_t pop_elements(core::Broker& broker, int db, std::string_view key, ListObje
                     ListEnd end, size_t n, wire::resp::ReplyWriter& reply) {
   n = std::min(n, list.size());
   char num[kv::list_codec::kNumBufBytes];
-  for (size_t i = 0; i < n; ++i) {
+  if (n == 1) {
     reply.bulk(list.peek(end, num));
     list.pop(end);
+  } else {
+    BulkAppender bulks(reply.buffer(), n);
+    for (size_t i = 0; i < n; ++i) {
+      bulks.add(list.peek(end, num));
+      list.pop(end);
+    }
   }
   kv::record_list_pop(broker.kv(), db, key, is_head(end), n);
   broker.key_modified(db, key);

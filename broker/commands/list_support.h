@@ -5,7 +5,11 @@
 // command of its own.
 #pragma once
 
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <string_view>
 
 #include "broker/commands/context.h"
@@ -31,6 +35,45 @@ inline ListObject* read_list(CommandContext& ctx, std::string_view key, bool* re
 inline ListObject* write_list(CommandContext& ctx, std::string_view key, bool* replied) {
   return write_typed<ListObject, core::ObjectType::kList>(ctx, key, replied);
 }
+
+// Appends `count` RESP bulk strings straight into a reply buffer: the buffer is sized once from
+// the first element (grown again only if later ones are larger), and each element is one
+// memcpy, without a std::string append per piece. finish() (or the destructor) trims the buffer
+// to what was written.
+class BulkAppender {
+ public:
+  BulkAppender(std::string* out, size_t count) : out_(out), used_(out->size()), left_(count) {}
+  ~BulkAppender() { finish(); }
+  BulkAppender(const BulkAppender&) = delete;
+  BulkAppender& operator=(const BulkAppender&) = delete;
+
+  void add(std::string_view v) {
+    const size_t need = v.size() + kOverhead;
+    if (out_->size() - used_ < need) grow(need);
+    char* p = out_->data() + used_;
+    *p++ = '$';
+    p = std::to_chars(p, p + 20, v.size()).ptr;
+    *p++ = '\r';
+    *p++ = '\n';
+    std::memcpy(p, v.data(), v.size());
+    p += v.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    used_ = static_cast<size_t>(p - out_->data());
+    if (left_ > 0) --left_;
+  }
+  void finish() { out_->resize(used_); }
+
+ private:
+  static constexpr size_t kOverhead = 1 + 20 + 4;  // '$', the length, two CRLFs
+  void grow(size_t need) {
+    const size_t want = used_ + std::max(need * std::max<size_t>(left_, 1), out_->size() - used_);
+    out_->resize(std::max(want, out_->size() + need));
+  }
+  std::string* out_;
+  size_t used_;
+  size_t left_;
+};
 
 // Node limits from list-max-listpack-size.
 inline kv::ListLimits list_limits(core::Broker& broker) {

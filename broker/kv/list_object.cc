@@ -118,7 +118,7 @@ namespace {
 using list_codec::entry_size;
 
 // Node lists at most this long find their last element by scanning rather than the cache.
-constexpr uint32_t kScanTailMax = 32;
+constexpr uint32_t kScanTailMax = 12;
 
 uint32_t round16(uint64_t n) {
   return static_cast<uint32_t>(std::min<uint64_t>((n + 15) & ~uint64_t{15}, UINT32_MAX));

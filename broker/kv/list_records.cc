@@ -179,8 +179,9 @@ const KvTypeModule kListModule{core::ObjectType::kList, 16, 31, &replay, &snapsh
 
 void record_list_push(KvRecordSink& out, int db, std::string_view key, bool head,
                       std::span<const std::string_view> elements) {
-  std::vector<flatbuffers::Offset<flatbuffers::String>> chunk;
-  chunk.reserve(std::min(elements.size(), kChunkElements));
+  // Reused: an LPUSH journals without a heap allocation of its own.
+  thread_local std::vector<flatbuffers::Offset<flatbuffers::String>> chunk;
+  chunk.clear();
   size_t bytes = 0;
   for (std::string_view e : elements) {
     chunk.push_back(fb_bytes(out.fbb(), e));
