@@ -93,7 +93,10 @@ inline std::string_view decode(const char* p, char* num) {
 
 // Whether the element at p is the one encoded as e.
 inline bool matches(const char* p, const Encoded& e) {
-  if (std::memcmp(p, e.header, e.header_len) != 0) return false;
+  // The first byte fixes the header's length, so only then is it safe to read all of it (the
+  // element at p may be shorter than e's header).
+  if (static_cast<unsigned char>(p[0]) != e.header[0]) return false;
+  if (std::memcmp(p + 1, e.header + 1, e.header_len - 1) != 0) return false;
   return e.payload.empty() ||
          std::memcmp(p + e.header_len, e.payload.data(), e.payload.size()) == 0;
 }
