@@ -22,6 +22,14 @@ void BlockingRegistry::signal(int db, std::string_view key) {
   if (std::find(ready_.begin(), ready_.end(), k) == ready_.end()) ready_.push_back(std::move(k));
 }
 
+void BlockingRegistry::signal_db(int db) {
+  for (const auto& [k, ids] : by_key_) {
+    if (k.first == db && std::find(ready_.begin(), ready_.end(), k) == ready_.end()) {
+      ready_.push_back(k);
+    }
+  }
+}
+
 void BlockingRegistry::finish(uint64_t waiter_id) {
   auto it = waiters_.find(waiter_id);
   if (it == waiters_.end()) return;

@@ -31,6 +31,8 @@ class BlockingRegistry {
              int64_t deadline_ms, Retry retry);
   // New data (or deletion) on a key: its waiters are retried before the next poll.
   void signal(int db, std::string_view key);
+  // Every key of database `db` that has waiters (SWAPDB brought new values under them).
+  void signal_db(int db);
   // Retries waiters of signalled keys. Returns the number of clients served.
   size_t serve_ready();
   // Times out waiters whose deadline passed.

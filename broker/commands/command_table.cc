@@ -18,6 +18,7 @@ CommandTable::CommandTable() {
   register_sort_commands(*this);
   register_transaction_commands(*this);
   register_zset_commands(*this);
+  register_list_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
 }
@@ -36,7 +37,9 @@ const CommandSpec* CommandTable::find(std::string_view name) const {
   char buf[32] = {};
   if (name.size() >= sizeof(buf)) return nullptr;
   for (size_t i = 0; i < name.size(); ++i) {
-    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+    // ASCII only, without a call per character (this runs for every command).
+    const char c = name[i];
+    buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
   }
   auto it = by_name_.find(std::string_view(buf, name.size()));
   return it == by_name_.end() ? nullptr : it->second;

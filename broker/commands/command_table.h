@@ -100,6 +100,7 @@ void register_set_commands(CommandTable& table);
 void register_sort_commands(CommandTable& table);
 void register_transaction_commands(CommandTable& table);
 void register_zset_commands(CommandTable& table);
+void register_list_commands(CommandTable& table);
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

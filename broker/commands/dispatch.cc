@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "broker/blocking/blocking_registry.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/context.h"
 
@@ -179,6 +180,11 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     return false;
   }
   run_checked(broker, client, *spec, argv, core::now_ms());
+  // As Redis does after every command: clients blocked on keys this command made ready are
+  // served now, before the next command runs, so a pipelined LPUSH + LLEN sees the waiter's pop
+  // and two pipelined pushes feed two waiters in order (EXEC counts as one command).
+  auto& blocking = broker.blocking();
+  if (blocking.has_ready()) blocking.serve_ready();
   return client.blocked;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/blocking/blocking_registry.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/kv_support.h"
@@ -152,6 +153,7 @@ void move_object(CommandContext& ctx, int db, std::string_view key, int to_db,
   obj->expire_at_ms = 0;  // re-applied below so the TTL index learns the new key
   core::Object* stored = replace_key(ctx, to_db, to_key, std::move(obj));
   if (ttl != 0) ctx.broker.db(to_db).set_expire(to_key, stored, ttl);
+  if (serves_waiters(stored->type())) ctx.broker.blocking().signal(to_db, to_key);
 }
 
 void rename_generic(CommandContext& ctx, bool nx) {
@@ -271,6 +273,7 @@ void copy(CommandContext& ctx) {
     }
   }
   ctx.broker.key_modified(to_db, to);
+  if (serves_waiters(stored->type())) ctx.broker.blocking().signal(to_db, to);
   ctx.wrote = true;
   ctx.broker.notify('g', "copy_to", to, to_db);
   ctx.reply.integer(1);
@@ -308,6 +311,9 @@ void swapdb(CommandContext& ctx) {
     }
     ctx.broker.touch_all_watched(ia);
     ctx.broker.touch_all_watched(ib);
+    // Clients stay blocked on their database number: the keys they wait on may now exist.
+    ctx.broker.blocking().signal_db(ia);
+    ctx.broker.blocking().signal_db(ib);
     ctx.wrote = true;
   }
   ctx.reply.ok();

@@ -65,6 +65,13 @@ inline void kv_written(CommandContext& ctx, std::string_view key) {
   ctx.broker.key_modified(ctx.client.db, key);
 }
 
+// Whether a key of this type arriving under a name (RENAME, MOVE, COPY, SWAPDB) may serve
+// clients blocked on that name, as Redis signals a key when it is added: lists (BLPOP...) and
+// sorted sets (BZPOPMIN...).
+inline bool serves_waiters(core::ObjectType type) {
+  return type == core::ObjectType::kList || type == core::ObjectType::kZSet;
+}
+
 // Journals a key's TTL (string, hash, or stream through its own control journal).
 void persist_ttl(CommandContext& ctx, int db, std::string_view key, core::Object& obj);
 // Sets a key's TTL in memory and journals it.

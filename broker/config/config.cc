@@ -255,6 +255,11 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("stream-retention-ms", true, 0, INT64_MAX, &Config::stream_retention_ms));
     t.push_back(mem_opt("stream-retention-bytes", true, &Config::stream_retention_bytes));
     t.push_back(mem_opt("stream-tail-cache-bytes", true, &Config::stream_tail_cache_bytes));
+    t.push_back(num_opt("list-max-listpack-size", true, INT32_MIN, INT32_MAX,
+                        &Config::list_max_listpack_size));
+    t.push_back(num_opt("list-max-ziplist-size", true, INT32_MIN, INT32_MAX,
+                        &Config::list_max_listpack_size));  // Redis's older name, an alias
+    t.push_back(num_opt("list-compress-depth", true, 0, INT32_MAX, &Config::list_compress_depth));
     t.push_back(num_opt("active-expire-effort", true, 1, 10, &Config::active_expire_effort));
     t.push_back(mem_opt("maxmemory", true, &Config::maxmemory));
     t.push_back(enum_opt("maxmemory-policy", true,

@@ -4,6 +4,7 @@
 
 #include "broker/kv/set_records.h"
 #include "broker/kv/zset_records.h"
+#include "broker/kv/list_records.h"
 
 namespace sluice::kv {
 namespace {
@@ -12,6 +13,7 @@ namespace {
 const auto kModules = std::to_array<const KvTypeModule*>({
     &kSetModule,
     &kZSetModule,
+    &kListModule,
 });
 
 }  // namespace
