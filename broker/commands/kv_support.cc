@@ -125,4 +125,23 @@ bool cursor_arg(CommandContext& ctx, std::string_view arg, uint64_t* out) {
   return true;
 }
 
+bool parse_block_timeout(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms) {
+  long double seconds = 0;
+  if (!parse_long_double(arg, &seconds)) {
+    ctx.error_text("ERR timeout is not a float or out of range");
+    return false;
+  }
+  const long double ms = std::ceil(seconds * 1000.0L);
+  // Redis converts with a plain cast: out of range, x86 gives INT64_MIN, a "negative" timeout.
+  constexpr long double kLimit = 9223372036854775808.0L;
+  const int64_t t = (ms >= kLimit || ms < -kLimit) ? INT64_MIN : static_cast<int64_t>(ms);
+  if (t < 0) {
+    ctx.error_text("ERR timeout is negative");
+    return false;
+  }
+  // A deadline past the int64 range never comes (Redis's overflows to one it never reaches).
+  *deadline_ms = t == 0 || t > INT64_MAX - ctx.now_ms ? 0 : ctx.now_ms + t;
+  return true;
+}
+
 }  // namespace sluice::commands

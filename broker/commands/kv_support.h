@@ -83,6 +83,10 @@ bool delete_key(CommandContext& ctx, int db, std::string_view key);
 bool int_arg(CommandContext& ctx, std::string_view arg, int64_t* out);
 // Redis's string2ld for INCRBYFLOAT & co: no spaces, no NaN, at most 5000 bytes.
 bool parse_long_double(std::string_view s, long double* out);
+// A blocking timeout in seconds as Redis 7.0 parses it (a long double, times 1000 rounded up;
+// "timeout is negative", "timeout is not a float or out of range"). *deadline_ms is 0 for "wait
+// forever", else an absolute time. Replies and returns false on error.
+bool parse_block_timeout(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms);
 // Cursor argument of SCAN/HSCAN; replies "invalid cursor" on failure.
 bool cursor_arg(CommandContext& ctx, std::string_view arg, uint64_t* out);
 

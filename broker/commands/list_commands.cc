@@ -9,6 +9,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/list_support.h"
+#include "broker/commands/sort_source.h"
 #include "broker/kv/list_records.h"
 
 namespace sluice::commands {
@@ -318,7 +319,53 @@ void lmpop(CommandContext& ctx) {
   ctx.reply.null_array();
 }
 
+// SORT reads a list in its own order; BY <constant> keeps it and reads only the LIMIT range.
+class ListSortSource final : public SortSource {
+ public:
+  explicit ListSortSource(const ListObject& list) : list_(list) {}
+  size_t size() const override { return list_.size(); }
+  bool ordered() const override { return true; }
+  void read(size_t start, size_t count, bool reverse,
+            const std::function<void(std::string_view)>& fn) const override {
+    if (start >= list_.size() || count == 0) return;
+    count = std::min(count, list_.size() - start);
+    if (reverse) {
+      // Positions counted from the tail: elements [size-start-count, size-start), last first.
+      const size_t first = list_.size() - start - count;
+      std::vector<std::string> picked;
+      picked.reserve(count);
+      auto it = list_.iterate_from(first);
+      std::string_view v;
+      for (size_t i = 0; i < count && it.next(&v); ++i) picked.emplace_back(v);
+      for (auto e = picked.rbegin(); e != picked.rend(); ++e) fn(*e);
+      return;
+    }
+    auto it = list_.iterate_from(start);
+    std::string_view v;
+    for (size_t i = 0; i < count && it.next(&v); ++i) fn(v);
+  }
+
+ private:
+  const ListObject& list_;
+};
+
 }  // namespace
+
+std::unique_ptr<SortSource> list_sort_source(const core::Object& list) {
+  return std::make_unique<ListSortSource>(static_cast<const ListObject&>(list));
+}
+
+void store_sorted_list(CommandContext& ctx, std::string_view key,
+                       std::vector<std::string>&& elements) {
+  const int db = ctx.client.db;
+  auto fresh = std::make_unique<ListObject>(list_limits(ctx.broker));
+  for (const std::string& e : elements) fresh->push(ListEnd::kTail, e);
+  replace_key(ctx, db, key, std::move(fresh));
+  // The journal rebuilds it: the key's removal, then one push of every element.
+  ctx.broker.kv().record_delete(db, key);
+  std::vector<std::string_view> views(elements.begin(), elements.end());
+  kv::record_list_push(ctx.broker.kv(), db, key, false, views);
+}
 
 void register_list_commands(CommandTable& t) {
   const CommandFamily cmd{"list"};

@@ -104,9 +104,4 @@ bool parse_mpop(CommandContext& ctx, size_t numkeys_at, size_t* nkeys, ListEnd* 
 void mpop_reply(CommandContext& ctx, std::string_view key, ListObject& list, ListEnd end,
                 int64_t count);
 
-// A blocking timeout in seconds as Redis 7.0 parses it (a long double, times 1000 rounded up;
-// "timeout is negative", "timeout is not a float or out of range"). *deadline_ms is 0 for "wait
-// forever", else an absolute time. Replies and returns false on error.
-bool parse_block_timeout(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms);
-
 }  // namespace sluice::commands

@@ -23,8 +23,6 @@
 namespace sluice::commands {
 namespace {
 
-SortListStore g_list_store = nullptr;
-
 struct SortOptions {
   bool desc = false;
   bool alpha = false;
@@ -236,10 +234,7 @@ void sort_generic(CommandContext& ctx, bool readonly) {
     }
     return ctx.reply.integer(0);
   }
-  if (!g_list_store) {
-    return ctx.error_text("ERR SORT STORE needs the list type, which this server lacks");
-  }
-  g_list_store(ctx, dst, std::move(result));
+  store_sorted_list(ctx, dst, std::move(result));
   kv_written(ctx, dst);
   ctx.broker.notify('l', "sortstore", dst, db);
   ctx.broker.blocking().signal(db, dst);
@@ -251,14 +246,14 @@ void sort_ro(CommandContext& ctx) { sort_generic(ctx, true); }
 
 }  // namespace
 
-SortListStore set_sort_list_store(SortListStore store) {
-  return std::exchange(g_list_store, store);
-}
-
 std::unique_ptr<SortSource> make_sort_source(core::Object& obj) {
   switch (obj.type()) {
     case core::ObjectType::kSet:
       return set_sort_source(obj);
+    case core::ObjectType::kList:
+      return list_sort_source(obj);
+    case core::ObjectType::kZSet:
+      return zset_sort_source(obj);
     default:
       return nullptr;
   }

@@ -2,9 +2,8 @@
 // sortable type plugs in with a few lines:
 //
 //   - a SortSource over the key's elements, returned by make_sort_source() for its ObjectType
-//     (sets: set_sort_source(); lists and sorted sets add their case there);
-//   - SORT ... STORE writes its result as a list: the list type registers how with
-//     set_sort_list_store().
+//     (set_sort_source, list_sort_source, zset_sort_source, each beside its type's commands);
+//   - SORT ... STORE writes its result as a list: store_sorted_list() (list_commands.cc).
 #pragma once
 
 #include <cstddef>
@@ -38,15 +37,15 @@ class SortSource {
 // The source over `obj` (a set, list or sorted set), or nullptr when SORT answers WRONGTYPE for
 // its type. A sorted set may change its encoding here (Redis converts it to a skiplist).
 std::unique_ptr<SortSource> make_sort_source(core::Object& obj);
-// The set type's source (set_commands.cc).
+// Each type's source: set_commands.cc, list_commands.cc, zset_commands.cc.
 std::unique_ptr<SortSource> set_sort_source(const core::Object& set);
+std::unique_ptr<SortSource> list_sort_source(const core::Object& list);
+// Redis converts a listpack sorted set to a skiplist when SORT reads it; so does this.
+std::unique_ptr<SortSource> zset_sort_source(core::Object& zset);
 
-// Stores `elements` as a list at `key` of the client's database, replacing any value and TTL,
-// and journals it. Called only with at least one element.
-using SortListStore = void (*)(CommandContext& ctx, std::string_view key,
-                               std::vector<std::string>&& elements);
-// Installs `store` and returns the one it replaces. Until a list type installs one, SORT ...
-// STORE of a non-empty result replies an error and stores nothing.
-SortListStore set_sort_list_store(SortListStore store);
+// Stores `elements` (at least one) as a list at `key` of the client's database, replacing any
+// value and TTL, and journals it.
+void store_sorted_list(CommandContext& ctx, std::string_view key,
+                       std::vector<std::string>&& elements);
 
 }  // namespace sluice::commands

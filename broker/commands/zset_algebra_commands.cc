@@ -1,7 +1,6 @@
 // Sorted set algebra: ZUNION ZINTER ZDIFF, their STORE forms, and ZINTERCARD, with WEIGHTS and
-// AGGREGATE SUM|MIN|MAX. Inputs are ZSources, so any keyed collection that can list its members
-// with scores and look one up can be an input: Redis also accepts plain sets (every member
-// scoring 1), which plug in as one more ZSource kind once the set type exists. Scores follow
+// AGGREGATE SUM|MIN|MAX. Inputs are ZSources: sorted sets, and plain sets as Redis accepts them
+// (every member scoring 1). Scores follow
 // Redis to the bit: inputs are visited smallest first (a stable sort by size), weight * score
 // that is NaN (inf * 0) counts as 0, and a SUM of inf and -inf is 0.
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include "broker/commands/error_text.h"
 #include "broker/commands/kv_support.h"
 #include "broker/commands/zset_support.h"
+#include "broker/kv/set_object.h"
 #include "broker/kv/zset_records.h"
 
 namespace sluice::commands {
@@ -27,22 +27,38 @@ using kv::ZTree;
 enum class SetOp { kUnion, kInter, kDiff };
 enum class Aggregate { kSum, kMin, kMax };
 
-// One input: a sorted set, or a missing key (no members). A plain set joins as another kind here
-// (size, members with score 1, membership) once the set type is merged.
+// One input: a sorted set, a plain set (every member scores 1), or a missing key (no members).
 struct ZSource {
   const ZSetObject* zset = nullptr;
+  const kv::SetObject* set = nullptr;
+  // An intset's members as text: results keep views of members, and an intset formats each
+  // into a scratch buffer. Heap-held so the views survive moves of the ZSource.
+  std::shared_ptr<const std::vector<std::string>> int_members;
   double weight = 1;
 
-  size_t size() const { return zset ? zset->size() : 0; }
+  size_t size() const { return zset ? zset->size() : set ? set->size() : 0; }
   // fn(std::string_view member, double score) for every member, in the source's order.
   template <typename F>
   void for_each(F&& fn) const {
+    if (int_members) {
+      for (const std::string& m : *int_members) fn(std::string_view(m), 1.0);
+      return;
+    }
+    if (set) {
+      set->for_each([&](std::string_view m) { fn(m, 1.0); });
+      return;
+    }
     if (!zset) return;
     for (ZTree::Pos p = zset->tree().first(); p.valid(); p = ZTree::next(p)) {
       fn(p.member()->view(), p.score());
     }
   }
   bool score_of(std::string_view member, double* score) const {
+    if (set) {
+      if (!set->contains(member)) return false;
+      *score = 1.0;
+      return true;
+    }
     const ZMember* m = zset ? zset->find(member) : nullptr;
     if (m) *score = m->score;
     return m != nullptr;
@@ -52,6 +68,16 @@ struct ZSource {
 // The ZSource of a looked-up key; false (WRONGTYPE) for a key that cannot be an input.
 bool as_source(core::Object* obj, ZSource* out) {
   if (!obj) return true;
+  if (obj->type() == core::ObjectType::kSet) {
+    out->set = static_cast<const kv::SetObject*>(obj);
+    if (out->set->encoding() == "intset") {
+      auto text = std::make_shared<std::vector<std::string>>();
+      text->reserve(out->set->size());
+      out->set->for_each([&](std::string_view m) { text->emplace_back(m); });
+      out->int_members = std::move(text);
+    }
+    return true;
+  }
   if (obj->type() != core::ObjectType::kZSet) return false;
   out->zset = static_cast<const ZSetObject*>(obj);
   return true;

@@ -11,6 +11,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/kv_support.h"
+#include "broker/commands/sort_source.h"
 #include "broker/commands/zset_support.h"
 #include "broker/core/glob.h"
 #include "broker/kv/zset_records.h"
@@ -340,7 +341,34 @@ void zscan(CommandContext& ctx) {
   }
 }
 
+// SORT reads a sorted set in score order (by rank); BY <constant> keeps that order.
+class ZSetSortSource final : public SortSource {
+ public:
+  explicit ZSetSortSource(const kv::ZSetObject& z) : z_(z) {}
+  size_t size() const override { return z_.size(); }
+  bool ordered() const override { return true; }
+  void read(size_t start, size_t count, bool reverse,
+            const std::function<void(std::string_view)>& fn) const override {
+    if (start >= z_.size()) return;
+    const kv::ZTree& tree = z_.tree();
+    kv::ZTree::Pos p = tree.at_rank(reverse ? z_.size() - 1 - start : start);
+    for (size_t i = 0; i < count && p.valid(); ++i) {
+      fn(p.member()->view());
+      p = reverse ? kv::ZTree::prev(p) : kv::ZTree::next(p);
+    }
+  }
+
+ private:
+  const kv::ZSetObject& z_;
+};
+
 }  // namespace
+
+std::unique_ptr<SortSource> zset_sort_source(core::Object& zset) {
+  auto& z = static_cast<kv::ZSetObject&>(zset);
+  z.set_skiplist();
+  return std::make_unique<ZSetSortSource>(z);
+}
 
 void register_zset_commands(CommandTable& t) {
   const CommandFamily cmd{"sorted-set"};

@@ -152,7 +152,7 @@ void block_pop(CommandContext& ctx, size_t first, size_t n, int64_t deadline, bo
 // ZMPOP numkeys key... MIN|MAX [COUNT c], BZMPOP timeout numkeys ...: `at` is numkeys' index.
 void zmpop_generic(CommandContext& ctx, size_t at, bool blocking) {
   int64_t deadline = 0;
-  if (blocking && !blocking_timeout_arg(ctx, ctx.arg(1), &deadline)) return;
+  if (blocking && !parse_block_timeout(ctx, ctx.arg(1), &deadline)) return;
   int64_t numkeys = 0;
   if (!wire::parse_i64(ctx.arg(at), &numkeys) || numkeys < 1) {
     return ctx.error_text("ERR numkeys should be greater than 0");
@@ -199,7 +199,7 @@ void bzmpop(CommandContext& ctx) { zmpop_generic(ctx, 2, true); }
 
 void bzpop_generic(CommandContext& ctx, bool max) {
   int64_t deadline = 0;
-  if (!blocking_timeout_arg(ctx, ctx.arg(ctx.argc() - 1), &deadline)) return;
+  if (!parse_block_timeout(ctx, ctx.arg(ctx.argc() - 1), &deadline)) return;
   const size_t nkeys = ctx.argc() - 2;
   std::string_view key;
   bool replied = false;

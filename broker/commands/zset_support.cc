@@ -177,25 +177,4 @@ void drop_if_empty(CommandContext& ctx, std::string_view key, const kv::ZSetObje
   ctx.broker.notify('g', "del", key, ctx.client.db);
 }
 
-bool blocking_timeout_arg(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms) {
-  long double seconds = 0;
-  if (!parse_long_double(arg, &seconds)) {
-    ctx.error_text("ERR timeout is not a float or out of range");
-    return false;
-  }
-  // Redis converts to long long as C does on x86: out of range becomes the most negative value.
-  long double ms = seconds * 1000.0L;
-  int64_t t = (ms >= -9.2e18L && ms < 9.2e18L) ? static_cast<int64_t>(ms) : INT64_MIN;
-  if (t < 0) {
-    ctx.error_text("ERR timeout is negative");
-    return false;
-  }
-  if (t > 0 && t > INT64_MAX - ctx.now_ms) {
-    ctx.error_text("ERR timeout is out of range");
-    return false;
-  }
-  *deadline_ms = t > 0 ? ctx.now_ms + t : 0;
-  return true;
-}
-
 }  // namespace sluice::commands

@@ -61,7 +61,4 @@ void zset_written(CommandContext& ctx, std::string_view key, const char* event);
 // Removes an emptied set (journaled by the removal record's replay) and emits "del".
 void drop_if_empty(CommandContext& ctx, std::string_view key, const kv::ZSetObject* z);
 
-// Timeout of BZPOPMIN & co (seconds, fractional): absolute deadline in ms (0 = forever).
-bool blocking_timeout_arg(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms);
-
 }  // namespace sluice::commands

@@ -2,9 +2,9 @@
 
 #include <array>
 
+#include "broker/kv/list_records.h"
 #include "broker/kv/set_records.h"
 #include "broker/kv/zset_records.h"
-#include "broker/kv/list_records.h"
 
 namespace sluice::kv {
 namespace {

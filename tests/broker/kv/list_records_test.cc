@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/config/config.h"
 #include "broker/kv/kv_store.h"
 #include "broker/kv/list_object.h"
 #include "tests/broker/kv/kv_test_util.h"
@@ -25,7 +26,9 @@ class RecordList final : public KvRecordSink {
 class OneDb final : public KvReplayTarget {
  public:
   core::Database* replay_db(int index) override { return index == 0 ? &db : nullptr; }
+  const config::Config& replay_config() const override { return config; }
   core::Database db{0};
+  config::Config config;
 };
 
 std::vector<std::string> elements_of(const ListObject& l) {
@@ -73,6 +76,7 @@ TEST_SUITE("kv.list_records") {
     KvFixture f;
     f.broker().kv().set_snapshot_threshold(4096);
     for (int i = 0; i < 3000; ++i) f.run({"RPUSH", "big", "element-" + std::to_string(i)});
+    f.broker().kv().wait_for_background_snapshot();
     CHECK(f.broker().kv().snapshots_written() >= 1);
     f.run({"LPOP", "big", "10"});
     f.run({"LSET", "big", "0", "first"});
