@@ -61,6 +61,7 @@ struct Config {
   int64_t active_expire_effort = 1;
   uint64_t maxmemory = 0;
   std::string maxmemory_policy = "noeviction";
+  uint64_t hll_sparse_max_bytes = 3000;  // a sparse HyperLogLog turns dense past this size
   // pubsub
   std::string notify_keyspace_events;  // canonical flag string, as CONFIG GET shows it
   // misc
