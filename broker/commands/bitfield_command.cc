@@ -2,7 +2,8 @@
 // at any bit offset of a string ("#N" = the N-th field of that width), with OVERFLOW
 // WRAP|SAT|FAIL applying to the operations after it. As in Redis 7.0 every operation is parsed
 // before any runs, the string grows once to the farthest bit written, and one "setbit" event
-// follows when something was written. The changed bytes are journaled as one range.
+// follows when a field changed or the string was created or grown. The changed bytes are
+// journaled as one range.
 #include <algorithm>
 #include <vector>
 
@@ -118,6 +119,7 @@ void bitfield_generic(CommandContext& ctx, bool read_only_command) {
   StringObject* s = nullptr;
   size_t old_len = 0;
   bool was_raw = true;
+  bool grew = false;
   if (writes) {
     uint64_t last_bit = 0;
     for (const auto& f : fields) {
@@ -130,11 +132,15 @@ void bitfield_generic(CommandContext& ctx, bool read_only_command) {
     if (replied) return;
     if (!s) {
       s = static_cast<StringObject*>(replace_key(ctx, db, key, std::make_unique<StringObject>()));
+      grew = true;
     }
     old_len = s->value.size();
     was_raw = s->raw;
     s->raw = true;
-    if (s->value.size() <= (last_bit >> 3)) s->value.resize((last_bit >> 3) + 1, '\0');
+    if (s->value.size() <= (last_bit >> 3)) {
+      s->value.resize((last_bit >> 3) + 1, '\0');
+      grew = true;
+    }
   } else {
     bool replied = false;
     s = read_string(ctx, key, &replied);
@@ -157,6 +163,7 @@ void bitfield_generic(CommandContext& ctx, bool read_only_command) {
       continue;
     }
     uint64_t stored = 0;
+    const uint64_t old_bits = bits::get_unsigned(value, f.offset, f.width);
     int64_t reply_value = 0;
     bool ok;
     if (f.is_signed) {
@@ -180,10 +187,13 @@ void bitfield_generic(CommandContext& ctx, bool read_only_command) {
       continue;
     }
     bits::set_field(p, f.offset, f.width, stored);
+    ctx.reply.integer(reply_value);
+    // A write that leaves the bits as they were changes nothing (no event), unless the string
+    // was created or grown for this command.
+    if (!grew && bits::get_unsigned(value, f.offset, f.width) == old_bits) continue;
     ++changes;
     lo = std::min(lo, f.offset >> 3);
     hi = std::max(hi, (f.offset + static_cast<uint64_t>(f.width) - 1) >> 3);
-    ctx.reply.integer(reply_value);
   }
   if (!writes) return;
   // Growth is journaled even when every write failed, so the length survives a restart.

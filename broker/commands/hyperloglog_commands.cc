@@ -216,7 +216,7 @@ void pfdebug(CommandContext& ctx) {
     if (kv::hll::is_dense(s->value)) return ctx.error_text("ERR HLL encoding is not sparse");
     std::string text;
     if (!kv::hll::describe_sparse(s->value, &text)) return ctx.error_text(kCorruptHllErr);
-    ctx.reply.simple(text);
+    ctx.reply.bulk(text);
   } else if (iequals(sub, "encoding")) {
     ctx.reply.simple(kv::hll::is_dense(s->value) ? "dense" : "sparse");
   } else if (iequals(sub, "todense")) {

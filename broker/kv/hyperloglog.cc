@@ -345,10 +345,10 @@ bool merge_into(uint8_t* max, std::string_view value) {
   const size_t end = value.size();
   uint32_t reg = 0;
   Op op{};
-  for (size_t i = kHeaderSize; i < end && reg < kRegisters; i += op.size) {
+  for (size_t i = kHeaderSize; i < end; i += op.size) {
     if (!read_op(p, i, end, &op)) return false;
+    if (op.run > kRegisters - reg) return false;
     if (op.value != 0) {
-      if (op.run > kRegisters - reg) return false;
       for (uint32_t k = 0; k < op.run; ++k) max[reg + k] = std::max(max[reg + k], op.value);
     }
     reg += op.run;

@@ -55,14 +55,15 @@ std::string check_sparse_and_estimate() {
   if (!to_dense(dense)) return "TESTFAILED cannot convert an empty HLL to dense";
   const double bound = 5 * 1.04 / std::sqrt(static_cast<double>(kRegisters));
   uint64_t added = 0;
-  for (uint64_t checkpoint = 10; checkpoint <= 200000; checkpoint *= 2) {
+  for (uint64_t checkpoint = 10; checkpoint <= 100000; checkpoint *= 2) {
     for (; added < checkpoint; ++added) {
       char element[24];
       int n = std::snprintf(element, sizeof element, "%llx",
                             static_cast<unsigned long long>(splitmix64(&rng)));
       std::string_view e(element, static_cast<size_t>(n));
       // A sparse value may not grow without limit; once it turns dense both are dense.
-      if (add(sparse, e, 1 << 20) == SetResult::kCorrupt) return "TESTFAILED sparse corrupted";
+      if (add(sparse, e, 4 * kDefaultSparseMaxBytes) == SetResult::kCorrupt)
+        return "TESTFAILED sparse corrupted";
       add(dense, e, 0);
     }
     uint64_t from_sparse = 0;
