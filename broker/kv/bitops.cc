@@ -98,6 +98,12 @@ int64_t find_bit(const uint8_t* p, uint64_t first_bit, uint64_t last_bit, bool b
     if (((p[pos >> 3] >> (7 - (pos & 7))) & 1) == bit) return static_cast<int64_t>(pos);
   }
   const uint64_t flip = bit ? 0 : ~0ull;
+  // Skip 32 bytes at a time while none of them can hold the bit (no byte order needed).
+  for (; pos + 256 <= end; pos += 256) {
+    const uint8_t* q = p + (pos >> 3);
+    const uint64_t a = load64(q), b = load64(q + 8), c = load64(q + 16), d = load64(q + 24);
+    if (bit ? (a | b | c | d) != 0 : (a & b & c & d) != ~0ull) break;
+  }
   for (; pos + 64 <= end; pos += 64) {
     uint64_t w = load64_msb_first(p + (pos >> 3)) ^ flip;
     if (w != 0) return static_cast<int64_t>(pos + static_cast<uint64_t>(__builtin_clzll(w)));
