@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "broker/commands/arg_parse.h"
+#include "broker/commands/bit_args.h"
 #include "broker/commands/kv_support.h"
 #include "broker/kv/bitops.h"
 
@@ -46,20 +47,6 @@ bool field_type_arg(CommandContext& ctx, std::string_view arg, bool* is_signed, 
   return true;
 }
 
-bool field_offset_arg(CommandContext& ctx, std::string_view arg, int width, uint64_t* out) {
-  bool hash = !arg.empty() && arg[0] == '#';
-  if (hash) arg.remove_prefix(1);
-  int64_t v = 0;
-  bool ok = parse_int(arg, &v) && v >= 0;
-  if (ok && hash) ok = !__builtin_mul_overflow(v, static_cast<int64_t>(width), &v);
-  if (!ok || static_cast<uint64_t>(v >> 3) >= ctx.broker.config().proto_max_bulk_len) {
-    ctx.error_text("ERR bit offset is not an integer or out of range");
-    return false;
-  }
-  *out = static_cast<uint64_t>(v);
-  return true;
-}
-
 // Parses every operation into `out`. Replies on failure.
 bool parse_fields(CommandContext& ctx, std::vector<FieldCommand>* out, bool* writes) {
   bits::Overflow overflow = bits::Overflow::kWrap;
@@ -93,7 +80,7 @@ bool parse_fields(CommandContext& ctx, std::vector<FieldCommand>* out, bool* wri
     }
     f.overflow = overflow;
     if (!field_type_arg(ctx, ctx.arg(j + 1), &f.is_signed, &f.width)) return false;
-    if (!field_offset_arg(ctx, ctx.arg(j + 2), f.width, &f.offset)) return false;
+    if (!bit_offset_arg(ctx, ctx.arg(j + 2), f.width, &f.offset)) return false;
     if (f.op != FieldOp::kGet) {
       if (!int_arg(ctx, ctx.arg(j + 3), &f.value)) return false;
       *writes = true;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "broker/commands/arg_parse.h"
+#include "broker/commands/bit_args.h"
 #include "broker/commands/kv_support.h"
 #include "broker/kv/bitops.h"
 
@@ -16,41 +17,19 @@ namespace {
 using kv::StringObject;
 namespace bits = kv::bits;
 
-constexpr const char* kBitOffsetErr = "ERR bit offset is not an integer or out of range";
-
-// A bit offset argument ("#N" = N * `field_bits` when `allow_hash`), below proto-max-bulk-len
-// bytes. Replies on failure.
-bool bit_offset_arg(CommandContext& ctx, std::string_view arg, bool allow_hash, int field_bits,
-                    uint64_t* out) {
-  bool hash = allow_hash && !arg.empty() && arg[0] == '#';
-  if (hash) arg.remove_prefix(1);
-  int64_t v = 0;
-  bool ok = parse_int(arg, &v) && v >= 0;
-  if (ok && hash) ok = !__builtin_mul_overflow(v, static_cast<int64_t>(field_bits), &v);
-  if (!ok || static_cast<uint64_t>(v >> 3) >= ctx.broker.config().proto_max_bulk_len) {
-    ctx.error_text(kBitOffsetErr);
-    return false;
-  }
-  *out = static_cast<uint64_t>(v);
-  return true;
-}
-
 // The string at `key` made ready for a bit write reaching byte `last_byte`: created or grown
-// with zero bytes as needed, and "raw" (Redis unshares it). nullptr after a WRONGTYPE reply.
-// *grown_from is the length before (0 for a new key), *dirty whether the length changed.
+// with zero bytes as needed. nullptr after a WRONGTYPE reply. *dirty: created or grown.
 StringObject* string_for_bit_write(CommandContext& ctx, std::string_view key, uint64_t last_byte,
-                                   size_t* grown_from, bool* dirty) {
+                                   bool* dirty) {
   bool replied = false;
   StringObject* s = write_string(ctx, key, &replied);
   if (replied) return nullptr;
   *dirty = false;
-  *grown_from = 0;
   if (!s) {
     s = static_cast<StringObject*>(
         replace_key(ctx, ctx.client.db, key, std::make_unique<StringObject>()));
     *dirty = true;
   }
-  *grown_from = s->value.size();
   if (s->value.size() <= last_byte) {
     s->value.resize(last_byte + 1, '\0');
     *dirty = true;
@@ -68,15 +47,14 @@ void journal_raw_flip(CommandContext& ctx, std::string_view key, StringObject* s
 void setbit(CommandContext& ctx) {
   std::string_view key = ctx.arg(1);
   uint64_t offset = 0;
-  if (!bit_offset_arg(ctx, ctx.arg(2), false, 1, &offset)) return;
+  if (!bit_offset_arg(ctx, ctx.arg(2), 0, &offset)) return;
   int64_t on = 0;
   if (!parse_int(ctx.arg(3), &on) || (on != 0 && on != 1)) {
     return ctx.error_text("ERR bit is not an integer or out of range");
   }
   const uint64_t byte = offset >> 3;
-  size_t old_len = 0;
   bool dirty = false;
-  StringObject* s = string_for_bit_write(ctx, key, byte, &old_len, &dirty);
+  StringObject* s = string_for_bit_write(ctx, key, byte, &dirty);
   if (!s) return;
   const bool was_raw = s->raw;
   auto& b = reinterpret_cast<uint8_t&>(s->value[byte]);
@@ -97,7 +75,7 @@ void setbit(CommandContext& ctx) {
 
 void getbit(CommandContext& ctx) {
   uint64_t offset = 0;
-  if (!bit_offset_arg(ctx, ctx.arg(2), false, 1, &offset)) return;
+  if (!bit_offset_arg(ctx, ctx.arg(2), 0, &offset)) return;
   bool replied = false;
   StringObject* s = read_string(ctx, ctx.arg(1), &replied);
   if (replied) return;
