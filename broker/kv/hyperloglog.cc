@@ -127,8 +127,8 @@ SetResult sparse_set(std::string& value, uint32_t index, uint8_t count, size_t s
   const uint8_t* p = bytes_of(value);
   const size_t end = value.size();
   size_t pos = kHeaderSize;
-  size_t prev = 0;  // 0: `pos` is the first opcode
-  uint32_t first = 0;
+  size_t prev = 0;     // 0: `pos` is the first opcode
+  uint64_t first = 0;  // 64 bits: a corrupt value may cover far more than 16384 registers
   Op op{};
   bool found = false;
   while (pos < end) {
@@ -143,7 +143,9 @@ SetResult sparse_set(std::string& value, uint32_t index, uint8_t count, size_t s
   }
   if (!found) return SetResult::kCorrupt;
 
-  const uint32_t last = first + op.run - 1;
+  // Offsets inside the run, which is at most 16384 long.
+  const auto before = static_cast<uint32_t>(index - first);
+  const uint32_t after = op.run - 1 - before;
   if (op.value != 0) {
     if (op.value >= count) return SetResult::kUnchanged;
     if (op.run == 1) {
@@ -161,13 +163,13 @@ SetResult sparse_set(std::string& value, uint32_t index, uint8_t count, size_t s
   uint8_t seq[5];
   size_t n = 0;
   if (op.value == 0) {
-    if (index != first) n = put_zeros(seq, n, index - first);
+    if (before != 0) n = put_zeros(seq, n, before);
     seq[n++] = make_val(count, 1);
-    if (index != last) n = put_zeros(seq, n, last - index);
+    if (after != 0) n = put_zeros(seq, n, after);
   } else {
-    if (index != first) seq[n++] = make_val(op.value, index - first);
+    if (before != 0) seq[n++] = make_val(op.value, before);
     seq[n++] = make_val(count, 1);
-    if (index != last) seq[n++] = make_val(op.value, last - index);
+    if (after != 0) seq[n++] = make_val(op.value, after);
   }
   if (n > op.size && value.size() + (n - op.size) > sparse_max_bytes) return promote();
   value.replace(pos, op.size, reinterpret_cast<const char*>(seq), n);

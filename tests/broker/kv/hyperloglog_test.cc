@@ -160,6 +160,32 @@ TEST_SUITE("kv.hyperloglog") {
     CHECK(looks_like_hll(std::string("HYLL\x00", 5) + std::string(kDenseSize - 5, '\0')));
   }
 
+  TEST_CASE("any bytes after a sparse header are handled without reading past the value") {
+    std::mt19937_64 rng(17);
+    const std::string header = make_empty().substr(0, kHeaderSize);
+    int counted = 0;
+    for (int trial = 0; trial < 3000; ++trial) {
+      std::string ops(rng() % 24, '\0');
+      for (auto& c : ops) c = static_cast<char>(rng());
+      // Mostly valid-looking codes: a long zero run first makes the totals land near 16384.
+      if (trial % 2 == 0) ops = std::string("\x7f\xc0", 2) + ops;
+      const std::string v = header + ops;
+      uint64_t card = 0;
+      bool ok = count(v, &card);
+      std::vector<uint8_t> regs(kRegisters, 0);
+      CHECK(merge_into(regs.data(), v) == ok);
+      std::string d = v;
+      CHECK(to_dense(d) == ok);
+      std::string text;
+      describe_sparse(v, &text);
+      std::string w = v;
+      set_register(w, static_cast<uint32_t>(rng() % kRegisters),
+                   static_cast<uint8_t>(1 + rng() % 51), rng() % 200);
+      counted += ok ? 1 : 0;
+    }
+    CHECK(counted > 0);
+  }
+
   TEST_CASE("register values no element set can reach overflow the estimate as in Redis") {
     std::string v = std::string("HYLL\x00", 5) + std::string(kDenseSize - 5, '\xff');
     uint64_t card = 0;
