@@ -131,7 +131,7 @@ void bitop(BitOp op, std::span<const std::string_view> sources, std::string* out
     for (; i < maxlen; ++i) dst[i] = static_cast<uint8_t>(~first[i]);
     return;
   }
-  std::memcpy(dst, first, sources[0].size());
+  if (!sources[0].empty()) std::memcpy(dst, first, sources[0].size());  // a missing key has no data
   for (size_t k = 1; k < sources.size(); ++k) {
     const auto* src = reinterpret_cast<const uint8_t*>(sources[k].data());
     const size_t n = sources[k].size();

@@ -81,6 +81,13 @@ TEST_SUITE("kv.bitops") {
         std::string_view("\x00\xf0\x12\x34\x56\x78\x9a\xbc\xde", 9)};
     bitop(BitOp::kNot, one, &out);
     CHECK(out == std::string("\xff\x0f\xed\xcb\xa9\x87\x65\x43\x21", 9));
+    // A missing key (no data at all) first, as BITOP OR dest missing k does.
+    std::vector<std::string_view> missing_first = {std::string_view(),
+                                                   std::string_view("\x01\x02", 2)};
+    bitop(BitOp::kOr, missing_first, &out);
+    CHECK(out == std::string("\x01\x02", 2));
+    bitop(BitOp::kAnd, missing_first, &out);
+    CHECK(out == std::string("\0\0", 2));
     std::vector<std::string_view> empty = {std::string_view(), std::string_view()};
     bitop(BitOp::kOr, empty, &out);
     CHECK(out.empty());
