@@ -19,6 +19,9 @@ CommandTable::CommandTable() {
   register_transaction_commands(*this);
   register_zset_commands(*this);
   register_list_commands(*this);
+  register_bitmap_commands(*this);
+  register_hyperloglog_commands(*this);
+  register_lcs_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
 }

@@ -101,6 +101,9 @@ void register_sort_commands(CommandTable& table);
 void register_transaction_commands(CommandTable& table);
 void register_zset_commands(CommandTable& table);
 void register_list_commands(CommandTable& table);
+void register_bitmap_commands(CommandTable& table);  // + BITFIELD (bitfield_command.cc)
+void register_hyperloglog_commands(CommandTable& table);
+void register_lcs_commands(CommandTable& table);
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

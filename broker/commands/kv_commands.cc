@@ -1,5 +1,5 @@
 // String commands: GET SET SETNX SETEX PSETEX GETEX GETDEL GETSET MGET MSET MSETNX INCR INCRBY
-// INCRBYFLOAT DECR DECRBY APPEND STRLEN GETRANGE SETRANGE. Each parses, operates on a
+// INCRBYFLOAT DECR DECRBY APPEND STRLEN GETRANGE SUBSTR SETRANGE. Each parses, operates on a
 // StringObject, journals the effect (the resulting value, an absolute TTL) and replies.
 #include <cmath>
 #include <limits>
@@ -476,6 +476,8 @@ void register_kv_commands(CommandTable& t) {
             "Returns the length of a string value.", "2.2.0"));
   t.add(cmd("getrange", 4, kReadonly, getrange, "@read @string @slow",
             "Returns a substring of the string stored at a key.", "2.4.0"));
+  t.add(cmd("substr", 4, kReadonly, getrange, "@read @string @slow",
+            "Get a substring of the string stored at a key", "1.0.0"));
   t.add(cmd("setrange", 4, kW, setrange, "@write @string @slow",
             "Overwrites a part of a string value with another by an offset. Creates the key if "
             "it doesn't exist.",

@@ -262,6 +262,7 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("list-compress-depth", true, 0, INT32_MAX, &Config::list_compress_depth));
     t.push_back(num_opt("active-expire-effort", true, 1, 10, &Config::active_expire_effort));
     t.push_back(mem_opt("maxmemory", true, &Config::maxmemory));
+    t.push_back(mem_opt("hll-sparse-max-bytes", true, &Config::hll_sparse_max_bytes));
     t.push_back(enum_opt("maxmemory-policy", true,
                          {"noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu",
                           "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"},

@@ -69,6 +69,7 @@ struct Config {
   // lists: node size (Redis's quicklist fill) and compression depth (accepted, not applied)
   int64_t list_max_listpack_size = -2;
   int64_t list_compress_depth = 0;
+  uint64_t hll_sparse_max_bytes = 3000;  // a sparse HyperLogLog turns dense past this size
   // pubsub
   std::string notify_keyspace_events;  // canonical flag string, as CONFIG GET shows it
   // misc
