@@ -11,6 +11,10 @@
 // generation, which recovery discards instead of replaying it twice.
 // Recovery: load every snapshot frame, then every journal frame, in order; a torn tail of the
 // journal is truncated (reported), a bad frame in the middle stops replay with kCorruption.
+// Batches: records appended between begin_batch() and end_batch() follow a marker frame (type
+// kBatchRecordType, payload: the byte length of the batch's frames, 8 bytes little endian), and
+// replay applies them only once all are present and valid: a batch cut by a crash is a torn tail
+// and is dropped whole.
 // Not thread-safe: only fdatasync(fd()) may run on another thread, and the Journal must outlive
 // such a call.
 #pragma once
@@ -38,8 +42,18 @@ class Journal {
                                                      uint64_t* truncated_bytes = nullptr);
   ~Journal();
 
+  // Record type byte reserved for batch markers in every journal.
+  static constexpr uint8_t kBatchRecordType = 255;
+
   // Buffers a record; flush() writes, sync targets as in SegmentedLog.
   Status append(uint8_t type, std::string_view payload);
+  // Opens a batch (nested calls only count); end_batch() closes it. A batch of fewer than two
+  // records gets no marker. flush() writes nothing of an open batch.
+  void begin_batch();
+  void end_batch();
+  // Drops the open batch's records (nothing of it was written yet).
+  void abort_batch();
+  bool in_batch() const;
   Status flush();
   bool has_unflushed() const;
   bool needs_sync() const;
