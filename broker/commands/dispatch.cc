@@ -190,9 +190,20 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
   if (broker.busy_script != core::BusyScript::kNone && !(spec->flags & kAllowBusy)) {
     // A script runs past busy-reply-threshold (we are inside it, serving from its hook): as in
     // Redis, before MULTI queueing, so a transaction sent meanwhile fails with EXECABORT.
-    flag_multi_error();
     ++spec->stats.rejected_calls;
-    reject(broker, client, busy_script_error(broker.busy_script));
+    if (spec->handler == nullptr || spec->name != "exec" || !client.in_multi) {
+      flag_multi_error();
+      reject(broker, client, busy_script_error(broker.busy_script));
+      return false;
+    }
+    // EXEC refused: the transaction is discarded and says why (Redis's execCommandAbort).
+    client.in_multi = false;
+    client.multi_error = false;
+    client.multi_queue.clear();
+    broker.unwatch_all(client);
+    reject(broker, client,
+           std::string("EXECABORT Transaction discarded because of: ") +
+               busy_script_error(broker.busy_script));
     return false;
   }
   if (client.in_multi && !is_transaction_control(*spec)) {

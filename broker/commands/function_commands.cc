@@ -3,6 +3,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/context.h"
+#include "broker/commands/error_text.h"
 #include "broker/core/glob.h"
 #include "broker/scripting/scripting.h"
 
@@ -37,8 +38,8 @@ void function_delete(CommandContext& ctx) {
 }
 
 void function_flush(CommandContext& ctx) {
-  if (ctx.argc() > 3 || (ctx.argc() == 3 && !iequals(ctx.arg(2), "SYNC") &&
-                         !iequals(ctx.arg(2), "ASYNC"))) {
+  if (ctx.argc() > 3 ||
+      (ctx.argc() == 3 && !iequals(ctx.arg(2), "SYNC") && !iequals(ctx.arg(2), "ASYNC"))) {
     return ctx.error_text("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
   }
   scripting::engine(ctx.broker).function_flush();
@@ -58,7 +59,8 @@ void reply_function(wire::resp::ReplyWriter& r, const scripting::Function& fn) {
   }
   r.bulk("flags");
   size_t n = 0;
-  for (uint32_t bit = 1; bit <= scripting::kAllowCrossSlotKeys; bit <<= 1) n += (fn.flags & bit) ? 1 : 0;
+  for (uint32_t bit = 1; bit <= scripting::kAllowCrossSlotKeys; bit <<= 1)
+    n += (fn.flags & bit) ? 1 : 0;
   r.set(n);
   for (uint32_t bit = 1; bit <= scripting::kAllowCrossSlotKeys; bit <<= 1) {
     if (fn.flags & bit) r.simple(scripting::function_flag_name(bit));
@@ -104,7 +106,9 @@ void function_list(CommandContext& ctx) {
   }
 }
 
-void function_dump(CommandContext& ctx) { ctx.reply.bulk(scripting::engine(ctx.broker).function_dump()); }
+void function_dump(CommandContext& ctx) {
+  ctx.reply.bulk(scripting::engine(ctx.broker).function_dump());
+}
 
 void function_restore(CommandContext& ctx) {
   if (ctx.argc() > 4) {
@@ -130,6 +134,10 @@ void function_restore(CommandContext& ctx) {
 
 void function_stats(CommandContext& ctx) {
   auto& engine = scripting::engine(ctx.broker);
+  if (engine.running().active && engine.running().is_eval) {
+    // As Redis: during a busy EVAL script only SCRIPT KILL is offered.
+    return ctx.error_text(busy_script_error(core::BusyScript::kEval));
+  }
   auto& r = ctx.reply;
   r.map(2);
   r.bulk("running_script");
@@ -214,10 +222,10 @@ void function_help(CommandContext& ctx) {
 
 void register_function_commands(CommandTable& t) {
   CommandFamily f{"scripting"};
-  constexpr uint32_t kCallFlags = kNoScript | kStale | kSkipMonitor | kNoMandatoryKeys |
-                                  kMovableKeys;
-  t.add(f("fcall", -3, kCallFlags, fcall, "@slow @scripting", "Invokes a function.", "7.0.0", 0,
-          0, 0));
+  constexpr uint32_t kCallFlags =
+      kNoScript | kStale | kSkipMonitor | kNoMandatoryKeys | kMovableKeys;
+  t.add(f("fcall", -3, kCallFlags, fcall, "@slow @scripting", "Invokes a function.", "7.0.0", 0, 0,
+          0));
   t.add(f("fcall_ro", -3, kCallFlags | kReadonly, fcall_ro, "@slow @scripting",
           "Invokes a read-only function.", "7.0.0", 0, 0, 0));
   CommandSpec fn = f("function", -2, 0, nullptr, "@slow", "A container for function commands.",

@@ -13,17 +13,20 @@ void evalsha(CommandContext& ctx) { scripting::engine(ctx.broker).eval(ctx, true
 void eval_ro(CommandContext& ctx) { scripting::engine(ctx.broker).eval(ctx, false, true); }
 void evalsha_ro(CommandContext& ctx) { scripting::engine(ctx.broker).eval(ctx, true, true); }
 
-void script_load(CommandContext& ctx) { scripting::engine(ctx.broker).script_load(ctx, ctx.arg(2)); }
+void script_load(CommandContext& ctx) {
+  scripting::engine(ctx.broker).script_load(ctx, ctx.arg(2));
+}
 
 void script_exists(CommandContext& ctx) {
   auto& engine = scripting::engine(ctx.broker);
   ctx.reply.array(ctx.argc() - 2);
-  for (size_t i = 2; i < ctx.argc(); ++i) ctx.reply.integer(engine.script_exists(ctx.arg(i)) ? 1 : 0);
+  for (size_t i = 2; i < ctx.argc(); ++i)
+    ctx.reply.integer(engine.script_exists(ctx.arg(i)) ? 1 : 0);
 }
 
 void script_flush(CommandContext& ctx) {
-  if (ctx.argc() > 3 || (ctx.argc() == 3 && !iequals(ctx.arg(2), "SYNC") &&
-                         !iequals(ctx.arg(2), "ASYNC"))) {
+  if (ctx.argc() > 3 ||
+      (ctx.argc() == 3 && !iequals(ctx.arg(2), "SYNC") && !iequals(ctx.arg(2), "ASYNC"))) {
     return ctx.error_text("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
   }
   scripting::engine(ctx.broker).script_flush();
@@ -68,17 +71,18 @@ void script_help(CommandContext& ctx) {
 
 void register_scripting_commands(CommandTable& t) {
   CommandFamily f{"scripting"};
-  constexpr uint32_t kEvalFlags = kNoScript | kStale | kSkipMonitor | kNoMandatoryKeys |
-                                  kMovableKeys;
-  t.add(f("eval", -3, kEvalFlags, eval, "@slow @scripting",
-          "Executes a server-side Lua script.", "2.6.0", 0, 0, 0));
+  constexpr uint32_t kEvalFlags =
+      kNoScript | kStale | kSkipMonitor | kNoMandatoryKeys | kMovableKeys;
+  t.add(f("eval", -3, kEvalFlags, eval, "@slow @scripting", "Executes a server-side Lua script.",
+          "2.6.0", 0, 0, 0));
   t.add(f("evalsha", -3, kEvalFlags, evalsha, "@slow @scripting",
           "Executes a server-side Lua script by SHA1 digest.", "2.6.0", 0, 0, 0));
   t.add(f("eval_ro", -3, kEvalFlags | kReadonly, eval_ro, "@slow @scripting",
           "Executes a read-only server-side Lua script.", "7.0.0", 0, 0, 0));
   t.add(f("evalsha_ro", -3, kEvalFlags | kReadonly, evalsha_ro, "@slow @scripting",
           "Executes a read-only server-side Lua script by SHA1 digest.", "7.0.0", 0, 0, 0));
-  CommandSpec script = f("script", -2, 0, nullptr, "@slow", "A container for Lua scripts management commands.", "2.6.0", 0, 0, 0);
+  CommandSpec script = f("script", -2, 0, nullptr, "@slow",
+                         "A container for Lua scripts management commands.", "2.6.0", 0, 0, 0);
   auto sub = [&](std::string name, int arity, uint32_t flags, Handler h, std::string summary) {
     script.subcommands.push_back(f(std::move(name), arity, flags, h, "@slow @scripting",
                                    std::move(summary), "2.6.0", 0, 0, 0));
@@ -87,12 +91,13 @@ void register_scripting_commands(CommandTable& t) {
       "Loads a server-side Lua script to the script cache.");
   sub("exists", -3, kNoScript, script_exists,
       "Determines whether server-side Lua scripts exist in the script cache.");
-  sub("flush", -2, kNoScript, script_flush, "Removes all server-side Lua scripts from the script cache.");
+  sub("flush", -2, kNoScript, script_flush,
+      "Removes all server-side Lua scripts from the script cache.");
   sub("kill", 2, kNoScript | kAllowBusy, script_kill,
       "Terminates a server-side Lua script during execution.");
-  sub("debug", 3, kNoScript, script_debug,
-      "Sets the debug mode of server-side Lua scripts.");
-  sub("help", 2, kLoading | kStale, script_help, "Returns helpful text about the different subcommands.");
+  sub("debug", 3, kNoScript, script_debug, "Sets the debug mode of server-side Lua scripts.");
+  sub("help", 2, kLoading | kStale, script_help,
+      "Returns helpful text about the different subcommands.");
   t.add(std::move(script));
 }
 

@@ -167,7 +167,8 @@ bool decode_function_dump(std::string_view payload, std::vector<std::string>* co
                      static_cast<uint16_t>(static_cast<uint8_t>(payload[body + 1]) << 8);
   if (version > kRdbVersion) return false;
   uint64_t crc = 0;
-  for (int i = 0; i < 8; ++i) crc |= uint64_t{static_cast<uint8_t>(payload[body + 2 + i])} << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    crc |= uint64_t{static_cast<uint8_t>(payload[body + 2 + i])} << (8 * i);
   if (crc64_jones(0, payload.substr(0, body + 2)) != crc) return false;
   Reader r{payload.substr(0, body)};
   while (r.pos < r.in.size()) {

@@ -2,11 +2,10 @@
 // redis.register_function), DELETE, FLUSH, RESTORE, and their persistence in the KV journal.
 #include <spdlog/spdlog.h>
 
-#include <lua.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <lua.hpp>
 
 #include "broker/kv/kv_store.h"
 #include "broker/scripting/function_dump.h"
@@ -115,11 +114,12 @@ bool parse_function_flags(lua_State* L, int idx, uint32_t* flags) {
   return true;
 }
 
-const std::pair<uint32_t, const char*> kFlagNames[] = {{kNoWrites, "no-writes"},
-                                                       {kAllowOom, "allow-oom"},
-                                                       {kAllowStale, "allow-stale"},
-                                                       {kNoCluster, "no-cluster"},
-                                                       {kAllowCrossSlotKeys, "allow-cross-slot-keys"}};
+const std::pair<uint32_t, const char*> kFlagNames[] = {
+    {kNoWrites, "no-writes"},
+    {kAllowOom, "allow-oom"},
+    {kAllowStale, "allow-stale"},
+    {kNoCluster, "no-cluster"},
+    {kAllowCrossSlotKeys, "allow-cross-slot-keys"}};
 
 }  // namespace
 
@@ -143,10 +143,12 @@ Function* ScriptEngine::find_function(std::string_view name) {
 // redis.register_function(name, callback) or redis.register_function{function_name=...,
 // callback=..., flags={...}, description=...}, while library code loads.
 int ScriptEngine::lua_register_function(lua_State* L) {
-  if (!loading_) return raise_registration(L, "ERR redis.register_function can only be called on FUNCTION LOAD command");
+  if (!loading_)
+    return raise_registration(
+        L, "redis.register_function can only be called on FUNCTION LOAD command");
   int argc = lua_gettop(L);
   if (argc < 1 || argc > 2) {
-    return raise_registration(L, "ERR wrong number of arguments to redis.register_function");
+    return raise_registration(L, "wrong number of arguments to redis.register_function");
   }
   uint32_t flags = 0;
   int name_idx = 0;
@@ -154,8 +156,9 @@ int ScriptEngine::lua_register_function(lua_State* L) {
   int description_idx = 0;
   if (argc == 1) {
     if (!lua_istable(L, 1)) {
-      return raise_registration(L, "ERR calling redis.register_function with a single argument is "
-                                   "only applicable to Lua table (representing named arguments).");
+      return raise_registration(L,
+                                "calling redis.register_function with a single argument is "
+                                "only applicable to Lua table (representing named arguments).");
     }
     lua_settop(L, 1);
     lua_pushnil(L);
@@ -165,7 +168,8 @@ int ScriptEngine::lua_register_function(lua_State* L) {
       std::string_view k = key ? std::string_view(key) : std::string_view();
       if (k == "function_name") {
         if (!lua_isstring(L, -1)) {
-          return raise_registration(L, "ERR function_name argument given to redis.register_function must be a string");
+          return raise_registration(
+              L, "function_name argument given to redis.register_function must be a string");
         }
         lua_pushvalue(L, -1);
         lua_insert(L, 2);  // below the key/value pair
@@ -174,7 +178,8 @@ int ScriptEngine::lua_register_function(lua_State* L) {
         if (description_idx) ++description_idx;
       } else if (k == "callback") {
         if (!lua_isfunction(L, -1)) {
-          return raise_registration(L, "ERR callback argument given to redis.register_function must be a function");
+          return raise_registration(
+              L, "callback argument given to redis.register_function must be a function");
         }
         lua_pushvalue(L, -1);
         lua_insert(L, 2);
@@ -183,7 +188,8 @@ int ScriptEngine::lua_register_function(lua_State* L) {
         if (description_idx) ++description_idx;
       } else if (k == "description") {
         if (!lua_isstring(L, -1)) {
-          return raise_registration(L, "ERR description argument given to redis.register_function must be a string");
+          return raise_registration(
+              L, "description argument given to redis.register_function must be a string");
         }
         lua_pushvalue(L, -1);
         lua_insert(L, 2);
@@ -192,28 +198,30 @@ int ScriptEngine::lua_register_function(lua_State* L) {
         if (callback_idx) ++callback_idx;
       } else if (k == "flags") {
         if (!lua_istable(L, -1)) {
-          return raise_registration(L, "ERR flags argument to redis.register_function must be a table representing function flags");
+          return raise_registration(L,
+                                    "flags argument to redis.register_function must be a table "
+                                    "representing function flags");
         }
         if (!parse_function_flags(L, lua_gettop(L), &flags)) {
-          return raise_registration(L, "ERR unknown flag given");
+          return raise_registration(L, "unknown flag given");
         }
       } else {
-        return raise_registration(L, "ERR unknown argument given to redis.register_function");
+        return raise_registration(L, "unknown argument given to redis.register_function");
       }
       lua_pop(L, 1);
     }
     if (!name_idx) {
-      return raise_registration(L, "ERR redis.register_function must get a function name argument");
+      return raise_registration(L, "redis.register_function must get a function name argument");
     }
     if (!callback_idx) {
-      return raise_registration(L, "ERR redis.register_function must get a callback argument");
+      return raise_registration(L, "redis.register_function must get a callback argument");
     }
   } else {
     if (!lua_isstring(L, 1)) {
-      return raise_registration(L, "ERR first argument to redis.register_function must be a string");
+      return raise_registration(L, "first argument to redis.register_function must be a string");
     }
     if (!lua_isfunction(L, 2)) {
-      return raise_registration(L, "ERR second argument to redis.register_function must be a function");
+      return raise_registration(L, "second argument to redis.register_function must be a function");
     }
     name_idx = 1;
     callback_idx = 2;
@@ -221,11 +229,11 @@ int ScriptEngine::lua_register_function(lua_State* L) {
   size_t name_len = 0;
   const char* name = lua_tolstring(L, name_idx, &name_len);
   if (!valid_name(std::string_view(name, name_len))) {
-    return raise_registration(L, (std::string("ERR ") + kBadNameText).c_str());
+    return raise_registration(L, kBadNameText);
   }
   for (const auto& existing : loading_->functions) {
     if (lower(existing->name) == lower(std::string_view(name, name_len))) {
-      return raise_registration(L, "ERR Function already exists in the library");
+      return raise_registration(L, "Function already exists in the library");
     }
   }
   auto fn = std::make_unique<Function>();
@@ -272,12 +280,15 @@ std::string ScriptEngine::load_library(std::string_view code, bool replace, bool
   lua_pop(L, 1);
   loading_ = lib.get();
   load_deadline_ms_ = core::now_ms() + kLoadTimeoutMs;
-  lua_sethook(L, [](lua_State* s, lua_Debug*) {
-    lua_getfield(s, LUA_REGISTRYINDEX, "sluice.engine");
-    auto* e = static_cast<ScriptEngine*>(lua_touserdata(s, -1));
-    lua_pop(s, 1);
-    if (e->lua_hook(s) < 0) lua_error(s);
-  }, LUA_MASKCOUNT, 100000);
+  lua_sethook(
+      L,
+      [](lua_State* s, lua_Debug*) {
+        lua_getfield(s, LUA_REGISTRYINDEX, "sluice.engine");
+        auto* e = static_cast<ScriptEngine*>(lua_touserdata(s, -1));
+        lua_pop(s, 1);
+        if (e->lua_hook(s) < 0) lua_error(s);
+      },
+      LUA_MASKCOUNT, 100000);
   int status = lua_pcall(L, 0, 0, 0);
   lua_sethook(L, nullptr, 0, 0);
   loading_ = nullptr;
@@ -367,7 +378,8 @@ std::string ScriptEngine::function_restore(std::string_view payload, std::string
   bool replace = policy == "REPLACE";
   if (!flush) {
     for (size_t i = 0; i < codes.size(); ++i) {
-      if (!replace && libraries_.count(names[i])) return "ERR Library " + names[i] + " already exists";
+      if (!replace && libraries_.count(names[i]))
+        return "ERR Library " + names[i] + " already exists";
     }
   }
   // Keep the current libraries to put back if the merged set does not load.

@@ -13,11 +13,10 @@
 //
 // Encoding appends to one reused buffer (no Lua calls can raise between its use and the result
 // except out-of-memory); decoding pushes values as it reads and holds only plain C values.
-#include <lua.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <lua.hpp>
 #include <string>
 
 #include "broker/scripting/lua_libs.h"
@@ -345,8 +344,8 @@ int unpack(lua_State* L, lua_Integer limit, lua_Integer offset, bool with_offset
                       static_cast<int>(offset), static_cast<int>(len));
   }
   if (static_cast<size_t>(offset) > len) {
-    return luaL_error(L, "Start offset %d greater than input length %d.",
-                      static_cast<int>(offset), static_cast<int>(len));
+    return luaL_error(L, "Start offset %d greater than input length %d.", static_cast<int>(offset),
+                      static_cast<int>(len));
   }
   Cursor c{reinterpret_cast<const unsigned char*>(s) + offset, len - static_cast<size_t>(offset)};
   int base = lua_gettop(L);

@@ -9,11 +9,10 @@
 // handing the real tables out, and refuse to change them.
 #include "broker/scripting/lua_env.h"
 
-#include <lua.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <lua.hpp>
 
 #include "broker/scripting/lua_libs.h"
 #include "broker/scripting/lua_redis_api.h"
@@ -141,7 +140,8 @@ int os_clock(lua_State* L) {
 int error_handler(lua_State* L) {
   lua_Debug ar;
   bool where = lua_getstack(L, 1, &ar) && lua_getinfo(L, "nSl", &ar);
-  if (where && std::strcmp(ar.what, "C") == 0) where = lua_getstack(L, 2, &ar) && lua_getinfo(L, "nSl", &ar);
+  if (where && std::strcmp(ar.what, "C") == 0)
+    where = lua_getstack(L, 2, &ar) && lua_getinfo(L, "nSl", &ar);
   if (!lua_istable(L, 1)) {
     const char* text = nullptr;
     int t = lua_type(L, 1);
@@ -264,7 +264,11 @@ LuaEnv create_lua_env(ScriptEngine* engine, bool functions) {
   lua_pushcfunction(L, error_handler);
   lua_pushvalue(L, -1);
   env.handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_setfield(L, g, "__redis__err__handler");
+  if (functions) {
+    lua_pop(L, 1);
+  } else {
+    lua_setfield(L, g, "__redis__err__handler");  // EVAL's globals list it, as Redis's do
+  }
   // os: only os.clock (Redis 7.2's addition; 7.0 has no os at all).
   lua_newtable(L);
   lua_pushcfunction(L, os_clock);
@@ -279,8 +283,8 @@ LuaEnv create_lua_env(ScriptEngine* engine, bool functions) {
   lua_pushliteral(L, "");
   lua_getmetatable(L, -1);
   const int string_meta = lua_gettop(L);
-  for (const char* name :
-       {"string", "table", "math", "coroutine", "cjson", "bit", "struct", "cmsgpack", "redis", "os"}) {
+  for (const char* name : {"string", "table", "math", "coroutine", "cjson", "bit", "struct",
+                           "cmsgpack", "redis", "os"}) {
     protect_field(L, g, name);
   }
   lua_getfield(L, g, "string");

@@ -5,10 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <lua.hpp>
-
 #include <cmath>
 #include <cstring>
+#include <lua.hpp>
 #include <string>
 
 #include "broker/commands/command_table.h"
@@ -90,7 +89,7 @@ int redis_sha1hex(lua_State* L) {
 
 int redis_error_reply(lua_State* L) {
   if (lua_gettop(L) != 1 || lua_type(L, -1) != LUA_TSTRING) {
-    push_error_table(L, "wrong number or type of arguments", 33);
+    push_error_table(L, "wrong number or type of arguments");
     return 1;
   }
   size_t len = 0;
@@ -109,7 +108,7 @@ int redis_error_reply(lua_State* L) {
 
 int redis_status_reply(lua_State* L) {
   if (lua_gettop(L) != 1 || lua_type(L, -1) != LUA_TSTRING) {
-    push_error_table(L, "wrong number or type of arguments", 33);
+    push_error_table(L, "wrong number or type of arguments");
     return 1;
   }
   lua_newtable(L);
@@ -165,8 +164,10 @@ int redis_acl_check_cmd(lua_State* L) {
     return raise_error(L, "redis.acl_check_cmd can only be called inside a script invocation");
   }
   int argc = lua_gettop(L);
-  if (argc == 0) return raise_error(L, "Please specify at least one argument for this redis lib call");
-  if (!known_command(L, argc)) return raise_error(L, "Invalid command passed to redis.acl_check_cmd()");
+  if (argc == 0)
+    return raise_error(L, "Please specify at least one argument for this redis lib call");
+  if (!known_command(L, argc))
+    return raise_error(L, "Invalid command passed to redis.acl_check_cmd()");
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -2,6 +2,8 @@
 // Redis's math.random, as C functions bound to the engine.
 #pragma once
 
+#include <string>
+
 #include "broker/scripting/scripting.h"
 
 namespace sluice::scripting {
@@ -21,5 +23,8 @@ void install_math_random(lua_State* L, ScriptEngine* engine);
 // redis.error_reply's and redis.call's error tables: "-CODE msg" or "msg" becomes
 // {err = "CODE msg"} (ERR when no code), trailing CR/LF trimmed, as Redis's luaPushErrorBuff.
 void push_error_table(lua_State* L, const char* text, size_t len);
+inline void push_error_table(lua_State* L, const char* text) {
+  push_error_table(L, text, std::char_traits<char>::length(text));
+}
 
 }  // namespace sluice::scripting

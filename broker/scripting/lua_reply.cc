@@ -4,13 +4,12 @@
 // which scripts see through pairs() and cjson.encode, is the same as on Redis.
 #include "broker/scripting/lua_reply.h"
 
-#include <lua.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <lua.hpp>
 
 namespace sluice::scripting {
 namespace {
@@ -388,11 +387,13 @@ void write_reply(lua_State* L, wire::resp::ReplyWriter& out, int script_resp) {
 
 size_t format_number_arg(double value, char* buf) {
   // Integers below 1e17 print the same with %.17g and as integers; -0 keeps its sign.
-  if (value == std::trunc(value) && std::fabs(value) < 1e17 && !(value == 0 && std::signbit(value))) {
+  if (value == std::trunc(value) && std::fabs(value) < 1e17 &&
+      !(value == 0 && std::signbit(value))) {
     long long v = static_cast<long long>(value);
     char tmp[24];
     size_t n = 0;
-    unsigned long long u = v < 0 ? 0ull - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v);
+    unsigned long long u =
+        v < 0 ? 0ull - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v);
     do {
       tmp[n++] = static_cast<char>('0' + u % 10);
       u /= 10;

@@ -6,7 +6,8 @@
 //   array -> array table; RESP3 (redis.setresp(3)): map -> {map={k=v...}}, set -> {set={m=true}},
 //   double -> {double=n}, boolean -> boolean, big number -> {big_number=s}, verbatim ->
 //   {verbatim_string={string=s, format=f}}; attributes are skipped.
-// Lua -> the script's reply: number -> integer (truncated); string -> bulk; true -> 1 (RESP2 script)
+// Lua -> the script's reply: number -> integer (truncated); string -> bulk; true -> 1 (RESP2
+// script)
 //   or a boolean; false -> null or a boolean; nil -> null; a table with err / ok / double /
 //   big_number / verbatim_string / map / set fields -> that reply; any other table -> an array of
 //   its elements 1..n up to the first nil.

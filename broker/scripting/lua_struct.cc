@@ -12,12 +12,11 @@
 // the values and then the position after the last byte read.
 //
 // Only plain C values live in these functions: luaL_* checks may longjmp out of any of them.
-#include <lua.hpp>
-
 #include <cctype>
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <lua.hpp>
 
 #include "broker/scripting/lua_libs.h"
 

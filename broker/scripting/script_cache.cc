@@ -4,10 +4,9 @@
 // not by its SHA-1: hashing a 100-byte script with SHA-1 costs more than the rest of the lookup,
 // and the cache must hold the body anyway (SCRIPT LOAD, FUNCTION-less EVALSHA). The SHA-1 is
 // computed once, when a body is first seen.
-#include <lua.hpp>
-
 #include <cctype>
 #include <cstring>
+#include <lua.hpp>
 
 #include "broker/commands/context.h"
 #include "broker/commands/kv_support.h"
@@ -268,7 +267,8 @@ void ScriptEngine::fcall(commands::CommandContext& ctx, bool read_only) {
   Function* found = find_function(ctx.arg(1));
   if (!found) return ctx.error_text("ERR Function not found");
   int64_t numkeys = 0;
-  if (!wire::parse_i64(ctx.arg(2), &numkeys)) return ctx.error_text("ERR Bad number of keys provided");
+  if (!wire::parse_i64(ctx.arg(2), &numkeys))
+    return ctx.error_text("ERR Bad number of keys provided");
   if (numkeys > static_cast<int64_t>(ctx.argc() - 3)) {
     return ctx.error_text("ERR Number of keys can't be greater than number of args");
   }

@@ -2,9 +2,8 @@
 // hook (busy-reply-threshold, SCRIPT KILL, FUNCTION LOAD's time limit) and the error replies.
 #include <spdlog/spdlog.h>
 
-#include <lua.hpp>
-
 #include <cstring>
+#include <lua.hpp>
 
 #include "broker/commands/context.h"
 #include "broker/commands/dispatch.h"
@@ -64,8 +63,7 @@ const char* string_field(lua_State* L, int idx, const char* name, size_t* len) {
 
 }  // namespace
 
-ScriptEngine::ScriptEngine(core::Broker& broker)
-    : broker_(broker), script_client_(0, nullptr) {
+ScriptEngine::ScriptEngine(core::Broker& broker) : broker_(broker), script_client_(0, nullptr) {
   script_client_.script = true;
   script_client_.authenticated = true;
   script_client_.name = "lua";
@@ -185,7 +183,7 @@ void ScriptEngine::run(commands::CommandContext& ctx, lua_State* L, int nargs) {
 
 int ScriptEngine::lua_command(lua_State* L, bool raise) {
   if (!run_.active) {
-    push_error_table(L, "redis.call/pcall can only be called inside a script invocation", 62);
+    push_error_table(L, "redis.call/pcall can only be called inside a script invocation");
     return -1;
   }
   const int argc = lua_gettop(L);
@@ -221,7 +219,7 @@ int ScriptEngine::lua_command(lua_State* L, bool raise) {
     // Nothing may unwind through Lua's C frames: report it as the command's error.
     spdlog::error("command {} from a script failed: {}", argv_[0], e.what());
     script_client_.out.clear();
-    push_error_table(L, "ERR internal error", 18);
+    push_error_table(L, "internal error");
     mark_counted(L);
     return raise ? -1 : 1;
   }
@@ -248,14 +246,14 @@ int ScriptEngine::lua_command(lua_State* L, bool raise) {
   }
   // The reply is in the script client's staging bytes (commands never hold or share output on
   // the client that runs them).
-  std::string* bytes = script_client_.out.staging();
-  const char* p = bytes->data();
-  const char* end = p + bytes->size();
+  std::string_view bytes = script_client_.out.staging_view();
+  const char* p = bytes.data();
+  const char* end = p + bytes.size();
   bool is_error = p < end && *p == '-';
   const char* next = push_reply(L, p, end);
   script_client_.out.clear();
   if (!next) {
-    push_error_table(L, "ERR the command's reply could not be read", 41);
+    push_error_table(L, "the command's reply could not be read");
     mark_counted(L);
     return raise ? -1 : 1;
   }
@@ -264,16 +262,16 @@ int ScriptEngine::lua_command(lua_State* L, bool raise) {
 
 int ScriptEngine::lua_setresp(lua_State* L) {
   if (!run_.active) {
-    push_error_table(L, "redis.setresp can only be called inside a script invocation", 59);
+    push_error_table(L, "redis.setresp can only be called inside a script invocation");
     return -1;
   }
   if (lua_gettop(L) != 1) {
-    push_error_table(L, "redis.setresp() requires one argument.", 38);
+    push_error_table(L, "redis.setresp() requires one argument.");
     return -1;
   }
   int resp = static_cast<int>(lua_tonumber(L, 1));
   if (resp != 2 && resp != 3) {
-    push_error_table(L, "RESP version must be 2 or 3.", 28);
+    push_error_table(L, "RESP version must be 2 or 3.");
     return -1;
   }
   script_client_.protocol = resp;
@@ -284,7 +282,7 @@ int ScriptEngine::lua_hook(lua_State* L) {
   int64_t now = core::now_ms();
   if (loading_) {
     if (now >= load_deadline_ms_) {
-      push_error_table(L, "FUNCTION LOAD timeout", 21);
+      push_error_table(L, "FUNCTION LOAD timeout");
       return -1;
     }
     return 0;

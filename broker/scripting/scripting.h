@@ -61,11 +61,11 @@ enum ScriptFlag : uint32_t {
 // A Lua state and the registry references the engine uses on every run (lua_env.cc).
 struct LuaEnv {
   lua_State* L = nullptr;
-  int globals_ref = 0;        // the real globals table (KEYS and ARGV are set in it for EVAL)
-  int handler_ref = 0;        // message handler for lua_pcall: error tables with source and line
-  int globals_meta_ref = 0;   // metatable of the globals proxy; its __index is the globals, or the
-                              // load API while a library loads (functions)
-  int load_api_ref = 0;       // functions: the globals library code sees while it loads
+  int globals_ref = 0;       // the real globals table (KEYS and ARGV are set in it for EVAL)
+  int handler_ref = 0;       // message handler for lua_pcall: error tables with source and line
+  int globals_meta_ref = 0;  // metatable of the globals proxy; its __index is the globals, or the
+                             // load API while a library loads (functions)
+  int load_api_ref = 0;      // functions: the globals library code sees while it loads
 };
 
 // A script in the cache.
@@ -106,7 +106,7 @@ struct RunState {
   bool busy = false;       // past busy-reply-threshold: other clients get -BUSY
   bool held = false;       // the caller's reply waits for durability (appendfsync always)
   int64_t start_ms = 0;
-  std::string_view name;   // the sha (EVAL) or the function's name, for errors and FUNCTION STATS
+  std::string_view name;  // the sha (EVAL) or the function's name, for errors and FUNCTION STATS
   std::span<const std::string_view> command;  // the caller's command (FUNCTION STATS)
   core::Client* caller = nullptr;
   lua_State* L = nullptr;

@@ -62,7 +62,8 @@ Sha1Hex sha1_hex(std::string_view data) {
   last[rest] = 0x80;
   size_t blocks = rest + 1 + 8 <= 64 ? 1 : 2;
   uint64_t bits = static_cast<uint64_t>(n) * 8;
-  for (int i = 0; i < 8; ++i) last[blocks * 64 - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    last[blocks * 64 - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
   for (size_t i = 0; i < blocks; ++i) compress(h, last + 64 * i);
   static const char kHex[] = "0123456789abcdef";
   Sha1Hex out;
