@@ -221,7 +221,6 @@ int struct_unpack(lua_State* L) {
   lua_Integer start = luaL_optinteger(L, 3, 1);
   luaL_argcheck(L, start >= 1, 3, "offset must be 1 or greater");
   size_t pos = static_cast<size_t>(start) - 1;
-  luaL_argcheck(L, pos <= len, 3, "offset must be 1 or greater");
   Format f;
   int n = 0;
   while (*fmt) {
@@ -302,7 +301,7 @@ int struct_size(lua_State* L) {
     size_t size = option_size(L, opt, &fmt);
     pos += padding(pos, f, opt, size);
     if (opt == 's') {
-      luaL_argerror(L, 1, "options 's' has no fixed size");
+      luaL_argerror(L, 1, "option 's' has no fixed size");
     } else if (opt == 'c' && size == 0) {
       luaL_argerror(L, 1, "option 'c0' has no fixed size");
     }
