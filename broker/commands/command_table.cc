@@ -35,7 +35,8 @@ const CommandSpec* CommandTable::find(std::string_view name) const {
   char buf[32] = {};
   if (name.size() >= sizeof(buf)) return nullptr;
   for (size_t i = 0; i < name.size(); ++i) {
-    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+    char c = name[i];
+    buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;  // no locale call
   }
   auto it = by_name_.find(std::string_view(buf, name.size()));
   return it == by_name_.end() ? nullptr : it->second;
@@ -49,7 +50,8 @@ const CommandSpec* CommandTable::find_sub(const CommandSpec& parent, std::string
     if (s.name.size() != prefix + sub.size()) continue;
     bool same = true;
     for (size_t i = 0; i < sub.size() && same; ++i) {
-      same = s.name[prefix + i] == std::tolower(static_cast<unsigned char>(sub[i]));
+      char c = sub[i];
+      same = s.name[prefix + i] == (c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
     }
     if (same) return &s;
   }

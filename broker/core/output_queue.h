@@ -63,6 +63,15 @@ class OutputQueue {
   // Drops `n` bytes from the front (they were written).
   void consume(size_t n);
   void clear();
+  // Drops everything, cheaply when only staging bytes are queued (a script's command replies).
+  void reset() {
+    if (chunks_.empty()) {
+      staging_.clear();
+      staging_offset_ = 0;
+    } else {
+      clear();
+    }
+  }
 
  private:
   struct Chunk {

@@ -329,6 +329,16 @@ LuaEnv create_lua_env(ScriptEngine* engine, bool functions) {
     env.load_api_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
 
+  if (!functions) {
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    env.keys_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_setfield(L, g, "KEYS");
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    env.argv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_setfield(L, g, "ARGV");
+  }
   lua_pushvalue(L, g);
   env.globals_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, proxy);

@@ -374,6 +374,11 @@ const char* push_reply(lua_State* L, const char* p, const char* end) {
 
 void write_reply(lua_State* L, wire::resp::ReplyWriter& out, int script_resp) {
   WriteArgs args{&out, script_resp};
+  if (lua_type(L, -1) != LUA_TTABLE) {
+    // No table to walk: nothing here can raise a Lua error, so no protected call is needed.
+    write_value(L, args);
+    return;
+  }
   size_t mark = out.buffer()->size();
   lua_pushcfunction(L, write_protected);
   lua_insert(L, -2);

@@ -19,8 +19,6 @@ namespace {
 
 // Instructions between two calls of the count hook (as Redis).
 constexpr int kHookInstructions = 100000;
-// The garbage collector gets a step every this many scripts (as Redis).
-constexpr uint64_t kGcPeriod = 50;
 
 const char* script_call_error(commands::ScriptCall outcome) {
   switch (outcome) {
@@ -105,7 +103,7 @@ void ScriptEngine::begin_run(commands::CommandContext& ctx, lua_State* L, bool i
   run_.L = L;
   script_client_.db = ctx.client.db;
   script_client_.protocol = 2;
-  script_client_.out.clear();
+  script_client_.out.reset();
   // A script's KV journal records are one unit on disk.
   broker_.kv().begin_batch();
   if (broker_.config().busy_reply_threshold > 0) {
@@ -128,7 +126,7 @@ void ScriptEngine::end_run() {
   }
   run_.active = false;
   run_.caller = nullptr;
-  script_client_.out.clear();
+  script_client_.out.reset();
 }
 
 // Runs the function below its `nargs` arguments on L's stack (the handler below it) and writes
@@ -136,7 +134,7 @@ void ScriptEngine::end_run() {
 void ScriptEngine::run(commands::CommandContext& ctx, lua_State* L, int nargs) {
   int handler = lua_gettop(L) - nargs - 1;
   int status = lua_pcall(L, nargs, 1, handler);
-  if (++eval_calls_ % kGcPeriod == 0) lua_gc(L, LUA_GCSTEP, static_cast<int>(kGcPeriod));
+  ++eval_calls_;
   if (run_.held) ctx.client.out.hold(broker_.pending_epoch());
   if (status == 0) {
     write_reply(L, ctx.reply, script_client_.protocol);
@@ -218,7 +216,7 @@ int ScriptEngine::lua_command(lua_State* L, bool raise) {
   } catch (const std::exception& e) {
     // Nothing may unwind through Lua's C frames: report it as the command's error.
     spdlog::error("command {} from a script failed: {}", argv_[0], e.what());
-    script_client_.out.clear();
+    script_client_.out.reset();
     push_error_table(L, "internal error");
     mark_counted(L);
     return raise ? -1 : 1;
@@ -251,7 +249,7 @@ int ScriptEngine::lua_command(lua_State* L, bool raise) {
   const char* end = p + bytes.size();
   bool is_error = p < end && *p == '-';
   const char* next = push_reply(L, p, end);
-  script_client_.out.clear();
+  script_client_.out.reset();
   if (!next) {
     push_error_table(L, "the command's reply could not be read");
     mark_counted(L);

@@ -66,6 +66,10 @@ struct LuaEnv {
   int globals_meta_ref = 0;  // metatable of the globals proxy; its __index is the globals, or the
                              // load API while a library loads (functions)
   int load_api_ref = 0;      // functions: the globals library code sees while it loads
+  int keys_ref = 0;          // EVAL: the KEYS and ARGV tables, refilled for every script
+  int argv_ref = 0;
+  int keys_count = 0;  // how many entries the last script got in each
+  int argv_count = 0;
 };
 
 // A script in the cache.
@@ -178,6 +182,9 @@ class ScriptEngine final : public core::BrokerExtension {
                  std::string_view name);
   void end_run();
   void persist_functions();
+  // Refills the reused KEYS or ARGV table (*ref, global `name`) with `items`.
+  void fill_array(lua_State* L, int* ref, int* count, const char* name,
+                  std::span<const std::string_view> items);
   void reset_eval_env();
   void reset_function_env();
   std::string load_library(std::string_view code, bool replace, bool journal,

@@ -45,7 +45,8 @@ TEST_SUITE("scripting.codecs") {
     // FUNCTION DUMP of redis-server 7.0.15 with one library.
     static const char kRedisDump[] =
         "\xf5@F#!lua name=lib1\nredis.register_function('f1', function() return 1 end)\n\x00"
-        "\x98\xfa" "C\x9b\xf0\xa7\xa5\xa2";
+        "\x98\xfa"
+        "C\x9b\xf0\xa7\xa5\xa2";
     const std::string redis_dump(kRedisDump, sizeof kRedisDump - 1);
     out.clear();
     REQUIRE(decode_function_dump(redis_dump, &out, &error));
@@ -57,7 +58,11 @@ TEST_SUITE("scripting.codecs") {
   TEST_CASE("LZF-compressed strings in a payload are expanded") {
     // 0xF5, then an LZF string (0xC3, compressed length 6, original length 10): a 3-byte literal
     // "abc" (ctrl 2) and a back reference of length 7 at distance 3 (ctrl 0xA0 | 0, offset 2).
-    std::string body = std::string("\xf5\xc3\x06\x0a\x02" "abc" "\xa0\x02", 10);
+    std::string body = std::string(
+        "\xf5\xc3\x06\x0a\x02"
+        "abc"
+        "\xa0\x02",
+        10);
     body += std::string("\x0a\x00", 2);
     uint64_t crc = crc64_jones(0, body);
     for (int i = 0; i < 8; ++i) body.push_back(static_cast<char>(crc >> (8 * i)));

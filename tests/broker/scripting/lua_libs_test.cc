@@ -11,8 +11,9 @@ TEST_SUITE("scripting.cmsgpack") {
   TEST_CASE("integers take the smallest MessagePack encoding, by sign and magnitude") {
     LuaState L;
     auto hex = [&](const std::string& expr) {
-      return L.run("local s = cmsgpack.pack(" + expr +
-                   ") return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end))");
+      return L.run(
+          "local s = cmsgpack.pack(" + expr +
+          ") return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end))");
     };
     CHECK(hex("0") == "'00'");
     CHECK(hex("127") == "'7f'");
@@ -94,8 +95,9 @@ TEST_SUITE("scripting.struct") {
     LuaState L;
     CHECK(L.run("return struct.pack('q', 1)").find("invalid format option 'q'") !=
           std::string::npos);
-    CHECK(L.run("return struct.pack('i40', 1)").find("integral size 40 is larger than limit of 32") !=
-          std::string::npos);
+    CHECK(
+        L.run("return struct.pack('i40', 1)").find("integral size 40 is larger than limit of 32") !=
+        std::string::npos);
     CHECK(L.run("return struct.pack('!3 i', 1)").find("alignment 3 is not a power of 2") !=
           std::string::npos);
     CHECK(L.run("return struct.unpack('i4', 'ab')").find("data string too short") !=

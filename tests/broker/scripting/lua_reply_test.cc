@@ -41,7 +41,8 @@ TEST_SUITE("scripting.conversions") {
     CHECK(to_lua(L, "$-1\r\n") == "false");
     CHECK(to_lua(L, "*-1\r\n") == "false");
     CHECK(to_lua(L, "+OK\r\n") == "{ok='OK'}");
-    CHECK(to_lua(L, "-WRONGTYPE bad\r\n") == "{err='WRONGTYPE bad', ignore_error_stats_update=true}");
+    CHECK(to_lua(L, "-WRONGTYPE bad\r\n") ==
+          "{err='WRONGTYPE bad', ignore_error_stats_update=true}");
     CHECK(to_lua(L, "-NOSPACE\r\n") == "{err='ERR NOSPACE', ignore_error_stats_update=true}");
     CHECK(to_lua(L, "*3\r\n:1\r\n$-1\r\n*1\r\n$1\r\na\r\n") == "{[1]=1, [2]=false, [3]={[1]='a'}}");
     CHECK(to_lua(L, "$4\r\na\r\nb\r\n") == "'a\r\nb'");

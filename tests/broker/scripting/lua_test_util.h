@@ -4,9 +4,8 @@
 
 #include <doctest/doctest.h>
 
-#include <lua.hpp>
-
 #include <algorithm>
+#include <lua.hpp>
 #include <string>
 #include <vector>
 

@@ -162,9 +162,8 @@ TEST_SUITE("storage.journal_batch") {
     }
     // Flip a byte of the first record inside the batch (after the 24-byte marker).
     testing::corrupt_byte(dir.sub("kv.journal"), batch_at + frame_bytes(8) + 17);
-    auto reopened = Journal::open(dir.path(), "kv", [](uint8_t, std::string_view, bool) {
-      return wire::Status::ok();
-    });
+    auto reopened = Journal::open(
+        dir.path(), "kv", [](uint8_t, std::string_view, bool) { return wire::Status::ok(); });
     CHECK_FALSE(reopened.is_ok());
     CHECK(reopened.code() == wire::ErrorCode::kCorruption);
   }
