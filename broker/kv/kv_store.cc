@@ -136,6 +136,8 @@ void KvStore::open() {
 
 void KvStore::close() {
   if (!journal_) return;
+  // Closed inside a transaction (DEBUG RELOAD in MULTI): what it wrote so far is kept.
+  while (journal_->in_batch()) journal_->end_batch();
   Status st = journal_->sync();
   if (!st) spdlog::error("kv journal: final sync failed: {}", st.detail());
   journal_.reset();
