@@ -13,6 +13,8 @@ PACKAGES=(
   # libraries (DESIGN.md: libuv, flatbuffers, spdlog, doctest)
   libuv1-dev libflatbuffers-dev flatbuffers-compiler libspdlog-dev libfmt-dev doctest-dev
   libhiredis-dev
+  # Lua scripting: PUC Lua 5.1 and the cjson and bit modules Redis scripts expect
+  liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
   # reference server, redis-cli and redis-py for the integration and differential tests
   redis-server redis-tools python3 python3-redis
 )
@@ -24,9 +26,15 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+# node and npm run the ioredis and BullMQ tests (their npm packages go to a cache under build/).
+# Any node with npm will do (a machine may have one from elsewhere): Debian's only if there is
+# none, so an existing install is never replaced.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "deps: all ${#PACKAGES[@]} packages present"
+  echo "deps: all ${#PACKAGES[@]} packages present (and node, npm)"
   exit 0
 fi
 

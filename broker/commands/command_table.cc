@@ -22,6 +22,8 @@ CommandTable::CommandTable() {
   register_bitmap_commands(*this);
   register_hyperloglog_commands(*this);
   register_lcs_commands(*this);
+  register_scripting_commands(*this);
+  register_function_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
 }
@@ -49,10 +51,17 @@ const CommandSpec* CommandTable::find(std::string_view name) const {
 }
 
 const CommandSpec* CommandTable::find_sub(const CommandSpec& parent, std::string_view sub) const {
-  std::string full = parent.name + "|";
-  for (char c : sub) full += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Names are "parent|sub" in lowercase; compare the part after '|' without building a string
+  // (scripts look subcommands up on every call).
+  const size_t prefix = parent.name.size() + 1;
   for (const auto& s : parent.subcommands) {
-    if (s.name == full) return &s;
+    if (s.name.size() != prefix + sub.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < sub.size() && same; ++i) {
+      char c = sub[i];
+      same = s.name[prefix + i] == (c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
+    }
+    if (same) return &s;
   }
   return nullptr;
 }

@@ -36,6 +36,8 @@ enum CommandFlag : uint32_t {
   kSkipSlowlog = 1u << 15,
   kMovableKeys = 1u << 16,
   kStorage = 1u << 17,  // writes to durable storage: refused after a storage failure
+  kSkipMonitor = 1u << 18,
+  kNoMandatoryKeys = 1u << 19,
 };
 
 struct CommandSpec {
@@ -104,6 +106,8 @@ void register_list_commands(CommandTable& table);
 void register_bitmap_commands(CommandTable& table);  // + BITFIELD (bitfield_command.cc)
 void register_hyperloglog_commands(CommandTable& table);
 void register_lcs_commands(CommandTable& table);
+void register_scripting_commands(CommandTable& table);  // EVAL*, SCRIPT
+void register_function_commands(CommandTable& table);   // FUNCTION, FCALL*
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

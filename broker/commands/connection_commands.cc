@@ -395,19 +395,23 @@ void register_connection_commands(CommandTable& t) {
   };
   t.add(conn("ping", -1, kFast | kSubscribedOk, ping, "Returns the server's liveliness response."));
   t.add(conn("echo", 2, kFast, echo, "Returns the given string."));
-  t.add(
-      conn("auth", -2, kNoAuth | kFast | kLoading | kStale, auth, "Authenticates the connection."));
-  t.add(conn("hello", -1, kNoAuth | kFast | kLoading | kStale, hello,
+  t.add(conn("auth", -2, kNoAuth | kNoScript | kFast | kLoading | kStale | kAllowBusy, auth,
+             "Authenticates the connection."));
+  t.add(conn("hello", -1, kNoAuth | kNoScript | kFast | kLoading | kStale | kAllowBusy, hello,
              "Handshakes with the Redis server."));
-  t.add(conn("quit", -1, kNoAuth | kFast | kSubscribedOk | kLoading | kStale, quit,
+  t.add(conn("quit", -1,
+             kNoAuth | kNoScript | kFast | kSubscribedOk | kLoading | kStale | kAllowBusy, quit,
              "Closes the connection."));
-  t.add(conn("reset", 1, kNoAuth | kFast | kSubscribedOk | kLoading | kStale, reset,
+  t.add(conn("reset", 1,
+             kNoAuth | kNoScript | kFast | kSubscribedOk | kLoading | kStale | kAllowBusy, reset,
              "Resets the connection."));
   t.add(conn("select", 2, kFast | kLoading | kStale, select, "Changes the selected database."));
   CommandSpec client =
       conn("client", -2, 0, nullptr, "A container for client connection commands.");
   auto sub = [&](std::string name, int arity, Handler h, std::string summary) {
-    CommandSpec s = conn(std::move(name), arity, kLoading | kStale, h, std::move(summary));
+    // As Redis: scripts may not use CLIENT (but may ask for its help).
+    uint32_t flags = kLoading | kStale | (name == "help" ? 0u : kNoScript);
+    CommandSpec s = conn(std::move(name), arity, flags, h, std::move(summary));
     return s;
   };
   client.subcommands.push_back(

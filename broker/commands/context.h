@@ -46,8 +46,9 @@ class CommandContext {
   void not_integer();
 
   // Whether a command that finds nothing may park the client (BLPOP, XREAD BLOCK...). Inside
-  // MULTI/EXEC a blocking command answers at once as if its timeout had passed, as in Redis.
-  bool may_block() const { return !client.in_multi; }
+  // MULTI/EXEC and inside a Lua script a blocking command answers at once as if its timeout had
+  // passed, as in Redis.
+  bool may_block() const { return !client.in_multi && !client.script; }
 
   // Set by handlers that wrote durable state, so the reply waits for the sync under `always`.
   bool wrote = false;

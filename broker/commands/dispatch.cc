@@ -6,6 +6,7 @@
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/context.h"
+#include "broker/commands/error_text.h"
 
 namespace sluice::commands {
 namespace {
@@ -49,7 +50,44 @@ bool is_transaction_control(const CommandSpec& spec) {
          spec.name == "watch" || spec.name == "quit" || spec.name == "reset";
 }
 
+// The handler and its bookkeeping, shared by clients' commands and scripts' commands.
+inline int64_t run_handler(core::Broker& broker, core::Client& client, const CommandSpec& spec,
+                           std::span<const std::string_view> argv, int64_t now_ms) {
+  int64_t t0 = core::now_us();
+  CommandContext ctx(broker, client, argv, &spec, now_ms);
+  spec.handler(ctx);
+  int64_t took = core::now_us() - t0;
+  ++broker.stats().total_commands_processed;
+  ++client.commands_processed;
+  auto& cs = spec.stats;
+  ++cs.calls;
+  cs.usec += static_cast<uint64_t>(took);
+  if (ctx.failed) ++cs.failed_calls;
+  return took;
+}
+
 }  // namespace
+
+ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
+                           std::span<const std::string_view> argv, bool read_only,
+                           uint32_t* flags) {
+  const CommandTable& table = command_table();
+  const CommandSpec* spec = table.find(argv[0]);
+  if (!spec) return ScriptCall::kUnknown;
+  if (!spec->subcommands.empty() && argv.size() >= 2) {
+    spec = table.find_sub(*spec, argv[1]);
+    if (!spec) return ScriptCall::kUnknown;
+  }
+  if (!arity_ok(*spec, argv.size())) return ScriptCall::kArity;
+  *flags = spec->flags;
+  if (spec->flags & kNoScript) return ScriptCall::kNoScript;
+  if (spec->flags & kWrite) {
+    if (read_only) return ScriptCall::kReadOnly;
+    if (broker.storage_failed()) return ScriptCall::kMisconf;
+  }
+  run_handler(broker, script_client, *spec, argv, core::now_ms());
+  return ScriptCall::kRan;
+}
 
 void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& spec,
                  std::span<const std::string_view> argv, int64_t now_ms) {
@@ -61,10 +99,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
   size_t mark = client.out.staging_pending();
   core::ReplyMode mode_before = client.reply_mode;
 
-  int64_t t0 = core::now_us();
-  CommandContext ctx(broker, client, argv, &spec, now_ms);
-  spec.handler(ctx);
-  int64_t took = core::now_us() - t0;
+  int64_t took = run_handler(broker, client, spec, argv, now_ms);
 
   // CLIENT REPLY OFF|SKIP: drop this command's reply (not CLIENT REPLY ON's own +OK).
   if (mode_before == core::ReplyMode::kSkip) {
@@ -74,13 +109,6 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
     client.out.truncate_staging(mark);
   }
 
-  auto& st = broker.stats();
-  ++st.total_commands_processed;
-  ++client.commands_processed;
-  auto& cs = spec.stats;
-  ++cs.calls;
-  cs.usec += static_cast<uint64_t>(took);
-  if (ctx.failed) ++cs.failed_calls;
   client.last_command = spec.name;
 
   if (cfg.slowlog_log_slower_than >= 0 && took >= cfg.slowlog_log_slower_than &&
@@ -158,6 +186,25 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
            "ERR Can't execute '" + spec->name +
                "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
                "this context");
+    return false;
+  }
+  if (broker.busy_script != core::BusyScript::kNone && !(spec->flags & kAllowBusy)) {
+    // A script runs past busy-reply-threshold (we are inside it, serving from its hook): as in
+    // Redis, before MULTI queueing, so a transaction sent meanwhile fails with EXECABORT.
+    ++spec->stats.rejected_calls;
+    if (spec->handler == nullptr || spec->name != "exec" || !client.in_multi) {
+      flag_multi_error();
+      reject(broker, client, busy_script_error(broker.busy_script));
+      return false;
+    }
+    // EXEC refused: the transaction is discarded and says why (Redis's execCommandAbort).
+    client.in_multi = false;
+    client.multi_error = false;
+    client.multi_queue.clear();
+    broker.unwatch_all(client);
+    reject(broker, client,
+           std::string("EXECABORT Transaction discarded because of: ") +
+               busy_script_error(broker.busy_script));
     return false;
   }
   if (client.in_multi && !is_transaction_control(*spec)) {

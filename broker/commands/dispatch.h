@@ -1,5 +1,6 @@
 // Runs one command for a client: lookup, arity, auth, subscribed-mode and MULTI rules, the
-// storage-failure gate, the handler, then stats, slow log and the durability hold.
+// busy-script and storage-failure gates, the handler, then stats, slow log and the durability
+// hold. Scripts run their commands through the same door (call_for_script).
 #pragma once
 
 #include <span>
@@ -16,5 +17,25 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
 // Runs a command that passed every check (used by EXEC for queued commands).
 void run_checked(core::Broker& broker, core::Client& client, const struct CommandSpec& spec,
                  std::span<const std::string_view> argv, int64_t now_ms);
+
+// Why a script's command did not run (call_for_script); scripting/ words each one as Redis does.
+enum class ScriptCall : uint8_t {
+  kRan,       // the handler ran; its reply (maybe an error reply) is in the client's staging
+  kUnknown,   // no such command or subcommand
+  kArity,     // wrong number of arguments
+  kNoScript,  // flagged noscript (EVAL, MULTI, CLIENT, BLPOP...)
+  kReadOnly,  // a write command from EVAL_RO, FCALL_RO or a no-writes script
+  kMisconf,   // a write command after a storage failure
+};
+
+// Runs one command on behalf of a Lua script, on the script's own client (`script_client`: the
+// script's database, the protocol chosen with redis.setresp, `script` set so blocking commands
+// answer at once). Same lookup, arity and flag checks as execute() (noscript; writes refused when
+// `read_only`; the MISCONF gate), then the same handler run and stats; the handler journals,
+// emits keyspace events and invalidates WATCH as for any client. The reply is left in
+// script_client.out's staging buffer for the caller to convert and clear. *flags gets the
+// command's flags (kWrite tells the script it wrote). Allocates nothing on the way.
+ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
+                           std::span<const std::string_view> argv, bool read_only, uint32_t* flags);
 
 }  // namespace sluice::commands

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "broker/core/broker.h"
 #include "wire/status.h"
 
 namespace sluice::commands {
@@ -19,5 +20,15 @@ inline constexpr const char* kNotFloatErr = "ERR value is not a valid float";
 inline constexpr const char* kInvalidStreamIdErr =
     "ERR Invalid stream ID specified as stream command argument";
 inline constexpr const char* kNoSuchKeyErr = "ERR no such key";
+
+// What a client gets while a script runs past busy-reply-threshold (Redis's words: the way out
+// depends on whether an EVAL script or a function is running).
+inline const char* busy_script_error(core::BusyScript kind) {
+  return kind == core::BusyScript::kFunction
+             ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN "
+               "NOSAVE."
+             : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN "
+               "NOSAVE.";
+}
 
 }  // namespace sluice::commands

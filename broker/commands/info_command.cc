@@ -11,6 +11,7 @@
 #include "broker/commands/context.h"
 #include "broker/commands/server_stats.h"
 #include "broker/pubsub/pubsub_hub.h"
+#include "broker/scripting/scripting.h"
 #include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
 
@@ -127,6 +128,25 @@ void info(CommandContext& ctx) {
     w.field("used_memory_rss_human", human(rss));
     w.field("used_memory_peak", rss);
     w.field("used_memory_peak_human", human(rss));
+    // Scripting (Redis 7.0's fields, plus number_of_libraries).
+    auto& scripts = scripting::engine(b);
+    uint64_t vm_eval = scripts.eval_vm_bytes();
+    uint64_t vm_functions = scripts.function_vm_bytes();
+    uint64_t scripts_eval = scripts.cached_scripts_bytes();
+    uint64_t functions_mem = scripts.functions_bytes();
+    w.field("used_memory_lua", vm_eval);
+    w.field("used_memory_vm_eval", vm_eval);
+    w.field("used_memory_lua_human", human(vm_eval));
+    w.field("used_memory_scripts_eval", scripts_eval);
+    w.field("number_of_cached_scripts", scripts.cached_script_count());
+    w.field("number_of_functions", scripts.function_count());
+    w.field("number_of_libraries", scripts.library_count());
+    w.field("used_memory_vm_functions", vm_functions);
+    w.field("used_memory_vm_total", vm_eval + vm_functions);
+    w.field("used_memory_vm_total_human", human(vm_eval + vm_functions));
+    w.field("used_memory_functions", functions_mem);
+    w.field("used_memory_scripts", scripts_eval + functions_mem);
+    w.field("used_memory_scripts_human", human(scripts_eval + functions_mem));
     w.field("maxmemory", cfg.maxmemory);
     w.field("maxmemory_human", human(cfg.maxmemory));
     w.field("maxmemory_policy", cfg.maxmemory_policy);
@@ -165,6 +185,7 @@ void info(CommandContext& ctx) {
     w.field("rejected_connections", st.rejected_connections);
     w.field("expired_keys", expired);
     w.field("evicted_keys", 0);
+    w.field("evicted_scripts", scripting::engine(b).evicted_scripts());
     w.field("keyspace_hits", st.keyspace_hits);
     w.field("keyspace_misses", st.keyspace_misses);
     w.field("pubsub_channels", b.pubsub().channel_count());

@@ -1,6 +1,7 @@
 // String commands: GET SET SETNX SETEX PSETEX GETEX GETDEL GETSET MGET MSET MSETNX INCR INCRBY
 // INCRBYFLOAT DECR DECRBY APPEND STRLEN GETRANGE SUBSTR SETRANGE. Each parses, operates on a
 // StringObject, journals the effect (the resulting value, an absolute TTL) and replies.
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -268,8 +269,8 @@ void incr_generic(CommandContext& ctx, int64_t by) {
   }
   value += by;
   char buf[24];
-  int n = std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(value));
-  store_computed(ctx, key, s, std::string_view(buf, static_cast<size_t>(n)));
+  char* end = std::to_chars(buf, buf + sizeof buf, value).ptr;  // snprintf costs 10x more
+  store_computed(ctx, key, s, std::string_view(buf, static_cast<size_t>(end - buf)));
   ctx.broker.notify('$', "incrby", key, ctx.client.db);
   ctx.reply.integer(value);
 }

@@ -9,6 +9,7 @@
 
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
+#include "broker/commands/error_text.h"
 #include "broker/core/glob.h"
 #include "broker/kv/kv_store.h"
 
@@ -37,12 +38,13 @@ void reply_flags(wire::resp::ReplyWriter& r, uint32_t flags) {
                                                             {kBlocking, "blocking"},
                                                             {kLoading, "loading"},
                                                             {kStale, "stale"},
+                                                            {kSkipMonitor, "skip_monitor"},
                                                             {kFast, "fast"},
                                                             {kNoAuth, "no_auth"},
+                                                            {kNoMandatoryKeys, "no_mandatory_keys"},
                                                             {kNoMulti, "no_multi"},
-                                                            {kMayReplicate, "may_replicate"},
-                                                            {kAllowBusy, "allow_busy"},
-                                                            {kMovableKeys, "movablekeys"}};
+                                                            {kMovableKeys, "movablekeys"},
+                                                            {kAllowBusy, "allow_busy"}};
   size_t n = 0;
   for (const auto& [bit, name] : kNames) n += (flags & bit) ? 1 : 0;
   r.set(n);
@@ -368,6 +370,7 @@ void debug(CommandContext& ctx) {
 }
 
 void shutdown(CommandContext& ctx) {
+  bool nosave = false;
   for (size_t i = 1; i < ctx.argc(); ++i) {
     std::string_view a = ctx.arg(i);
     if (!iequals(a, "NOSAVE") && !iequals(a, "SAVE") && !iequals(a, "NOW") &&
@@ -375,9 +378,15 @@ void shutdown(CommandContext& ctx) {
       return ctx.syntax_error();
     }
     if (iequals(a, "ABORT")) return ctx.error_text("ERR No shutdown in progress.");
+    if (iequals(a, "NOSAVE")) nosave = true;
   }
-  // Sluice persists every write as it happens; SAVE/NOSAVE only change what Redis would do.
-  ctx.broker.control->request_shutdown(true);
+  if (ctx.broker.busy_script != core::BusyScript::kNone && !nosave) {
+    // As Redis: past busy-reply-threshold only SHUTDOWN NOSAVE may stop the server.
+    return ctx.error_text(busy_script_error(ctx.broker.busy_script));
+  }
+  // Sluice persists every write as it happens; SAVE/NOSAVE only change what Redis would do
+  // (and NOSAVE during a busy script drops the script's unfinished writes).
+  ctx.broker.control->request_shutdown(!nosave);
 }
 
 void slowlog_get(CommandContext& ctx) {
@@ -511,7 +520,8 @@ void register_server_commands(CommandTable& t) {
   t.add(srv("time", 1, kLoading | kStale | kFast, time_cmd, "Returns the server time.", "@fast"));
   t.add(srv("debug", -2, kAdmin | kNoScript | kLoading | kStale, debug,
             "A container for debugging commands."));
-  t.add(srv("shutdown", -1, kAdmin | kNoScript | kLoading | kStale | kNoMulti, shutdown,
+  t.add(srv("shutdown", -1, kAdmin | kNoScript | kLoading | kStale | kNoMulti | kAllowBusy,
+            shutdown,
             "Synchronously saves the database(s) to disk and shuts down the Redis server."));
   CommandSpec slowlog = srv("slowlog", -2, 0, nullptr, "A container for slow log commands.");
   slowlog.subcommands.push_back(

@@ -84,6 +84,12 @@ bool parse_read_options(CommandContext& ctx, bool xreadgroup, ReadOptions* out) 
     size_t more = ctx.argc() - i - 1;
     std::string_view o = ctx.arg(i);
     if (iequals(o, "BLOCK") && more) {
+      if (ctx.client.script) {
+        // As Redis: BLOCK makes no sense inside a script, and says so (MULTI just never blocks).
+        ctx.error_text("ERR " + std::string(ctx.arg(0)) +
+                       " command is not allowed with BLOCK option from scripts");
+        return false;
+      }
       ++i;
       if (!wire::parse_i64(ctx.arg(i), &out->timeout)) {
         ctx.error_text("ERR timeout is not an integer or out of range");

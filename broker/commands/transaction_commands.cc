@@ -77,11 +77,15 @@ void exec(CommandContext& ctx) {
   queue.swap(client.multi_queue);
   ctx.reply.array(queue.size());
   std::vector<std::string_view> argv;
+  // The transaction's KV journal records are one unit on disk: replay after a crash applies all
+  // of them or none (storage/journal.h).
+  ctx.broker.kv().begin_batch();
   for (const auto& cmd : queue) {
     argv.assign(cmd.begin(), cmd.end());
     const CommandSpec* spec = spec_of(cmd);
     run_checked(ctx.broker, client, *spec, argv, core::now_ms());
   }
+  ctx.broker.kv().end_batch();
   client.in_multi = false;
   client.multi_error = false;
 }

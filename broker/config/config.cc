@@ -290,6 +290,8 @@ const std::vector<Option>& options() {
         num_opt("slowlog-log-slower-than", true, -1, INT64_MAX, &Config::slowlog_log_slower_than));
     t.push_back(num_opt("slowlog-max-len", true, 0, INT64_MAX, &Config::slowlog_max_len));
     t.push_back(num_opt("latency-tracking", true, 0, 1, &Config::latency_tracking));
+    t.push_back(num_opt("busy-reply-threshold", true, 0, INT64_MAX, &Config::busy_reply_threshold));
+    t.push_back(num_opt("lua-time-limit", true, 0, INT64_MAX, &Config::busy_reply_threshold));
     t.push_back(num_opt("metrics-port", false, 0, 65535, &Config::metrics_port));
     // CONFIG GET shows the addresses in effect; "" (the default) follows `bind`.
     t.push_back({"metrics-bind", false, [](const Config& c) { return join(metrics_addresses(c)); },

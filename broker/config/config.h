@@ -76,6 +76,9 @@ struct Config {
   int64_t slowlog_log_slower_than = 10000;
   int64_t slowlog_max_len = 128;
   int64_t latency_tracking = 1;
+  // scripting: a script running longer than this (ms) lets other clients in, to get -BUSY or
+  // SCRIPT KILL it (0 = never). lua-time-limit is the old name of the same option.
+  int64_t busy_reply_threshold = 5000;
   // metrics: Prometheus text over HTTP
   int metrics_port = 0;                   // 0 = no metrics endpoint
   std::vector<std::string> metrics_bind;  // empty = the addresses of `bind`

@@ -34,6 +34,11 @@ namespace sluice::core {
 class ServerControl {
  public:
   virtual ~ServerControl() = default;
+  // Called from inside a script that ran past busy-reply-threshold (the loop is stuck in it):
+  // accepts new connections and reads the others without re-entering the event loop, so they
+  // get -BUSY (or run SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE...) and their replies go out
+  // at once. `running` is the script's caller, whose input is left alone.
+  virtual void serve_while_busy(Client* running) = 0;
   virtual void request_shutdown(bool save) = 0;
   // Closes a client's connection after the current command (CLIENT KILL).
   virtual void kill_client(Client& client) = 0;
@@ -47,6 +52,17 @@ class ServerControl {
   // Drops in-memory state and reopens everything from disk (DEBUG RELOAD).
   virtual std::string reload() = 0;
 };
+
+// An extension that lives as long as the broker (the scripting engine): core owns it without
+// knowing what it is, so the layers above it may hang their state here.
+class BrokerExtension {
+ public:
+  virtual ~BrokerExtension() = default;
+};
+
+// A script past busy-reply-threshold: which kind, for the -BUSY text (SCRIPT KILL or FUNCTION
+// KILL is the way out).
+enum class BusyScript : uint8_t { kNone, kEval, kFunction };
 
 struct CommandStats {
   uint64_t calls = 0;
@@ -156,6 +172,18 @@ class Broker {
   void unwatch_all(Client& client);
   // Marks every client watching a key of `db` dirty (FLUSHDB/FLUSHALL, SWAPDB).
   void touch_all_watched(int db);
+
+  // Scripting (broker/scripting/), created by the commands layer on first use.
+  std::unique_ptr<BrokerExtension> scripting;
+  // The function libraries' code as the KV journal last recorded it: replay (below scripting)
+  // fills it, the scripting layer compiles it after open() and keeps it current.
+  std::vector<std::string> function_libraries;
+  // Set while a script runs past busy-reply-threshold: the dispatcher answers -BUSY to every
+  // command not flagged allow-busy.
+  BusyScript busy_script = BusyScript::kNone;
+  // SHUTDOWN NOSAVE during a busy script: the script must stop at its next hook, and its
+  // unfinished writes never reach the journal.
+  bool abort_script = false;
 
   int64_t start_time_ms = 0;
   std::string run_id;

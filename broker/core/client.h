@@ -71,6 +71,10 @@ class Client {
   std::vector<std::vector<std::string>> multi_queue;
   std::vector<std::pair<int, std::string>> watched_keys;  // (db, key)
 
+  // The fake client a Lua script runs its commands on (scripting/): it is never blocked, never
+  // listed by CLIENT LIST, and its commands act as non-blocking.
+  bool script = false;
+
   // Blocking state (blocking/).
   bool blocked = false;
   uint64_t blocked_waiter = 0;

@@ -37,6 +37,10 @@ class OutputQueue {
   // Unsent staging bytes, and truncation back to such a count (a reply dropped by CLIENT
   // REPLY OFF). Counts stay valid across close_prefix(), which may move earlier bytes.
   size_t staging_pending() const { return staging_.size() - staging_offset_; }
+  // The unsent staging bytes (a script reads its command's reply here).
+  std::string_view staging_view() const {
+    return std::string_view(staging_).substr(staging_offset_);
+  }
   void truncate_staging(size_t pending);
 
   // Appends a shared, immutable frame (no copy).
@@ -59,6 +63,15 @@ class OutputQueue {
   // Drops `n` bytes from the front (they were written).
   void consume(size_t n);
   void clear();
+  // Drops everything, cheaply when only staging bytes are queued (a script's command replies).
+  void reset() {
+    if (chunks_.empty()) {
+      staging_.clear();
+      staging_offset_ = 0;
+    } else {
+      clear();
+    }
+  }
 
  private:
   struct Chunk {

@@ -34,6 +34,7 @@ enum RecordType : uint8_t {
   kFlush = 7,
   kMove = 8,
   kSwapDb = 9,
+  kFunctions = 10,
 };
 
 constexpr auto bytes = fb_bytes;
@@ -135,6 +136,8 @@ KvStore::~KvStore() = default;
 
 void KvStore::open() {
   uint64_t truncated = 0;
+  // The journal (and its snapshot) say which function libraries exist.
+  broker_.function_libraries.clear();
   auto opened = storage::Journal::open(
       broker_.config().dir + "/kv", "kv",
       [this](uint8_t type, std::string_view payload, bool) { return replay(type, payload); },
@@ -154,6 +157,8 @@ void KvStore::close() {
     snapshot_child_.kill();
     finish_background_snapshot(storage::ChildProcess::State::kFailed);
   }
+  // Closed inside a transaction (DEBUG RELOAD in MULTI): what it wrote so far is kept.
+  while (journal_->in_batch()) journal_->end_batch();
   Status st = journal_->sync();
   if (!st) spdlog::error("kv journal: final sync failed: {}", st.detail());
   journal_.reset();
@@ -246,6 +251,24 @@ void KvStore::record_move(int db, std::string_view key, int to_db, std::string_v
 void KvStore::record_swapdb(int db, int to_db) {
   fbb_.Finish(fbs::CreateKvSwapDb(fbb_, db, to_db));
   emit(kSwapDb);
+}
+
+void KvStore::record_functions(const std::vector<std::string>& libraries) {
+  auto list = fb_string_list(fbb_, libraries);
+  fbb_.Finish(fbs::CreateKvFunctions(fbb_, list));
+  emit(kFunctions);
+}
+
+void KvStore::begin_batch() {
+  if (journal_) journal_->begin_batch();
+}
+
+void KvStore::end_batch() {
+  if (journal_) journal_->end_batch();
+}
+
+void KvStore::abort_batch() {
+  if (journal_) journal_->abort_batch();
 }
 
 Status KvStore::replay(uint8_t type, std::string_view payload) {
@@ -358,6 +381,16 @@ Status KvStore::replay(uint8_t type, std::string_view payload) {
       if (obj) to->put(view(r->to_key()), std::move(obj));
       return Status::ok();
     }
+    case kFunctions: {
+      auto* r = verified<fbs::KvFunctions>(payload);
+      if (!r) return corrupt("functions");
+      broker_.function_libraries.clear();
+      if (r->libraries()) {
+        for (const auto* code : *r->libraries())
+          broker_.function_libraries.emplace_back(view(code));
+      }
+      return Status::ok();
+    }
     case kSwapDb: {
       auto* r = verified<fbs::KvSwapDb>(payload);
       if (!r) return corrupt("swapdb");
@@ -384,6 +417,7 @@ Status KvStore::write_snapshot() {
   }
   std::string frames;
   FrameBuffer out(&frames);
+  snapshot_functions(out);
   for (int i = 0; i < broker_.db_count(); ++i) {
     broker_.db(i).for_each(
         [&](const std::string& key, const core::Object& obj) { snapshot_key(out, i, key, obj); });
@@ -405,8 +439,20 @@ Status KvStore::flush() {
     return Status::ok();
   }
   const uint64_t size = journal_->journal_bytes();
-  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_) start_background_snapshot();
+  // Never inside a script's or transaction's batch: its records are already in memory (so in
+  // the child's picture) but not yet written (so they would land in the next journal too).
+  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_ && !journal_->in_batch()) {
+    start_background_snapshot();
+  }
   return Status::ok();
+}
+
+void KvStore::snapshot_functions(KvRecordSink& out) const {
+  if (broker_.function_libraries.empty()) return;
+  auto& fbb = out.fbb();
+  auto list = fb_string_list(fbb, broker_.function_libraries);
+  fbb.Finish(fbs::CreateKvFunctions(fbb, list));
+  out.emit(kFunctions);
 }
 
 bool KvStore::start_background_snapshot() {
@@ -422,6 +468,7 @@ bool KvStore::start_background_snapshot() {
   bool started = snapshot_child_.start([this] {
     storage::SnapshotFile file(snapshot_target_);
     SnapshotFileSink out(&file);
+    snapshot_functions(out);
     for (int i = 0; i < broker_.db_count(); ++i) {
       broker_.db(i).for_each(
           [&](const std::string& key, const core::Object& obj) { snapshot_key(out, i, key, obj); });

@@ -22,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/core/durability.h"
 #include "broker/kv/kv_records.h"
@@ -69,6 +70,16 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
   // RENAME/MOVE (copy = false) or COPY (copy = true) of a string or hash key.
   void record_move(int db, std::string_view key, int to_db, std::string_view to_key, bool copy);
   void record_swapdb(int db, int to_db);
+  // The code of every function library (scripting/): replay puts it in
+  // Broker::function_libraries.
+  void record_functions(const std::vector<std::string>& libraries);
+
+  // A script's or a transaction's records reach the journal as one unit: replay after a crash
+  // applies all of them or none (storage::Journal batches). Batches nest; the outermost counts.
+  void begin_batch();
+  void end_batch();
+  // Drops the records of the open batch (SHUTDOWN NOSAVE stopped a script midway).
+  void abort_batch();
 
   // Journal size (bytes) past which flush() starts a background snapshot. Tests lower it.
   void set_snapshot_threshold(uint64_t bytes) { snapshot_threshold_ = bytes; }
@@ -94,6 +105,8 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
  private:
   wire::Status replay(uint8_t type, std::string_view payload);
   void drop_expired_after_load();
+  // The Lua function libraries, as the first snapshot record.
+  void snapshot_functions(KvRecordSink& out) const;
   // Completes a background snapshot whose child ended in `state`.
   void finish_background_snapshot(storage::ChildProcess::State state);
 

@@ -1,6 +1,7 @@
 #include "broker/server/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -143,6 +144,22 @@ void Server::on_connection(uv_stream_t* listener, int status) {
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return;
   }
+  self->admit(conn);
+}
+
+void Server::accept_fd(int fd) {
+  auto* conn = new Connection(this, broker_.next_client_id());
+  if (uv_tcp_open(conn->handle(), fd) != 0) {
+    ::close(fd);
+    uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
+             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    return;
+  }
+  admit(conn);
+}
+
+void Server::admit(Connection* conn) {
+  Server* self = this;
   ++self->broker_.stats().total_connections_received;
   if (self->connections_.size() >= static_cast<size_t>(self->config_->maxclients)) {
     ++self->broker_.stats().rejected_connections;
@@ -180,7 +197,47 @@ void Server::note_fanout_source(Connection* conn) {
 
 void Server::on_prepare(uv_prepare_t* h) { static_cast<Server*>(h->data)->before_poll(); }
 
+// Inside a script past busy-reply-threshold: the loop is stuck in the script, and uv_run cannot be
+// entered again. So new connections are accepted straight from the listening sockets and every
+// other connection is read without waiting; the dispatcher answers -BUSY to what is not allowed
+// (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE... run), and the replies are written at once. The
+// script's caller is left alone: its input buffer holds the command that is running.
+void Server::serve_while_busy(core::Client* running) {
+  if (shutting_down_ || shutdown_after_script_) return;
+  for (auto& l : listeners_) {
+    uv_os_fd_t lfd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(l.get()), &lfd) != 0) continue;
+    for (int i = 0; i < 64; ++i) {
+      int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) break;
+      accept_fd(fd);
+    }
+  }
+  std::vector<Connection*> conns(connections_.begin(), connections_.end());
+  for (Connection* c : conns) {
+    if (&c->client() == running || c->closing() || connections_.count(c) == 0) continue;
+    c->read_now();
+  }
+  std::vector<Connection*> list;
+  list.swap(flush_list_);
+  for (Connection* c : list) {
+    if (&c->client() == running || connections_.count(c) == 0) {
+      flush_list_.push_back(c);
+      continue;
+    }
+    c->wants_flush = false;
+    c->flush();
+    if (!c->closing() && c->wants_flush == false && !c->client().out.empty()) schedule_flush(c);
+  }
+}
+
 void Server::before_poll() {
+  if (shutdown_after_script_) {
+    // SHUTDOWN NOSAVE stopped a busy script; the loop is back, so shut down now.
+    shutdown_after_script_ = false;
+    request_shutdown(false);
+    return;
+  }
   // 1. Blocked clients whose keys got data (each retry may queue output and signal again).
   auto& blocking = broker_.blocking();
   if (blocking.has_ready()) blocking.serve_ready();
@@ -412,8 +469,15 @@ void Server::on_signal(uv_signal_t* h, int signum) {
   self->request_shutdown(true);
 }
 
-void Server::request_shutdown(bool) {
+void Server::request_shutdown(bool save) {
   if (shutting_down_) return;
+  if (!save && broker_.busy_script != core::BusyScript::kNone) {
+    // We are inside the script's hook: stop the script first (its unfinished writes are
+    // dropped), shut down once the loop has it back.
+    broker_.abort_script = true;
+    shutdown_after_script_ = true;
+    return;
+  }
   shutting_down_ = true;
   spdlog::info("User requested shutdown...");
   begin_shutdown();

@@ -44,6 +44,7 @@ class Server final : public core::ServerControl {
 
   // core::ServerControl
   void request_shutdown(bool save) override;
+  void serve_while_busy(core::Client* running) override;
   void kill_client(core::Client& client) override;
   int listening_port() const override { return port_; }
   uint64_t connected_clients() const override { return connections_.size(); }
@@ -68,6 +69,7 @@ class Server final : public core::ServerControl {
   void cron();
   void arm_block_timer();
   void begin_shutdown();
+  void admit(Connection* conn);
   bool listen_all();
   void wait_for_worker();
 
@@ -95,6 +97,8 @@ class Server final : public core::ServerControl {
   bool dense_input_ = false;  // the last two iterations with input were close together
   int port_ = 0;
   bool shutting_down_ = false;
+  bool shutdown_after_script_ = false;  // SHUTDOWN NOSAVE arrived while a script was busy
+  void accept_fd(int fd);
   bool sync_running_ = false;
   uint64_t fsync_ticks_ = 0;
   std::atomic<bool> worker_busy_{false};

@@ -95,6 +95,9 @@ struct Journal::Impl {
   uint64_t synced = 0;      // logical position known durable
   bool failed = false;
   bool destroyed = false;
+  int batch_depth = 0;
+  size_t batch_start = 0;    // offset of the open batch's marker in `pending`
+  size_t batch_records = 0;  // records appended since
 
   uint64_t flushed_pos() const { return base + file_bytes; }
 
@@ -178,6 +181,41 @@ wire::Result<size_t> replay_frames(std::string_view bytes, const std::string& pa
                       "journal " + path + " corrupt at offset " + std::to_string(off));
       }
       break;
+    }
+    if (frame.type == Journal::kBatchRecordType) {
+      // A batch: replay it only if every one of its frames is there and valid.
+      uint64_t len = 0;
+      for (size_t i = 0; i < 8 && i < frame.payload.size(); ++i) {
+        len |= uint64_t{static_cast<uint8_t>(frame.payload[i])} << (8 * i);
+      }
+      const size_t first = off + frame.total_bytes;
+      if (frame.payload.size() != 8 || len > bytes.size() - first) break;  // cut by a crash
+      const size_t end = first + static_cast<size_t>(len);
+      size_t at = first;
+      bool whole = true;
+      while (at < end) {
+        FrameView inner;
+        FrameStatus is = decode_frame(bytes.substr(at, end - at), kMaxJournalRecordBytes, &inner);
+        if (is != FrameStatus::kOk || inner.type == Journal::kBatchRecordType) {
+          if (is != FrameStatus::kTruncated && valid_frame_after(bytes, end)) {
+            return Status(wire::ErrorCode::kCorruption,
+                          "journal " + path + " corrupt at offset " + std::to_string(at));
+          }
+          whole = false;
+          break;
+        }
+        at += inner.total_bytes;
+      }
+      if (!whole) break;
+      for (at = first; at < end;) {
+        FrameView inner;
+        decode_frame(bytes.substr(at, end - at), kMaxJournalRecordBytes, &inner);
+        Status st = replay(inner.type, inner.payload, false);
+        if (!st) return st;
+        at += inner.total_bytes;
+      }
+      off = end;
+      continue;
     }
     Status st = replay(frame.type, frame.payload, false);
     if (!st) return st;
@@ -331,15 +369,50 @@ Status Journal::append(uint8_t type, std::string_view payload) {
     return Status(wire::ErrorCode::kInvalidArgument, "journal record of type 0 or too large");
   }
   append_frame(&impl_->pending, type, payload);
+  if (impl_->batch_depth > 0) ++impl_->batch_records;
   return Status::ok();
 }
 
+namespace {
+constexpr size_t kBatchMarkerBytes = frame_bytes(8);
+}  // namespace
+
+void Journal::begin_batch() {
+  if (impl_->batch_depth++ > 0) return;
+  impl_->batch_start = impl_->pending.size();
+  impl_->batch_records = 0;
+  impl_->pending.resize(impl_->batch_start + kBatchMarkerBytes);  // filled in by end_batch()
+}
+
+void Journal::end_batch() {
+  if (impl_->batch_depth == 0 || --impl_->batch_depth > 0) return;
+  std::string& p = impl_->pending;
+  if (impl_->batch_records < 2) {
+    p.erase(impl_->batch_start, kBatchMarkerBytes);
+    return;
+  }
+  const uint64_t len = p.size() - impl_->batch_start - kBatchMarkerBytes;
+  char payload[8];
+  for (int i = 0; i < 8; ++i) payload[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  encode_frame(p.data() + impl_->batch_start, kBatchRecordType, std::string_view(payload, 8));
+}
+
+void Journal::abort_batch() {
+  if (impl_->batch_depth == 0) return;
+  impl_->batch_depth = 0;
+  impl_->pending.resize(impl_->batch_start);
+}
+
+bool Journal::in_batch() const { return impl_->batch_depth > 0; }
+
 Status Journal::flush() {
   if (impl_->failed || impl_->destroyed) return impl_->storage_failed();
-  if (impl_->pending.empty()) return Status::ok();
+  // Nothing of an open batch is written: it goes out whole once it is closed.
+  const size_t ready = impl_->batch_depth > 0 ? impl_->batch_start : impl_->pending.size();
+  if (ready == 0) return Status::ok();
+  std::string_view out(impl_->pending.data(), ready);
   uint64_t written = 0;
-  Status st =
-      pwrite_all(impl_->fd, impl_->pending, impl_->file_bytes, impl_->journal_path, &written);
+  Status st = pwrite_all(impl_->fd, out, impl_->file_bytes, impl_->journal_path, &written);
   if (!st) {
     if (written > 0 && ::ftruncate(impl_->fd, static_cast<off_t>(impl_->file_bytes)) != 0) {
       storage_log().error("cannot cut a partial write off {}: {}", impl_->journal_path,
@@ -347,8 +420,13 @@ Status Journal::flush() {
     }
     return impl_->fail(st);
   }
-  impl_->file_bytes += impl_->pending.size();
-  impl_->pending.clear();
+  impl_->file_bytes += ready;
+  if (ready == impl_->pending.size()) {
+    impl_->pending.clear();
+  } else {
+    impl_->pending.erase(0, ready);
+    impl_->batch_start = 0;
+  }
   return Status::ok();
 }
 
@@ -413,6 +491,9 @@ wire::Result<Journal::SnapshotTarget> Journal::begin_snapshot() {
   if (j.failed || j.destroyed) return j.storage_failed();
   if (j.snapshot_pending != 0) {
     return Status(wire::ErrorCode::kInvalidArgument, "a background snapshot is in progress");
+  }
+  if (j.batch_depth > 0) {
+    return Status(wire::ErrorCode::kInvalidArgument, "a batch is open");
   }
   Status st = flush();
   if (!st) return st;

@@ -24,6 +24,10 @@
 // then deletes the retired journals it covers, or, when the writer failed, leaves them to be
 // replayed. A retired journal's unsynced tail and the directory entries stay in the sync targets
 // (sync_fds) until a sync covers them, so rotation never costs the loop an fsync.
+// Batches: records appended between begin_batch() and end_batch() follow a marker frame (type
+// kBatchRecordType, payload: the byte length of the batch's frames, 8 bytes little endian), and
+// replay applies them only once all are present and valid: a batch cut by a crash is a torn tail
+// and is dropped whole.
 // Not thread-safe: only fdatasync(fd()) may run on another thread, and the Journal must outlive
 // such a call.
 #pragma once
@@ -58,9 +62,18 @@ class Journal {
     std::string dir;
     uint64_t generation = 0;  // the snapshot's; it covers every journal below it
   };
+  // Record type byte reserved for batch markers in every journal.
+  static constexpr uint8_t kBatchRecordType = 255;
 
   // Buffers a record; flush() writes, sync targets as in SegmentedLog.
   Status append(uint8_t type, std::string_view payload);
+  // Opens a batch (nested calls only count); end_batch() closes it. A batch of fewer than two
+  // records gets no marker. flush() writes nothing of an open batch.
+  void begin_batch();
+  void end_batch();
+  // Drops the open batch's records (nothing of it was written yet).
+  void abort_batch();
+  bool in_batch() const;
   Status flush();
   bool has_unflushed() const;
   bool needs_sync() const;

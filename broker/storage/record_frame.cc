@@ -22,9 +22,15 @@ uint32_t get_u32(const char* p) {
 
 void append_frame(std::string* out, uint8_t type, std::string_view payload) {
   const size_t start = out->size();
+  out->resize(start + frame_bytes(payload.size()));  // zero-fills header, reserved and padding
+  encode_frame(out->data() + start, type, payload);
+}
+
+void encode_frame(char* frame, uint8_t type, std::string_view payload) {
   const size_t total = frame_bytes(payload.size());
-  out->resize(start + total);  // zero-fills header, reserved bytes and padding
-  char* frame = out->data() + start;
+  std::memset(frame, 0, kFrameHeaderBytes);
+  std::memset(frame + total - (padded_len(payload.size()) - payload.size()), 0,
+              padded_len(payload.size()) - payload.size());
   put_u32(frame + 4, static_cast<uint32_t>(payload.size()));
   frame[8] = static_cast<char>(type);
   frame[9] = static_cast<char>(kFrameVersion);

@@ -31,6 +31,8 @@ inline constexpr size_t frame_bytes(size_t payload_len) {
 
 // Appends one frame (header, payload, padding) to out.
 void append_frame(std::string* out, uint8_t type, std::string_view payload);
+// Writes one frame into out[0, frame_bytes(payload.size())), padding included.
+void encode_frame(char* out, uint8_t type, std::string_view payload);
 
 enum class FrameStatus {
   kOk,         // a whole, valid frame
