@@ -9,8 +9,9 @@
 namespace sluice::wire::resp {
 namespace {
 
-// Arguments of an inline command that needed unescaping live in inline_storage_; their span's
-// offset carries this tag and the storage index instead of a byte offset.
+// Arguments of an inline command that needed unescaping live in inline_storage_, and big bulks
+// supplied by the caller in supplied_: their span's offset carries this tag and the index there
+// instead of a byte offset.
 constexpr size_t kStorageTag = size_t{1} << (sizeof(size_t) * 8 - 1);
 
 size_t find_byte(std::string_view data, size_t from, char byte) {
@@ -63,7 +64,20 @@ void RequestParser::reset() {
   bulk_len_ = -1;
   scan_pos_ = 0;
   arg_spans_.clear();
+  supplied_.clear();
   bytes_hint_ = 0;
+}
+
+RequestParser::BigBulk RequestParser::big_bulk() const {
+  if (multibulk_len_ <= 0 || bulk_len_ < static_cast<int64_t>(kBigBulk)) return {};
+  return {pos_, static_cast<size_t>(bulk_len_)};
+}
+
+void RequestParser::supply_big_bulk(std::string_view bytes) {
+  arg_spans_.emplace_back(kStorageTag | supplied_.size(), bytes.size());
+  supplied_.push_back(bytes);
+  bulk_len_ = -1;
+  scan_pos_ = pos_;
 }
 
 RequestParser::Outcome RequestParser::fail(std::string text) {
@@ -108,6 +122,10 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
         (count > 0 && static_cast<uint64_t>(count) > limits_.max_multibulk_len)) {
       return fail("Protocol error: invalid multibulk length");
     }
+    if (auth_required_ && count > 0 &&
+        static_cast<uint64_t>(count) > limits_.unauth_max_multibulk_len) {
+      return fail("Protocol error: unauthenticated multibulk length");
+    }
     if (count <= 0) {
       // Redis resets the client and moves on; callers see an empty command and skip it.
       argv->clear();
@@ -151,6 +169,9 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
           static_cast<uint64_t>(len) > limits_.max_bulk_len) {
         return fail("Protocol error: invalid bulk length");
       }
+      if (auth_required_ && static_cast<uint64_t>(len) > limits_.unauth_max_bulk_len) {
+        return fail("Protocol error: unauthenticated bulk length");
+      }
       bulk_len_ = len;
       pos_ = cr + 2;
       scan_pos_ = pos_;
@@ -168,7 +189,13 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
   }
 
   argv->clear();
-  for (const auto& [offset, length] : arg_spans_) argv->push_back(data.substr(offset, length));
+  for (const auto& [offset, length] : arg_spans_) {
+    if (offset & kStorageTag) {
+      argv->push_back(supplied_[offset & ~kStorageTag]);
+    } else {
+      argv->push_back(data.substr(offset, length));
+    }
+  }
   *consumed = pos_;
   reset();
   return Outcome::kCommand;

@@ -1,5 +1,6 @@
 // Server-side RESP request parser: multibulk ("*2\r\n$4\r\nPING\r\n...") and inline commands
 // ("PING\r\n", with Redis's quoting rules). Incremental: a command may arrive split at any byte.
+// Limits and their errors are Redis 7.0's, including those on connections that must still AUTH.
 #pragma once
 
 #include <cstddef>
@@ -12,8 +13,12 @@ namespace sluice::wire::resp {
 
 struct RequestLimits {
   uint64_t max_bulk_len = 512ull * 1024 * 1024;  // proto-max-bulk-len
-  uint64_t max_multibulk_len = 1024 * 1024;      // arguments per command (Redis: 1024*1024)
+  uint64_t max_multibulk_len = 2147483647;       // arguments per command (Redis 7.0: INT_MAX)
   uint64_t max_inline_len = 64 * 1024;           // PROTO_INLINE_MAX_SIZE
+  // While authentication is required (set_auth_required), as Redis since its fix for
+  // CVE-2021-32675: a stranger cannot make the server allocate much.
+  uint64_t unauth_max_multibulk_len = 10;
+  uint64_t unauth_max_bulk_len = 16384;
 };
 
 class RequestParser {
@@ -27,6 +32,11 @@ class RequestParser {
 
   explicit RequestParser(RequestLimits limits = {}) : limits_(limits) {}
   void set_limits(const RequestLimits& limits) { limits_ = limits; }
+  // Whether the connection must still AUTH: then the unauth_* limits apply to headers parsed
+  // from now on (Redis checks them as it reads each header).
+  void set_auth_required(bool required) { auth_required_ = required; }
+  // proto-max-bulk-len may change at run time (CONFIG SET).
+  void set_max_bulk_len(uint64_t bytes) { limits_.max_bulk_len = bytes; }
 
   // Parses the command that starts at data[0]. On kCommand, argv's views point into `data` (for
   // inline commands with quotes or escapes, into storage owned by the parser, valid until the
@@ -39,6 +49,25 @@ class RequestParser {
   size_t bytes_hint() const { return bytes_hint_; }
   // Forget progress on a partial command (e.g. after the connection dropped its input).
   void reset();
+  // Bytes at the start of `data` that belong to the arguments of the current, incomplete
+  // command parsed so far (Redis has moved them out of its query buffer by then).
+  size_t parsed_bytes() const { return multibulk_len_ > 0 ? pos_ : 0; }
+
+  // Big bulks. A bulk of at least kBigBulk bytes (Redis's PROTO_MBULK_BIG_ARG) need not pass
+  // through the caller's buffer. Right after parse() returned kIncomplete inside one, big_bulk()
+  // gives its length and the offset in `data` where its bytes begin. The caller may then take it
+  // over: keep only data[0, offset), receive the bulk and the CRLF after it into a buffer of its
+  // own (of exactly that size, so it never grows nor moves), and call supply_big_bulk() with the
+  // bulk's bytes (the CRLF is dropped unchecked, as Redis does). Parsing resumes after it with
+  // the bytes that follow in the caller's buffer. The supplied bytes must stay valid until the
+  // command is returned by parse() and run; its argv view of them is that buffer.
+  static constexpr size_t kBigBulk = 32 * 1024;
+  struct BigBulk {
+    size_t offset = 0;
+    size_t length = 0;  // 0: no big bulk is pending
+  };
+  BigBulk big_bulk() const;
+  void supply_big_bulk(std::string_view bytes);
 
  private:
   Outcome parse_inline(std::string_view data, std::vector<std::string_view>* argv,
@@ -46,13 +75,16 @@ class RequestParser {
   Outcome fail(std::string text);
 
   RequestLimits limits_;
+  bool auth_required_ = false;
   std::string error_;
   // Progress through a multibulk command, relative to data[0].
   int64_t multibulk_len_ = -1;  // -1: header not parsed yet
   size_t pos_ = 0;              // next byte to look at
   int64_t bulk_len_ = -1;       // length of the bulk being received; -1: its header not parsed
   size_t scan_pos_ = 0;         // where the search for the current line's end resumes
-  std::vector<std::pair<size_t, size_t>> arg_spans_;  // (offset, length) of args parsed so far
+  // (offset, length) of args parsed so far; a supplied big bulk's offset is tagged, see .cc.
+  std::vector<std::pair<size_t, size_t>> arg_spans_;
+  std::vector<std::string_view> supplied_;  // big bulks given by supply_big_bulk
   size_t bytes_hint_ = 0;
   std::vector<std::string> inline_storage_;
 };
