@@ -51,7 +51,8 @@ bool is_transaction_control(const CommandSpec& spec) {
 }  // namespace
 
 void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& spec,
-                 std::span<const std::string_view> argv, int64_t now_ms) {
+                 std::span<const std::string_view> argv, int64_t now_ms,
+                 std::span<std::string> owned) {
   const auto& cfg = broker.config();
   bool always = cfg.appendfsync == config::AppendFsync::kAlways;
   // Under `always`, output that depends on writes not yet synced waits for the next sync.
@@ -62,6 +63,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
 
   int64_t t0 = core::now_us();
   CommandContext ctx(broker, client, argv, &spec, now_ms);
+  ctx.owned_args = owned;
   spec.handler(ctx);
   int64_t took = core::now_us() - t0;
 
@@ -109,7 +111,8 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
   }
 }
 
-bool execute(core::Broker& broker, core::Client& client, std::span<const std::string_view> argv) {
+bool execute(core::Broker& broker, core::Client& client, std::span<const std::string_view> argv,
+             std::span<std::string> owned) {
   if (argv.empty()) return false;
   const CommandTable& table = command_table();
   const CommandSpec* spec = table.find(argv[0]);
@@ -178,7 +181,7 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
                ". Writes are refused until the server is restarted; reads keep working.");
     return false;
   }
-  run_checked(broker, client, *spec, argv, core::now_ms());
+  run_checked(broker, client, *spec, argv, core::now_ms(), owned);
   return client.blocked;
 }
 

@@ -181,6 +181,7 @@ void Server::note_fanout_source(Connection* conn) {
 void Server::on_prepare(uv_prepare_t* h) { static_cast<Server*>(h->data)->before_poll(); }
 
 void Server::before_poll() {
+  ++iterations_;
   // 1. Blocked clients whose keys got data (each retry may queue output and signal again).
   auto& blocking = broker_.blocking();
   if (blocking.has_ready()) blocking.serve_ready();
