@@ -20,6 +20,7 @@ constexpr uint32_t kFileVersion = 1;
 constexpr char kSnapMagic[4] = {'S', 'L', 'S', 'N'};
 constexpr char kJournalMagic[4] = {'S', 'L', 'J', 'N'};
 constexpr size_t kMaxJournalRecordBytes = 512u * 1024 * 1024 + 4096;
+constexpr size_t kKeptPendingCapacity = 1u << 20;
 
 std::string file_header(const char (&magic)[4], uint64_t generation) {
   std::string out(magic, 4);
@@ -65,6 +66,9 @@ struct Journal::Impl {
   uint64_t synced = 0;      // logical position known durable
   bool failed = false;
   bool destroyed = false;
+  bool snapshot_begun = false;  // begin_snapshot() ... finish/abort
+  uint64_t snapshot_from = 0;   // journal file offset at begin_snapshot()
+  uint64_t snapshot_generation = 0;
 
   uint64_t flushed_pos() const { return base + file_bytes; }
 
@@ -88,6 +92,26 @@ struct Journal::Impl {
     base += file_bytes + kFileHeaderBytes;
     file_bytes = kFileHeaderBytes;
     synced = flushed_pos();
+    return Status::ok();
+  }
+
+  // Writes `pieces` back to back at the end of the journal file. On failure cuts off what was
+  // written and fails the journal.
+  Status write_at_end(std::initializer_list<std::string_view> pieces) {
+    uint64_t offset = file_bytes;
+    for (std::string_view piece : pieces) {
+      uint64_t written = 0;
+      Status st = pwrite_all(fd, piece, offset, journal_path, &written);
+      offset += written;
+      if (!st) {
+        if (offset > file_bytes && ::ftruncate(fd, static_cast<off_t>(file_bytes)) != 0) {
+          storage_log().error("cannot cut a partial write off {}: {}", journal_path,
+                              std::strerror(errno));
+        }
+        return fail(st);
+      }
+    }
+    file_bytes = offset;
     return Status::ok();
   }
 
@@ -229,7 +253,23 @@ Status Journal::flush() {
   }
   impl_->file_bytes += impl_->pending.size();
   impl_->pending.clear();
+  // A burst of big records should not keep its buffer for good.
+  if (impl_->pending.capacity() > kKeptPendingCapacity) std::string().swap(impl_->pending);
   return Status::ok();
+}
+
+Status Journal::append_now(uint8_t type, std::string_view head, std::string_view body) {
+  if (impl_->failed || impl_->destroyed) return impl_->storage_failed();
+  const size_t n = head.size() + body.size();
+  if (type == 0 || n > kMaxJournalRecordBytes) {
+    return Status(wire::ErrorCode::kInvalidArgument, "journal record of type 0 or too large");
+  }
+  Status st = flush();
+  if (!st) return st;
+  const auto header = frame_header(type, head, body);
+  static constexpr char kZeros[8] = {};
+  return impl_->write_at_end({std::string_view(header.data(), header.size()), head, body,
+                              std::string_view(kZeros, padded_len(n) - n)});
 }
 
 bool Journal::has_unflushed() const { return !impl_->pending.empty(); }
@@ -260,6 +300,7 @@ uint64_t Journal::journal_bytes() const {
 
 Status Journal::write_snapshot(std::string_view frames) {
   if (impl_->failed || impl_->destroyed) return impl_->storage_failed();
+  abort_snapshot();
   const uint64_t next_gen = impl_->generation + 1;
   std::string content = file_header(kSnapMagic, next_gen);
   content.append(frames);
@@ -272,7 +313,84 @@ Status Journal::write_snapshot(std::string_view frames) {
   return Status::ok();
 }
 
+wire::Result<Journal::SnapshotTarget> Journal::begin_snapshot() {
+  if (impl_->failed || impl_->destroyed) return impl_->storage_failed();
+  if (impl_->snapshot_begun) {
+    return Status(wire::ErrorCode::kInvalidArgument, "a snapshot is already being written");
+  }
+  Status st = flush();
+  if (!st) return st;
+  impl_->snapshot_begun = true;
+  impl_->snapshot_from = impl_->file_bytes;
+  impl_->snapshot_generation = impl_->generation + 1;
+  return SnapshotTarget{impl_->snap_path + ".tmp",
+                        file_header(kSnapMagic, impl_->snapshot_generation)};
+}
+
+bool Journal::snapshot_in_progress() const { return impl_->snapshot_begun; }
+
+void Journal::abort_snapshot() {
+  if (!impl_->snapshot_begun) return;
+  impl_->snapshot_begun = false;
+  ::unlink((impl_->snap_path + ".tmp").c_str());
+}
+
+wire::Result<uint64_t> Journal::finish_snapshot() {
+  if (!impl_->snapshot_begun) {
+    return Status(wire::ErrorCode::kInvalidArgument, "no snapshot is being written");
+  }
+  Status st = flush();
+  if (!st) {
+    abort_snapshot();
+    return st;
+  }
+  const std::string tmp = impl_->snap_path + ".tmp";
+  uint64_t snapshot_bytes = 0;
+  // The records appended since begin_snapshot() follow the writer's frames in the new snapshot.
+  auto copy_tail = [&]() -> Status {
+    const int out = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
+    if (out < 0) return io_error("open " + tmp, errno);
+    struct stat info {};
+    Status result = ::fstat(out, &info) == 0 ? Status::ok() : io_error("stat " + tmp, errno);
+    uint64_t to = static_cast<uint64_t>(info.st_size);
+    const uint64_t total = to + (impl_->file_bytes - impl_->snapshot_from);
+    std::string chunk;
+    for (uint64_t from = impl_->snapshot_from; result && from < impl_->file_bytes;) {
+      chunk.resize(std::min<uint64_t>(impl_->file_bytes - from, 1u << 20));
+      size_t got = 0;
+      result = pread_full(impl_->fd, chunk.data(), chunk.size(), from, &got, impl_->journal_path);
+      if (result && got != chunk.size()) {
+        result = Status(wire::ErrorCode::kIo, "short read of " + impl_->journal_path);
+      }
+      if (result) result = pwrite_all(out, chunk, to, tmp);
+      from += chunk.size();
+      to += chunk.size();
+    }
+    if (result) result = datasync(out, tmp);
+    if (::close(out) != 0 && result) result = io_error("close " + tmp, errno);
+    if (result && ::rename(tmp.c_str(), impl_->snap_path.c_str()) != 0) {
+      result = io_error("rename " + tmp, errno);
+    }
+    snapshot_bytes = total;
+    return result;
+  };
+  st = copy_tail();
+  if (!st) {
+    abort_snapshot();
+    return st;
+  }
+  impl_->snapshot_begun = false;
+  impl_->generation = impl_->snapshot_generation;
+  // From here the new snapshot is in place: a journal that cannot be reset would be replayed
+  // onto it twice, or discarded with appends the snapshot does not hold, so failing is final.
+  st = sync_dir(impl_->dir);
+  if (st) st = impl_->reset_file(impl_->generation);
+  if (!st) return impl_->fail(st);
+  return snapshot_bytes;
+}
+
 Status Journal::destroy() {
+  abort_snapshot();
   impl_->pending.clear();
   impl_->destroyed = true;  // nothing may be written to the removed files
   for (const std::string& path : {impl_->journal_path, impl_->snap_path}) {

@@ -11,6 +11,9 @@
 // generation, which recovery discards instead of replaying it twice.
 // Recovery: load every snapshot frame, then every journal frame, in order; a torn tail of the
 // journal is truncated (reported), a bad frame in the middle stops replay with kCorruption.
+// A snapshot may also be written by another process (a fork) while appends go on: see
+// begin_snapshot(). It ends the same way, with one rename, so a crash leaves either the old
+// snapshot and the whole journal or the new snapshot, which holds every record appended since.
 // Not thread-safe: only fdatasync(fd()) may run on another thread, and the Journal must outlive
 // such a call.
 #pragma once
@@ -40,6 +43,10 @@ class Journal {
 
   // Buffers a record; flush() writes, sync targets as in SegmentedLog.
   Status append(uint8_t type, std::string_view payload);
+  // Appends a record whose payload is `head` followed by `body` and writes it now, after what
+  // was buffered, straight from those bytes: a big value is neither copied into the buffer nor
+  // referenced after this returns. A few writes per call, so for big payloads only.
+  Status append_now(uint8_t type, std::string_view head, std::string_view body);
   Status flush();
   bool has_unflushed() const;
   bool needs_sync() const;
@@ -57,6 +64,23 @@ class Journal {
   // Replaces the snapshot with `frames` (already framed with append_frame) and empties the
   // journal. Durable when it returns OK (it fsyncs). Runs on the calling thread.
   Status write_snapshot(std::string_view frames);
+
+  // A snapshot written while appends go on:
+  //   begin_snapshot() writes what is buffered and says where the new snapshot goes;
+  //   a SnapshotWriter (possibly in a forked child) writes the state as of that moment there;
+  //   finish_snapshot() copies the records appended since begin_snapshot() to its end, makes it
+  //   durable, renames it over <name>.snap and empties the journal; or abort_snapshot() drops
+  //   it. A failed finish leaves the journal as it was (only a failure after the rename fails
+  //   the journal).
+  struct SnapshotTarget {
+    std::string path;    // <name>.snap.tmp
+    std::string header;  // the file header the writer starts with
+  };
+  wire::Result<SnapshotTarget> begin_snapshot();
+  // The new snapshot's size in bytes.
+  wire::Result<uint64_t> finish_snapshot();
+  void abort_snapshot();
+  bool snapshot_in_progress() const;
   Status destroy();  // remove both files
   bool failed() const;
 
