@@ -10,6 +10,7 @@
 #include "broker/kv/kv_types.h"
 #include "broker/storage/journal.h"
 #include "broker/storage/record_frame.h"
+#include "broker/storage/snapshot_writer.h"
 #include "wire/schema/kv_generated.h"
 
 namespace sluice::kv {
@@ -31,7 +32,12 @@ enum RecordType : uint8_t {
   kFlush = 7,
   kMove = 8,
   kSwapDb = 9,
+  kStringBytes = kStringBytesRecord,  // 10: big_string_records.h
 };
+
+// A record payload this big is written straight from the builder (Journal::append_now) rather
+// than copied into the journal's buffer first, and the builder's memory is returned after it.
+constexpr size_t kDirectRecordBytes = 1u << 20;
 
 constexpr auto bytes = fb_bytes;
 constexpr auto view = fb_view;
@@ -45,24 +51,35 @@ Status corrupt(const char* what) {
   return Status(ErrorCode::kCorruption, std::string("kv journal: bad ") + what + " record");
 }
 
-// Frames snapshot records into a string.
-class FrameBuffer final : public KvRecordSink {
+// Where snapshot records go: a SnapshotWriter (in a forked child, or on the loop for
+// write_snapshot). Remembers the first failure; no logging (see ForkedChild).
+class SnapshotSink final : public KvRecordSink, public BigStringSink {
  public:
-  explicit FrameBuffer(std::string* out) : out_(out) {}
+  explicit SnapshotSink(storage::SnapshotWriter* out) : out_(out) {}
   void emit(uint8_t type) override {
-    storage::append_frame(out_, type, finished());
-    fbb_.Clear();
+    if (st_) st_ = out_->append(type, finished());
+    if (fbb_.GetSize() >= kDirectRecordBytes) {
+      fbb_.Reset();
+    } else {
+      fbb_.Clear();
+    }
   }
+  void emit_parts(uint8_t type, std::string_view head, std::string_view body) override {
+    if (st_) st_ = out_->append(type, head, body);
+  }
+  const Status& status() const { return st_; }
 
  private:
-  std::string* out_;
+  storage::SnapshotWriter* out_;
+  Status st_;
 };
 
 // Emits the records that recreate one KV key (snapshot).
-void snapshot_key(KvRecordSink& out, int db, const std::string& key, const core::Object& obj) {
+void snapshot_key(SnapshotSink& out, int db, const std::string& key, const core::Object& obj) {
   auto& fbb = out.fbb();
   if (obj.type() == core::ObjectType::kString) {
     const auto& s = static_cast<const StringObject&>(obj);
+    if (s.value.size() >= kBigStringBytes) return emit_big_string(out, db, key, s);
     fbb.Finish(
         fbs::CreateKvString(fbb, db, bytes(fbb, key), bytes(fbb, s.value), s.expire_at_ms, s.raw));
     out.emit(kString);
@@ -115,7 +132,7 @@ std::unique_ptr<core::Object> clone_kv_object(const core::Object& obj) {
 }
 
 KvStore::KvStore(core::Broker& broker) : broker_(broker) {}
-KvStore::~KvStore() = default;
+KvStore::~KvStore() { stop_background_snapshot(); }
 
 void KvStore::open() {
   uint64_t truncated = 0;
@@ -133,6 +150,7 @@ void KvStore::open() {
 
 void KvStore::close() {
   if (!journal_) return;
+  stop_background_snapshot();
   Status st = journal_->sync();
   if (!st) spdlog::error("kv journal: final sync failed: {}", st.detail());
   journal_.reset();
@@ -154,12 +172,27 @@ void KvStore::drop_expired_after_load() {
 }
 
 void KvStore::emit(uint8_t type) {
+  const std::string_view record = finished();
   if (journal_) {
     // A failed journal refuses appends; the broker is already failed through flush() and
     // refuses further writes, so the error needs no second report here.
-    (void)journal_->append(type, finished());
+    if (record.size() >= kDirectRecordBytes) {
+      (void)journal_->append_now(type, record, {});
+    } else {
+      (void)journal_->append(type, record);
+    }
   }
-  fbb_.Clear();
+  if (record.size() >= kDirectRecordBytes) {
+    fbb_.Reset();  // a giant hash value's record should not keep its buffer for good
+  } else {
+    fbb_.Clear();
+  }
+}
+
+void KvStore::emit_parts(uint8_t type, std::string_view head, std::string_view body) {
+  // Written before this returns: the bytes are the value's own, which the next command may
+  // change or free.
+  if (journal_) (void)journal_->append_now(type, head, body);
 }
 
 core::Database* KvStore::replay_db(int index) {
@@ -172,6 +205,7 @@ void KvStore::record_delete(int db, std::string_view key) {
 }
 
 void KvStore::record_string(int db, std::string_view key, const StringObject& value) {
+  if (value.value.size() >= kBigStringBytes) return emit_big_string(*this, db, key, value);
   auto v = bytes(fbb_, value.value);
   auto k = bytes(fbb_, key);
   fbb_.Finish(fbs::CreateKvString(fbb_, db, k, v, value.expire_at_ms, value.raw));
@@ -227,6 +261,8 @@ void KvStore::record_swapdb(int db, int to_db) {
 
 Status KvStore::replay(uint8_t type, std::string_view payload) {
   auto db_at = [this](int db) { return replay_db(db); };
+  if (type == kStringBytes) return big_replay_.replay(*this, payload);
+  big_replay_.interrupted();
   switch (type) {
     case kString: {
       auto* r = verified<fbs::KvString>(payload);
@@ -353,27 +389,104 @@ Status KvStore::replay(uint8_t type, std::string_view payload) {
 
 uint64_t KvStore::journal_bytes() const { return journal_ ? journal_->journal_bytes() : 0; }
 
-Status KvStore::write_snapshot() {
-  if (!journal_) return Status::ok();
-  std::string frames;
-  FrameBuffer out(&frames);
+bool KvStore::write_state(storage::SnapshotWriter& out) {
+  SnapshotSink sink(&out);
   for (int i = 0; i < broker_.db_count(); ++i) {
     broker_.db(i).for_each(
-        [&](const std::string& key, const core::Object& obj) { snapshot_key(out, i, key, obj); });
+        [&](const std::string& key, const core::Object& obj) { snapshot_key(sink, i, key, obj); });
   }
-  Status st = journal_->write_snapshot(frames);
-  if (!st) return st;
-  last_snapshot_bytes_ = frames.size();
+  return sink.status().is_ok() && out.finish().is_ok();
+}
+
+Status KvStore::write_snapshot() {
+  if (!journal_) return Status::ok();
+  stop_background_snapshot();
+  auto target = journal_->begin_snapshot();
+  if (!target) return target.status();
+  storage::SnapshotWriter out;
+  Status st = out.open(*target);
+  if (st && !write_state(out)) st = Status(ErrorCode::kIo, "cannot write " + target->path);
+  if (!st) {
+    journal_->abort_snapshot();
+    return st;
+  }
+  auto size = journal_->finish_snapshot();
+  if (!size) return size.status();
+  last_snapshot_bytes_ = *size;
   ++snapshots_written_;
   return Status::ok();
+}
+
+Status KvStore::start_background_snapshot() {
+  auto target = journal_->begin_snapshot();
+  if (!target) return target.status();
+  std::string error;
+  const bool started = child_.start(
+      [this, &target] {
+        storage::SnapshotWriter out;
+        return out.open(*target).is_ok() && write_state(out);
+      },
+      &error);
+  if (!started) {
+    spdlog::warn("kv snapshot: cannot fork ({}); retrying in 5 s", error);
+    journal_->abort_snapshot();
+    next_snapshot_ms_ = core::now_ms() + 5000;
+  }
+  return Status::ok();
+}
+
+Status KvStore::finish_background_snapshot(bool wait) {
+  std::string why;
+  const ForkedChild::State state = child_.poll(wait, &why);
+  if (state == ForkedChild::State::kRunning || state == ForkedChild::State::kIdle) {
+    return Status::ok();
+  }
+  if (state == ForkedChild::State::kFailed) {
+    spdlog::warn("kv snapshot: the writer process failed ({}); retrying in 5 s", why);
+    journal_->abort_snapshot();
+    next_snapshot_ms_ = core::now_ms() + 5000;
+    return Status::ok();
+  }
+  auto size = journal_->finish_snapshot();
+  if (!size) {
+    // Before the rename the journal is intact: only this snapshot is lost. After it, the journal
+    // has failed and the broker must learn it.
+    if (journal_->failed()) return size.status();
+    spdlog::warn("kv snapshot: cannot swap it in ({}); retrying in 5 s", size.status().detail());
+    next_snapshot_ms_ = core::now_ms() + 5000;
+    return Status::ok();
+  }
+  last_snapshot_bytes_ = *size;
+  ++snapshots_written_;
+  return Status::ok();
+}
+
+Status KvStore::wait_for_snapshot() {
+  if (!journal_ || !child_.running()) return Status::ok();
+  return finish_background_snapshot(true);
+}
+
+void KvStore::stop_background_snapshot() {
+  if (!child_.running()) return;
+  child_.kill();
+  if (journal_) journal_->abort_snapshot();
 }
 
 Status KvStore::flush() {
   if (!journal_) return Status::ok();
   Status st = journal_->flush();
   if (!st) return st;
+  const int64_t now = core::now_ms();
+  if (child_.running()) {
+    // One waitpid a millisecond at most, however fast the loop spins.
+    if (now == last_poll_ms_) return Status::ok();
+    last_poll_ms_ = now;
+    return finish_background_snapshot(false);
+  }
   const uint64_t size = journal_->journal_bytes();
-  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_) return write_snapshot();
+  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_ && now >= next_snapshot_ms_) {
+    return start_background_snapshot();
+  }
   return Status::ok();
 }
 

@@ -6,7 +6,10 @@
 // Recovery (open): load kv.snap, replay kv.journal, then drop keys whose absolute TTL passed
 // while the server was down (journaling their removal, so a later write to the same key is
 // never replayed onto the stale value). When the journal grows past a threshold (and twice the
-// last snapshot), flush() replaces the snapshot with the current keys and empties the journal.
+// last snapshot), flush() starts a snapshot in a forked child (ForkedChild), which writes every
+// key as of the fork while the loop goes on; a later flush() sees it done and swaps it in with
+// the records journaled meanwhile (Journal::finish_snapshot). Big strings are journaled and
+// snapshotted from their own bytes (big_string_records.h), never copied into a buffer.
 #pragma once
 
 #include <flatbuffers/flatbuffers.h>
@@ -18,6 +21,8 @@
 #include <string_view>
 
 #include "broker/core/durability.h"
+#include "broker/kv/big_string_records.h"
+#include "broker/kv/forked_child.h"
 #include "broker/kv/kv_records.h"
 #include "broker/kv/kv_types.h"
 #include "wire/status.h"
@@ -29,7 +34,8 @@ class Object;
 
 namespace sluice::storage {
 class Journal;
-}
+class SnapshotWriter;
+}  // namespace sluice::storage
 
 namespace sluice::kv {
 
@@ -40,7 +46,10 @@ std::unique_ptr<core::Object> clone_kv_object(const core::Object& obj);
 
 // As a KvRecordSink, the store journals what the type modules and commands emit: build a record
 // in fbb(), Finish() it, emit(type).
-class KvStore : public core::DurableSource, public KvRecordSink, public KvReplayTarget {
+class KvStore : public core::DurableSource,
+                public KvRecordSink,
+                public KvReplayTarget,
+                private BigStringSink {
  public:
   explicit KvStore(core::Broker& broker);
   ~KvStore() override;
@@ -66,12 +75,16 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
   void record_move(int db, std::string_view key, int to_db, std::string_view to_key, bool copy);
   void record_swapdb(int db, int to_db);
 
-  // Journal size (bytes) past which flush() writes a snapshot. Tests lower it.
+  // Journal size (bytes) past which flush() starts a snapshot. Tests lower it.
   void set_snapshot_threshold(uint64_t bytes) { snapshot_threshold_ = bytes; }
   uint64_t snapshots_written() const { return snapshots_written_; }
   uint64_t journal_bytes() const;
-  // Writes a snapshot now (flush() does when the journal is large).
+  // Writes a snapshot now, on this thread (a background one in progress is dropped).
   wire::Status write_snapshot();
+  // Whether a background snapshot is being written; wait_for_snapshot() blocks until it ended
+  // and was swapped in (or failed: the error, unless only the snapshot was lost).
+  bool snapshot_running() const { return child_.running(); }
+  wire::Status wait_for_snapshot();
 
   void emit(uint8_t type) override;
   core::Database* replay_db(int index) override;
@@ -83,12 +96,23 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
  private:
   wire::Status replay(uint8_t type, std::string_view payload);
   void drop_expired_after_load();
+  void emit_parts(uint8_t type, std::string_view head, std::string_view body) override;
+  // Every key's records into `out` (in a forked child or on the loop: see ForkedChild).
+  bool write_state(storage::SnapshotWriter& out);
+  wire::Status start_background_snapshot();
+  // Swaps in a background snapshot that ended (wait: block until it does).
+  wire::Status finish_background_snapshot(bool wait);
+  void stop_background_snapshot();
 
   core::Broker& broker_;
   std::unique_ptr<storage::Journal> journal_;
+  BigStringReplay big_replay_;
+  ForkedChild child_;
   uint64_t snapshot_threshold_ = 64ull << 20;
   uint64_t last_snapshot_bytes_ = 0;
   uint64_t snapshots_written_ = 0;
+  int64_t next_snapshot_ms_ = 0;  // after a failed one, not before this
+  int64_t last_poll_ms_ = 0;
 };
 
 }  // namespace sluice::kv

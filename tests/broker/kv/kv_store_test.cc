@@ -55,6 +55,10 @@ TEST_SUITE("kv.store") {
       std::string k = "k" + std::to_string(i);
       f.run({"SET", k, "value-" + std::to_string(i)});
     }
+    // The snapshot is written by a forked child; the loop swaps it in once it is done.
+    REQUIRE(f.broker().kv().wait_for_snapshot().is_ok());
+    f.broker().flush_storage();
+    REQUIRE(f.broker().kv().wait_for_snapshot().is_ok());
     CHECK(f.broker().kv().snapshots_written() >= 1);
     CHECK(f.broker().kv().journal_bytes() < 2048);
     f.run({"DEL", "k0"});
