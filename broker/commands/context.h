@@ -40,16 +40,8 @@ class CommandContext {
   // copied; false otherwise (the caller copies). `arg` is the argument's view (from arg(i)); it
   // keeps viewing the same bytes, now owned by *out.
   bool take_arg(std::string_view arg, std::string* out) {
-    for (std::string& buf : owned_args) {
-      if (!buf.empty() && buf.data() == arg.data() && buf.size() == arg.size()) {
-        *out = std::move(buf);
-        buf = std::string();
-        return true;
-      }
-    }
-    return false;
+    return core::take_owned_arg(client, arg, out);
   }
-  std::span<std::string> owned_args;  // see take_arg
 
   // Replies with the Redis text for `status` (see error_text.h).
   void error(const wire::Status& status);

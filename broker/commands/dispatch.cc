@@ -51,8 +51,7 @@ bool is_transaction_control(const CommandSpec& spec) {
 }  // namespace
 
 void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& spec,
-                 std::span<const std::string_view> argv, int64_t now_ms,
-                 std::span<std::string> owned) {
+                 std::span<const std::string_view> argv, int64_t now_ms) {
   const auto& cfg = broker.config();
   bool always = cfg.appendfsync == config::AppendFsync::kAlways;
   // Under `always`, output that depends on writes not yet synced waits for the next sync.
@@ -63,7 +62,6 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
 
   int64_t t0 = core::now_us();
   CommandContext ctx(broker, client, argv, &spec, now_ms);
-  ctx.owned_args = owned;
   spec.handler(ctx);
   int64_t took = core::now_us() - t0;
 
@@ -111,8 +109,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
   }
 }
 
-bool execute(core::Broker& broker, core::Client& client, std::span<const std::string_view> argv,
-             std::span<std::string> owned) {
+bool execute(core::Broker& broker, core::Client& client, std::span<const std::string_view> argv) {
   if (argv.empty()) return false;
   const CommandTable& table = command_table();
   const CommandSpec* spec = table.find(argv[0]);
@@ -168,8 +165,12 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
       reject(broker, client, "ERR Command not allowed inside a transaction");
       return false;
     }
-    std::vector<std::string> copy(argv.begin(), argv.end());
-    client.multi_queue.push_back(std::move(copy));
+    // Big arguments move into the queue (and from there into the values EXEC stores).
+    std::vector<std::string> queued(argv.size());
+    for (size_t i = 0; i < argv.size(); ++i) {
+      if (!core::take_owned_arg(client, argv[i], &queued[i])) queued[i].assign(argv[i]);
+    }
+    client.multi_queue.push_back(std::move(queued));
     client.out.staging()->append("+QUEUED\r\n");
     return false;
   }
@@ -181,7 +182,7 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
                ". Writes are refused until the server is restarted; reads keep working.");
     return false;
   }
-  run_checked(broker, client, *spec, argv, core::now_ms(), owned);
+  run_checked(broker, client, *spec, argv, core::now_ms());
   return client.blocked;
 }
 

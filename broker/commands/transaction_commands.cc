@@ -77,10 +77,13 @@ void exec(CommandContext& ctx) {
   queue.swap(client.multi_queue);
   ctx.reply.array(queue.size());
   std::vector<std::string_view> argv;
-  for (const auto& cmd : queue) {
+  for (auto& cmd : queue) {
     argv.assign(cmd.begin(), cmd.end());
     const CommandSpec* spec = spec_of(cmd);
+    // The queue owns the arguments: a command may keep a big one instead of copying it.
+    client.owned_args = cmd;
     run_checked(ctx.broker, client, *spec, argv, core::now_ms());
+    client.owned_args = {};
   }
   client.in_multi = false;
   client.multi_error = false;

@@ -53,6 +53,10 @@ Connection::Connection(Server* server, uint64_t id) : server_(server), client_(i
   uv_tcp_init(server->loop(), &tcp_);
   tcp_.data = this;
   write_req_.data = this;
+  // Both read live when a header needs them: AUTH, RESET and CONFIG SET change them mid-batch.
+  parser_.set_auth_check(
+      [](const void* self) { return static_cast<const Connection*>(self)->auth_required(); }, this);
+  parser_.set_max_bulk_len_source(&server->broker().config().proto_max_bulk_len);
 }
 
 Connection::~Connection() = default;
@@ -184,12 +188,11 @@ bool Connection::read_now() {
 void Connection::process_input() {
   if (closing_ || close_requested) return;
   auto& broker = server_->broker();
-  while (!client_.blocked && !client_.close_after_reply && !big_filling_ &&
+  // While a big bulk fills, nothing new can be parsed (the loop below starts one and stops).
+  while (!big_filling_ && !client_.blocked && !client_.close_after_reply &&
          input_pos_ < input_.size()) {
     size_t consumed = 0;
     std::string_view data = input_.view(input_pos_);
-    parser_.set_auth_required(auth_required());
-    parser_.set_max_bulk_len(broker.config().proto_max_bulk_len);
     auto outcome = parser_.parse(data, &argv_, &consumed);
     if (outcome == wire::resp::RequestParser::Outcome::kIncomplete) {
       if (auto big = parser_.big_bulk(); big.length > 0) begin_big_bulk(big);
@@ -201,9 +204,14 @@ void Connection::process_input() {
     }
     input_pos_ += consumed;
     if (argv_.empty()) continue;
-    commands::execute(broker, client_, argv_, big_args_);
-    // Big bulks the command did not keep are freed now.
-    if (!big_args_.empty()) big_args_.clear();
+    if (big_args_.empty()) {
+      commands::execute(broker, client_, argv_);
+    } else {
+      client_.owned_args = big_args_;
+      commands::execute(broker, client_, argv_);
+      client_.owned_args = {};
+      big_args_.clear();  // what the command did not keep
+    }
   }
   // Compact: keep only unparsed bytes (argv views are dead by now). The parser's progress on a
   // partial command is relative to the first unparsed byte, so it survives the move.

@@ -64,7 +64,7 @@ void RequestParser::reset() {
   bulk_len_ = -1;
   scan_pos_ = 0;
   arg_spans_.clear();
-  supplied_.clear();
+  supplied_count_ = 0;
   bytes_hint_ = 0;
 }
 
@@ -74,8 +74,9 @@ RequestParser::BigBulk RequestParser::big_bulk() const {
 }
 
 void RequestParser::supply_big_bulk(std::string_view bytes) {
-  arg_spans_.emplace_back(kStorageTag | supplied_.size(), bytes.size());
-  supplied_.push_back(bytes);
+  arg_spans_.emplace_back(kStorageTag | supplied_count_, bytes.size());
+  if (supplied_.size() == supplied_count_) supplied_.emplace_back();
+  supplied_[supplied_count_++] = bytes;
   bulk_len_ = -1;
   scan_pos_ = pos_;
 }
@@ -118,13 +119,14 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
       return Outcome::kIncomplete;
     }
     int64_t count = 0;
-    if (!parse_i64(data.substr(1, cr - 1), &count) ||
-        (count > 0 && static_cast<uint64_t>(count) > limits_.max_multibulk_len)) {
-      return fail("Protocol error: invalid multibulk length");
-    }
-    if (auth_required_ && count > 0 &&
-        static_cast<uint64_t>(count) > limits_.unauth_max_multibulk_len) {
-      return fail("Protocol error: unauthenticated multibulk length");
+    // One comparison against the lower of both limits on the common path; which one was
+    // passed is sorted out only then.
+    const bool number = parse_i64(data.substr(1, cr - 1), &count);
+    if (!number || (count > 0 && static_cast<uint64_t>(count) > quick_multibulk_len_)) {
+      if (!number || static_cast<uint64_t>(count) > limits_.max_multibulk_len) {
+        return fail("Protocol error: invalid multibulk length");
+      }
+      if (auth_required()) return fail("Protocol error: unauthenticated multibulk length");
     }
     if (count <= 0) {
       // Redis resets the client and moves on; callers see an empty command and skip it.
@@ -165,12 +167,12 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
         return fail(std::move(text));
       }
       int64_t len = 0;
-      if (!parse_i64(data.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
-          static_cast<uint64_t>(len) > limits_.max_bulk_len) {
-        return fail("Protocol error: invalid bulk length");
-      }
-      if (auth_required_ && static_cast<uint64_t>(len) > limits_.unauth_max_bulk_len) {
-        return fail("Protocol error: unauthenticated bulk length");
+      const bool number = parse_i64(data.substr(pos_ + 1, cr - pos_ - 1), &len);
+      if (!number || len < 0 || static_cast<uint64_t>(len) > quick_bulk_len_) {
+        if (!number || len < 0 || static_cast<uint64_t>(len) > max_bulk_len()) {
+          return fail("Protocol error: invalid bulk length");
+        }
+        if (auth_required()) return fail("Protocol error: unauthenticated bulk length");
       }
       bulk_len_ = len;
       pos_ = cr + 2;
@@ -189,11 +191,15 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
   }
 
   argv->clear();
-  for (const auto& [offset, length] : arg_spans_) {
-    if (offset & kStorageTag) {
-      argv->push_back(supplied_[offset & ~kStorageTag]);
-    } else {
-      argv->push_back(data.substr(offset, length));
+  if (supplied_count_ == 0) {
+    for (const auto& [offset, length] : arg_spans_) argv->push_back(data.substr(offset, length));
+  } else {
+    for (const auto& [offset, length] : arg_spans_) {
+      if (offset & kStorageTag) {
+        argv->push_back(supplied_[offset & ~kStorageTag]);
+      } else {
+        argv->push_back(data.substr(offset, length));
+      }
     }
   }
   *consumed = pos_;

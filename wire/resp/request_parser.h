@@ -3,6 +3,7 @@
 // Limits and their errors are Redis 7.0's, including those on connections that must still AUTH.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,13 +31,30 @@ class RequestParser {
                   // "Protocol error: invalid multibulk length". Close after replying.
   };
 
-  explicit RequestParser(RequestLimits limits = {}) : limits_(limits) {}
-  void set_limits(const RequestLimits& limits) { limits_ = limits; }
-  // Whether the connection must still AUTH: then the unauth_* limits apply to headers parsed
-  // from now on (Redis checks them as it reads each header).
-  void set_auth_required(bool required) { auth_required_ = required; }
-  // proto-max-bulk-len may change at run time (CONFIG SET).
-  void set_max_bulk_len(uint64_t bytes) { limits_.max_bulk_len = bytes; }
+  explicit RequestParser(RequestLimits limits = {}) { set_limits(limits); }
+  void set_limits(const RequestLimits& limits) {
+    limits_ = limits;
+    quick_multibulk_len_ = std::min(limits.max_multibulk_len, limits.unauth_max_multibulk_len);
+    quick_bulk_len_ = std::min(limits.max_bulk_len, limits.unauth_max_bulk_len);
+  }
+  // Whether the connection must still AUTH: then the unauth_* limits apply to the headers
+  // parsed from then on. Asked only when a header is over them (Redis's authRequired()), so the
+  // answer may come from live state: `required(context)`; or fixed with set_auth_required.
+  void set_auth_check(bool (*required)(const void* context), const void* context) {
+    auth_check_ = required;
+    auth_context_ = context;
+  }
+  void set_auth_required(bool required) {
+    auth_check_ = nullptr;
+    auth_fixed_ = required;
+  }
+  // proto-max-bulk-len read live at each bulk header (CONFIG SET changes it), instead of
+  // limits.max_bulk_len. The value must outlive the parser.
+  void set_max_bulk_len_source(const uint64_t* bytes) {
+    max_bulk_len_source_ = bytes;
+    // proto-max-bulk-len is never set below 1 MiB (Redis's range).
+    quick_bulk_len_ = std::min<uint64_t>(limits_.unauth_max_bulk_len, 1024 * 1024);
+  }
 
   // Parses the command that starts at data[0]. On kCommand, argv's views point into `data` (for
   // inline commands with quotes or escapes, into storage owned by the parser, valid until the
@@ -74,8 +92,19 @@ class RequestParser {
                        size_t* consumed);
   Outcome fail(std::string text);
 
+  bool auth_required() const { return auth_check_ ? auth_check_(auth_context_) : auth_fixed_; }
+  uint64_t max_bulk_len() const {
+    return max_bulk_len_source_ ? *max_bulk_len_source_ : limits_.max_bulk_len;
+  }
+
   RequestLimits limits_;
-  bool auth_required_ = false;
+  bool (*auth_check_)(const void*) = nullptr;
+  const void* auth_context_ = nullptr;
+  bool auth_fixed_ = false;
+  const uint64_t* max_bulk_len_source_ = nullptr;
+  // Lengths up to these pass every limit whatever the state (checked first, alone).
+  uint64_t quick_multibulk_len_ = 0;
+  uint64_t quick_bulk_len_ = 0;
   std::string error_;
   // Progress through a multibulk command, relative to data[0].
   int64_t multibulk_len_ = -1;  // -1: header not parsed yet
@@ -84,7 +113,8 @@ class RequestParser {
   size_t scan_pos_ = 0;         // where the search for the current line's end resumes
   // (offset, length) of args parsed so far; a supplied big bulk's offset is tagged, see .cc.
   std::vector<std::pair<size_t, size_t>> arg_spans_;
-  std::vector<std::string_view> supplied_;  // big bulks given by supply_big_bulk
+  std::vector<std::string_view> supplied_;  // big bulks given by supply_big_bulk (a prefix:)
+  size_t supplied_count_ = 0;
   size_t bytes_hint_ = 0;
   std::vector<std::string> inline_storage_;
 };
