@@ -1,12 +1,14 @@
-// Big string values in the KV journal and snapshot. A string of kBigStringBytes or more is not
-// built into a flatbuffer (which would copy it, twice counting the journal's buffer): its record
-// is a small head followed by the value's bytes, written from the StringObject itself. A value
-// longer than one record may be (Journal's limit) is cut into chunks written back to back; replay
-// installs it only once its last chunk is read, so a torn write never leaves part of a value.
+// Big values in the KV journal and snapshot: a string, or a hash field's value, of
+// kBigValueBytes or more is not built into a flatbuffer (which would copy it, twice counting the
+// journal's buffer). Its record is a small head followed by the value's bytes, written from
+// where they lie (the object, or the command's argument). A value longer than one record may be
+// (Journal's limit) is cut into chunks written back to back; replay applies it only once its
+// last chunk is read, so a torn write never leaves part of a value.
 //
-// Record kStringBytes (10), payload (little endian):
-//   0   u32  meta_len: bytes of the KvString flatbuffer at offset 24 (db, key, expire_at_ms, raw;
-//            its value field is left out)
+// Records kStringBytes (10) and kHashFieldBytes (11), payload (little endian):
+//   0   u32  meta_len: bytes of the flatbuffer at offset 24 — a KvString (db, key, expire_at_ms,
+//            raw; no value) for a string, a KvHashSet (db, key, fields = [field],
+//            table_encoding) for a hash field
 //   4   u32  reserved, zero
 //   8   u64  the value's whole length
 //   16  u64  offset of this chunk in the value
@@ -27,32 +29,39 @@ namespace sluice::kv {
 class StringObject;
 
 inline constexpr uint8_t kStringBytesRecord = 10;
-inline constexpr size_t kBigStringBytes = 1u << 20;
+inline constexpr uint8_t kHashFieldBytesRecord = 11;
+inline constexpr size_t kBigValueBytes = 1u << 20;
 // Bytes of a value per record: well under the journal's record limit.
-inline constexpr size_t kBigStringChunk = 256u << 20;
+inline constexpr size_t kBigValueChunk = 256u << 20;
 
-// Where a big string's records go: called once per chunk with the record's head and its bytes.
-class BigStringSink {
+// Where a big value's records go: called once per chunk with the record's head and its bytes.
+class BigValueSink {
  public:
-  virtual ~BigStringSink() = default;
+  virtual ~BigValueSink() = default;
   virtual void emit_parts(uint8_t type, std::string_view head, std::string_view body) = 0;
 };
 
-// Emits the records of `value` at (db, key), `chunk` bytes of it at most per record.
-void emit_big_string(BigStringSink& out, int db, std::string_view key, const StringObject& value,
-                     size_t chunk = kBigStringChunk);
+// Emits the records of string `value` at (db, key), `chunk` bytes of it at most per record.
+void emit_big_string(BigValueSink& out, int db, std::string_view key, const StringObject& value,
+                     size_t chunk = kBigValueChunk);
+// Emits the records that set `field` of the hash at (db, key) to `value` (creating the hash).
+void emit_big_hash_field(BigValueSink& out, int db, std::string_view key, std::string_view field,
+                         std::string_view value, bool table_encoding,
+                         size_t chunk = kBigValueChunk);
 
-// Replays kStringBytes records, holding a chunked value until its last chunk.
-class BigStringReplay {
+// Replays kStringBytes and kHashFieldBytes records, holding a chunked value until its last
+// chunk.
+class BigValueReplay {
  public:
-  BigStringReplay();
-  ~BigStringReplay();
-  wire::Status replay(KvReplayTarget& target, std::string_view payload);
+  BigValueReplay();
+  ~BigValueReplay();
+  wire::Status replay(KvReplayTarget& target, uint8_t type, std::string_view payload);
   // Any other record: a chunked value left incomplete before it was never acknowledged.
   void interrupted();
 
  private:
   struct Pending;
+  wire::Status apply(KvReplayTarget& target, Pending& value);
   std::unique_ptr<Pending> pending_;
 };
 

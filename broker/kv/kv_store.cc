@@ -32,8 +32,13 @@ enum RecordType : uint8_t {
   kFlush = 7,
   kMove = 8,
   kSwapDb = 9,
-  kStringBytes = kStringBytesRecord,  // 10: big_string_records.h
+  kStringBytes = kStringBytesRecord,        // 10: big_value_records.h
+  kHashFieldBytes = kHashFieldBytesRecord,  // 11: big_value_records.h
 };
+
+// Fields per KvHashSet record in a snapshot, so that no record of a big hash gets near the
+// journal's record limit.
+constexpr size_t kSnapshotFieldsPerRecord = 1024;
 
 // A record payload this big is written straight from the builder (Journal::append_now) rather
 // than copied into the journal's buffer first, and the builder's memory is returned after it.
@@ -53,7 +58,7 @@ Status corrupt(const char* what) {
 
 // Where snapshot records go: a SnapshotWriter (in a forked child, or on the loop for
 // write_snapshot). Remembers the first failure; no logging (see ForkedChild).
-class SnapshotSink final : public KvRecordSink, public BigStringSink {
+class SnapshotSink final : public KvRecordSink, public BigValueSink {
  public:
   explicit SnapshotSink(storage::SnapshotWriter* out) : out_(out) {}
   void emit(uint8_t type) override {
@@ -79,7 +84,7 @@ void snapshot_key(SnapshotSink& out, int db, const std::string& key, const core:
   auto& fbb = out.fbb();
   if (obj.type() == core::ObjectType::kString) {
     const auto& s = static_cast<const StringObject&>(obj);
-    if (s.value.size() >= kBigStringBytes) return emit_big_string(out, db, key, s);
+    if (s.value.size() >= kBigValueBytes) return emit_big_string(out, db, key, s);
     fbb.Finish(
         fbs::CreateKvString(fbb, db, bytes(fbb, key), bytes(fbb, s.value), s.expire_at_ms, s.raw));
     out.emit(kString);
@@ -88,14 +93,22 @@ void snapshot_key(SnapshotSink& out, int db, const std::string& key, const core:
   if (obj.type() == core::ObjectType::kHash) {
     const auto& h = static_cast<const HashObject&>(obj);
     std::vector<flatbuffers::Offset<flatbuffers::String>> fields;
-    fields.reserve(h.size() * 2);
+    auto emit_fields = [&] {
+      fbb.Finish(
+          fbs::CreateKvHashSet(fbb, db, bytes(fbb, key), fbb.CreateVector(fields), h.is_table()));
+      out.emit(kHashSet);
+      fields.clear();
+    };
     h.for_each([&](const std::string& f, const std::string& v) {
+      if (v.size() >= kBigValueBytes) {
+        emit_big_hash_field(out, db, key, f, v, h.is_table());
+        return;
+      }
       fields.push_back(bytes(fbb, f));
       fields.push_back(bytes(fbb, v));
+      if (fields.size() == 2 * kSnapshotFieldsPerRecord) emit_fields();
     });
-    fbb.Finish(
-        fbs::CreateKvHashSet(fbb, db, bytes(fbb, key), fbb.CreateVector(fields), h.is_table()));
-    out.emit(kHashSet);
+    if (!fields.empty() || h.size() == 0) emit_fields();
   } else if (const KvTypeModule* m = find_kv_type_module(obj.type())) {
     m->snapshot(out, db, key, obj);
   } else {
@@ -205,7 +218,7 @@ void KvStore::record_delete(int db, std::string_view key) {
 }
 
 void KvStore::record_string(int db, std::string_view key, const StringObject& value) {
-  if (value.value.size() >= kBigStringBytes) return emit_big_string(*this, db, key, value);
+  if (value.value.size() >= kBigValueBytes) return emit_big_string(*this, db, key, value);
   auto v = bytes(fbb_, value.value);
   auto k = bytes(fbb_, key);
   fbb_.Finish(fbs::CreateKvString(fbb_, db, k, v, value.expire_at_ms, value.raw));
@@ -222,10 +235,23 @@ void KvStore::record_string_range(int db, std::string_view key, uint64_t offset,
 
 void KvStore::record_hash_set(int db, std::string_view key,
                               std::span<const std::string_view> pairs) {
-  auto f = fb_string_list(fbb_, pairs);
-  auto k = bytes(fbb_, key);
-  fbb_.Finish(fbs::CreateKvHashSet(fbb_, db, k, f, false));
-  emit(kHashSet);
+  // Big values get records of their own, written from the arguments; the small pairs between
+  // them keep their order in ordinary records.
+  size_t from = 0;
+  auto emit_small = [&](size_t to) {
+    if (to == from) return;
+    auto f = fb_string_list(fbb_, pairs.subspan(from, to - from));
+    auto k = bytes(fbb_, key);
+    fbb_.Finish(fbs::CreateKvHashSet(fbb_, db, k, f, false));
+    emit(kHashSet);
+  };
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    if (pairs[i + 1].size() < kBigValueBytes) continue;
+    emit_small(i);
+    emit_big_hash_field(*this, db, key, pairs[i], pairs[i + 1], false);
+    from = i + 2;
+  }
+  emit_small(pairs.size());
 }
 
 void KvStore::record_hash_del(int db, std::string_view key,
@@ -261,7 +287,9 @@ void KvStore::record_swapdb(int db, int to_db) {
 
 Status KvStore::replay(uint8_t type, std::string_view payload) {
   auto db_at = [this](int db) { return replay_db(db); };
-  if (type == kStringBytes) return big_replay_.replay(*this, payload);
+  if (type == kStringBytes || type == kHashFieldBytes) {
+    return big_replay_.replay(*this, type, payload);
+  }
   big_replay_.interrupted();
   switch (type) {
     case kString: {
@@ -428,6 +456,7 @@ Status KvStore::start_background_snapshot() {
       },
       &error);
   if (!started) {
+    ++snapshot_failures_;
     spdlog::warn("kv snapshot: cannot fork ({}); retrying in 5 s", error);
     journal_->abort_snapshot();
     next_snapshot_ms_ = core::now_ms() + 5000;
@@ -442,6 +471,7 @@ Status KvStore::finish_background_snapshot(bool wait) {
     return Status::ok();
   }
   if (state == ForkedChild::State::kFailed) {
+    ++snapshot_failures_;
     spdlog::warn("kv snapshot: the writer process failed ({}); retrying in 5 s", why);
     journal_->abort_snapshot();
     next_snapshot_ms_ = core::now_ms() + 5000;
@@ -452,12 +482,14 @@ Status KvStore::finish_background_snapshot(bool wait) {
     // Before the rename the journal is intact: only this snapshot is lost. After it, the journal
     // has failed and the broker must learn it.
     if (journal_->failed()) return size.status();
+    ++snapshot_failures_;
     spdlog::warn("kv snapshot: cannot swap it in ({}); retrying in 5 s", size.status().detail());
     next_snapshot_ms_ = core::now_ms() + 5000;
     return Status::ok();
   }
   last_snapshot_bytes_ = *size;
   ++snapshots_written_;
+  snapshot_failures_ = 0;
   return Status::ok();
 }
 

@@ -9,7 +9,7 @@
 // last snapshot), flush() starts a snapshot in a forked child (ForkedChild), which writes every
 // key as of the fork while the loop goes on; a later flush() sees it done and swaps it in with
 // the records journaled meanwhile (Journal::finish_snapshot). Big strings are journaled and
-// snapshotted from their own bytes (big_string_records.h), never copied into a buffer.
+// snapshotted from their own bytes (big_value_records.h), never copied into a buffer.
 #pragma once
 
 #include <flatbuffers/flatbuffers.h>
@@ -21,7 +21,7 @@
 #include <string_view>
 
 #include "broker/core/durability.h"
-#include "broker/kv/big_string_records.h"
+#include "broker/kv/big_value_records.h"
 #include "broker/kv/forked_child.h"
 #include "broker/kv/kv_records.h"
 #include "broker/kv/kv_types.h"
@@ -49,7 +49,7 @@ std::unique_ptr<core::Object> clone_kv_object(const core::Object& obj);
 class KvStore : public core::DurableSource,
                 public KvRecordSink,
                 public KvReplayTarget,
-                private BigStringSink {
+                private BigValueSink {
  public:
   explicit KvStore(core::Broker& broker);
   ~KvStore() override;
@@ -64,7 +64,8 @@ class KvStore : public core::DurableSource,
   void record_string(int db, std::string_view key, const StringObject& value);
   // APPEND / SETRANGE.
   void record_string_range(int db, std::string_view key, uint64_t offset, std::string_view bytes);
-  // HSET-like: field, value, field, value...
+  // HSET-like: field, value, field, value... Written before this returns when a value is big
+  // (the caller may then move the arguments' bytes into the hash).
   void record_hash_set(int db, std::string_view key, std::span<const std::string_view> pairs);
   void record_hash_del(int db, std::string_view key, std::span<const std::string_view> fields);
   // A string's or hash's TTL (absolute ms, 0 = none). Streams journal their own.
@@ -84,6 +85,8 @@ class KvStore : public core::DurableSource,
   // Whether a background snapshot is being written; wait_for_snapshot() blocks until it ended
   // and was swapped in (or failed: the error, unless only the snapshot was lost).
   bool snapshot_running() const { return child_.running(); }
+  // Background snapshots that failed since the last one that succeeded (INFO).
+  uint64_t snapshot_failures() const { return snapshot_failures_; }
   wire::Status wait_for_snapshot();
 
   void emit(uint8_t type) override;
@@ -106,11 +109,12 @@ class KvStore : public core::DurableSource,
 
   core::Broker& broker_;
   std::unique_ptr<storage::Journal> journal_;
-  BigStringReplay big_replay_;
+  BigValueReplay big_replay_;
   ForkedChild child_;
   uint64_t snapshot_threshold_ = 64ull << 20;
   uint64_t last_snapshot_bytes_ = 0;
   uint64_t snapshots_written_ = 0;
+  uint64_t snapshot_failures_ = 0;
   int64_t next_snapshot_ms_ = 0;  // after a failed one, not before this
   int64_t last_poll_ms_ = 0;
 };

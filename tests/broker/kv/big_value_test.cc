@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "broker/commands/dispatch.h"
-#include "broker/kv/big_string_records.h"
+#include "broker/kv/big_value_records.h"
 #include "broker/kv/forked_child.h"
 #include "broker/kv/kv_object.h"
 #include "broker/kv/kv_store.h"
@@ -18,10 +18,11 @@
 namespace sluice::kv::testing {
 namespace {
 
-struct Records final : BigStringSink {
+struct Records final : BigValueSink {
   std::vector<std::string> payloads;
+  std::vector<uint8_t> types;
   void emit_parts(uint8_t type, std::string_view head, std::string_view body) override {
-    CHECK(type == kStringBytesRecord);
+    types.push_back(type);
     payloads.push_back(std::string(head) + std::string(body));
   }
 };
@@ -49,11 +50,11 @@ TEST_SUITE("kv.big_value") {
     REQUIRE(out.payloads.size() == 3);
 
     Target target;
-    BigStringReplay replay;
-    REQUIRE(replay.replay(target, out.payloads[0]).is_ok());
-    REQUIRE(replay.replay(target, out.payloads[1]).is_ok());
+    BigValueReplay replay;
+    REQUIRE(replay.replay(target, kStringBytesRecord, out.payloads[0]).is_ok());
+    REQUIRE(replay.replay(target, kStringBytesRecord, out.payloads[1]).is_ok());
     CHECK(target.db.find_raw("key") == nullptr);  // not before its last chunk
-    REQUIRE(replay.replay(target, out.payloads[2]).is_ok());
+    REQUIRE(replay.replay(target, kStringBytesRecord, out.payloads[2]).is_ok());
     auto* got = static_cast<StringObject*>(target.db.find_raw("key"));
     REQUIRE(got != nullptr);
     CHECK(got->value == s.value);
@@ -62,10 +63,11 @@ TEST_SUITE("kv.big_value") {
 
     // A torn write: the first chunks, then the journal goes on with another record.
     Target torn;
-    BigStringReplay again;
-    REQUIRE(again.replay(torn, out.payloads[0]).is_ok());
+    BigValueReplay again;
+    REQUIRE(again.replay(torn, kStringBytesRecord, out.payloads[0]).is_ok());
     again.interrupted();
-    CHECK(again.replay(torn, out.payloads[1]).code() == wire::ErrorCode::kCorruption);
+    CHECK(again.replay(torn, kStringBytesRecord, out.payloads[1]).code() ==
+          wire::ErrorCode::kCorruption);
     CHECK(torn.db.find_raw("key") == nullptr);
   }
 
@@ -75,38 +77,71 @@ TEST_SUITE("kv.big_value") {
     emit_big_string(out, 3, "k", s);
     REQUIRE(out.payloads.size() == 1);
     Target target;
-    BigStringReplay replay;
-    REQUIRE(replay.replay(target, out.payloads[0]).is_ok());
+    BigValueReplay replay;
+    REQUIRE(replay.replay(target, kStringBytesRecord, out.payloads[0]).is_ok());
     CHECK(static_cast<StringObject*>(target.db.find_raw("k"))->value == s.value);
-    CHECK(replay.replay(target, out.payloads[0].substr(0, 20)).code() ==
+    CHECK(replay.replay(target, kStringBytesRecord, out.payloads[0].substr(0, 20)).code() ==
           wire::ErrorCode::kCorruption);
     std::string bad_meta = out.payloads[0];
     bad_meta[0] = '\x7f';  // meta_len past the payload
     bad_meta[1] = '\x7f';
-    CHECK(replay.replay(target, bad_meta).code() == wire::ErrorCode::kCorruption);
+    CHECK(replay.replay(target, kStringBytesRecord, bad_meta).code() ==
+          wire::ErrorCode::kCorruption);
+  }
+
+  TEST_CASE("a big hash field's chunks replay into the hash, next to its other fields") {
+    const std::string v = value_of(9000);
+    Records out;
+    emit_big_hash_field(out, 3, "h", "big", v, true, 4000);
+    REQUIRE(out.payloads.size() == 3);
+    CHECK(out.types == std::vector<uint8_t>(3, kHashFieldBytesRecord));
+    Target target;
+    auto small = std::make_unique<HashObject>();
+    small->set("a", "1");
+    target.db.put("h", std::move(small));
+    BigValueReplay replay;
+    for (const std::string& p : out.payloads) {
+      REQUIRE(replay.replay(target, kHashFieldBytesRecord, p).is_ok());
+    }
+    auto* h = static_cast<HashObject*>(target.db.find_raw("h"));
+    REQUIRE(h != nullptr);
+    CHECK(h->size() == 2);
+    CHECK(*h->get("a") == "1");
+    CHECK(*h->get("big") == v);
+    CHECK(h->is_table());
+    // A record of one type does not continue a value of the other.
+    Records str;
+    StringObject s(value_of(9000));
+    emit_big_string(str, 3, "h", s, 4000);
+    BigValueReplay mixed;
+    REQUIRE(mixed.replay(target, kHashFieldBytesRecord, out.payloads[0]).is_ok());
+    CHECK(mixed.replay(target, kStringBytesRecord, str.payloads[1]).code() ==
+          wire::ErrorCode::kCorruption);
   }
 
   TEST_CASE("SET keeps a big argument's buffer instead of copying it") {
     KvFixture f;
-    std::vector<std::string> owned{value_of(kBigStringBytes + 10)};
+    std::vector<std::string> owned{value_of(kBigValueBytes + 10)};
     const char* bytes = owned[0].data();
     std::vector<std::string_view> argv{"SET", "k", owned[0]};
     core::Client client(7, nullptr);
     f.broker().add_client(&client);
-    commands::execute(f.broker(), client, argv, owned);
+    client.owned_args = owned;
+    commands::execute(f.broker(), client, argv);
+    client.owned_args = {};
     auto* s = static_cast<StringObject*>(f.broker().db(0).find_raw("k"));
     REQUIRE(s != nullptr);
     CHECK(s->value.data() == bytes);
     CHECK(owned[0].empty());
     f.broker().remove_client(&client);
-    const std::string expected = value_of(kBigStringBytes + 10);
+    const std::string expected = value_of(kBigValueBytes + 10);
     f.reopen();
     CHECK(static_cast<StringObject*>(f.broker().db(0).find_raw("k"))->value == expected);
   }
 
   TEST_CASE("big strings, hashes and overwrites come back after a restart and a snapshot") {
     KvFixture f;
-    const std::string big = value_of(kBigStringBytes * 2 + 5);
+    const std::string big = value_of(kBigValueBytes * 2 + 5);
     f.run({"SET", "s", big, "PX", "100000000"});
     f.run({"HSET", "h", "f", big});
     f.run({"SET", "o", big});
@@ -121,6 +156,74 @@ TEST_SUITE("kv.big_value") {
     f.reopen();
     CHECK(f.run({"STRLEN", "s"}) == ":" + std::to_string(big.size() + 5) + "\r\n");
     CHECK(f.run({"HSTRLEN", "h", "f"}) == ":" + std::to_string(big.size()) + "\r\n");
+  }
+
+  TEST_CASE("HSET journals big values in argument order with the small ones around them") {
+    KvFixture f;
+    const std::string big = value_of(kBigValueBytes + 3);
+    f.run({"HSET", "h", "a", "1", "x", big, "b", "2", "x", "small again", "y", big});
+    f.run({"HSET", "h", "a", big});
+    f.reopen();
+    CHECK(f.run({"HLEN", "h"}) == ":4\r\n");
+    CHECK(f.run({"HGET", "h", "x"}) == "$11\r\nsmall again\r\n");
+    CHECK(f.run({"HGET", "h", "a"}) == "$" + std::to_string(big.size()) + "\r\n" + big + "\r\n");
+    CHECK(f.run({"HGET", "h", "y"}) == "$" + std::to_string(big.size()) + "\r\n" + big + "\r\n");
+    CHECK(f.run({"HGET", "h", "b"}) == "$1\r\n2\r\n");
+  }
+
+  TEST_CASE("a hash's snapshot is cut into records of at most 1024 fields") {
+    KvFixture f;
+    for (int i = 0; i < 2500; ++i) {
+      f.run({"HSET", "h", "f" + std::to_string(i), "v" + std::to_string(i)});
+    }
+    f.run({"HSET", "h", "big", value_of(kBigValueBytes)});
+    f.run({"PEXPIRE", "h", "100000000"});
+    REQUIRE(f.broker().kv().write_snapshot().is_ok());
+    f.reopen();
+    CHECK(f.run({"HLEN", "h"}) == ":2501\r\n");
+    CHECK(f.run({"HGET", "h", "f2499"}) == "$5\r\nv2499\r\n");
+    CHECK(f.run({"HSTRLEN", "h", "big"}) == ":" + std::to_string(kBigValueBytes) + "\r\n");
+    CHECK(f.broker().db(0).find_raw("h")->expire_at_ms > 0);
+  }
+
+  TEST_CASE("a big argument queued by MULTI moves into the queue and then into the value") {
+    KvFixture f;
+    core::Client client(7, nullptr);
+    f.broker().add_client(&client);
+    std::vector<std::string_view> multi{"MULTI"};
+    commands::execute(f.broker(), client, multi);
+    std::vector<std::string> owned{value_of(kBigValueBytes + 7)};
+    const char* bytes = owned[0].data();
+    std::vector<std::string_view> set{"SET", "k", owned[0]};
+    client.owned_args = owned;
+    commands::execute(f.broker(), client, set);
+    client.owned_args = {};
+    CHECK(owned[0].empty());
+    std::vector<std::string_view> exec{"EXEC"};
+    commands::execute(f.broker(), client, exec);
+    auto* s = static_cast<StringObject*>(f.broker().db(0).find_raw("k"));
+    REQUIRE(s != nullptr);
+    CHECK(s->value.data() == bytes);
+    CHECK(s->value == value_of(kBigValueBytes + 7));
+    f.broker().remove_client(&client);
+  }
+
+  TEST_CASE("HSET keeps big arguments' buffers, even for a field given twice") {
+    KvFixture f;
+    std::vector<std::string> owned{value_of(kBigValueBytes + 1), value_of(kBigValueBytes + 2)};
+    const char* second = owned[1].data();
+    std::vector<std::string_view> argv{"HSET", "h", "f", owned[0], "f", owned[1]};
+    core::Client client(7, nullptr);
+    f.broker().add_client(&client);
+    client.owned_args = owned;
+    commands::execute(f.broker(), client, argv);
+    client.owned_args = {};
+    f.broker().remove_client(&client);
+    auto* h = static_cast<HashObject*>(f.broker().db(0).find_raw("h"));
+    REQUIRE(h != nullptr);
+    CHECK(h->get("f")->data() == second);
+    f.reopen();
+    CHECK(f.run({"HSTRLEN", "h", "f"}) == ":" + std::to_string(kBigValueBytes + 2) + "\r\n");
   }
 
   TEST_CASE("a background snapshot holds what was written while the child ran") {
