@@ -20,7 +20,7 @@ constexpr uint32_t kFileVersion = 1;
 constexpr char kSnapMagic[4] = {'S', 'L', 'S', 'N'};
 constexpr char kJournalMagic[4] = {'S', 'L', 'J', 'N'};
 constexpr size_t kMaxJournalRecordBytes = 512u * 1024 * 1024 + 4096;
-constexpr size_t kKeptPendingCapacity = 1u << 20;
+constexpr size_t kKeptPendingCapacity = 16u << 20;
 
 std::string file_header(const char (&magic)[4], uint64_t generation) {
   std::string out(magic, 4);
