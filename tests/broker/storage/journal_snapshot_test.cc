@@ -69,8 +69,9 @@ TEST_SUITE("storage.journal_snapshot") {
       REQUIRE(opened.journal->sync().is_ok());
     }
     auto reopened = open_journal(dir.path());
-    CHECK(reopened.replayed == std::vector<Replayed>{
-                                   {1, "before", false}, {2, "head:" + big, false}, {1, "after", false}});
+    CHECK(reopened.replayed == std::vector<Replayed>{{1, "before", false},
+                                                     {2, "head:" + big, false},
+                                                     {1, "after", false}});
   }
 
   TEST_CASE("append_now that fails leaves no partial frame and fails the journal") {
@@ -127,12 +128,9 @@ TEST_SUITE("storage.journal_snapshot") {
     }
     auto reopened = open_journal(dir.path());
     const std::vector<Replayed> expected{
-        {9, "state", true},
-        {9, "big-state:" + std::string(2 << 20, 's'), true},
-        {1, "during-1", true},
-        {2, "during-" + std::string(2 << 20, 'd'), true},
-        {1, "during-2", true},
-        {1, "after", false},
+        {9, "state", true},    {9, "big-state:" + std::string(2 << 20, 's'), true},
+        {1, "during-1", true}, {2, "during-" + std::string(2 << 20, 'd'), true},
+        {1, "during-2", true}, {1, "after", false},
     };
     CHECK(reopened.replayed == expected);
   }
