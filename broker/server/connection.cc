@@ -21,7 +21,7 @@ constexpr size_t kBigReadChunk = 256 * 1024;
 // socket stays readable, so the next poll returns at once). Redis reads 16 KiB per client per
 // iteration, or what a big argument still needs.
 constexpr size_t kReadBudget = 64 * 1024;
-constexpr size_t kBigReadBudget = 1024 * 1024;
+constexpr size_t kBigReadBudget = 256 * 1024;
 constexpr size_t kMaxIov = 64;
 // A command batch that queued output on at least this many other connections makes its
 // connection a fan-out source (re-read during the reply sweep).

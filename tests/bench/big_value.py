@@ -146,7 +146,13 @@ def run_one(kind, size_mib, payload, args):
         stop.set()
         # Round trips that overlap the command's interval (a PING sent before it but answered
         # during it counts too).
-        lat = sorted(rt for start, rt in out.get(timeout=60) if start + rt >= t0 and start <= t1)
+        window = [(start, rt) for start, rt in out.get(timeout=60)
+                  if start + rt >= t0 and start <= t1]
+        lat = sorted(rt for _, rt in window)
+        if args.slow_ms:
+            for start, rt in window:
+                if rt * 1e3 >= args.slow_ms:
+                    print(f"    slow PING at +{(start - t0) * 1e3:8.1f} ms: {rt * 1e3:8.1f} ms")
         p.join()
         sampling = False
         sampler.join()
@@ -177,6 +183,8 @@ def main():
     ap.add_argument("--sluice-arg", action="append", default=[],
                     help="extra sluice-server argument (repeatable)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--slow-ms", type=float, default=0,
+                    help="also list the PINGs slower than this, with when they started")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     payload = bytes(b"x") * (max(sizes) << 20)
