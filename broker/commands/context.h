@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "broker/commands/command_table.h"
@@ -34,6 +35,13 @@ class CommandContext {
   core::Database& db() { return broker.db(client.db); }
   size_t argc() const { return args.size(); }
   std::string_view arg(size_t i) const { return args[i]; }
+  // For a command that keeps an argument as a value: moves its bytes into *out when the
+  // connection received them into a buffer of their own (a big bulk), so a giant value is not
+  // copied; false otherwise (the caller copies). `arg` is the argument's view (from arg(i)); it
+  // keeps viewing the same bytes, now owned by *out.
+  bool take_arg(std::string_view arg, std::string* out) {
+    return core::take_owned_arg(client, arg, out);
+  }
 
   // Replies with the Redis text for `status` (see error_text.h).
   void error(const wire::Status& status);

@@ -213,8 +213,12 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
       reject(broker, client, "ERR Command not allowed inside a transaction");
       return false;
     }
-    std::vector<std::string> copy(argv.begin(), argv.end());
-    client.multi_queue.push_back(std::move(copy));
+    // Big arguments move into the queue (and from there into the values EXEC stores).
+    std::vector<std::string> queued(argv.size());
+    for (size_t i = 0; i < argv.size(); ++i) {
+      if (!core::take_owned_arg(client, argv[i], &queued[i])) queued[i].assign(argv[i]);
+    }
+    client.multi_queue.push_back(std::move(queued));
     client.out.staging()->append("+QUEUED\r\n");
     return false;
   }

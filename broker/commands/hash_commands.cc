@@ -25,6 +25,20 @@ HashObject* hash_for_write(CommandContext& ctx, std::string_view key, bool* repl
       replace_key(ctx, ctx.client.db, key, std::make_unique<HashObject>()));
 }
 
+// Sets a field, keeping the argument's buffer as the value when it is a big bulk the
+// connection received whole (no copy). Returns whether the field is new.
+bool set_field(CommandContext& ctx, HashObject* h, std::string_view field, std::string_view value) {
+  if (!ctx.client.owned_args.empty()) {
+    std::string taken;
+    if (ctx.take_arg(value, &taken)) {
+      const bool created = h->set(field, {});
+      *h->get_mut(field) = std::move(taken);
+      return created;
+    }
+  }
+  return h->set(field, value);
+}
+
 void hset_generic(CommandContext& ctx, bool reply_ok) {
   if (ctx.argc() % 2 == 1) return ctx.wrong_arity();
   std::string_view key = ctx.arg(1);
@@ -33,9 +47,12 @@ void hset_generic(CommandContext& ctx, bool reply_ok) {
   if (replied) return;
   for (size_t i = 2; i < ctx.argc(); i += 2)
     h->prepare_for(ctx.arg(i).size(), ctx.arg(i + 1).size());
-  int64_t created = 0;
-  for (size_t i = 2; i < ctx.argc(); i += 2) created += h->set(ctx.arg(i), ctx.arg(i + 1));
+  // Journaled first: a big value is written from its argument, which set_field may then move
+  // into the hash.
   ctx.broker.kv().record_hash_set(ctx.client.db, key, ctx.args.subspan(2));
+  int64_t created = 0;
+  for (size_t i = 2; i < ctx.argc(); i += 2)
+    created += set_field(ctx, h, ctx.arg(i), ctx.arg(i + 1));
   kv_written(ctx, key);
   ctx.broker.notify('h', "hset", key, ctx.client.db);
   if (reply_ok) return ctx.reply.ok();
@@ -53,8 +70,8 @@ void hsetnx(CommandContext& ctx) {
   if (h && h->get(ctx.arg(2))) return ctx.reply.integer(0);
   if (!h) h = hash_for_write(ctx, key, &replied);
   h->prepare_for(ctx.arg(2).size(), ctx.arg(3).size());
-  h->set(ctx.arg(2), ctx.arg(3));
   ctx.broker.kv().record_hash_set(ctx.client.db, key, ctx.args.subspan(2, 2));
+  set_field(ctx, h, ctx.arg(2), ctx.arg(3));
   kv_written(ctx, key);
   ctx.broker.notify('h', "hset", key, ctx.client.db);
   ctx.reply.integer(1);

@@ -10,6 +10,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
 #include "broker/commands/server_stats.h"
+#include "broker/kv/kv_store.h"
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/scripting/scripting.h"
 #include "broker/storage/read_ahead.h"
@@ -163,10 +164,13 @@ void info(CommandContext& ctx) {
     w.field("rdb_last_save_time", now / 1000);
     w.field("rdb_last_bgsave_status", "ok");
     w.field("aof_enabled", 1);
-    w.field("aof_rewrite_in_progress", 0);
+    // Redis's AOF rewrite is our KV snapshot, written by a forked child as well.
+    w.field("aof_rewrite_in_progress", b.kv().snapshot_running() ? 1 : 0);
     w.field("aof_rewrite_scheduled", 0);
     w.field("aof_last_write_status", b.storage_failed() ? "err" : "ok");
-    w.field("aof_last_bgrewrite_status", "ok");
+    w.field("aof_last_bgrewrite_status", b.kv().snapshot_failures() > 0 ? "err" : "ok");
+    w.field("aof_rewrites", b.kv().snapshots_written());
+    w.field("aof_rewrites_consecutive_failures", b.kv().snapshot_failures());
     w.field("appendfsync", cfg.appendfsync == config::AppendFsync::kAlways     ? "always"
                            : cfg.appendfsync == config::AppendFsync::kEverysec ? "everysec"
                                                                                : "no");

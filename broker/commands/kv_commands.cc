@@ -99,12 +99,13 @@ void store_string(CommandContext& ctx, std::string_view key, std::string_view va
   StringObject* s = nullptr;
   if (existing && existing->type() == core::ObjectType::kString) {
     s = static_cast<StringObject*>(existing);
-    s->value.assign(value);
+    if (!ctx.take_arg(value, &s->value)) s->value.assign(value);
     s->raw = false;
     s->last_access_ms = ctx.now_ms;
     if (!keep_ttl && s->expire_at_ms != at_ms) ctx.db().set_expire(key, s, at_ms);
   } else {
-    auto fresh = std::make_unique<StringObject>(value);
+    auto fresh = std::make_unique<StringObject>();
+    if (!ctx.take_arg(value, &fresh->value)) fresh->value.assign(value);
     if (keep_ttl && existing) fresh->expire_at_ms = existing->expire_at_ms;
     if (!keep_ttl) fresh->expire_at_ms = at_ms;
     s = static_cast<StringObject*>(replace_key(ctx, db, key, std::move(fresh)));

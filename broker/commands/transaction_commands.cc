@@ -80,10 +80,13 @@ void exec(CommandContext& ctx) {
   // The transaction's KV journal records are one unit on disk: replay after a crash applies all
   // of them or none (storage/journal.h).
   ctx.broker.kv().begin_batch();
-  for (const auto& cmd : queue) {
+  for (auto& cmd : queue) {
     argv.assign(cmd.begin(), cmd.end());
     const CommandSpec* spec = spec_of(cmd);
+    // The queue owns the arguments: a command may keep a big one instead of copying it.
+    client.owned_args = cmd;
     run_checked(ctx.broker, client, *spec, argv, core::now_ms());
+    client.owned_args = {};
   }
   ctx.broker.kv().end_batch();
   client.in_multi = false;

@@ -62,12 +62,18 @@ Option num_opt(const char* name, bool is_mutable, int64_t lo, int64_t hi, T Conf
           }};
 }
 
-Option mem_opt(const char* name, bool is_mutable, uint64_t Config::*field) {
+// A memory size; with lo/hi, Redis's range check and its message.
+Option mem_opt(const char* name, bool is_mutable, uint64_t Config::*field, uint64_t lo = 0,
+               uint64_t hi = UINT64_MAX) {
   return {name, is_mutable, [field](const Config& c) { return std::to_string(c.*field); },
-          [field](Config& c, const Values& v) -> std::string {
+          [field, lo, hi](Config& c, const Values& v) -> std::string {
             uint64_t x;
             if (v.size() != 1 || !parse_memory(v[0], &x)) {
               return "argument must be a memory value";
+            }
+            if (x < lo || x > hi) {
+              return "argument must be between " + std::to_string(lo) + " and " +
+                     std::to_string(hi) + " inclusive";
             }
             c.*field = x;
             return {};
@@ -177,8 +183,11 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("timeout", true, 0, INT32_MAX, &Config::timeout));
     t.push_back(num_opt("maxclients", true, 1, 1000000, &Config::maxclients));
     t.push_back(str_opt("requirepass", true, &Config::requirepass));
-    t.push_back(mem_opt("proto-max-bulk-len", true, &Config::proto_max_bulk_len));
-    t.push_back(mem_opt("client-query-buffer-limit", true, &Config::client_query_buffer_limit));
+    // Redis 7.0: both between 1mb and LONG_MAX.
+    t.push_back(
+        mem_opt("proto-max-bulk-len", true, &Config::proto_max_bulk_len, 1 << 20, INT64_MAX));
+    t.push_back(mem_opt("client-query-buffer-limit", true, &Config::client_query_buffer_limit,
+                        1 << 20, INT64_MAX));
     t.push_back({"client-output-buffer-limit", true,
                  [](const Config& c) {
                    return "normal " + obl_text(c.obl_normal) + " slave " + obl_text(c.obl_replica) +

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -54,6 +55,10 @@ class Client {
   int64_t last_interaction_ms = 0;
   std::string last_command = "NULL";
   uint64_t commands_processed = 0;
+  // While a command runs: the buffers some of its arguments view (big bulks the connection
+  // received whole, or a queued transaction's arguments), which the command may keep instead
+  // of copying (take_owned_arg).
+  std::span<std::string> owned_args;
 
   // Pub/Sub subscriptions (pubsub/ keeps the reverse index).
   std::set<std::string> channels;
@@ -82,5 +87,21 @@ class Client {
   // Output buffer limit bookkeeping: when the soft limit was first exceeded (0 = not now).
   int64_t obl_soft_since_ms = 0;
 };
+
+// Moves the bytes of argument `arg` into *out when it views one of client.owned_args of at
+// least kTakeMinBytes (a heap buffer: `arg` keeps viewing the same bytes, now owned by *out).
+// False otherwise: the caller copies.
+inline constexpr size_t kTakeMinBytes = 4096;
+inline bool take_owned_arg(Client& client, std::string_view arg, std::string* out) {
+  if (arg.size() < kTakeMinBytes) return false;
+  for (std::string& buf : client.owned_args) {
+    if (buf.data() == arg.data() && buf.size() == arg.size()) {
+      *out = std::move(buf);
+      buf = std::string();
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace sluice::core

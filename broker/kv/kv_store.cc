@@ -13,6 +13,7 @@
 #include "broker/kv/kv_types.h"
 #include "broker/storage/journal.h"
 #include "broker/storage/record_frame.h"
+#include "broker/storage/snapshot_writer.h"
 #include "wire/schema/kv_generated.h"
 
 namespace sluice::kv {
@@ -37,6 +38,14 @@ enum RecordType : uint8_t {
   kFunctions = 10,
 };
 
+// Fields per KvHashSet record in a snapshot, so that no record of a big hash gets near the
+// journal's record limit.
+constexpr size_t kSnapshotFieldsPerRecord = 1024;
+
+// A record payload this big is written straight from the builder (Journal::append_now) rather
+// than copied into the journal's buffer first, and the builder's memory is returned after it.
+constexpr size_t kDirectRecordBytes = 1u << 20;
+
 constexpr auto bytes = fb_bytes;
 constexpr auto view = fb_view;
 
@@ -49,37 +58,35 @@ Status corrupt(const char* what) {
   return Status(ErrorCode::kCorruption, std::string("kv journal: bad ") + what + " record");
 }
 
-// Frames snapshot records into a string.
-class FrameBuffer final : public KvRecordSink {
+// Where snapshot records go: a SnapshotWriter (in a forked child, or on the loop for
+// write_snapshot). Remembers the first failure; no logging (see ForkedChild).
+class SnapshotSink final : public KvRecordSink, public BigValueSink {
  public:
-  explicit FrameBuffer(std::string* out) : out_(out) {}
+  explicit SnapshotSink(storage::SnapshotWriter* out) : out_(out) {}
   void emit(uint8_t type) override {
-    storage::append_frame(out_, type, finished());
-    fbb_.Clear();
+    if (st_) st_ = out_->append(type, finished());
+    if (fbb_.GetSize() >= kDirectRecordBytes) {
+      fbb_.Reset();
+    } else {
+      fbb_.Clear();
+    }
   }
+  void emit_parts(uint8_t type, std::string_view head, std::string_view body) override {
+    if (st_) st_ = out_->append(type, head, body);
+  }
+  const Status& status() const { return st_; }
 
  private:
-  std::string* out_;
-};
-
-// Writes snapshot records into a SnapshotFile (in the forked child).
-class SnapshotFileSink final : public KvRecordSink {
- public:
-  explicit SnapshotFileSink(storage::SnapshotFile* file) : file_(file) {}
-  void emit(uint8_t type) override {
-    (void)file_->append(type, finished());  // the first error sticks and finish() reports it
-    fbb_.Clear();
-  }
-
- private:
-  storage::SnapshotFile* file_;
+  storage::SnapshotWriter* out_;
+  Status st_;
 };
 
 // Emits the records that recreate one KV key (snapshot).
-void snapshot_key(KvRecordSink& out, int db, const std::string& key, const core::Object& obj) {
+void snapshot_key(SnapshotSink& out, int db, const std::string& key, const core::Object& obj) {
   auto& fbb = out.fbb();
   if (obj.type() == core::ObjectType::kString) {
     const auto& s = static_cast<const StringObject&>(obj);
+    if (s.value.size() >= kBigValueBytes) return emit_big_string(out, db, key, s);
     fbb.Finish(
         fbs::CreateKvString(fbb, db, bytes(fbb, key), bytes(fbb, s.value), s.expire_at_ms, s.raw));
     out.emit(kString);
@@ -88,14 +95,22 @@ void snapshot_key(KvRecordSink& out, int db, const std::string& key, const core:
   if (obj.type() == core::ObjectType::kHash) {
     const auto& h = static_cast<const HashObject&>(obj);
     std::vector<flatbuffers::Offset<flatbuffers::String>> fields;
-    fields.reserve(h.size() * 2);
+    auto emit_fields = [&] {
+      fbb.Finish(
+          fbs::CreateKvHashSet(fbb, db, bytes(fbb, key), fbb.CreateVector(fields), h.is_table()));
+      out.emit(kHashSet);
+      fields.clear();
+    };
     h.for_each([&](const std::string& f, const std::string& v) {
+      if (v.size() >= kBigValueBytes) {
+        emit_big_hash_field(out, db, key, f, v, h.is_table());
+        return;
+      }
       fields.push_back(bytes(fbb, f));
       fields.push_back(bytes(fbb, v));
+      if (fields.size() == 2 * kSnapshotFieldsPerRecord) emit_fields();
     });
-    fbb.Finish(
-        fbs::CreateKvHashSet(fbb, db, bytes(fbb, key), fbb.CreateVector(fields), h.is_table()));
-    out.emit(kHashSet);
+    if (!fields.empty() || h.size() == 0) emit_fields();
   } else if (const KvTypeModule* m = find_kv_type_module(obj.type())) {
     m->snapshot(out, db, key, obj);
   } else {
@@ -132,7 +147,7 @@ std::unique_ptr<core::Object> clone_kv_object(const core::Object& obj) {
 }
 
 KvStore::KvStore(core::Broker& broker) : broker_(broker) {}
-KvStore::~KvStore() = default;
+KvStore::~KvStore() { stop_background_snapshot(); }
 
 void KvStore::open() {
   uint64_t truncated = 0;
@@ -152,11 +167,8 @@ void KvStore::open() {
 
 void KvStore::close() {
   if (!journal_) return;
-  if (snapshot_child_.running()) {
-    // The journals hold everything the child was writing; the next start replays them.
-    snapshot_child_.kill();
-    finish_background_snapshot(storage::ChildProcess::State::kFailed);
-  }
+  // The journals hold everything a snapshot child was writing; the next start replays them.
+  stop_background_snapshot();
   // Closed inside a transaction (DEBUG RELOAD in MULTI): what it wrote so far is kept.
   while (journal_->in_batch()) journal_->end_batch();
   Status st = journal_->sync();
@@ -180,12 +192,27 @@ void KvStore::drop_expired_after_load() {
 }
 
 void KvStore::emit(uint8_t type) {
+  const std::string_view record = finished();
   if (journal_) {
     // A failed journal refuses appends; the broker is already failed through flush() and
     // refuses further writes, so the error needs no second report here.
-    (void)journal_->append(type, finished());
+    if (record.size() >= kDirectRecordBytes) {
+      (void)journal_->append_now(type, record, {});
+    } else {
+      (void)journal_->append(type, record);
+    }
   }
-  fbb_.Clear();
+  if (record.size() >= kDirectRecordBytes) {
+    fbb_.Reset();  // a giant hash value's record should not keep its buffer for good
+  } else {
+    fbb_.Clear();
+  }
+}
+
+void KvStore::emit_parts(uint8_t type, std::string_view head, std::string_view body) {
+  // Written before this returns: the bytes are the value's own, which the next command may
+  // change or free.
+  if (journal_) (void)journal_->append_now(type, head, body);
 }
 
 core::Database* KvStore::replay_db(int index) {
@@ -200,6 +227,7 @@ void KvStore::record_delete(int db, std::string_view key) {
 }
 
 void KvStore::record_string(int db, std::string_view key, const StringObject& value) {
+  if (value.value.size() >= kBigValueBytes) return emit_big_string(*this, db, key, value);
   auto v = bytes(fbb_, value.value);
   auto k = bytes(fbb_, key);
   fbb_.Finish(fbs::CreateKvString(fbb_, db, k, v, value.expire_at_ms, value.raw));
@@ -216,10 +244,23 @@ void KvStore::record_string_range(int db, std::string_view key, uint64_t offset,
 
 void KvStore::record_hash_set(int db, std::string_view key,
                               std::span<const std::string_view> pairs) {
-  auto f = fb_string_list(fbb_, pairs);
-  auto k = bytes(fbb_, key);
-  fbb_.Finish(fbs::CreateKvHashSet(fbb_, db, k, f, false));
-  emit(kHashSet);
+  // Big values get records of their own, written from the arguments; the small pairs between
+  // them keep their order in ordinary records.
+  size_t from = 0;
+  auto emit_small = [&](size_t to) {
+    if (to == from) return;
+    auto f = fb_string_list(fbb_, pairs.subspan(from, to - from));
+    auto k = bytes(fbb_, key);
+    fbb_.Finish(fbs::CreateKvHashSet(fbb_, db, k, f, false));
+    emit(kHashSet);
+  };
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    if (pairs[i + 1].size() < kBigValueBytes) continue;
+    emit_small(i);
+    emit_big_hash_field(*this, db, key, pairs[i], pairs[i + 1], false);
+    from = i + 2;
+  }
+  emit_small(pairs.size());
 }
 
 void KvStore::record_hash_del(int db, std::string_view key,
@@ -273,6 +314,10 @@ void KvStore::abort_batch() {
 
 Status KvStore::replay(uint8_t type, std::string_view payload) {
   auto db_at = [this](int db) { return replay_db(db); };
+  if (type == kStringBytes || type == kHashFieldBytes) {
+    return big_replay_.replay(*this, type, payload);
+  }
+  big_replay_.interrupted();
   switch (type) {
     case kString: {
       auto* r = verified<fbs::KvString>(payload);
@@ -409,44 +454,6 @@ Status KvStore::replay(uint8_t type, std::string_view payload) {
 
 uint64_t KvStore::journal_bytes() const { return journal_ ? journal_->journal_bytes() : 0; }
 
-Status KvStore::write_snapshot() {
-  if (!journal_) return Status::ok();
-  if (snapshot_child_.running()) {
-    snapshot_child_.kill();
-    finish_background_snapshot(storage::ChildProcess::State::kFailed);
-  }
-  std::string frames;
-  FrameBuffer out(&frames);
-  snapshot_functions(out);
-  for (int i = 0; i < broker_.db_count(); ++i) {
-    broker_.db(i).for_each(
-        [&](const std::string& key, const core::Object& obj) { snapshot_key(out, i, key, obj); });
-  }
-  Status st = journal_->write_snapshot(frames);
-  if (!st) return st;
-  last_snapshot_bytes_ = frames.size();
-  ++snapshots_written_;
-  return Status::ok();
-}
-
-Status KvStore::flush() {
-  if (!journal_) return Status::ok();
-  Status st = journal_->flush();
-  if (!st) return st;
-  if (snapshot_child_.running()) {
-    auto state = snapshot_child_.poll();
-    if (state != storage::ChildProcess::State::kRunning) finish_background_snapshot(state);
-    return Status::ok();
-  }
-  const uint64_t size = journal_->journal_bytes();
-  // Never inside a script's or transaction's batch: its records are already in memory (so in
-  // the child's picture) but not yet written (so they would land in the next journal too).
-  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_ && !journal_->in_batch()) {
-    start_background_snapshot();
-  }
-  return Status::ok();
-}
-
 void KvStore::snapshot_functions(KvRecordSink& out) const {
   if (broker_.function_libraries.empty()) return;
   auto& fbb = out.fbb();
@@ -455,46 +462,66 @@ void KvStore::snapshot_functions(KvRecordSink& out) const {
   out.emit(kFunctions);
 }
 
+bool KvStore::write_state(storage::SnapshotWriter& out) const {
+  SnapshotSink sink(&out);
+  snapshot_functions(sink);
+  for (int i = 0; i < broker_.db_count(); ++i) {
+    broker_.db(i).for_each(
+        [&](const std::string& key, const core::Object& obj) { snapshot_key(sink, i, key, obj); });
+  }
+  return sink.status().is_ok() && out.finish().is_ok();
+}
+
+Status KvStore::write_snapshot() {
+  if (!journal_) return Status::ok();
+  stop_background_snapshot();
+  auto target = journal_->begin_snapshot();
+  if (!target) return target.status();
+  storage::SnapshotWriter out;
+  Status st = out.open(*target);
+  if (st && !write_state(out)) st = Status(ErrorCode::kIo, "cannot write " + target->tmp_path);
+  journal_->finish_snapshot(*target, st.is_ok());
+  if (!st) return st;
+  last_snapshot_bytes_ = out.bytes();
+  ++snapshots_written_;
+  return Status::ok();
+}
+
 bool KvStore::start_background_snapshot() {
-  if (!journal_ || snapshot_child_.running()) return false;
+  if (!journal_ || child_.running() || journal_->in_batch()) return false;
   auto target = journal_->begin_snapshot();
   if (!target) {
-    spdlog::error("kv journal: cannot start a snapshot: {}", target.status().detail());
+    spdlog::error("kv snapshot: cannot start: {}", target.status().detail());
     return false;
   }
   snapshot_target_ = *target;
   const int64_t t0 = core::now_us();
+  std::string error;
   // The child sees the keyspace as it is now, which is what the retired journals add up to.
-  bool started = snapshot_child_.start([this] {
-    storage::SnapshotFile file(snapshot_target_);
-    SnapshotFileSink out(&file);
-    snapshot_functions(out);
-    for (int i = 0; i < broker_.db_count(); ++i) {
-      broker_.db(i).for_each(
-          [&](const std::string& key, const core::Object& obj) { snapshot_key(out, i, key, obj); });
-    }
-    return file.finish().is_ok() ? 0 : 1;
-  });
+  const bool started = child_.start(
+      [this] {
+        storage::SnapshotWriter out;
+        return out.open(snapshot_target_).is_ok() && write_state(out);
+      },
+      &error);
   if (!started) {
-    spdlog::warn("kv journal: fork for a snapshot failed: {}; the journal keeps growing",
-                 std::strerror(errno));
+    ++snapshot_failures_;
+    spdlog::warn("kv snapshot: cannot fork ({}); retrying in 5 s", error);
     journal_->finish_snapshot(snapshot_target_, false);
+    next_snapshot_ms_ = core::now_ms() + 5000;
     return false;
   }
-  spdlog::info("kv journal: background snapshot started by pid {} (fork took {} us)",
-               snapshot_child_.pid(), core::now_us() - t0);
+  spdlog::info("kv snapshot: started in a child process (fork took {} us)", core::now_us() - t0);
   return true;
 }
 
-void KvStore::wait_for_background_snapshot() {
-  if (snapshot_child_.running()) finish_background_snapshot(snapshot_child_.wait());
-}
-
-void KvStore::finish_background_snapshot(storage::ChildProcess::State state) {
-  const bool ok = state == storage::ChildProcess::State::kSucceeded;
-  journal_->finish_snapshot(snapshot_target_, ok);
-  if (!ok) {
-    spdlog::warn("kv journal: background snapshot failed; its journals are kept and replayed");
+void KvStore::finish_background_snapshot(bool written, const std::string& why) {
+  journal_->finish_snapshot(snapshot_target_, written);
+  if (!written) {
+    // The retired journals stay and are replayed; the next snapshot covers them too.
+    ++snapshot_failures_;
+    spdlog::warn("kv snapshot: the writer process failed ({}); retrying in 5 s", why);
+    next_snapshot_ms_ = core::now_ms() + 5000;
     return;
   }
   struct stat info {};
@@ -502,7 +529,48 @@ void KvStore::finish_background_snapshot(storage::ChildProcess::State state) {
                              ? static_cast<uint64_t>(info.st_size)
                              : 0;
   ++snapshots_written_;
-  spdlog::info("kv journal: background snapshot done ({} bytes)", last_snapshot_bytes_);
+  snapshot_failures_ = 0;
+  spdlog::info("kv snapshot: done ({} bytes)", last_snapshot_bytes_);
+}
+
+Status KvStore::wait_for_snapshot() {
+  if (!journal_ || !child_.running()) return Status::ok();
+  std::string why;
+  auto state = child_.poll(true, &why);
+  finish_background_snapshot(state == ForkedChild::State::kSucceeded, why);
+  return Status::ok();
+}
+
+void KvStore::stop_background_snapshot() {
+  if (!child_.running()) return;
+  child_.kill();
+  if (journal_) journal_->finish_snapshot(snapshot_target_, false);
+}
+
+Status KvStore::flush() {
+  if (!journal_) return Status::ok();
+  Status st = journal_->flush();
+  if (!st) return st;
+  const int64_t now = core::now_ms();
+  if (child_.running()) {
+    // One waitpid a millisecond at most, however fast the loop spins.
+    if (now == last_poll_ms_) return Status::ok();
+    last_poll_ms_ = now;
+    std::string why;
+    auto state = child_.poll(false, &why);
+    if (state != ForkedChild::State::kRunning) {
+      finish_background_snapshot(state == ForkedChild::State::kSucceeded, why);
+    }
+    return Status::ok();
+  }
+  const uint64_t size = journal_->journal_bytes();
+  // Never inside a script's or transaction's batch: its records are already in memory (so in
+  // the child's picture) but not yet written (so they would land in the next journal too).
+  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_ &&
+      now >= next_snapshot_ms_ && !journal_->in_batch()) {
+    start_background_snapshot();
+  }
+  return Status::ok();
 }
 
 bool KvStore::needs_sync() const { return journal_ && journal_->needs_sync(); }

@@ -13,6 +13,8 @@
 // journaling into the next generation. The loop pays for fork()'s page-table copy only, so a
 // collection of millions of members never stalls it. A later flush() reaps the child; if it
 // failed, the retired journals stay and are replayed, so nothing depends on the child.
+// Big strings and hash values are journaled and snapshotted from their own bytes
+// (big_value_records.h), never copied into a buffer.
 #pragma once
 
 #include <flatbuffers/flatbuffers.h>
@@ -25,11 +27,18 @@
 #include <vector>
 
 #include "broker/core/durability.h"
+#include "broker/kv/big_value_records.h"
+#include "broker/kv/forked_child.h"
 #include "broker/kv/kv_records.h"
 #include "broker/kv/kv_types.h"
-#include "broker/storage/child_process.h"
+#include "broker/kv/big_value_records.h"
+#include "broker/kv/forked_child.h"
 #include "broker/storage/journal.h"
 #include "wire/status.h"
+
+namespace sluice::storage {
+class SnapshotWriter;
+}
 
 namespace sluice::core {
 class Broker;
@@ -45,7 +54,10 @@ std::unique_ptr<core::Object> clone_kv_object(const core::Object& obj);
 
 // As a KvRecordSink, the store journals what the type modules and commands emit: build a record
 // in fbb(), Finish() it, emit(type).
-class KvStore : public core::DurableSource, public KvRecordSink, public KvReplayTarget {
+class KvStore : public core::DurableSource,
+                public KvRecordSink,
+                public KvReplayTarget,
+                private BigValueSink {
  public:
   explicit KvStore(core::Broker& broker);
   ~KvStore() override;
@@ -60,7 +72,8 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
   void record_string(int db, std::string_view key, const StringObject& value);
   // APPEND / SETRANGE.
   void record_string_range(int db, std::string_view key, uint64_t offset, std::string_view bytes);
-  // HSET-like: field, value, field, value...
+  // HSET-like: field, value, field, value... Written before this returns when a value is big
+  // (the caller may then move the arguments' bytes into the hash).
   void record_hash_set(int db, std::string_view key, std::span<const std::string_view> pairs);
   void record_hash_del(int db, std::string_view key, std::span<const std::string_view> fields);
   // A string's or hash's TTL (absolute ms, 0 = none). Streams journal their own.
@@ -88,11 +101,13 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
   // Writes a snapshot now, on this thread (a background one in progress is abandoned).
   wire::Status write_snapshot();
   // Starts a background snapshot (flush() does when the journal is large). False when one is
-  // already running or the journal could not be rotated.
+  // already running, a batch is open or the journal could not be rotated.
   bool start_background_snapshot();
-  bool background_snapshot_running() const { return snapshot_child_.running(); }
-  // Waits for a background snapshot to end and completes it (tests, BGSAVE-like waits).
-  void wait_for_background_snapshot();
+  bool snapshot_running() const { return child_.running(); }
+  // Background snapshots that failed since the last one that succeeded (INFO).
+  uint64_t snapshot_failures() const { return snapshot_failures_; }
+  // Waits for a background snapshot to end and completes it (tests, shutdown-like waits).
+  wire::Status wait_for_snapshot();
 
   void emit(uint8_t type) override;
   core::Database* replay_db(int index) override;
@@ -107,16 +122,25 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
   void drop_expired_after_load();
   // The Lua function libraries, as the first snapshot record.
   void snapshot_functions(KvRecordSink& out) const;
-  // Completes a background snapshot whose child ended in `state`.
-  void finish_background_snapshot(storage::ChildProcess::State state);
+  void emit_parts(uint8_t type, std::string_view head, std::string_view body) override;
+  // Every key's records (and the function libraries) into `out`: in a forked child, or on the
+  // loop for write_snapshot. No logging (see ForkedChild).
+  bool write_state(storage::SnapshotWriter& out) const;
+  // Completes a background snapshot that ended: `written` says whether its file is in place.
+  void finish_background_snapshot(bool written, const std::string& why);
+  void stop_background_snapshot();
 
   core::Broker& broker_;
   std::unique_ptr<storage::Journal> journal_;
+  BigValueReplay big_replay_;
+  ForkedChild child_;
+  storage::Journal::SnapshotTarget snapshot_target_;
   uint64_t snapshot_threshold_ = 64ull << 20;
   uint64_t last_snapshot_bytes_ = 0;
   uint64_t snapshots_written_ = 0;
-  storage::ChildProcess snapshot_child_;
-  storage::Journal::SnapshotTarget snapshot_target_;
+  uint64_t snapshot_failures_ = 0;
+  int64_t next_snapshot_ms_ = 0;  // after a failed one, not before this
+  int64_t last_poll_ms_ = 0;
 };
 
 }  // namespace sluice::kv

@@ -15,6 +15,13 @@ namespace sluice::server {
 namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
+// Reads of a big bulk: large enough that syscalls cost little, small enough to stay in cache.
+constexpr size_t kBigReadChunk = 256 * 1024;
+// Bytes read from one connection in one loop iteration before the others get their turn (the
+// socket stays readable, so the next poll returns at once). Redis reads 16 KiB per client per
+// iteration, or what a big argument still needs.
+constexpr size_t kReadBudget = 64 * 1024;
+constexpr size_t kBigReadBudget = 256 * 1024;
 constexpr size_t kMaxIov = 64;
 // A command batch that queued output on at least this many other connections makes its
 // connection a fan-out source (re-read during the reply sweep).
@@ -46,10 +53,10 @@ Connection::Connection(Server* server, uint64_t id) : server_(server), client_(i
   uv_tcp_init(server->loop(), &tcp_);
   tcp_.data = this;
   write_req_.data = this;
-  auto& cfg = server->broker().config();
-  wire::resp::RequestLimits limits;
-  limits.max_bulk_len = cfg.proto_max_bulk_len;
-  parser_.set_limits(limits);
+  // Both read live when a header needs them: AUTH, RESET and CONFIG SET change them mid-batch.
+  parser_.set_auth_check(
+      [](const void* self) { return static_cast<const Connection*>(self)->auth_required(); }, this);
+  parser_.set_max_bulk_len_source(&server->broker().config().proto_max_bulk_len);
 }
 
 Connection::~Connection() = default;
@@ -73,18 +80,39 @@ void Connection::start() {
 }
 
 void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(h->data);
-  // Drop consumed bytes before growing, so the buffer holds only unparsed input.
-  if (self->input_pos_ > 0) {
-    self->input_.consume(self->input_pos_);
-    self->input_pos_ = 0;
+  *buf = static_cast<Connection*>(h->data)->read_buffer();
+}
+
+uv_buf_t Connection::read_buffer() {
+  const uint64_t iteration = server_->iteration();
+  if (iteration != read_iteration_) {
+    read_iteration_ = iteration;
+    read_bytes_ = 0;
   }
-  size_t want = std::max(kReadChunk, self->parser_.bytes_hint());
-  *buf = uv_buf_init(self->input_.reserve(want), static_cast<unsigned>(want));
+  if (big_filling_) {
+    if (read_bytes_ >= kBigReadBudget) return uv_buf_init(nullptr, 0);
+    std::string& big = big_args_.back();
+    // Zero-fill a chunk ahead (std::string has no uninitialized growth); capacity was reserved,
+    // so the bytes never move. Reads stop exactly at the bulk's end, as Redis's do.
+    if (big.size() == big_filled_) big.resize(std::min(big_total_, big_filled_ + kBigReadChunk));
+    return uv_buf_init(big.data() + big_filled_, static_cast<unsigned>(big.size() - big_filled_));
+  }
+  if (read_bytes_ >= kReadBudget) return uv_buf_init(nullptr, 0);
+  // Drop consumed bytes before growing, so the buffer holds only unparsed input.
+  if (input_pos_ > 0) {
+    input_.consume(input_pos_);
+    input_pos_ = 0;
+  }
+  // A bulk still being received needs at most kBigBulk + 2 more bytes: bigger ones go to
+  // big_args_.
+  size_t want = std::max(kReadChunk, parser_.bytes_hint());
+  return uv_buf_init(input_.reserve(want), static_cast<unsigned>(want));
 }
 
 void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<Connection*>(s->data);
+  // The read budget of this iteration is spent: level-triggered polling comes back next time.
+  if (nread == UV_ENOBUFS) return;
   if (nread < 0) {
     self->close();
     return;
@@ -95,23 +123,62 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
 
 void Connection::received(size_t n) {
   server_->count_input();
-  input_.commit(n);
+  read_bytes_ += n;
+  if (big_filling_) {
+    big_filled_ += n;
+  } else {
+    input_.commit(n);
+  }
   server_->broker().stats().total_net_input_bytes += n;
   client_.last_interaction_ms = core::now_ms();
+  // As Redis, checked after each read, before parsing: the connection is closed without a reply.
+  if (query_buffer_bytes() > server_->broker().config().client_query_buffer_limit) {
+    spdlog::warn("closing client {} ({}) that reached max query buffer length ({} bytes)",
+                 client_.id, client_.addr, query_buffer_bytes());
+    close();
+    return;
+  }
+  if (big_filling_) {
+    if (big_filled_ < big_total_) return;
+    std::string& big = big_args_.back();
+    big.resize(big_total_ - 2);
+    parser_.supply_big_bulk(big);
+    big_filling_ = false;
+  }
   uint64_t foreign = server_->foreign_outputs();
   process_input();
   // Deliveries to a handful of connections are not worth a re-read (Server::write_replies).
   if (server_->foreign_outputs() - foreign >= kFanoutSourceMin) server_->note_fanout_source(this);
 }
 
+size_t Connection::query_buffer_bytes() const {
+  if (big_filling_) return big_filled_;
+  return input_.size() - input_pos_ - std::min(input_.size() - input_pos_, parser_.parsed_bytes());
+}
+
+bool Connection::auth_required() const {
+  return !client_.authenticated && !server_->broker().config().requirepass.empty();
+}
+
+void Connection::begin_big_bulk(wire::resp::RequestParser::BigBulk bulk) {
+  std::string_view data = input_.view(input_pos_);
+  if (big_args_.capacity() == 0) big_args_.reserve(4);
+  std::string& big = big_args_.emplace_back();
+  big_total_ = bulk.length + 2;
+  big.reserve(big_total_);
+  // What already arrived (less than the whole bulk, or the parser would have taken it) moves
+  // over once; the rest is read in place.
+  big.append(data.substr(bulk.offset));
+  big_filled_ = big.size();
+  input_.truncate(input_pos_ + bulk.offset);
+  big_filling_ = true;
+}
+
 bool Connection::read_now() {
   if (closing_ || close_requested || !reading_ || client_.blocked || client_.fd < 0) return false;
-  if (input_pos_ > 0) {
-    input_.consume(input_pos_);
-    input_pos_ = 0;
-  }
-  size_t want = std::max(kReadChunk, parser_.bytes_hint());
-  ssize_t n = ::read(client_.fd, input_.reserve(want), want);
+  uv_buf_t buf = read_buffer();
+  if (buf.len == 0) return false;
+  ssize_t n = ::read(client_.fd, buf.base, buf.len);
   // Nothing there, end of file or an error: libuv's next poll reports the last two.
   if (n <= 0) return false;
   received(static_cast<size_t>(n));
@@ -121,18 +188,30 @@ bool Connection::read_now() {
 void Connection::process_input() {
   if (closing_ || close_requested) return;
   auto& broker = server_->broker();
-  while (!client_.blocked && !client_.close_after_reply && input_pos_ < input_.size()) {
+  // While a big bulk fills, nothing new can be parsed (the loop below starts one and stops).
+  while (!big_filling_ && !client_.blocked && !client_.close_after_reply &&
+         input_pos_ < input_.size()) {
     size_t consumed = 0;
     std::string_view data = input_.view(input_pos_);
     auto outcome = parser_.parse(data, &argv_, &consumed);
-    if (outcome == wire::resp::RequestParser::Outcome::kIncomplete) break;
+    if (outcome == wire::resp::RequestParser::Outcome::kIncomplete) {
+      if (auto big = parser_.big_bulk(); big.length > 0) begin_big_bulk(big);
+      break;
+    }
     if (outcome == wire::resp::RequestParser::Outcome::kError) {
       protocol_error(parser_.error());
       return;
     }
     input_pos_ += consumed;
     if (argv_.empty()) continue;
-    commands::execute(broker, client_, argv_);
+    if (big_args_.empty()) {
+      commands::execute(broker, client_, argv_);
+    } else {
+      client_.owned_args = big_args_;
+      commands::execute(broker, client_, argv_);
+      client_.owned_args = {};
+      big_args_.clear();  // what the command did not keep
+    }
   }
   // Compact: keep only unparsed bytes (argv views are dead by now). The parser's progress on a
   // partial command is relative to the first unparsed byte, so it survives the move.
@@ -141,12 +220,6 @@ void Connection::process_input() {
     input_pos_ = 0;
   }
   input_.shrink_if_idle();
-  if (input_.size() - input_pos_ > broker.config().client_query_buffer_limit) {
-    spdlog::warn("closing client {} ({}) that reached max query buffer length", client_.id,
-                 client_.addr);
-    close();
-    return;
-  }
   // A blocked client keeps being read (pipelined bytes wait in the buffer, bounded by
   // client-query-buffer-limit), so a disconnect while blocked is noticed at once and its
   // waiter removed.
@@ -168,6 +241,8 @@ void Connection::protocol_error(const std::string& text) {
   input_.clear();
   input_pos_ = 0;
   parser_.reset();
+  big_args_.clear();
+  big_filling_ = false;
   if (reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     reading_ = false;

@@ -1,6 +1,9 @@
 // Connection: one client socket. Reads into an input buffer, parses and runs every complete
 // command in order, and queues replies; the server writes them once per loop iteration
-// (before polling), with writev.
+// (before polling), with writev. A big bulk (RequestParser::kBigBulk bytes or more) is read
+// straight into a buffer of its exact size, which a command may keep (no copy), as Redis reads
+// big arguments into an sds of the right size. Each loop iteration reads a bounded number of
+// bytes from a connection, so one client sending a giant value or pipeline cannot hold the loop.
 #pragma once
 
 #include <sys/socket.h>
@@ -59,7 +62,14 @@ class Connection final : public core::ClientHost {
   static void on_write(uv_write_t* req, int status);
   static void on_close(uv_handle_t* h);
   void protocol_error(const std::string& text);
+  // Where the next read goes: the big bulk being received, or the input buffer. An empty
+  // buffer when this iteration's read budget is spent.
+  uv_buf_t read_buffer();
   void received(size_t n);
+  void begin_big_bulk(wire::resp::RequestParser::BigBulk bulk);
+  // Unparsed input as Redis counts it against client-query-buffer-limit.
+  size_t query_buffer_bytes() const;
+  bool auth_required() const;
   size_t gather_output();
   void wrote(ssize_t n, size_t total);
   void finish_if_drained();
@@ -73,6 +83,15 @@ class Connection final : public core::ClientHost {
   InputBuffer input_;
   size_t input_pos_ = 0;  // start of the unparsed bytes
   std::vector<std::string_view> argv_;
+  // The current command's big bulks; while big_filling_, the last one is being received: it
+  // holds big_filled_ bytes of big_total_ (the bulk and its CRLF) and is zero-filled up to its
+  // size() ahead of the reads.
+  std::vector<std::string> big_args_;
+  size_t big_filled_ = 0;
+  size_t big_total_ = 0;
+  bool big_filling_ = false;
+  uint64_t read_iteration_ = 0;  // the loop iteration read_bytes_ counts for
+  size_t read_bytes_ = 0;
   std::vector<iovec> iov_;
   size_t write_in_flight_ = 0;
   msghdr msg_{};           // a queued batch send (SendRing)

@@ -34,6 +34,10 @@ class InputBuffer {
     size_ -= n;
   }
   void clear() { size_ = 0; }
+  // Keeps only the first n bytes.
+  void truncate(size_t n) {
+    if (n < size_) size_ = n;
+  }
   // Returns memory after a burst (a large value) once the buffer is empty again.
   void shrink_if_idle() {
     if (size_ == 0 && capacity_ > 256 * 1024) {

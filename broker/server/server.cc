@@ -238,6 +238,7 @@ void Server::before_poll() {
     request_shutdown(false);
     return;
   }
+  ++iterations_;
   // 1. Blocked clients whose keys got data (each retry may queue output and signal again).
   auto& blocking = broker_.blocking();
   if (blocking.has_ready()) blocking.serve_ready();

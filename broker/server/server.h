@@ -41,6 +41,8 @@ class Server final : public core::ServerControl {
   uint64_t foreign_outputs() const { return foreign_outputs_; }
   // A connection read request bytes (busy polling keeps going while they come).
   void count_input() { ++inputs_; }
+  // Loop iterations so far (connections bound how much they read in one).
+  uint64_t iteration() const { return iterations_; }
 
   // core::ServerControl
   void request_shutdown(bool save) override;
@@ -93,6 +95,7 @@ class Server final : public core::ServerControl {
   uint64_t foreign_outputs_ = 0;
   uint64_t inputs_ = 0;
   uint64_t inputs_seen_ = 0;
+  uint64_t iterations_ = 0;
   int64_t last_input_us_ = 0;
   bool dense_input_ = false;  // the last two iterations with input were close together
   int port_ = 0;

@@ -22,6 +22,7 @@ constexpr uint32_t kFileVersion = 1;
 constexpr char kSnapMagic[4] = {'S', 'L', 'S', 'N'};
 constexpr char kJournalMagic[4] = {'S', 'L', 'J', 'N'};
 constexpr size_t kMaxJournalRecordBytes = 512u * 1024 * 1024 + 4096;
+constexpr size_t kKeptPendingCapacity = 16u << 20;
 
 std::string file_header(const char (&magic)[4], uint64_t generation) {
   std::string out(magic, 4);
@@ -423,11 +424,34 @@ Status Journal::flush() {
   impl_->file_bytes += ready;
   if (ready == impl_->pending.size()) {
     impl_->pending.clear();
+    // A burst of big records should not keep its buffer for good.
+    if (impl_->pending.capacity() > kKeptPendingCapacity) std::string().swap(impl_->pending);
   } else {
     impl_->pending.erase(0, ready);
     impl_->batch_start = 0;
   }
   return Status::ok();
+}
+
+Status Journal::append_now(uint8_t type, std::string_view head, std::string_view body) {
+  if (impl_->failed || impl_->destroyed) return impl_->storage_failed();
+  const size_t n = head.size() + body.size();
+  if (type == 0 || n > kMaxJournalRecordBytes) {
+    return Status(wire::ErrorCode::kInvalidArgument, "journal record of type 0 or too large");
+  }
+  if (impl_->batch_depth > 0) {
+    // Written with the rest of the batch, so that replay sees all of it or none.
+    std::string payload;
+    payload.reserve(n);
+    payload.append(head).append(body);
+    return append(type, payload);
+  }
+  Status st = flush();
+  if (!st) return st;
+  const auto header = frame_header(type, head, body);
+  static constexpr char kZeros[8] = {};
+  return impl_->write_at_end({std::string_view(header.data(), header.size()), head, body,
+                              std::string_view(kZeros, padded_len(n) - n)});
 }
 
 bool Journal::has_unflushed() const { return !impl_->pending.empty(); }
@@ -542,46 +566,8 @@ void Journal::finish_snapshot(const SnapshotTarget& target, bool written) {
 
 bool Journal::snapshot_in_progress() const { return impl_->snapshot_pending != 0; }
 
-SnapshotFile::SnapshotFile(const Journal::SnapshotTarget& target) : target_(target) {
-  fd_ = ::open(target_.tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
-    status_ = io_error("open " + target_.tmp_path, errno);
-    return;
-  }
-  buffer_ = file_header(kSnapMagic, target_.generation);
-}
-
-SnapshotFile::~SnapshotFile() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-Status SnapshotFile::write_buffer() {
-  if (!status_ || buffer_.empty()) return status_;
-  status_ = pwrite_all(fd_, buffer_, written_, target_.tmp_path);
-  written_ += buffer_.size();
-  buffer_.clear();
-  return status_;
-}
-
-Status SnapshotFile::append(uint8_t type, std::string_view payload) {
-  if (!status_) return status_;
-  if (payload.size() > kMaxJournalRecordBytes) {
-    return status_ = Status(wire::ErrorCode::kInvalidArgument, "snapshot record too large");
-  }
-  append_frame(&buffer_, type, payload);
-  return buffer_.size() >= (1u << 20) ? write_buffer() : status_;
-}
-
-Status SnapshotFile::finish() {
-  Status st = write_buffer();
-  if (st) st = datasync(fd_, target_.tmp_path);
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  if (st && ::rename(target_.tmp_path.c_str(), target_.final_path.c_str()) != 0) {
-    st = io_error("rename " + target_.tmp_path, errno);
-  }
-  if (st) st = sync_dir(target_.dir);
-  return status_ = st;
+std::string snapshot_file_header(uint64_t generation) {
+  return file_header(kSnapMagic, generation);
 }
 
 Status Journal::destroy() {

@@ -20,7 +20,7 @@
 // Background snapshots (the KV layer writes its snapshot in a forked child so a large keyspace
 // never stalls the loop): begin_snapshot() retires the live journal and starts a new one of the
 // next generation, and returns where the snapshot of the state at that moment goes; anyone may
-// write it there with SnapshotFile (it renames it into place when complete); finish_snapshot()
+// write it there with SnapshotWriter (it renames it into place when complete); finish_snapshot()
 // then deletes the retired journals it covers, or, when the writer failed, leaves them to be
 // replayed. A retired journal's unsynced tail and the directory entries stay in the sync targets
 // (sync_fds) until a sync covers them, so rotation never costs the loop an fsync.
@@ -57,7 +57,7 @@ class Journal {
 
   // Where a background snapshot goes, from begin_snapshot().
   struct SnapshotTarget {
-    std::string tmp_path;    // written by SnapshotFile
+    std::string tmp_path;    // written by SnapshotWriter
     std::string final_path;  // <name>.snap
     std::string dir;
     uint64_t generation = 0;  // the snapshot's; it covers every journal below it
@@ -74,6 +74,11 @@ class Journal {
   // Drops the open batch's records (nothing of it was written yet).
   void abort_batch();
   bool in_batch() const;
+  // Appends a record whose payload is `head` followed by `body` and writes it now, after what
+  // was buffered, straight from those bytes: a big value is neither copied into the buffer nor
+  // referenced after this returns. A few writes per call, so for big payloads only. Inside a
+  // batch it is buffered like append(), so the batch stays one unit.
+  Status append_now(uint8_t type, std::string_view head, std::string_view body);
   Status flush();
   bool has_unflushed() const;
   bool needs_sync() const;
@@ -110,30 +115,8 @@ class Journal {
   std::unique_ptr<Impl> impl_;
 };
 
-// Writes a snapshot file for a Journal::SnapshotTarget: frames are buffered and written in large
-// chunks; finish() makes the file durable and renames it into place. Does not log, so it may run
-// in a forked child.
-class SnapshotFile {
- public:
-  explicit SnapshotFile(const Journal::SnapshotTarget& target);
-  ~SnapshotFile();
-  SnapshotFile(const SnapshotFile&) = delete;
-  SnapshotFile& operator=(const SnapshotFile&) = delete;
-
-  Status append(uint8_t type, std::string_view payload);
-  // Writes what is buffered, fdatasyncs, renames tmp to final and fsyncs the directory.
-  Status finish();
-  uint64_t bytes() const { return written_ + buffer_.size(); }
-
- private:
-  Status write_buffer();
-
-  Journal::SnapshotTarget target_;
-  int fd_ = -1;
-  Status status_;
-  std::string buffer_;
-  uint64_t written_ = 0;
-};
+// The 16-byte header a snapshot file of `generation` starts with (SnapshotWriter writes it).
+std::string snapshot_file_header(uint64_t generation);
 
 // Writes `bytes` to `path` atomically: path.tmp, fdatasync, rename, fsync the directory.
 Status write_file_atomic(const std::string& path, std::string_view bytes);

@@ -38,6 +38,22 @@ void encode_frame(char* frame, uint8_t type, std::string_view payload) {
   put_u32(frame, wire::crc32c_mask(wire::crc32c(frame + 4, total - 4)));
 }
 
+std::array<char, kFrameHeaderBytes> frame_header(uint8_t type, std::string_view head,
+                                                 std::string_view body) {
+  std::array<char, kFrameHeaderBytes> header{};
+  const size_t n = head.size() + body.size();
+  put_u32(header.data() + 4, static_cast<uint32_t>(n));
+  header[8] = static_cast<char>(type);
+  header[9] = static_cast<char>(kFrameVersion);
+  static constexpr char kZeros[8] = {};
+  uint32_t crc = wire::crc32c_extend(0, header.data() + 4, kFrameHeaderBytes - 4);
+  crc = wire::crc32c_extend(crc, head.data(), head.size());
+  crc = wire::crc32c_extend(crc, body.data(), body.size());
+  crc = wire::crc32c_extend(crc, kZeros, padded_len(n) - n);
+  put_u32(header.data(), wire::crc32c_mask(crc));
+  return header;
+}
+
 FrameStatus decode_frame(std::string_view bytes, size_t max_record_bytes, FrameView* out,
                          bool check_crc) {
   if (bytes.size() < kFrameHeaderBytes) return FrameStatus::kTruncated;

@@ -13,6 +13,7 @@
 // anything is allocated.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -33,6 +34,12 @@ inline constexpr size_t frame_bytes(size_t payload_len) {
 void append_frame(std::string* out, uint8_t type, std::string_view payload);
 // Writes one frame into out[0, frame_bytes(payload.size())), padding included.
 void encode_frame(char* out, uint8_t type, std::string_view payload);
+
+// The header (checksum included) of a frame whose payload is `head` followed by `body`, for
+// writing a big frame in pieces from where its bytes lie instead of copying them into one
+// buffer: header, head, body, then padded_len(n) - n zero bytes.
+std::array<char, kFrameHeaderBytes> frame_header(uint8_t type, std::string_view head,
+                                                 std::string_view body);
 
 enum class FrameStatus {
   kOk,         // a whole, valid frame

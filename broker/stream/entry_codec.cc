@@ -1,6 +1,7 @@
 #include "broker/stream/entry_codec.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "wire/schema/stream_generated.h"
 
@@ -14,6 +15,25 @@ void append_len(std::string* out, char type, size_t n) {
   *r.ptr++ = '\r';
   *r.ptr++ = '\n';
   out->append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+// "<type><n>\r\n" at out; returns its length (len_text_size(n)).
+size_t len_text(char* out, char type, size_t n) {
+  char* p = out;
+  *p++ = type;
+  p = std::to_chars(p, p + 21, n).ptr;
+  *p++ = '\r';
+  *p++ = '\n';
+  return static_cast<size_t>(p - out);
+}
+
+size_t len_text_size(size_t n) {
+  size_t digits = 1;
+  while (n >= 10) {
+    n /= 10;
+    ++digits;
+  }
+  return digits + 3;
 }
 
 }  // namespace
@@ -35,10 +55,31 @@ void encode_entry_resp(std::string* out, StreamId id, std::span<const std::strin
 
 std::string_view EntryEncoder::encode(StreamId id, uint64_t ordinal,
                                       std::span<const std::string_view> fields) {
-  resp_.clear();
-  encode_entry_resp(&resp_, id, fields);
+  char idbuf[StreamId::kMaxText];
+  const size_t idlen = id.format(idbuf);
+  // The RESP is written once, straight into the record (no intermediate string: a giant field
+  // would be copied one more time).
+  size_t total = 4 + len_text_size(idlen) + idlen + 2 + len_text_size(fields.size());
+  for (std::string_view f : fields) total += len_text_size(f.size()) + f.size() + 2;
   fbb_.Clear();
-  auto resp = fbb_.CreateVector(reinterpret_cast<const uint8_t*>(resp_.data()), resp_.size());
+  uint8_t* bytes = nullptr;
+  auto resp = fbb_.CreateUninitializedVector(total, 1, &bytes);
+  char* p = reinterpret_cast<char*>(bytes);
+  std::memcpy(p, "*2\r\n", 4);
+  p += 4;
+  p += len_text(p, '$', idlen);
+  std::memcpy(p, idbuf, idlen);
+  p += idlen;
+  std::memcpy(p, "\r\n", 2);
+  p += 2;
+  p += len_text(p, '*', fields.size());
+  for (std::string_view f : fields) {
+    p += len_text(p, '$', f.size());
+    if (!f.empty()) std::memcpy(p, f.data(), f.size());
+    p += f.size();
+    std::memcpy(p, "\r\n", 2);
+    p += 2;
+  }
   schema::Id fid(id.ms, id.seq);
   auto entry = schema::CreateStreamEntry(fbb_, &fid, ordinal, resp);
   fbb_.Finish(entry);

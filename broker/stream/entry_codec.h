@@ -24,12 +24,17 @@ void encode_entry_resp(std::string* out, StreamId id, std::span<const std::strin
 
 class EntryEncoder {
  public:
-  // Builds the record payload; the view is valid until the next call.
+  // Builds the record payload; the view is valid until the next call (or release()).
   std::string_view encode(StreamId id, uint64_t ordinal, std::span<const std::string_view> fields);
+  // Gives back the memory of a big entry once its payload was used (every stream has an
+  // encoder: a giant XADD must not keep one its size for good).
+  void release() {
+    if (fbb_.GetSize() > kKeptBytes) fbb_.Reset();
+  }
 
  private:
+  static constexpr size_t kKeptBytes = 1u << 20;
   flatbuffers::FlatBufferBuilder fbb_{1024};
-  std::string resp_;
 };
 
 struct EntryView {

@@ -261,6 +261,7 @@ Result<StreamId> Stream::next_id(const IdRequest& request, int64_t now_ms) const
 Status Stream::append(StreamId id, std::span<const std::string_view> fields) {
   std::string_view payload = encoder_.encode(id, next_ordinal_, fields);
   Status st = log_->append(id, kEntryRecord, payload);
+  encoder_.release();
   if (!st.is_ok()) return st;
   ++next_ordinal_;
   ++records_;

@@ -193,7 +193,52 @@ TEST_SUITE("wire.resp.request_parser") {
     check_error("*-0\r\n", "Protocol error: invalid multibulk length");
     check_error("*1 \r\n", "Protocol error: invalid multibulk length");
     check_error("*99999999999999999999\r\n", "Protocol error: invalid multibulk length");
-    check_error("*1048577\r\n", "Protocol error: invalid multibulk length");
+    check_error("*2147483648\r\n", "Protocol error: invalid multibulk length");
+  }
+
+  TEST_CASE("a command may have up to INT_MAX arguments, as in Redis 7.0") {
+    for (std::string_view header : {"*1048577\r\n", "*2147483647\r\n"}) {
+      CAPTURE(header);
+      RequestParser parser;
+      std::vector<std::string_view> argv;
+      size_t consumed = 0;
+      CHECK(parser.parse(header, &argv, &consumed) == Outcome::kIncomplete);
+    }
+  }
+
+  TEST_CASE("before AUTH, more than 10 arguments or a bulk over 16 KiB closes the connection") {
+    auto unauth_error = [](std::string_view input) {
+      RequestParser parser;
+      parser.set_auth_required(true);
+      std::vector<std::string_view> argv;
+      size_t consumed = 0;
+      Outcome outcome = parser.parse(input, &argv, &consumed);
+      return outcome == Outcome::kError ? parser.error() : std::string("(no error)");
+    };
+    CHECK(unauth_error("*11\r\n") == "Protocol error: unauthenticated multibulk length");
+    CHECK(unauth_error("*10\r\n") == "(no error)");
+    CHECK(unauth_error("*2\r\n$4\r\nAUTH\r\n$16385\r\n") ==
+          "Protocol error: unauthenticated bulk length");
+    CHECK(unauth_error("*2\r\n$4\r\nAUTH\r\n$16384\r\n") == "(no error)");
+    CHECK(unauth_error("*2\r\n$4\r\nAUTH\r\n$100000000\r\n") ==
+          "Protocol error: unauthenticated bulk length");
+    // A length that is invalid for everyone gets the general error first, as in Redis.
+    CHECK(unauth_error("*2147483648\r\n") == "Protocol error: invalid multibulk length");
+    CHECK(unauth_error("*1\r\n$536870913\r\n") == "Protocol error: invalid bulk length");
+    // Empty and negative counts are skipped whatever the state.
+    CHECK(unauth_error("*0\r\n") == "(no error)");
+    CHECK(unauth_error("*-1\r\n") == "(no error)");
+    // Inline commands have only their 64 KiB line limit.
+    CHECK(unauth_error("AUTH a b c d e f g h i j k l\r\n") == "(no error)");
+
+    // Once authenticated, the ordinary limits apply to the next header.
+    RequestParser parser;
+    parser.set_auth_required(true);
+    std::vector<std::string_view> argv;
+    size_t consumed = 0;
+    CHECK(parser.parse("*1\r\n$4\r\nPING\r\n", &argv, &consumed) == Outcome::kCommand);
+    parser.set_auth_required(false);
+    CHECK(parser.parse("*11\r\n", &argv, &consumed) == Outcome::kIncomplete);
   }
 
   TEST_CASE("bulk header errors carry Redis's texts") {
@@ -254,6 +299,68 @@ TEST_SUITE("wire.resp.request_parser") {
 
   TEST_CASE("an inline line ends at its first NUL byte, as sdssplitargs reads a C string") {
     CHECK(parse_one(std::string_view("SET a b\0c d\r\n", 13)) == Argv{"SET", "a", "b"});
+  }
+
+  TEST_CASE("a big bulk can be received outside the input and supplied whole") {
+    const std::string big(RequestParser::kBigBulk + 5, 'v');
+    const std::string head =
+        "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + std::to_string(big.size()) + "\r\n";
+    // The caller has the header and the first bytes of the bulk.
+    std::string input = head + big.substr(0, 100);
+    RequestParser parser;
+    std::vector<std::string_view> argv;
+    size_t consumed = 0;
+    REQUIRE(parser.parse(input, &argv, &consumed) == Outcome::kIncomplete);
+    const RequestParser::BigBulk bulk = parser.big_bulk();
+    CHECK(bulk.offset == head.size());
+    CHECK(bulk.length == big.size());
+    // It takes the bulk over: keeps its input up to the offset, receives the rest elsewhere.
+    input.resize(bulk.offset);
+    const std::string own = big;
+    parser.supply_big_bulk(own);
+    CHECK(parser.big_bulk().length == 0);
+    REQUIRE(parser.parse(input, &argv, &consumed) == Outcome::kCommand);
+    CHECK(consumed == input.size());
+    CHECK(to_strings(argv) == Argv{"SET", "k", big});
+    CHECK(argv[2].data() == own.data());
+  }
+
+  TEST_CASE("after a supplied big bulk, parsing goes on with the bytes that follow") {
+    const std::string big(RequestParser::kBigBulk, 'b');
+    std::string input = "*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$" + std::to_string(big.size()) + "\r\n";
+    RequestParser parser;
+    std::vector<std::string_view> argv;
+    size_t consumed = 0;
+    REQUIRE(parser.parse(input, &argv, &consumed) == Outcome::kIncomplete);
+    REQUIRE(parser.big_bulk().length == big.size());
+    parser.supply_big_bulk(big);
+    input += "$1\r\nv\r\n*1\r\n$4\r\nPING\r\n";
+    REQUIRE(parser.parse(input, &argv, &consumed) == Outcome::kCommand);
+    CHECK(to_strings(argv) == Argv{"HSET", "h", big, "v"});
+    std::string_view rest = std::string_view(input).substr(consumed);
+    REQUIRE(parser.parse(rest, &argv, &consumed) == Outcome::kCommand);
+    CHECK(to_strings(argv) == Argv{"PING"});
+  }
+
+  TEST_CASE("bulks under 32 KiB are never offered for taking over") {
+    const std::string head = "*1\r\n$" + std::to_string(RequestParser::kBigBulk - 1) + "\r\n";
+    RequestParser parser;
+    std::vector<std::string_view> argv;
+    size_t consumed = 0;
+    REQUIRE(parser.parse(head, &argv, &consumed) == Outcome::kIncomplete);
+    CHECK(parser.big_bulk().length == 0);
+    CHECK(parser.bytes_hint() == RequestParser::kBigBulk + 1);
+  }
+
+  TEST_CASE("parsed_bytes counts the arguments of the incomplete command already parsed") {
+    RequestParser parser;
+    std::vector<std::string_view> argv;
+    size_t consumed = 0;
+    const std::string input = "*2\r\n$3\r\nGET\r\n$5\r\nab";
+    REQUIRE(parser.parse(input, &argv, &consumed) == Outcome::kIncomplete);
+    CHECK(parser.parsed_bytes() == input.size() - 2);
+    parser.reset();
+    CHECK(parser.parsed_bytes() == 0);
   }
 
   TEST_CASE("argv views of unquoted arguments point into the input") {

@@ -9,8 +9,9 @@
 namespace sluice::wire::resp {
 namespace {
 
-// Arguments of an inline command that needed unescaping live in inline_storage_; their span's
-// offset carries this tag and the storage index instead of a byte offset.
+// Arguments of an inline command that needed unescaping live in inline_storage_, and big bulks
+// supplied by the caller in supplied_: their span's offset carries this tag and the index there
+// instead of a byte offset.
 constexpr size_t kStorageTag = size_t{1} << (sizeof(size_t) * 8 - 1);
 
 size_t find_byte(std::string_view data, size_t from, char byte) {
@@ -63,7 +64,21 @@ void RequestParser::reset() {
   bulk_len_ = -1;
   scan_pos_ = 0;
   arg_spans_.clear();
+  supplied_count_ = 0;
   bytes_hint_ = 0;
+}
+
+RequestParser::BigBulk RequestParser::big_bulk() const {
+  if (multibulk_len_ <= 0 || bulk_len_ < static_cast<int64_t>(kBigBulk)) return {};
+  return {pos_, static_cast<size_t>(bulk_len_)};
+}
+
+void RequestParser::supply_big_bulk(std::string_view bytes) {
+  arg_spans_.emplace_back(kStorageTag | supplied_count_, bytes.size());
+  if (supplied_.size() == supplied_count_) supplied_.emplace_back();
+  supplied_[supplied_count_++] = bytes;
+  bulk_len_ = -1;
+  scan_pos_ = pos_;
 }
 
 RequestParser::Outcome RequestParser::fail(std::string text) {
@@ -104,9 +119,14 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
       return Outcome::kIncomplete;
     }
     int64_t count = 0;
-    if (!parse_i64(data.substr(1, cr - 1), &count) ||
-        (count > 0 && static_cast<uint64_t>(count) > limits_.max_multibulk_len)) {
-      return fail("Protocol error: invalid multibulk length");
+    // One comparison against the lower of both limits on the common path; which one was
+    // passed is sorted out only then.
+    const bool number = parse_i64(data.substr(1, cr - 1), &count);
+    if (!number || (count > 0 && static_cast<uint64_t>(count) > quick_multibulk_len_)) {
+      if (!number || static_cast<uint64_t>(count) > limits_.max_multibulk_len) {
+        return fail("Protocol error: invalid multibulk length");
+      }
+      if (auth_required()) return fail("Protocol error: unauthenticated multibulk length");
     }
     if (count <= 0) {
       // Redis resets the client and moves on; callers see an empty command and skip it.
@@ -147,9 +167,12 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
         return fail(std::move(text));
       }
       int64_t len = 0;
-      if (!parse_i64(data.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
-          static_cast<uint64_t>(len) > limits_.max_bulk_len) {
-        return fail("Protocol error: invalid bulk length");
+      const bool number = parse_i64(data.substr(pos_ + 1, cr - pos_ - 1), &len);
+      if (!number || len < 0 || static_cast<uint64_t>(len) > quick_bulk_len_) {
+        if (!number || len < 0 || static_cast<uint64_t>(len) > max_bulk_len()) {
+          return fail("Protocol error: invalid bulk length");
+        }
+        if (auth_required()) return fail("Protocol error: unauthenticated bulk length");
       }
       bulk_len_ = len;
       pos_ = cr + 2;
@@ -168,7 +191,17 @@ RequestParser::Outcome RequestParser::parse(std::string_view data,
   }
 
   argv->clear();
-  for (const auto& [offset, length] : arg_spans_) argv->push_back(data.substr(offset, length));
+  if (supplied_count_ == 0) {
+    for (const auto& [offset, length] : arg_spans_) argv->push_back(data.substr(offset, length));
+  } else {
+    for (const auto& [offset, length] : arg_spans_) {
+      if (offset & kStorageTag) {
+        argv->push_back(supplied_[offset & ~kStorageTag]);
+      } else {
+        argv->push_back(data.substr(offset, length));
+      }
+    }
+  }
   *consumed = pos_;
   reset();
   return Outcome::kCommand;

@@ -1,5 +1,5 @@
 // Journal background snapshots: begin_snapshot() retires the live journal while appends go on,
-// SnapshotFile writes the snapshot somewhere else, finish_snapshot() drops what it covers.
+// SnapshotWriter writes the snapshot somewhere else, finish_snapshot() drops what it covers.
 // Whatever point a crash stops this at, reopening replays every record exactly once, in order.
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/storage/journal.h"
+#include "broker/storage/snapshot_writer.h"
 #include "tests/broker/storage/temp_dir.h"
 
 namespace sluice::storage {
@@ -50,7 +51,8 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
 
 // A snapshot holding records [0, n) as the child would write it.
 void write_snapshot_of(const Journal::SnapshotTarget& target, int n) {
-  SnapshotFile file(target);
+  SnapshotWriter file;
+  REQUIRE(file.open(target).is_ok());
   for (int i = 0; i < n; ++i) REQUIRE(file.append(1, "r" + std::to_string(i)).is_ok());
   REQUIRE(file.finish().is_ok());
 }
