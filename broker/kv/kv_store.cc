@@ -35,7 +35,9 @@ enum RecordType : uint8_t {
   kFlush = 7,
   kMove = 8,
   kSwapDb = 9,
-  kFunctions = 10,
+  kStringBytes = kStringBytesRecord,        // 10: big_value_records.h
+  kHashFieldBytes = kHashFieldBytesRecord,  // 11: big_value_records.h
+  kFunctions = 12,
 };
 
 // Fields per KvHashSet record in a snapshot, so that no record of a big hash gets near the
@@ -566,8 +568,8 @@ Status KvStore::flush() {
   const uint64_t size = journal_->journal_bytes();
   // Never inside a script's or transaction's batch: its records are already in memory (so in
   // the child's picture) but not yet written (so they would land in the next journal too).
-  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_ &&
-      now >= next_snapshot_ms_ && !journal_->in_batch()) {
+  if (size > snapshot_threshold_ && size > 2 * last_snapshot_bytes_ && now >= next_snapshot_ms_ &&
+      !journal_->in_batch()) {
     start_background_snapshot();
   }
   return Status::ok();

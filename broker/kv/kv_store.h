@@ -31,8 +31,6 @@
 #include "broker/kv/forked_child.h"
 #include "broker/kv/kv_records.h"
 #include "broker/kv/kv_types.h"
-#include "broker/kv/big_value_records.h"
-#include "broker/kv/forked_child.h"
 #include "broker/storage/journal.h"
 #include "wire/status.h"
 

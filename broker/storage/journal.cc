@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 
 #include "broker/storage/atomic_file.h"
 #include "broker/storage/record_frame.h"
@@ -126,6 +127,26 @@ struct Journal::Impl {
   }
 
   std::string retired_path(uint64_t gen) const { return journal_path + "." + std::to_string(gen); }
+
+  // Writes pieces at the end of the file, one after the other; on failure cuts what was written
+  // and fails the journal.
+  Status write_at_end(std::initializer_list<std::string_view> pieces) {
+    uint64_t offset = file_bytes;
+    for (std::string_view piece : pieces) {
+      uint64_t written = 0;
+      Status st = pwrite_all(fd, piece, offset, journal_path, &written);
+      offset += written;
+      if (!st) {
+        if (offset > file_bytes && ::ftruncate(fd, static_cast<off_t>(file_bytes)) != 0) {
+          storage_log().error("cannot cut a partial write off {}: {}", journal_path,
+                              std::strerror(errno));
+        }
+        return fail(st);
+      }
+    }
+    file_bytes = offset;
+    return Status::ok();
+  }
 
   // Closes the fds of retired journals a sync up to `pos` covered (and the directory's).
   void release_synced(uint64_t pos) {

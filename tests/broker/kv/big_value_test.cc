@@ -27,11 +27,6 @@ struct Records final : BigValueSink {
   }
 };
 
-struct Target final : KvReplayTarget {
-  core::Database db{0};
-  core::Database* replay_db(int index) override { return index == 3 ? &db : nullptr; }
-};
-
 std::string value_of(size_t n) {
   std::string v(n, '\0');
   for (size_t i = 0; i < n; ++i) v[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
@@ -49,7 +44,7 @@ TEST_SUITE("kv.big_value") {
     emit_big_string(out, 3, "key", s, 4096);
     REQUIRE(out.payloads.size() == 3);
 
-    Target target;
+    OneDbTarget target(3);
     BigValueReplay replay;
     REQUIRE(replay.replay(target, kStringBytesRecord, out.payloads[0]).is_ok());
     REQUIRE(replay.replay(target, kStringBytesRecord, out.payloads[1]).is_ok());
@@ -62,7 +57,7 @@ TEST_SUITE("kv.big_value") {
     CHECK(got->raw);
 
     // A torn write: the first chunks, then the journal goes on with another record.
-    Target torn;
+    OneDbTarget torn(3);
     BigValueReplay again;
     REQUIRE(again.replay(torn, kStringBytesRecord, out.payloads[0]).is_ok());
     again.interrupted();
@@ -76,7 +71,7 @@ TEST_SUITE("kv.big_value") {
     Records out;
     emit_big_string(out, 3, "k", s);
     REQUIRE(out.payloads.size() == 1);
-    Target target;
+    OneDbTarget target(3);
     BigValueReplay replay;
     REQUIRE(replay.replay(target, kStringBytesRecord, out.payloads[0]).is_ok());
     CHECK(static_cast<StringObject*>(target.db.find_raw("k"))->value == s.value);
@@ -95,7 +90,7 @@ TEST_SUITE("kv.big_value") {
     emit_big_hash_field(out, 3, "h", "big", v, true, 4000);
     REQUIRE(out.payloads.size() == 3);
     CHECK(out.types == std::vector<uint8_t>(3, kHashFieldBytesRecord));
-    Target target;
+    OneDbTarget target(3);
     auto small = std::make_unique<HashObject>();
     small->set("a", "1");
     target.db.put("h", std::move(small));

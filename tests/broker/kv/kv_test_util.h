@@ -16,9 +16,26 @@
 #include "broker/commands/dispatch.h"
 #include "broker/config/config.h"
 #include "broker/core/broker.h"
+#include "broker/kv/kv_types.h"
 #include "tests/broker/storage/temp_dir.h"
 
 namespace sluice::kv::testing {
+
+// A replay target of one database with index `index` and a default configuration, for tests that
+// replay records without a broker.
+class OneDbTarget final : public KvReplayTarget {
+ public:
+  explicit OneDbTarget(int index = 0) : index_(index), db(index) {}
+  core::Database* replay_db(int i) override { return i == index_ ? &db : nullptr; }
+  const config::Config& replay_config() const override { return config; }
+
+ private:
+  int index_;
+
+ public:
+  core::Database db;
+  config::Config config;
+};
 
 class KvFixture {
  public:

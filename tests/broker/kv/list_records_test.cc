@@ -23,14 +23,6 @@ class RecordList final : public KvRecordSink {
   std::vector<std::pair<uint8_t, std::string>> records;
 };
 
-class OneDb final : public KvReplayTarget {
- public:
-  core::Database* replay_db(int index) override { return index == 0 ? &db : nullptr; }
-  const config::Config& replay_config() const override { return config; }
-  core::Database db{0};
-  config::Config config;
-};
-
 std::vector<std::string> elements_of(const ListObject& l) {
   std::vector<std::string> out;
   auto it = l.iterate_from(0);
@@ -93,7 +85,7 @@ TEST_SUITE("kv.list_records") {
     RecordList out;
     kListModule.snapshot(out, 0, "k", l);
     CHECK(out.records.size() == 4);
-    OneDb target;
+    OneDbTarget target;
     for (const auto& [type, payload] : out.records) {
       REQUIRE(kListModule.replay(target, type, payload).is_ok());
     }
@@ -103,7 +95,7 @@ TEST_SUITE("kv.list_records") {
   }
 
   TEST_CASE("a record that does not verify is corruption") {
-    OneDb target;
+    OneDbTarget target;
     CHECK(!kListModule.replay(target, 16, "not a flatbuffer").is_ok());
     CHECK(!kListModule.replay(target, 31, "").is_ok());
   }
