@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/quarantine.h"
 #include "broker/storage/record_frame.h"
 
 namespace sluice::storage {
@@ -140,14 +142,17 @@ Status Journal::Impl::replay_journal(const Replay& replay, uint64_t* truncated_b
     return reset_file(generation);
   }
   size_t off = kFileHeaderBytes;
+  FrameStatus last_status = FrameStatus::kOk;
   while (off < bytes.size()) {
     FrameView frame;
     FrameStatus fs = decode_frame(bytes.substr(off), kMaxJournalRecordBytes, &frame);
     if (fs != FrameStatus::kOk) {
       if (fs != FrameStatus::kTruncated && valid_frame_after(bytes, off + 8)) {
         return Status(wire::ErrorCode::kCorruption,
-                      "journal " + journal_path + " corrupt at offset " + std::to_string(off));
+                      "journal " + journal_path + " corrupt at offset " + std::to_string(off) +
+                          " (valid records follow); nothing was changed");
       }
+      last_status = fs;
       break;
     }
     Status st = replay(frame.type, frame.payload, false);
@@ -156,8 +161,22 @@ Status Journal::Impl::replay_journal(const Replay& replay, uint64_t* truncated_b
   }
   if (off < bytes.size()) {
     const uint64_t cut = bytes.size() - off;
-    storage_log().warn("torn write at end of {} at offset {}: truncated {} bytes", journal_path,
-                       off, cut);
+    const bool zero = std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(off), bytes.end(),
+                                  [](char c) { return c == 0; });
+    if (last_status == FrameStatus::kTruncated || zero) {
+      storage_log().warn("torn write at end of {} at offset {}: truncated {} bytes", journal_path,
+                         off, cut);
+      count_torn_bytes(cut);
+    } else {
+      // A whole last record that does not verify: it may have been acknowledged, so its bytes
+      // are kept aside before the cut.
+      auto copy = quarantine_range(fd, journal_path, off, bytes.size());
+      if (!copy) return copy.status();
+      count_corrupt_range(1);
+      storage_log().error(
+          "corrupt last record in {} at offset {} ({} bytes): not replayed; bytes copied to {}",
+          journal_path, off, cut, *copy);
+    }
     *truncated_bytes += cut;
     if (::ftruncate(fd, static_cast<off_t>(off)) != 0) {
       return io_error("truncate " + journal_path, errno);

@@ -155,6 +155,8 @@ class Stream final : public core::Object {
   wire::Status write_state();
   wire::Status maybe_snapshot();
   void recompute_first_id();
+  // Records were lost to damage in the log (`gaps`): drops their tombstones and recounts.
+  void recount_after_loss(std::span<const storage::KeyGap> gaps);
   const HeadNode& head_node();
   // Moves the logical start forward (trims, retention, deletions at the head), journals the new
   // state and leaves the segments behind it to start_durable().
