@@ -79,6 +79,7 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
   wire::Status flush() override;
   bool needs_sync() const override;
   void collect_sync(core::SyncBatch& batch) override;
+  void roll_back(core::RollBack how) override;
 
  private:
   wire::Status replay(uint8_t type, std::string_view payload);
@@ -89,6 +90,7 @@ class KvStore : public core::DurableSource, public KvRecordSink, public KvReplay
   uint64_t snapshot_threshold_ = 64ull << 20;
   uint64_t last_snapshot_bytes_ = 0;
   uint64_t snapshots_written_ = 0;
+  bool rolled_back_ = false;  // close() writes nothing (roll_back())
 };
 
 }  // namespace sluice::kv

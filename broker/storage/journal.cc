@@ -62,9 +62,10 @@ struct Journal::Impl {
   int fd = -1;
   uint64_t generation = 0;
   std::string pending;
-  uint64_t file_bytes = 0;  // bytes in the journal file, header included
-  uint64_t base = 0;        // logical position of file offset 0 (grows at each snapshot)
-  uint64_t synced = 0;      // logical position known durable
+  uint64_t file_bytes = 0;   // bytes in the journal file, header included
+  uint64_t base = 0;         // logical position of file offset 0 (grows at each snapshot)
+  uint64_t synced = 0;       // logical position known durable
+  uint64_t round_start = 0;  // file size when the latest flush() began
   bool failed = false;
   bool destroyed = false;
 
@@ -90,6 +91,7 @@ struct Journal::Impl {
     base += file_bytes + kFileHeaderBytes;
     file_bytes = kFileHeaderBytes;
     synced = flushed_pos();
+    round_start = file_bytes;  // what came before is in the snapshot, durable
     return Status::ok();
   }
 
@@ -181,8 +183,10 @@ Status Journal::Impl::replay_journal(const Replay& replay, uint64_t* truncated_b
     if (::ftruncate(fd, static_cast<off_t>(off)) != 0) {
       return io_error("truncate " + journal_path, errno);
     }
+    // A disk that cannot sync now (this may be a reload after a failed write) leaves the cut
+    // to be made again by the next recovery: nothing after `off` is replayed either way.
     Status st = datasync(fd, journal_path);
-    if (!st) return st;
+    if (!st) storage_log().warn("cannot fdatasync {} after the cut: {}", journal_path, st.detail());
     file_bytes = off;
   }
   synced = flushed_pos();
@@ -235,6 +239,7 @@ Status Journal::append(uint8_t type, std::string_view payload) {
 
 Status Journal::flush() {
   if (impl_->failed || impl_->destroyed) return impl_->storage_failed();
+  impl_->round_start = impl_->file_bytes;
   if (impl_->pending.empty()) return Status::ok();
   uint64_t written = 0;
   Status st =
@@ -271,6 +276,28 @@ Status Journal::sync() {
   if (!st) return impl_->fail(st);
   mark_synced(pos);
   return Status::ok();
+}
+
+Status Journal::roll_back(CutTo cut) {
+  Impl& j = *impl_;
+  j.pending.clear();
+  Status result;
+  if (!j.destroyed && cut != CutTo::kNothing) {
+    const uint64_t keep =
+        cut == CutTo::kSynced ? j.synced - std::min(j.synced, j.base) : j.round_start;
+    if (keep < j.file_bytes && keep >= kFileHeaderBytes) {
+      if (::ftruncate(j.fd, static_cast<off_t>(keep)) != 0) {
+        result = io_error("truncate " + j.journal_path, errno);
+      } else {
+        storage_log().info(
+            "journal {}: cut back to {} bytes ({})", j.journal_path, keep,
+            cut == CutTo::kSynced ? "its synced size" : "its size before the failed flush");
+        j.file_bytes = keep;
+      }
+    }
+  }
+  j.failed = true;  // the owner reopens it from disk; this object writes nothing more
+  return result;
 }
 
 uint64_t Journal::journal_bytes() const {

@@ -290,8 +290,11 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
     seg->records = check.records;
     seg->index = std::move(check.index);
     seg->file = file;
-    st = datasync(fd, c.path);
-    if (!st) return st;
+    // Its bytes may be in the page cache only (the process died, not the machine): make them
+    // durable before an index vouches for them. A disk that cannot sync now (full, or failing:
+    // this may be a reload after a failed write) gets no index; the next start checks the file.
+    const bool durable = datasync(fd, c.path).is_ok();
+    if (!durable) storage_log().warn("cannot fdatasync {} during recovery", c.path);
     if (last) {
       ::unlink(seg->index_path().c_str());
       st = load_tail(*seg, fd, options, key_of);
@@ -299,7 +302,8 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
     } else {
       seg->state = SegmentState::kSealed;
       SegmentSummary summary{size, seg->base_key, seg->last_key, seg->records};
-      st = write_file_replace(seg->index_path(), encode_index_file(summary, seg->index));
+      st = durable ? write_file_replace(seg->index_path(), encode_index_file(summary, seg->index))
+                   : Status(wire::ErrorCode::kIo, "not synced");
       if (st) {
         ++report->rebuilt_indexes;
         storage_log().info("rebuilt index of {}", c.path);
@@ -316,7 +320,7 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
   for (const auto& seg : out.segments) report->records += seg->records;
   report->segments = out.segments.size();
   st = sync_dir(dir);
-  if (!st) return st;
+  if (!st) storage_log().warn("recovery of {}: {}", dir, st.detail());
   return out;
 }
 

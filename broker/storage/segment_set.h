@@ -56,6 +56,10 @@ struct SegmentSet {
   // and under quarantine, the damage is isolated and skipped (damaged_frame()).
   bool recovering = true;
   mutable std::vector<KeyGap> lost;  // at open and since: where records are missing
+  // Where the latest flush() began writing: the first segment with unflushed bytes and its size
+  // on disk then (segments after it had nothing on disk). roll_back(false) returns files there.
+  uint64_t round_serial = 0;
+  uint64_t round_offset = 0;
   SegmentedLog::LossListener on_loss;
 
   // Write side (segment_set.cc).
@@ -68,6 +72,7 @@ struct SegmentSet {
   bool needs_sync() const;
   void drop_before(StreamId key);
   Status remove_all();
+  Status roll_back(CutTo cut);
   Status fail(const Status& cause);
   Status storage_failed() const;
 

@@ -110,6 +110,8 @@ void SegmentedLog::mark_sync_failed(uint64_t token, const Status& cause) {
 
 Status SegmentedLog::sync() { return impl_->sync(); }
 
+Status SegmentedLog::roll_back(CutTo cut) { return impl_->roll_back(cut); }
+
 void SegmentedLog::finish_recovery() { impl_->recovering = false; }
 
 void SegmentedLog::set_loss_listener(LossListener listener) {

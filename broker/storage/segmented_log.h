@@ -44,6 +44,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/storage/atomic_file.h"
 #include "wire/status.h"
 #include "wire/stream_id.h"
 
@@ -143,6 +144,11 @@ class SegmentedLog {
   // A worker's fdatasync of these targets failed: the log turns failed().
   void mark_sync_failed(uint64_t token, const Status& cause);
   Status sync();  // flush + fdatasync in the calling thread (tests, shutdown)
+  // Storage failed and what was written since must go: cuts the files back as `cut` says
+  // (atomic_file.h), removing segment files created since, and drops buffered appends. The log
+  // is failed() afterwards and writes nothing more, not even from its destructor: reopen it to
+  // go on. Returns the first error met (it keeps cutting the other files).
+  Status roll_back(CutTo cut);
 
   // Damage met by reads. Until finish_recovery() a read through a damaged record of a file fails
   // with kCorruption unless options.quarantine_corrupt; after it (and always under quarantine)

@@ -652,6 +652,15 @@ Status Stream::sync() {
   return c;
 }
 
+Status Stream::roll_back(storage::CutTo cut) {
+  Status a = log_->roll_back(cut);
+  Status b = control_->roll_back(cut);
+  Status c = group_journal ? group_journal->roll_back(cut) : Status();
+  if (!a.is_ok()) return a;
+  if (!b.is_ok()) return b;
+  return c;
+}
+
 Status Stream::destroy_files() {
   if (group_journal) group_journal->destroy();
   control_->destroy();
