@@ -126,9 +126,14 @@ void OutputQueue::fail_uncommitted(std::string_view error) {
 }
 
 void OutputQueue::fail_from(uint64_t from, std::string_view error) {
-  // Take every byte from `from` on out of the queue. Bytes before it stay where they are: some
-  // may be in an asynchronous write that holds their addresses.
-  std::string tail;
+  // Take every byte from `from` on out of the queue, as pieces: owned reply bytes, and shared
+  // frames (published messages, which are no command's reply and stay). Bytes before `from`
+  // stay where they are: some may be in an asynchronous write that holds their addresses.
+  struct Piece {
+    std::string owned;
+    std::shared_ptr<const std::string> shared;
+  };
+  std::vector<Piece> tail;
   uint64_t pos = consumed_total_;
   size_t keep_chunks = chunks_.size();
   for (size_t i = 0; i < chunks_.size(); ++i) {
@@ -137,15 +142,18 @@ void OutputQueue::fail_from(uint64_t from, std::string_view error) {
     if (end > from) {
       const std::string& d = c.data();
       const size_t cut = c.offset + static_cast<size_t>(from > pos ? from - pos : 0);
-      tail.append(d, cut, std::string::npos);
       chunk_bytes_ -= d.size() - cut;
+      if (c.shared && cut == 0) {
+        tail.push_back({{}, c.shared});
+      } else {
+        // A reply boundary inside a shared frame cannot be: it is one whole message.
+        SLUICE_CHECK(!c.shared, "reply boundary inside a shared frame at %llu",
+                     static_cast<unsigned long long>(from));
+        tail.push_back({d.substr(cut), nullptr});
+      }
       if (keep_chunks == chunks_.size()) {
         keep_chunks = i;
         if (cut > c.offset) {
-          // A reply boundary inside a chunk: only owned bytes are cut (a shared frame is one
-          // whole message).
-          SLUICE_CHECK(!c.shared, "reply boundary inside a shared frame at %llu",
-                       static_cast<unsigned long long>(from));
           c.owned.resize(cut);
           keep_chunks = i + 1;
         }
@@ -156,27 +164,33 @@ void OutputQueue::fail_from(uint64_t from, std::string_view error) {
   chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(keep_chunks), chunks_.end());
   if (pos + (staging_.size() - staging_offset_) > from) {
     const size_t cut = staging_offset_ + static_cast<size_t>(from > pos ? from - pos : 0);
-    tail.append(staging_, cut, std::string::npos);
+    tail.push_back({staging_.substr(cut), nullptr});
     staging_.resize(cut);
   }
-  // One error for each reply; pushes stay.
+  staging_epoch_ = 0;  // the errors go out at once
+  // One error for each reply; RESP3 pushes and shared frames stay.
   const std::string line = "-" + std::string(error) + "\r\n";
   wire::resp::ReplyParser parser;
-  for (std::string_view rest = tail; !rest.empty();) {
-    wire::resp::Value value;
-    size_t consumed = 0;
-    if (parser.parse(rest, &value, &consumed) != wire::resp::ReplyParser::Outcome::kValue) {
-      staging_ += line;  // not RESP: cannot happen; one error, never garbage
-      break;
+  for (Piece& piece : tail) {
+    if (piece.shared) {
+      append_shared(std::move(piece.shared));
+      continue;
     }
-    if (value.type == wire::resp::Value::Type::kPush) {
-      staging_.append(rest.substr(0, consumed));
-    } else {
-      staging_ += line;
+    for (std::string_view rest = piece.owned; !rest.empty();) {
+      wire::resp::Value value;
+      size_t consumed = 0;
+      if (parser.parse(rest, &value, &consumed) != wire::resp::ReplyParser::Outcome::kValue) {
+        staging_ += line;  // not RESP: cannot happen; one error, never garbage
+        break;
+      }
+      if (value.type == wire::resp::Value::Type::kPush) {
+        staging_.append(rest.substr(0, consumed));
+      } else {
+        staging_ += line;
+      }
+      rest.remove_prefix(consumed);
     }
-    rest.remove_prefix(consumed);
   }
-  staging_epoch_ = 0;  // the errors go out at once
   commit();
 }
 

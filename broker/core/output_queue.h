@@ -62,9 +62,10 @@ class OutputQueue {
 
   // Storage failed (Server::roll_back_storage): the replies of the failed batch, not sent yet,
   // become `error` replies (the text without '-' and CRLF), one for each; RESP3 push messages
-  // among them stay as they are. fail_held() takes the replies held for a durable epoch above
-  // `durable_epoch` (appendfsync always); fail_uncommitted() those queued since the last
-  // commit(), which the server calls once the writes of an iteration are stored (otherwise).
+  // and shared frames (published messages, RESP2 ones too) among them stay as they are. fail_held()
+  // takes the replies held for a durable epoch above `durable_epoch` (appendfsync always);
+  // fail_uncommitted() those queued since the last commit(), which the server calls once the writes
+  // of an iteration are stored (otherwise).
   void commit() { committed_ = consumed_total_ + bytes(); }
   void fail_held(uint64_t durable_epoch, std::string_view error);
   void fail_uncommitted(std::string_view error);

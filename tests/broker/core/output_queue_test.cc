@@ -160,4 +160,14 @@ TEST_CASE("fail_uncommitted turns the replies queued since commit() into errors"
   CHECK(q.empty());
 }
 
+TEST_CASE("a failed batch keeps the published messages of a RESP2 subscriber") {
+  OutputQueue q;
+  q.commit();
+  q.staging()->append("+PONG\r\n");
+  q.append_shared(
+      std::make_shared<const std::string>("*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n"));
+  q.fail_uncommitted("MISCONF full");
+  CHECK(pending(q) == "-MISCONF full\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n");
+}
+
 }  // namespace sluice::core
