@@ -180,8 +180,8 @@ void Broker::roll_back_storage() {
   storage_failed_ = true;
   storage_error_ = why;
   // Nothing written before is pending any more: it is durable or it was cut.
-  durable_epoch_ = issued_epoch_;
-  write_epoch_ = durable_epoch_;
+  durable_epoch_ = epochs_.issued;
+  epochs_.write = durable_epoch_;
   spdlog::warn("storage: the failed batch was undone ({}) and the data reloaded from disk",
                how == RollBack::kToSynced    ? "cut back to what was fdatasynced"
                : how == RollBack::kLastFlush ? "cut back to before the failed write"

@@ -130,15 +130,16 @@ class Broker {
   // covers every write made before it was issued; a reply that depends on unsynced writes waits
   // for pending_epoch(), the epoch of the next sync to be issued.
   uint64_t durable_epoch() const { return durable_epoch_; }
-  uint64_t issued_epoch() const { return issued_epoch_; }
-  uint64_t pending_epoch() const { return issued_epoch_ + 1; }
-  uint64_t issue_sync_epoch() { return ++issued_epoch_; }
+  uint64_t issued_epoch() const { return epochs_.issued; }
+  uint64_t pending_epoch() const { return epochs_.issued + 1; }
+  uint64_t issue_sync_epoch() { return ++epochs_.issued; }
   void set_durable_epoch(uint64_t e) { durable_epoch_ = e; }
   // The epoch whose sync makes the latest write durable: under `always`, a reply that may show
   // that write (a read's too) waits for it. Engines call note_write() for every write they
   // buffer (one store, no branch).
-  uint64_t write_epoch() const { return write_epoch_; }
-  void note_write() { write_epoch_ = issued_epoch_ + 1; }
+  uint64_t write_epoch() const { return epochs_.write; }
+  void note_write() { epochs_.note_write(); }
+  WriteEpoch& write_epochs() { return epochs_; }
 
   // Storage failure (MISCONF). set_storage_failed() refuses writes from now on and asks for a
   // rollback: before any reply of the failed batch goes out, the server calls
@@ -199,8 +200,7 @@ class Broker {
   uint64_t generation_ = 0;
   std::map<std::pair<int, std::string>, std::vector<Client*>, std::less<>> watchers_;
   uint64_t durable_epoch_ = 0;
-  uint64_t issued_epoch_ = 0;
-  uint64_t write_epoch_ = 0;
+  WriteEpoch epochs_;
   bool storage_failed_ = false;
   bool rollback_pending_ = false;
   bool failed_in_flush_ = false;  // the failure came from flush_storage (RollBack::kLastFlush)

@@ -3,6 +3,7 @@
 // appendfsync; nothing here blocks the loop on fsync.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -14,6 +15,14 @@ namespace sluice::core {
 struct SyncBatch {
   std::vector<int> fds;
   std::vector<std::function<void()>> on_synced;  // loop thread, after every fd synced OK
+};
+
+// The epoch whose sync makes the latest write durable (Broker::write_epoch). Engines note every
+// write they buffer through it, inline: one store, no call.
+struct WriteEpoch {
+  uint64_t issued = 0;  // the last sync epoch issued
+  uint64_t write = 0;   // the epoch of the sync that will cover the latest write
+  void note_write() { write = issued + 1; }
 };
 
 // What a failed batch is, so what a rollback cuts.

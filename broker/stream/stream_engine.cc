@@ -80,7 +80,8 @@ void remove_tree(const std::string& path) {
 
 }  // namespace
 
-StreamEngine::StreamEngine(core::Broker& broker) : broker_(broker) {}
+StreamEngine::StreamEngine(core::Broker& broker)
+    : broker_(broker), epochs_(broker.write_epochs()) {}
 
 StreamEngine::~StreamEngine() {
   for (int fd : pending_dir_fds_) ::close(fd);
@@ -231,11 +232,6 @@ void StreamEngine::destroy(std::unique_ptr<core::Object> obj) {
 }
 
 void StreamEngine::free_graveyard() { graveyard_.clear(); }
-
-void StreamEngine::mark_dirty(Stream& stream) {
-  dirty_.insert(stream.number);
-  broker_.note_write();
-}
 
 Status StreamEngine::relocate(Stream& stream, int db, std::string_view key) {
   Status st = storage::write_file_atomic(stream.dir() + "/meta", meta_bytes(db, key));

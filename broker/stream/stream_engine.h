@@ -42,7 +42,10 @@ class StreamEngine final : public core::DurableSource {
   wire::Status relocate(Stream& stream, int db, std::string_view key);
   // Notes that a stream has buffered writes to flush this iteration (and that a write happened:
   // Broker::note_write).
-  void mark_dirty(Stream& stream);
+  void mark_dirty(Stream& stream) {
+    dirty_.insert(stream.number);
+    epochs_.note_write();
+  }
 
   StreamOptions options() const;
   std::string streams_dir() const;
@@ -85,6 +88,7 @@ class StreamEngine final : public core::DurableSource {
   void free_graveyard();
 
   core::Broker& broker_;
+  core::WriteEpoch& epochs_;
   uint64_t next_number_ = 1;
   std::map<uint64_t, Stream*> by_number_;  // ordered: retention resumes at a number
   std::unordered_set<uint64_t> dirty_;
