@@ -92,9 +92,17 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
 void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& spec,
                  std::span<const std::string_view> argv, int64_t now_ms) {
   const auto& cfg = broker.config();
-  bool always = cfg.appendfsync == config::AppendFsync::kAlways;
-  // Under `always`, output that depends on writes not yet synced waits for the next sync.
-  if (always && (spec.flags & kWrite)) client.out.hold(broker.pending_epoch());
+  // Under `always` a reply goes only once what it may show is durable: a write's reply waits for
+  // the next sync; any other reply waits for the sync of the latest write (a read may show it),
+  // as Redis writes its AOF before any reply of the iteration. If that sync fails, the write is
+  // undone and these replies become -MISCONF errors (Server::roll_back_storage). A RESP2
+  // subscriber only (un)subscribes and pings: nothing it gets depends on storage.
+  if (cfg.appendfsync == config::AppendFsync::kAlways) {
+    const uint64_t epoch = (spec.flags & kWrite) ? broker.pending_epoch() : broker.write_epoch();
+    if (epoch > broker.durable_epoch() && !(client.protocol == 2 && client.is_pubsub_client())) {
+      client.out.hold(epoch);
+    }
+  }
 
   size_t mark = client.out.staging_pending();
   core::ReplyMode mode_before = client.reply_mode;
@@ -226,8 +234,7 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     flag_multi_error();
     ++spec->stats.rejected_calls;
     reject(broker, client,
-           "MISCONF Sluice cannot persist writes: " + broker.storage_error() +
-               ". Writes are refused until the server is restarted; reads keep working.");
+           error_text(wire::Status(wire::ErrorCode::kStorageFailed, broker.storage_error())));
     return false;
   }
   run_checked(broker, client, *spec, argv, core::now_ms());

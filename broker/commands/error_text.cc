@@ -35,7 +35,8 @@ std::string error_text(const wire::Status& status) {
     case ErrorCode::kStorageFailed:
       return "MISCONF Sluice cannot persist writes: " +
              (d.empty() ? std::string("storage failed") : d) +
-             ". Writes are refused until the server is restarted; reads keep working.";
+             ". Writes are refused until the disk takes writes again (retried every second); "
+             "reads keep working.";
     case ErrorCode::kIo:
       return "ERR I/O error: " + d;
     case ErrorCode::kCorruption:

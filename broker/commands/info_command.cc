@@ -13,6 +13,7 @@
 #include "broker/kv/kv_store.h"
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/scripting/scripting.h"
+#include "broker/storage/quarantine.h"
 #include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
 
@@ -175,7 +176,18 @@ void info(CommandContext& ctx) {
                            : cfg.appendfsync == config::AppendFsync::kEverysec ? "everysec"
                                                                                : "no");
     w.field("storage_status", b.storage_failed() ? "failed" : "ok");
+    w.field("storage_error", b.storage_error());
     w.field("durable_epoch", b.durable_epoch());
+    w.field("storage_write_failures", st.io_errors);
+    w.field("storage_rollbacks", st.storage_rollbacks);
+    w.field("storage_resumes", st.storage_resumes);
+    const storage::CorruptionStats damage = storage::corruption_stats();
+    w.field("storage_corrupt_ranges", damage.corrupt_ranges);
+    w.field("storage_corrupt_records", damage.corrupt_records);
+    w.field("storage_quarantined_bytes", damage.quarantined_bytes);
+    w.field("storage_quarantine_files", damage.quarantine_files);
+    w.field("storage_torn_write_bytes", damage.torn_bytes);
+    w.field("storage_empty_segments_removed", damage.empty_segments);
   }
   if (on("stats")) {
     uint64_t expired = 0;

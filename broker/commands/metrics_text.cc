@@ -10,6 +10,7 @@
 #include "broker/commands/prometheus_text.h"
 #include "broker/commands/server_stats.h"
 #include "broker/pubsub/pubsub_hub.h"
+#include "broker/storage/quarantine.h"
 #include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
 
@@ -97,8 +98,39 @@ void append_server_families(core::Broker& broker, std::string* out) {
                  "Resident set size of the server process (INFO used_memory).", rss_bytes());
 
   Family::single(out, "sluice_storage_failed", kGauge,
-                 "1 after a failed write or fdatasync: writes are refused until restart.",
+                 "1 after a failed write or fdatasync, until the disk takes writes again.",
                  broker.storage_failed() ? 1 : 0);
+
+  Family::single(out, "sluice_storage_write_failures_total", kCounter,
+                 "Failed writes or fdatasyncs that turned storage failed.", st.io_errors);
+
+  Family::single(out, "sluice_storage_rollbacks_total", kCounter,
+                 "Failed batches undone: their writes cut from disk, their replies -MISCONF.",
+                 st.storage_rollbacks);
+
+  Family::single(out, "sluice_storage_resumes_total", kCounter,
+                 "Times writes resumed after a failure, without a restart.", st.storage_resumes);
+
+  const storage::CorruptionStats damage = storage::corruption_stats();
+  Family::single(out, "sluice_storage_corrupt_ranges_total", kCounter,
+                 "Damaged ranges found in segments and journals (not torn writes).",
+                 damage.corrupt_ranges);
+
+  Family::single(out, "sluice_storage_corrupt_records_total", kCounter,
+                 "Records lost in damaged ranges (counted from frame headers).",
+                 damage.corrupt_records);
+
+  Family::single(out, "sluice_storage_quarantined_bytes_total", kCounter,
+                 "Bytes of damaged ranges copied into quarantine files.", damage.quarantined_bytes);
+
+  Family::single(out, "sluice_storage_quarantine_files_total", kCounter,
+                 "Quarantine files written (<file>.corrupt-<offset>).", damage.quarantine_files);
+
+  Family::single(out, "sluice_storage_torn_write_bytes_total", kCounter,
+                 "Bytes of torn writes cut at the end of files by recovery.", damage.torn_bytes);
+
+  Family::single(out, "sluice_storage_empty_segments_total", kCounter,
+                 "0-byte segment files removed by recovery.", damage.empty_segments);
 }
 
 void append_command_families(core::Broker& broker, std::string* out) {

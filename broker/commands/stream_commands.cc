@@ -306,6 +306,11 @@ void xread(CommandContext& ctx) {
     if (!obj || obj->type() != core::ObjectType::kStream) return false;
     const auto* s = static_cast<const Stream*>(obj);
     if (!(s->last_id() > wait->after[k])) return false;
+    // Under appendfsync always the entries go out once the writes that added them are durable.
+    if (broker->config().appendfsync == config::AppendFsync::kAlways &&
+        broker->write_epoch() > broker->durable_epoch()) {
+      client.out.hold(broker->write_epoch());
+    }
     reply_xread_one(client, key, *s, wait->after[k], wait->count);
     return true;
   };

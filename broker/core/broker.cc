@@ -8,6 +8,7 @@
 #include "broker/blocking/blocking_registry.h"
 #include "broker/kv/kv_store.h"
 #include "broker/pubsub/pubsub_hub.h"
+#include "broker/storage/atomic_file.h"
 #include "broker/stream/stream_engine.h"
 
 namespace sluice::core {
@@ -47,6 +48,7 @@ void Broker::open() {
   kv_ = std::make_unique<kv::KvStore>(*this);
   streams_ = std::make_unique<stream::StreamEngine>(*this);
   storage_failed_ = false;
+  rollback_pending_ = false;
   storage_error_.clear();
   kv_->open();
   streams_->open();
@@ -152,22 +154,65 @@ void Broker::notify(char type_flag, std::string_view event, std::string_view key
 void Broker::set_storage_failed(std::string why) {
   if (storage_failed_) return;
   storage_failed_ = true;
+  rollback_pending_ = true;
   storage_error_ = std::move(why);
   ++stats_.io_errors;
-  spdlog::error("storage failed: {}; writes are refused until restart, reads keep working",
-                storage_error_);
+  spdlog::error(
+      "storage failed: {}; the failed batch is undone and its writes get -MISCONF; writes are "
+      "refused until the data directory takes writes again (tried every second), reads keep "
+      "working",
+      storage_error_);
+}
+
+void Broker::roll_back_storage() {
+  if (!rollback_pending_) return;
+  rollback_pending_ = false;
+  const RollBack how = config_->appendfsync == config::AppendFsync::kAlways ? RollBack::kToSynced
+                       : failed_in_flush_                                   ? RollBack::kLastFlush
+                                          : RollBack::kBuffersOnly;
+  failed_in_flush_ = false;
+  for (DurableSource* d : durables_) d->roll_back(how);
+  ++stats_.storage_rollbacks;
+  const std::string why = storage_error_;
+  close();
+  open();  // throws when the data cannot be read back
+  // open() starts with storage working; it is not until a probe write succeeds.
+  storage_failed_ = true;
+  storage_error_ = why;
+  // Nothing written before is pending any more: it is durable or it was cut.
+  durable_epoch_ = epochs_.issued;
+  epochs_.write = durable_epoch_;
+  spdlog::warn("storage: the failed batch was undone ({}) and the data reloaded from disk",
+               how == RollBack::kToSynced    ? "cut back to what was fdatasynced"
+               : how == RollBack::kLastFlush ? "cut back to before the failed write"
+                                             : "unwritten changes dropped");
+}
+
+bool Broker::probe_storage() {
+  if (!storage_failed_ || rollback_pending_) return false;
+  constexpr size_t kProbeBytes = 1 << 20;
+  wire::Status st = storage::probe_writable(config_->dir, kProbeBytes);
+  if (!st.is_ok()) return false;
+  storage_failed_ = false;
+  ++stats_.storage_resumes;
+  spdlog::warn("storage: the data directory takes writes again ({} was the error): writes resume",
+               storage_error_);
+  storage_error_.clear();
+  return true;
 }
 
 void Broker::remove_durable(DurableSource* source) { std::erase(durables_, source); }
 
 wire::Status Broker::flush_storage() {
   wire::Status result;
+  if (storage_failed_) return result;
   for (DurableSource* d : durables_) {
     wire::Status st = d->flush();
-    if (!st.is_ok()) {
-      set_storage_failed(st.detail().empty() ? "write failed" : st.detail());
-      result = st;
-    }
+    if (!st.is_ok() && result.is_ok()) result = st;
+  }
+  if (!result.is_ok()) {
+    set_storage_failed(result.detail().empty() ? "write failed" : result.detail());
+    failed_in_flush_ = true;
   }
   return result;
 }

@@ -84,6 +84,8 @@ struct Stats {
   uint64_t io_errors = 0;
   uint64_t stream_retention_dropped_segments = 0;  // by stream-retention-ms/-bytes
   uint64_t stream_retention_dropped_entries = 0;
+  uint64_t storage_rollbacks = 0;          // failed batches undone (Broker::roll_back_storage)
+  uint64_t storage_resumes = 0;            // times writes resumed after a failure (probe_storage)
   std::map<std::string, uint64_t> errors;  // by error prefix ("ERR", "WRONGTYPE")
 };
 
@@ -105,7 +107,8 @@ class Broker {
 
   // Opens the engines over `config.dir` (recovery). Throws std::runtime_error on fatal errors.
   void open();
-  // Closes the engines (final flush + sync). open() may be called again (DEBUG RELOAD).
+  // Closes the engines (final flush + sync, unless they were rolled back). open() may be
+  // called again (DEBUG RELOAD).
   void close();
 
   config::Config& config() { return *config_; }
@@ -143,19 +146,38 @@ class Broker {
   // covers every write made before it was issued; a reply that depends on unsynced writes waits
   // for pending_epoch(), the epoch of the next sync to be issued.
   uint64_t durable_epoch() const { return durable_epoch_; }
-  uint64_t issued_epoch() const { return issued_epoch_; }
-  uint64_t pending_epoch() const { return issued_epoch_ + 1; }
-  uint64_t issue_sync_epoch() { return ++issued_epoch_; }
+  uint64_t issued_epoch() const { return epochs_.issued; }
+  uint64_t pending_epoch() const { return epochs_.issued + 1; }
+  uint64_t issue_sync_epoch() { return ++epochs_.issued; }
   void set_durable_epoch(uint64_t e) { durable_epoch_ = e; }
-  // Storage failure (MISCONF): writes are refused until restart.
+  // The epoch whose sync makes the latest write durable: under `always`, a reply that may show
+  // that write (a read's too) waits for it. Engines call note_write() for every write they
+  // buffer (one store, no branch).
+  uint64_t write_epoch() const { return epochs_.write; }
+  void note_write() { epochs_.note_write(); }
+  WriteEpoch& write_epochs() { return epochs_; }
+
+  // Storage failure (MISCONF). set_storage_failed() refuses writes from now on and asks for a
+  // rollback: before any reply of the failed batch goes out, the server calls
+  // roll_back_storage(), which cuts every source back (DurableSource::roll_back, `how` depends
+  // on appendfsync and on where the failure came from) and reopens the engines from disk, so
+  // memory holds exactly what is stored. Writes stay refused until probe_storage() succeeds
+  // (the server's cron tries once a second).
   bool storage_failed() const { return storage_failed_; }
   void set_storage_failed(std::string why);
   const std::string& storage_error() const { return storage_error_; }
+  bool rollback_pending() const { return rollback_pending_; }
+  // Throws std::runtime_error when the engines cannot be reopened.
+  void roll_back_storage();
+  // While storage is failed (and rolled back): whether the data directory takes a write and an
+  // fdatasync again; if so, storage works again (returns true).
+  bool probe_storage();
 
   // Engines with buffered writes register here; the server flushes and syncs them.
   void add_durable(DurableSource* source) { durables_.push_back(source); }
   void remove_durable(DurableSource* source);
-  // Flushes every source; a failure marks storage failed (and is returned).
+  // Flushes every source; a failure marks storage failed (and is returned). Does nothing while
+  // storage is failed: what is buffered waits until probe_storage() succeeds.
   wire::Status flush_storage();
   bool storage_needs_sync() const;
   SyncBatch collect_sync();
@@ -206,8 +228,10 @@ class Broker {
   uint64_t generation_ = 0;
   std::map<std::pair<int, std::string>, std::vector<Client*>, std::less<>> watchers_;
   uint64_t durable_epoch_ = 0;
-  uint64_t issued_epoch_ = 0;
+  WriteEpoch epochs_;
   bool storage_failed_ = false;
+  bool rollback_pending_ = false;
+  bool failed_in_flush_ = false;  // the failure came from flush_storage (RollBack::kLastFlush)
   std::string storage_error_;
 };
 

@@ -3,6 +3,7 @@
 // appendfsync; nothing here blocks the loop on fsync.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -16,6 +17,21 @@ struct SyncBatch {
   std::vector<std::function<void()>> on_synced;  // loop thread, after every fd synced OK
 };
 
+// The epoch whose sync makes the latest write durable (Broker::write_epoch). Engines note every
+// write they buffer through it, inline: one store, no call.
+struct WriteEpoch {
+  uint64_t issued = 0;  // the last sync epoch issued
+  uint64_t write = 0;   // the epoch of the sync that will cover the latest write
+  void note_write() { write = issued + 1; }
+};
+
+// What a failed batch is, so what a rollback cuts.
+enum class RollBack : uint8_t {
+  kToSynced,     // appendfsync always: every write not yet fdatasynced (no reply went out for it)
+  kLastFlush,    // a flush failed: what that flush wrote (this iteration's writes, not replied)
+  kBuffersOnly,  // anything else: only the writes not flushed yet (this iteration's)
+};
+
 class DurableSource {
  public:
   virtual ~DurableSource() = default;
@@ -25,6 +41,10 @@ class DurableSource {
   virtual bool needs_sync() const = 0;
   // Adds the fds to sync and the completions to run.
   virtual void collect_sync(SyncBatch& batch) = 0;
+  // Storage failed: cuts this source's files back to what may have been acknowledged, so that a
+  // reopen finds none of the failed batch (see RollBack). Buffered writes are dropped and the
+  // source writes nothing more: the broker reopens every engine from disk next.
+  virtual void roll_back(RollBack how) = 0;
 };
 
 }  // namespace sluice::core

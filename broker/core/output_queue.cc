@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "wire/check.h"
+#include "wire/resp/reply_parser.h"
+
 namespace sluice::core {
 
 void OutputQueue::seal_staging() {
@@ -86,6 +89,7 @@ bool OutputQueue::waiting_for_durability(uint64_t durable_epoch) const {
 }
 
 void OutputQueue::consume(size_t n) {
+  consumed_total_ += n;
   while (n > 0 && !chunks_.empty()) {
     Chunk& c = chunks_.front();
     size_t take = std::min(n, c.remaining());
@@ -107,7 +111,91 @@ void OutputQueue::consume(size_t n) {
   }
 }
 
+void OutputQueue::fail_held(uint64_t durable_epoch, std::string_view error) {
+  uint64_t pos = consumed_total_;
+  for (const auto& c : chunks_) {
+    if (c.epoch > durable_epoch) return fail_from(pos, error);
+    pos += c.remaining();
+  }
+  if (staging_epoch_ > durable_epoch && staging_.size() > staging_offset_) fail_from(pos, error);
+}
+
+void OutputQueue::fail_uncommitted(std::string_view error) {
+  if (committed_ < consumed_total_ + bytes())
+    fail_from(std::max(committed_, consumed_total_), error);
+}
+
+void OutputQueue::fail_from(uint64_t from, std::string_view error) {
+  // Take every byte from `from` on out of the queue, as pieces: owned reply bytes, and shared
+  // frames (published messages, which are no command's reply and stay). Bytes before `from`
+  // stay where they are: some may be in an asynchronous write that holds their addresses.
+  struct Piece {
+    std::string owned;
+    std::shared_ptr<const std::string> shared;
+  };
+  std::vector<Piece> tail;
+  uint64_t pos = consumed_total_;
+  size_t keep_chunks = chunks_.size();
+  for (size_t i = 0; i < chunks_.size(); ++i) {
+    Chunk& c = chunks_[i];
+    const uint64_t end = pos + c.remaining();
+    if (end > from) {
+      const std::string& d = c.data();
+      const size_t cut = c.offset + static_cast<size_t>(from > pos ? from - pos : 0);
+      chunk_bytes_ -= d.size() - cut;
+      if (c.shared && cut == 0) {
+        tail.push_back({{}, c.shared});
+      } else {
+        // A reply boundary inside a shared frame cannot be: it is one whole message.
+        SLUICE_CHECK(!c.shared, "reply boundary inside a shared frame at %llu",
+                     static_cast<unsigned long long>(from));
+        tail.push_back({d.substr(cut), nullptr});
+      }
+      if (keep_chunks == chunks_.size()) {
+        keep_chunks = i;
+        if (cut > c.offset) {
+          c.owned.resize(cut);
+          keep_chunks = i + 1;
+        }
+      }
+    }
+    pos = end;
+  }
+  chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(keep_chunks), chunks_.end());
+  if (pos + (staging_.size() - staging_offset_) > from) {
+    const size_t cut = staging_offset_ + static_cast<size_t>(from > pos ? from - pos : 0);
+    tail.push_back({staging_.substr(cut), nullptr});
+    staging_.resize(cut);
+  }
+  staging_epoch_ = 0;  // the errors go out at once
+  // One error for each reply; RESP3 pushes and shared frames stay.
+  const std::string line = "-" + std::string(error) + "\r\n";
+  wire::resp::ReplyParser parser;
+  for (Piece& piece : tail) {
+    if (piece.shared) {
+      append_shared(std::move(piece.shared));
+      continue;
+    }
+    for (std::string_view rest = piece.owned; !rest.empty();) {
+      wire::resp::Value value;
+      size_t consumed = 0;
+      if (parser.parse(rest, &value, &consumed) != wire::resp::ReplyParser::Outcome::kValue) {
+        staging_ += line;  // not RESP: cannot happen; one error, never garbage
+        break;
+      }
+      if (value.type == wire::resp::Value::Type::kPush) {
+        staging_.append(rest.substr(0, consumed));
+      } else {
+        staging_ += line;
+      }
+      rest.remove_prefix(consumed);
+    }
+  }
+  commit();
+}
+
 void OutputQueue::clear() {
+  consumed_total_ += bytes();  // positions keep counting every byte queued
   chunks_.clear();
   chunk_bytes_ = 0;
   staging_.clear();

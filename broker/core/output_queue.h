@@ -73,6 +73,16 @@ class OutputQueue {
     }
   }
 
+  // Storage failed (Server::roll_back_storage): the replies of the failed batch, not sent yet,
+  // become `error` replies (the text without '-' and CRLF), one for each; RESP3 push messages
+  // and shared frames (published messages, RESP2 ones too) among them stay as they are. fail_held()
+  // takes the replies held for a durable epoch above `durable_epoch` (appendfsync always);
+  // fail_uncommitted() those queued since the last commit(), which the server calls once the writes
+  // of an iteration are stored (otherwise).
+  void commit() { committed_ = consumed_total_ + bytes(); }
+  void fail_held(uint64_t durable_epoch, std::string_view error);
+  void fail_uncommitted(std::string_view error);
+
  private:
   struct Chunk {
     std::string owned;
@@ -88,6 +98,12 @@ class OutputQueue {
   std::string staging_;
   size_t staging_offset_ = 0;  // bytes of staging_ already written
   uint64_t staging_epoch_ = 0;
+  // Positions count every byte ever queued: consumed_total_ is that of the first unsent byte.
+  uint64_t consumed_total_ = 0;
+  uint64_t committed_ = 0;
+
+  // Replaces the replies from position `from` (a reply boundary) on, as fail_held() says.
+  void fail_from(uint64_t from, std::string_view error);
 };
 
 }  // namespace sluice::core

@@ -173,9 +173,21 @@ void KvStore::close() {
   stop_background_snapshot();
   // Closed inside a transaction (DEBUG RELOAD in MULTI): what it wrote so far is kept.
   while (journal_->in_batch()) journal_->end_batch();
-  Status st = journal_->sync();
-  if (!st) spdlog::error("kv journal: final sync failed: {}", st.detail());
+  if (!rolled_back_) {
+    Status st = journal_->sync();
+    if (!st) spdlog::error("kv journal: final sync failed: {}", st.detail());
+  }
   journal_.reset();
+}
+
+void KvStore::roll_back(core::RollBack how) {
+  rolled_back_ = true;
+  if (!journal_) return;
+  Status st =
+      journal_->roll_back(how == core::RollBack::kToSynced    ? storage::CutTo::kSynced
+                          : how == core::RollBack::kLastFlush ? storage::CutTo::kBeforeLastFlush
+                                                              : storage::CutTo::kNothing);
+  if (!st) spdlog::error("kv journal: rollback: {}", st.detail());
 }
 
 void KvStore::drop_expired_after_load() {
@@ -194,6 +206,7 @@ void KvStore::drop_expired_after_load() {
 }
 
 void KvStore::emit(uint8_t type) {
+  broker_.note_write();
   const std::string_view record = finished();
   if (journal_) {
     // A failed journal refuses appends; the broker is already failed through flush() and

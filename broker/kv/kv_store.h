@@ -114,6 +114,7 @@ class KvStore : public core::DurableSource,
   wire::Status flush() override;
   bool needs_sync() const override;
   void collect_sync(core::SyncBatch& batch) override;
+  void roll_back(core::RollBack how) override;
 
  private:
   wire::Status replay(uint8_t type, std::string_view payload);
@@ -139,6 +140,7 @@ class KvStore : public core::DurableSource,
   uint64_t snapshot_failures_ = 0;
   int64_t next_snapshot_ms_ = 0;  // after a failed one, not before this
   int64_t last_poll_ms_ = 0;
+  bool rolled_back_ = false;  // close() writes nothing (roll_back())
 };
 
 }  // namespace sluice::kv

@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/error_text.h"
 #include "broker/commands/metrics_text.h"
 #include "broker/server/connection.h"
 #include "broker/server/metrics_http.h"
@@ -251,10 +254,18 @@ void Server::before_poll() {
     }
   }
   if (blocking.has_ready()) blocking.serve_ready();
-  // 2. Storage writes of this iteration go to the OS (one write per dirty file).
+  // 2. Storage writes of this iteration go to the OS (one write per dirty file). Once they are
+  // there, this iteration's replies may go (except under `always`, where they wait for the
+  // sync); if a write failed, the batch is undone and its replies become errors first.
   broker_.flush_storage();
+  if (broker_.rollback_pending()) {
+    roll_back_storage();
+  } else if (config_->appendfsync != config::AppendFsync::kAlways) {
+    commit_replies(flush_list_);
+  }
   // 3. appendfsync always: one fdatasync for everything this iteration wrote (group commit).
   if (config_->appendfsync == config::AppendFsync::kAlways && !sync_running_ &&
+      !broker_.rollback_pending() &&
       (broker_.storage_needs_sync() ||
        std::any_of(flush_list_.begin(), flush_list_.end(), [&](Connection* c) {
          return c->client().out.waiting_for_durability(broker_.durable_epoch());
@@ -288,10 +299,48 @@ bool Server::reread_sources(const std::vector<Connection*>& sources) {
     if (connections_.count(s) == 0 || s->closing()) continue;
     if (s->read_now()) {
       got = true;
+      // Its writes reach the OS before its replies leave, as in before_poll.
+      broker_.flush_storage();
+      if (broker_.storage_failed()) break;
+      if (config_->appendfsync != config::AppendFsync::kAlways) s->client().out.commit();
       s->flush();
     }
   }
   return got;
+}
+
+void Server::commit_replies(std::span<Connection* const> conns) {
+  for (Connection* c : conns) c->client().out.commit();
+}
+
+void Server::roll_back_storage() {
+  const bool always = config_->appendfsync == config::AppendFsync::kAlways;
+  if (sync_running_) {
+    if (always) return;  // the sync's completion rolls back; every reply it covers is held
+    wait_for_worker();   // its files are about to be closed
+  }
+  const uint64_t durable = broker_.durable_epoch();
+  const std::string text =
+      commands::error_text(wire::Status(wire::ErrorCode::kStorageFailed, broker_.storage_error()));
+  try {
+    broker_.roll_back_storage();
+  } catch (const std::exception& e) {
+    // Nothing consistent is left to serve: stop, as Redis stops when its AOF cannot be written.
+    spdlog::critical("cannot reload the data after a storage failure: {}; exiting", e.what());
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
+  for (Connection* c : connections_) {
+    core::OutputQueue& out = c->client().out;
+    if (always) {
+      out.fail_held(durable, text);
+    } else {
+      out.fail_uncommitted(text);
+    }
+    if (!out.empty()) schedule_flush(c);
+  }
+  // Keys the batch changed are back as they were: transactions watching anything must retry.
+  broker_.touch_all_watched(-1);
 }
 
 void Server::write_replies() {
@@ -307,6 +356,16 @@ void Server::write_replies() {
     size_t end = std::min(list.size(), begin + stride);
     write_batch(std::span<Connection* const>(list.data() + begin, end - begin));
     if (!sources.empty() && end < list.size() && reread_sources(sources)) more = true;
+    if (broker_.rollback_pending()) {
+      // A source's writes failed: nothing more goes out before the batch is undone.
+      for (size_t i = end; i < list.size(); ++i) {
+        list[i]->wants_flush = false;
+        schedule_flush(list[i]);
+      }
+      roll_back_storage();
+      more = true;
+      break;
+    }
   }
   // Busy polling: while requests arrive densely (less than busy-poll-us apart), poll without
   // sleeping until busy-poll-us have passed since the last one. A client writing to a server
@@ -390,17 +449,17 @@ void Server::start_sync(bool for_durability) {
         self->broker_.sync_running = false;
         if (w->error != 0) {
           std::string why = std::string("fdatasync failed: ") + std::strerror(w->error);
-          spdlog::error("storage: {} (fd {}); refusing writes from now on", why, w->failed_fd);
+          spdlog::error("storage: {} (fd {})", why, w->failed_fd);
           self->broker_.set_storage_failed(why);
         } else if (w->generation == self->broker_.generation()) {
-          // (After DEBUG RELOAD the engines that asked for this sync are gone.)
+          // (After DEBUG RELOAD or a rollback the engines that asked for this sync are gone.)
           for (auto& done : w->batch.on_synced) done();
         }
-        if (w->epoch != 0) {
-          // Even after a failure the held replies must go: the clients then learn of the
-          // failure from their next write. (Their data may not be durable; Redis behaves the
-          // same when AOF fsync fails — it exits. We refuse further writes instead.)
-          self->broker_.set_durable_epoch(w->epoch);
+        // Held replies go only after a successful sync. After a failure (here, or a write
+        // that failed while this sync ran) the batch is undone and they become errors.
+        if (w->epoch != 0 && w->error == 0) self->broker_.set_durable_epoch(w->epoch);
+        if (self->broker_.rollback_pending()) self->roll_back_storage();
+        if (w->epoch != 0 || w->error != 0) {
           for (Connection* c : self->connections_) {
             if (!c->client().out.empty()) self->schedule_flush(c);
           }
@@ -417,7 +476,8 @@ void Server::on_fsync_timer(uv_timer_t* h) {
   auto policy = self->config_->appendfsync;
   bool due = policy == config::AppendFsync::kEverysec ||
              (policy == config::AppendFsync::kNo && ++self->fsync_ticks_ % 30 == 0);
-  if (due && !self->sync_running_ && self->broker_.storage_needs_sync()) {
+  if (due && !self->sync_running_ && !self->broker_.storage_failed() &&
+      self->broker_.storage_needs_sync()) {
     self->start_sync(false);
   }
 }
@@ -426,6 +486,11 @@ void Server::on_cron(uv_timer_t* h) { static_cast<Server*>(h->data)->cron(); }
 
 void Server::cron() {
   int64_t now = core::now_ms();
+  // Storage failed and rolled back: once a second, see whether the disk takes writes again.
+  if (broker_.storage_failed() && !broker_.rollback_pending() && now - last_probe_ms_ >= 1000) {
+    last_probe_ms_ = now;
+    broker_.probe_storage();
+  }
   // Active expiry with a time budget: a slice of keys per database per tick.
   size_t budget = 20 * static_cast<size_t>(config_->active_expire_effort) * 10;
   for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);

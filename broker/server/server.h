@@ -68,6 +68,12 @@ class Server final : public core::ServerControl {
   void write_batch(std::span<Connection* const> batch);
   bool reread_sources(const std::vector<Connection*>& sources);
   void start_sync(bool for_durability);
+  // Storage failed: undoes the failed batch (Broker::roll_back_storage) and turns its replies
+  // into -MISCONF errors before any of them is sent. Under `always` it waits for a sync in
+  // flight to finish first (its replies are held anyway).
+  void roll_back_storage();
+  // Tells every queue that the replies queued so far belong to stored writes (not always).
+  void commit_replies(std::span<Connection* const> conns);
   void cron();
   void arm_block_timer();
   void begin_shutdown();
@@ -104,6 +110,7 @@ class Server final : public core::ServerControl {
   void accept_fd(int fd);
   bool sync_running_ = false;
   uint64_t fsync_ticks_ = 0;
+  int64_t last_probe_ms_ = 0;  // storage failed: when cron last tried a probe write
   std::atomic<bool> worker_busy_{false};
   int64_t started_ms_ = 0;
   int exit_code_ = 0;

@@ -116,6 +116,16 @@ Status write_file_replace(const std::string& path, std::string_view bytes) {
   return Status::ok();
 }
 
+Status probe_writable(const std::string& dir, size_t bytes) {
+  const std::string path = dir + "/.sluice-write-probe";
+  ScopedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return io_error("create " + path, errno);
+  Status st = pwrite_all(fd.get(), std::string(bytes, '\0'), 0, path);
+  if (st) st = datasync(fd.get(), path);
+  ::unlink(path.c_str());
+  return st;
+}
+
 Status write_file_atomic(const std::string& path, std::string_view bytes) {
   const std::string tmp = path + ".tmp";
   ScopedFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));

@@ -23,6 +23,13 @@ class logger;
 
 namespace sluice::storage {
 
+// How far roll_back() (SegmentedLog, Journal) cuts a file after storage failed.
+enum class CutTo : uint8_t {
+  kSynced,           // to what fdatasync made durable (appendfsync always)
+  kBeforeLastFlush,  // to its size before the latest flush(), whose batch failed
+  kNothing,          // keep the file as it is; only drop what is buffered
+};
+
 struct IoHooks {
   ssize_t (*pwrite)(int fd, const void* buf, size_t n, off_t offset);
   ssize_t (*pread)(int fd, void* buf, size_t n, off_t offset);
@@ -47,6 +54,9 @@ wire::Status datasync(int fd, const std::string& what);
 // Writes a small file by tmp + rename without any fsync: for sidecars whose content is
 // self-verifying and only describes data that is already durable (sparse index files).
 wire::Status write_file_replace(const std::string& path, std::string_view bytes);
+// Whether `dir` takes writes again after a failure: writes `bytes` bytes to a probe file in it,
+// fdatasyncs them (through io_hooks()), and removes the file. OK if all of that worked.
+wire::Status probe_writable(const std::string& dir, size_t bytes);
 // mkdir -p.
 wire::Status make_dirs(const std::string& dir);
 // The directory part of a path ("." when it has none).

@@ -13,6 +13,7 @@
 #include <initializer_list>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/quarantine.h"
 #include "broker/storage/record_frame.h"
 
 namespace sluice::storage {
@@ -77,7 +78,8 @@ struct Journal::Impl {
   // A journal file retired by begin_snapshot(): its fd stays open until a sync covers end_pos.
   struct Retired {
     int fd;
-    uint64_t end_pos;  // logical position of its end
+    uint64_t begin_pos;  // logical position of its file offset 0
+    uint64_t end_pos;    // logical position of its end
   };
 
   std::string dir;
@@ -92,9 +94,10 @@ struct Journal::Impl {
   uint64_t dir_dirty_pos = 0;     // the sync covering this position also covers the directory
   uint64_t snapshot_pending = 0;  // generation of the background snapshot in progress (0: none)
   std::string pending;
-  uint64_t file_bytes = 0;  // bytes in the journal file, header included
-  uint64_t base = 0;        // logical position of file offset 0 (grows at each snapshot)
-  uint64_t synced = 0;      // logical position known durable
+  uint64_t file_bytes = 0;   // bytes in the journal file, header included
+  uint64_t base = 0;         // logical position of file offset 0 (grows at each snapshot)
+  uint64_t synced = 0;       // logical position known durable
+  uint64_t round_start = 0;  // file size when the latest flush() began
   bool failed = false;
   bool destroyed = false;
   int batch_depth = 0;
@@ -123,6 +126,7 @@ struct Journal::Impl {
     base += file_bytes + kFileHeaderBytes;
     file_bytes = kFileHeaderBytes;
     synced = flushed_pos();
+    round_start = file_bytes;  // what came before is in the snapshot, durable
     return Status::ok();
   }
 
@@ -192,7 +196,7 @@ namespace {
 // Replays the frames of journal bytes from after the header; returns where replay stopped (the
 // end, or the start of a torn tail). kCorruption for a bad frame followed by valid ones.
 wire::Result<size_t> replay_frames(std::string_view bytes, const std::string& path,
-                                   const Journal::Replay& replay) {
+                                   const Journal::Replay& replay, FrameStatus* last_status) {
   size_t off = kFileHeaderBytes;
   while (off < bytes.size()) {
     FrameView frame;
@@ -200,8 +204,10 @@ wire::Result<size_t> replay_frames(std::string_view bytes, const std::string& pa
     if (fs != FrameStatus::kOk) {
       if (fs != FrameStatus::kTruncated && valid_frame_after(bytes, off + 8)) {
         return Status(wire::ErrorCode::kCorruption,
-                      "journal " + path + " corrupt at offset " + std::to_string(off));
+                      "journal " + path + " corrupt at offset " + std::to_string(off) +
+                          " (valid records follow); nothing was changed");
       }
+      *last_status = fs;
       break;
     }
     if (frame.type == Journal::kBatchRecordType) {
@@ -263,7 +269,8 @@ Status Journal::Impl::replay_retired(const Replay& replay, uint64_t* truncated_b
     if (!parse_header(bytes, kJournalMagic, &file_gen) || file_gen != g) {
       return Status(wire::ErrorCode::kCorruption, "journal " + path + " has a bad header");
     }
-    auto stop = replay_frames(bytes, path, replay);
+    FrameStatus last_status = FrameStatus::kOk;
+    auto stop = replay_frames(bytes, path, replay, &last_status);
     if (!stop) return stop.status();
     if (*stop < bytes.size()) {
       // Its tail was not yet synced when the server stopped; what follows in newer journals
@@ -326,19 +333,36 @@ Status Journal::Impl::replay_journal(const Replay& replay, uint64_t* truncated_b
   // A crash right after begin_snapshot() leaves a live journal one generation past the snapshot
   // on disk (its retired predecessor was replayed above, or was empty).
   generation = journal_gen;
-  auto stop = replay_frames(bytes, journal_path, replay);
+  FrameStatus last_status = FrameStatus::kOk;
+  auto stop = replay_frames(bytes, journal_path, replay, &last_status);
   if (!stop) return stop.status();
   size_t off = *stop;
   if (off < bytes.size()) {
     const uint64_t cut = bytes.size() - off;
-    storage_log().warn("torn write at end of {} at offset {}: truncated {} bytes", journal_path,
-                       off, cut);
+    const bool zero = std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(off), bytes.end(),
+                                  [](char c) { return c == 0; });
+    if (last_status == FrameStatus::kTruncated || zero) {
+      storage_log().warn("torn write at end of {} at offset {}: truncated {} bytes", journal_path,
+                         off, cut);
+      count_torn_bytes(cut);
+    } else {
+      // A whole last record that does not verify: it may have been acknowledged, so its bytes
+      // are kept aside before the cut.
+      auto copy = quarantine_range(fd, journal_path, off, bytes.size());
+      if (!copy) return copy.status();
+      count_corrupt_range(1);
+      storage_log().error(
+          "corrupt last record in {} at offset {} ({} bytes): not replayed; bytes copied to {}",
+          journal_path, off, cut, *copy);
+    }
     *truncated_bytes += cut;
     if (::ftruncate(fd, static_cast<off_t>(off)) != 0) {
       return io_error("truncate " + journal_path, errno);
     }
+    // A disk that cannot sync now (this may be a reload after a failed write) leaves the cut
+    // to be made again by the next recovery: nothing after `off` is replayed either way.
     Status st = datasync(fd, journal_path);
-    if (!st) return st;
+    if (!st) storage_log().warn("cannot fdatasync {} after the cut: {}", journal_path, st.detail());
     file_bytes = off;
   }
   synced = flushed_pos();
@@ -429,6 +453,7 @@ bool Journal::in_batch() const { return impl_->batch_depth > 0; }
 
 Status Journal::flush() {
   if (impl_->failed || impl_->destroyed) return impl_->storage_failed();
+  impl_->round_start = impl_->file_bytes;
   // Nothing of an open batch is written: it goes out whole once it is closed.
   const size_t ready = impl_->batch_depth > 0 ? impl_->batch_start : impl_->pending.size();
   if (ready == 0) return Status::ok();
@@ -508,6 +533,40 @@ Status Journal::sync() {
   return Status::ok();
 }
 
+Status Journal::roll_back(CutTo cut) {
+  Impl& j = *impl_;
+  j.pending.clear();
+  Status result;
+  if (!j.destroyed && cut == CutTo::kSynced) {
+    // Retired journals keep only what was synced too (a rotation happened since the last sync).
+    for (const Impl::Retired& r : j.retired) {
+      if (j.synced >= r.end_pos) continue;
+      const uint64_t keep = std::max(j.synced, r.begin_pos) - r.begin_pos;
+      if (keep >= kFileHeaderBytes && ::ftruncate(r.fd, static_cast<off_t>(keep)) != 0) {
+        result = io_error("truncate a retired journal of " + j.journal_path, errno);
+      }
+    }
+  }
+  if (!j.destroyed && cut != CutTo::kNothing) {
+    const uint64_t keep =
+        cut == CutTo::kSynced
+            ? std::max<uint64_t>(j.synced - std::min(j.synced, j.base), kFileHeaderBytes)
+            : j.round_start;
+    if (keep < j.file_bytes && keep >= kFileHeaderBytes) {
+      if (::ftruncate(j.fd, static_cast<off_t>(keep)) != 0) {
+        result = io_error("truncate " + j.journal_path, errno);
+      } else {
+        storage_log().info(
+            "journal {}: cut back to {} bytes ({})", j.journal_path, keep,
+            cut == CutTo::kSynced ? "its synced size" : "its size before the failed flush");
+        j.file_bytes = keep;
+      }
+    }
+  }
+  j.failed = true;  // the owner reopens it from disk; this object writes nothing more
+  return result;
+}
+
 uint64_t Journal::journal_bytes() const {
   return impl_->file_bytes - kFileHeaderBytes + impl_->pending.size();
 }
@@ -563,11 +622,12 @@ wire::Result<Journal::SnapshotTarget> Journal::begin_snapshot() {
   if (j.synced >= retired_end) {
     ::close(j.fd);
   } else {
-    j.retired.push_back({j.fd, retired_end});
+    j.retired.push_back({j.fd, j.base, retired_end});
   }
   j.fd = fd;
   j.base = retired_end;
   j.file_bytes = kFileHeaderBytes;
+  j.round_start = kFileHeaderBytes;
   j.dir_dirty_pos = j.flushed_pos();
   j.generation = next_gen;
   j.snapshot_pending = next_gen;

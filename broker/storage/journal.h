@@ -39,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/storage/atomic_file.h"
 #include "wire/status.h"
 
 namespace sluice::storage {
@@ -93,6 +94,10 @@ class Journal {
   // A worker's fdatasync(fd()) failed: the journal turns failed().
   void mark_sync_failed(const Status& cause);
   Status sync();
+  // Storage failed and what was written since must go: cuts the file back as `cut` says
+  // (kBeforeLastFlush only for a journal flushed in the failed batch) and drops buffered
+  // records. The journal is failed() afterwards and writes nothing more: reopen it to go on.
+  Status roll_back(CutTo cut);
 
   // Journal bytes since the last snapshot (owner decides when to snapshot).
   uint64_t journal_bytes() const;

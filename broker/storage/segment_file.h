@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "broker/storage/sparse_index.h"
 #include "wire/stream_id.h"
@@ -55,6 +57,9 @@ struct Segment {
   StreamId buf_first_key;  // key of the frame at buf_start (when buf is not empty)
   SparseIndex index;
   uint64_t last_used = 0;  // read clock, to close the least recently read sealed files
+  // Damaged ranges [begin, end) of the file found by reads since open: reads skip them. (Recovery
+  // repairs files at open, so this is empty unless damage appeared while the process ran.)
+  std::vector<std::pair<uint64_t, uint64_t>> damaged;
 
   uint64_t end() const { return buf_start + buf.size(); }
   std::string index_path() const;

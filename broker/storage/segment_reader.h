@@ -58,6 +58,8 @@ class FrameCursor {
   // of reading them; they must stay valid for the cursor's life. Their first `checked` bytes are
   // whole frames already verified: next() skips their checksums. Call before the first next().
   void start_with(std::string_view bytes, uint64_t checked);
+  // Goes on at `pos`, a frame boundary after the frame last returned (past a damaged range).
+  void seek(uint64_t pos) { pos_ = pos; }
   // Whether the frame last returned lies in the verified bytes given to start_with().
   bool verified() const { return frame_pos_ < checked_end_; }
   // Offset of the frame last returned, or of the bad frame.

@@ -1,4 +1,5 @@
-// Directory recovery for SegmentedLog: load sidecars, scan what is not trusted, cut the tail.
+// Directory recovery for SegmentedLog: load sidecars, check what is not trusted, move damaged
+// ranges aside, cut torn writes.
 #include "broker/storage/segment_recovery.h"
 
 #include <dirent.h>
@@ -14,12 +15,12 @@
 
 #include "broker/storage/atomic_file.h"
 #include "broker/storage/journal.h"
+#include "broker/storage/quarantine.h"
+#include "broker/storage/segment_check.h"
 #include "broker/storage/segment_reader.h"
 
 namespace sluice::storage {
 namespace {
-
-constexpr size_t kRecoveryReadBlock = 1024 * 1024;
 
 struct Candidate {
   StreamId key;
@@ -27,106 +28,8 @@ struct Candidate {
   uint64_t size = 0;
   bool trusted = false;  // its .idx verifies
   SegmentSummary summary;
-  SparseIndex index;
+  SparseIndex index = SparseIndex();
 };
-
-struct ScanResult {
-  uint64_t good_bytes = 0;  // end of the last good frame
-  uint64_t records = 0;
-  StreamId last_key;
-  bool clean = true;  // every byte belongs to a good frame
-  bool torn = false;  // the bad part is a frame cut short at EOF, or zeros up to EOF
-  std::string why;
-  std::optional<uint64_t> tail_start;  // first frame inside the last tail_cache_bytes
-  StreamId tail_key;
-  SparseIndex index;
-};
-
-const char* frame_problem(FrameStatus status) {
-  switch (status) {
-    case FrameStatus::kOk:
-      return "ok";
-    case FrameStatus::kTruncated:
-      return "frame cut short at end of file";
-    case FrameStatus::kBadCrc:
-      return "checksum mismatch";
-    case FrameStatus::kBadHeader:
-      return "bad frame header";
-  }
-  return "unknown";
-}
-
-Status all_zero(int fd, uint64_t from, uint64_t to, const std::string& path, bool* zero) {
-  std::string block(kRecoveryReadBlock, '\0');
-  *zero = true;
-  for (uint64_t pos = from; pos < to;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), to - pos));
-    size_t got = 0;
-    Status st = pread_full(fd, block.data(), n, pos, &got, path);
-    if (!st) return st;
-    if (got == 0) break;
-    if (std::any_of(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(got),
-                    [](char c) { return c != 0; })) {
-      *zero = false;
-      return Status::ok();
-    }
-    pos += got;
-  }
-  return Status::ok();
-}
-
-Status scan_segment(int fd, const Candidate& c, const std::optional<StreamId>& prev_last,
-                    const LogOptions& options, const KeyOfFn& key_of, ScanResult* out) {
-  SegmentBytes src{fd, c.size, {}, &c.path};
-  FrameCursor cursor(src, 0, c.size, options.max_record_bytes, kRecoveryReadBlock,
-                     kRecoveryReadBlock);
-  const uint64_t tail_from =
-      c.size > options.tail_cache_bytes ? c.size - options.tail_cache_bytes : 0;
-  out->index = SparseIndex(options.index_interval_bytes);
-  FrameView frame;
-  for (;;) {
-    FrameCursor::Step step = cursor.next(&frame);
-    if (step == FrameCursor::Step::kEnd) return Status::ok();
-    if (step == FrameCursor::Step::kIoError) return cursor.io_status();
-    if (step == FrameCursor::Step::kBad) {
-      out->why = frame_problem(cursor.bad_status());
-      out->torn = cursor.bad_status() == FrameStatus::kTruncated;
-      break;
-    }
-    StreamId key;
-    const char* problem = nullptr;
-    if (!key_of(frame.payload, &key)) {
-      problem = "record without a valid key";
-    } else if (out->records == 0 && key != c.key) {
-      problem = "first key does not match the file name";
-    } else if (out->records == 0 && prev_last && key <= *prev_last) {
-      problem = "keys out of order across segments";
-    } else if (out->records > 0 && key <= out->last_key) {
-      problem = "keys out of order";
-    }
-    if (problem != nullptr) {
-      out->why = problem;
-      break;
-    }
-    out->index.on_frame(key, cursor.offset());
-    if (!out->tail_start && cursor.offset() >= tail_from) {
-      out->tail_start = cursor.offset();
-      out->tail_key = key;
-    }
-    ++out->records;
-    out->last_key = key;
-    out->good_bytes = cursor.offset() + frame.total_bytes;
-  }
-  out->clean = false;
-  if (out->tail_start && *out->tail_start >= out->good_bytes) out->tail_start.reset();
-  if (!out->torn) {
-    bool zero = false;
-    Status st = all_zero(fd, out->good_bytes, c.size, c.path, &zero);
-    if (!st) return st;
-    out->torn = zero;
-  }
-  return Status::ok();
-}
 
 void remove_segment_files(const std::string& log_path, const std::string& idx_path) {
   if (::unlink(log_path.c_str()) != 0 && errno != ENOENT) {
@@ -139,14 +42,15 @@ std::string idx_path_of(const std::string& log_path) {
   return log_path.substr(0, log_path.size() - 4) + ".idx";
 }
 
-Status list_candidates(const std::string& dir, std::vector<Candidate>* out) {
+Status list_candidates(const std::string& dir, std::vector<Candidate>* out,
+                       RecoveryReport* report) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return io_error("opendir " + dir, errno);
   while (dirent* entry = ::readdir(d)) {
     std::string_view name = entry->d_name;
     std::string path = dir + "/" + std::string(name);
     if (name.ends_with(".tmp")) {
-      ::unlink(path.c_str());  // an interrupted sidecar write
+      ::unlink(path.c_str());  // an interrupted sidecar write or segment rewrite
       continue;
     }
     if (auto key = parse_segment_name(name)) {
@@ -164,8 +68,16 @@ Status list_candidates(const std::string& dir, std::vector<Candidate>* out) {
     struct stat st {};
     if (::stat(c.path.c_str(), &st) != 0) return io_error("stat " + c.path, errno);
     c.size = static_cast<uint64_t>(st.st_size);
-    if (c.size == 0) {  // created, never written: nothing to recover
+    if (c.size == 0) {
+      // Created when its first record was flushed, but that record never reached the disk: the
+      // process (or the machine) stopped before the write was synced.
+      storage_log().warn(
+          "segment {} is empty: records from key {} on never reached the disk (they were not "
+          "synced before the process stopped); removing the file",
+          c.path, key_text(c.key));
       remove_segment_files(c.path, idx_path_of(c.path));
+      ++report->empty_segments;
+      count_empty_segment();
       continue;
     }
     auto idx = read_file(idx_path_of(c.path));
@@ -191,6 +103,99 @@ std::unique_ptr<Segment> trusted_segment(Candidate& c, uint64_t serial) {
   return seg;
 }
 
+std::string keys_between(const DamagedRange& r) {
+  return "after key " + (r.key_before ? key_text(*r.key_before) : std::string("(none)")) +
+         ", before key " + (r.key_after ? key_text(*r.key_after) : std::string("(end of file)"));
+}
+
+// Reports the damaged ranges of a checked file and copies the corrupt ones aside; torn writes (at
+// the end of an unsealed file) are only reported. Fails for corruption in a sealed file unless
+// quarantining.
+Status report_damage(int fd, const Candidate& c, const SegmentCheck& check, bool sealed,
+                     const LogOptions& options, RecoveryReport* report) {
+  const DamagedRange* first_corrupt = nullptr;
+  for (const DamagedRange& r : check.damaged) {
+    if (!(r.torn && !sealed)) {
+      first_corrupt = &r;
+      break;
+    }
+  }
+  if (first_corrupt != nullptr) {
+    report->corrupt.push_back(c.path);
+    if (sealed && !options.quarantine_corrupt) {
+      const DamagedRange& r = *first_corrupt;
+      std::string detail = "corrupt sealed segment " + c.path + " at offset " +
+                           std::to_string(r.begin) + ": " + r.why + " (" +
+                           std::to_string(r.end - r.begin) + " bytes, " + keys_between(r) +
+                           "); nothing was changed. With recovery-on-corruption quarantine the "
+                           "server starts without the damaged records, moved aside";
+      storage_log().error("{}", detail);
+      return Status(wire::ErrorCode::kCorruption, std::move(detail));
+    }
+  }
+  for (const DamagedRange& r : check.damaged) {
+    const uint64_t bytes = r.end - r.begin;
+    report->truncated_detail = c.path + " at offset " + std::to_string(r.begin) + ": " + r.why +
+                               ", " + std::to_string(bytes) + " bytes, last good key " +
+                               (r.key_before ? key_text(*r.key_before) : std::string("(none)"));
+    if (r.torn && !sealed) {
+      storage_log().warn("torn write at end of {} at offset {} ({}): truncated {} bytes", c.path,
+                         r.begin, r.why, bytes);
+      report->truncated_bytes += bytes;
+      count_torn_bytes(bytes);
+      continue;
+    }
+    std::string moved = "the range is zeros, nothing to keep";
+    if (!r.zero) {
+      auto copy = quarantine_range(fd, c.path, r.begin, r.end);
+      if (!copy) return copy.status();
+      moved = "bytes copied to " + *copy;
+      report->quarantined_bytes += bytes;
+      report->quarantine_files.push_back(*copy);
+    }
+    ++report->corrupt_ranges;
+    report->lost_records += r.records;
+    count_corrupt_range(r.records);
+    storage_log().error(
+        "corrupt data in {} at offsets {}-{} ({}): about {} records lost, {}; {}; the intact "
+        "records before and after are kept",
+        c.path, r.begin, r.end, r.why, r.records, keys_between(r), moved);
+  }
+  return Status::ok();
+}
+
+// The records of the last tail_cache_bytes of seg's file go into its in-memory tail.
+Status load_tail(Segment& seg, int fd, const LogOptions& options, const KeyOfFn& key_of) {
+  const uint64_t size = seg.flushed;
+  const uint64_t from = size > options.tail_cache_bytes ? size - options.tail_cache_bytes : 0;
+  const auto& entries = seg.index.entries();
+  const size_t k = seg.index.entries_before(from + 1);
+  SegmentBytes src{fd, size, {}, &seg.path};
+  FrameCursor cursor(src, k == 0 ? 0 : entries[k - 1].pos, size, options.max_record_bytes);
+  FrameView frame;
+  for (;;) {
+    FrameCursor::Step step = cursor.next(&frame);
+    if (step == FrameCursor::Step::kIoError) return cursor.io_status();
+    if (step != FrameCursor::Step::kFrame) return Status::ok();  // no frame starts after `from`
+    if (cursor.offset() >= from) break;
+  }
+  std::string tail(size - cursor.offset(), '\0');
+  size_t got = 0;
+  Status st = pread_full(fd, tail.data(), tail.size(), cursor.offset(), &got, seg.path);
+  if (!st) return st;
+  FrameView first;
+  StreamId first_key;
+  if (got != tail.size() ||
+      decode_frame(tail, options.max_record_bytes, &first) != FrameStatus::kOk ||
+      !key_of(first.payload, &first_key)) {
+    return Status(wire::ErrorCode::kCorruption, seg.path + ": its end changed while loading");
+  }
+  seg.buf_start = cursor.offset();
+  seg.buf = std::move(tail);
+  seg.buf_first_key = first_key;
+  return Status::ok();
+}
+
 }  // namespace
 
 wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const LogOptions& options,
@@ -198,7 +203,7 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
   Status st = make_dirs(dir);
   if (!st) return st;
   std::vector<Candidate> candidates;
-  st = list_candidates(dir, &candidates);
+  st = list_candidates(dir, &candidates, report);
   if (!st) return st;
 
   // Everything before the last trusted segment was sealed once, so it must be intact.
@@ -210,10 +215,16 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
   RecoveredSegments out;
   std::optional<StreamId> prev_last;
   uint64_t serial = 0;
+  std::vector<size_t> open_gaps;  // report->lost entries whose `before` is the next segment
+  auto close_gaps = [&](StreamId before) {
+    for (size_t g : open_gaps) report->lost[g].before = before;
+    open_gaps.clear();
+  };
   for (size_t i = 0; i < candidates.size(); ++i) {
     Candidate& c = candidates[i];
     const bool last = i + 1 == candidates.size();
     if (c.trusted && (!prev_last || c.key > *prev_last)) {
+      close_gaps(c.key);
       out.segments.push_back(trusted_segment(c, ++serial));
       prev_last = c.summary.last_key;
       continue;
@@ -221,112 +232,95 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
     int fd = ::open(c.path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return io_error("open " + c.path, errno);
     auto file = std::make_shared<FileHandle>(fd);
-    ScanResult scan;
-    if (!c.trusted) {
-      st = scan_segment(fd, c, prev_last, options, key_of, &scan);
-      if (!st) return st;
-    } else {
-      scan.clean = false;
-      scan.why = "keys out of order across segments";
+    SegmentCheck check;
+    st = check_segment(fd, c.path, c.size, c.key, prev_last, options, key_of, &check);
+    if (!st) return st;
+    const bool sealed = i < sealed_region;
+    st = report_damage(fd, c, check, sealed, options, report);
+    if (!st) return st;
+    if (check.records > 0) close_gaps(check.first_key);
+    for (const DamagedRange& r : check.damaged) {
+      report->lost.push_back(
+          {r.key_before.value_or(StreamId{}), r.key_after.value_or(StreamId::max())});
+      if (!r.key_after) open_gaps.push_back(report->lost.size() - 1);
     }
 
-    if (scan.clean) {
-      auto seg = std::make_unique<Segment>();
-      seg->serial = ++serial;
-      seg->base_key = c.key;
-      seg->last_key = scan.last_key;
-      seg->path = c.path;
-      seg->flushed = seg->synced = seg->buf_start = c.size;
-      seg->records = scan.records;
-      seg->index = std::move(scan.index);
-      seg->file = file;
-      st = datasync(fd, c.path);
-      if (!st) return st;
-      if (last) {
-        ::unlink(seg->index_path().c_str());
-        if (scan.tail_start) {
-          seg->buf_start = *scan.tail_start;
-          seg->buf_first_key = scan.tail_key;
-          seg->buf.resize(c.size - seg->buf_start);
-          size_t got = 0;
-          st = pread_full(fd, seg->buf.data(), seg->buf.size(), seg->buf_start, &got, c.path);
-          if (!st) return st;
-          if (got != seg->buf.size()) return io_error("short read of " + c.path, EIO);
+    uint64_t size = c.size;
+    if (check.records == 0) {
+      // Nothing intact: the bytes worth keeping are in quarantine files now.
+      storage_log().warn("segment {} holds no intact record: removed", c.path);
+      file.reset();
+      remove_segment_files(c.path, idx_path_of(c.path));
+      continue;
+    }
+    if (!check.damaged.empty()) {
+      const bool only_tail = check.damaged.size() == 1 && check.damaged[0].end == c.size;
+      if (only_tail) {
+        size = check.damaged[0].begin;
+        if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+          return io_error("truncate " + c.path, errno);
         }
       } else {
-        seg->state = SegmentState::kSealed;
-        SegmentSummary summary{c.size, seg->base_key, seg->last_key, seg->records};
-        st = write_file_replace(seg->index_path(), encode_index_file(summary, seg->index));
+        int rewritten = -1;
+        st = rewrite_without(fd, c.path, c.size, check.damaged, &rewritten);
         if (!st) return st;
-        ++report->rebuilt_indexes;
-        storage_log().info("rebuilt index of {}", c.path);
-      }
-      prev_last = seg->last_key;
-      out.segments.push_back(std::move(seg));
-      continue;
-    }
-
-    const std::string where = c.path + " at offset " + std::to_string(scan.good_bytes);
-    if (i < sealed_region) {
-      report->corrupt.push_back(c.path);
-      if (!options.quarantine_corrupt) {
-        storage_log().error("corrupt sealed segment {}: {}", where, scan.why);
-        return Status(wire::ErrorCode::kCorruption,
-                      "corrupt sealed segment " + where + ": " + scan.why);
-      }
-      const std::string quarantined = c.path + ".corrupt";
-      if (::rename(c.path.c_str(), quarantined.c_str()) != 0) {
-        return io_error("rename " + c.path, errno);
+        file = std::make_shared<FileHandle>(rewritten);
+        fd = rewritten;
+        size = 0;
+        for (const DamagedRange& r : check.damaged) size += r.end - r.begin;
+        size = c.size - size;
+        SegmentCheck again;
+        st = check_segment(fd, c.path, size, c.key, prev_last, options, key_of, &again);
+        if (!st) return st;
+        if (!again.damaged.empty() || again.records != check.records) {
+          return Status(wire::ErrorCode::kCorruption,
+                        c.path + ": the rewritten segment does not verify");
+        }
+        check = std::move(again);
       }
       ::unlink(idx_path_of(c.path).c_str());
-      storage_log().error("corrupt sealed segment {}: {}; quarantined as {}", where, scan.why,
-                          quarantined);
-      continue;
     }
 
-    // The unsealed tail: cut the log at the first bad frame.
-    uint64_t lost = c.size - scan.good_bytes;
-    for (size_t j = i + 1; j < candidates.size(); ++j) {
-      lost += candidates[j].size;
-      remove_segment_files(candidates[j].path, idx_path_of(candidates[j].path));
-    }
-    if (::ftruncate(fd, static_cast<off_t>(scan.good_bytes)) != 0) {
-      return io_error("truncate " + c.path, errno);
-    }
-    st = datasync(fd, c.path);
-    if (!st) return st;
-    ::unlink(idx_path_of(c.path).c_str());
-    const StreamId last_good = scan.records > 0 ? scan.last_key : prev_last.value_or(StreamId{});
-    report->truncated_bytes += lost;
-    report->truncated_detail = where + ": " + scan.why + ", cut " + std::to_string(lost) +
-                               " bytes, last good key " + key_text(last_good);
-    if (scan.torn && last) {
-      storage_log().warn("torn write at end of {}: truncated {} bytes", where, lost);
-    } else {
-      storage_log().error("lost data in {}: {}; cut {} bytes, last good key {}", where, scan.why,
-                          lost, key_text(last_good));
-    }
-    if (scan.records == 0) {
-      remove_segment_files(c.path, idx_path_of(c.path));
-      break;
-    }
     auto seg = std::make_unique<Segment>();
     seg->serial = ++serial;
     seg->base_key = c.key;
-    seg->last_key = scan.last_key;
+    seg->last_key = check.last_key;
     seg->path = c.path;
-    seg->flushed = seg->synced = seg->buf_start = scan.good_bytes;
-    seg->records = scan.records;
-    seg->index = std::move(scan.index);
+    seg->flushed = seg->synced = seg->buf_start = size;
+    seg->records = check.records;
+    seg->index = std::move(check.index);
     seg->file = file;
+    // Its bytes may be in the page cache only (the process died, not the machine): make them
+    // durable before an index vouches for them. A disk that cannot sync now (full, or failing:
+    // this may be a reload after a failed write) gets no index; the next start checks the file.
+    const bool durable = datasync(fd, c.path).is_ok();
+    if (!durable) storage_log().warn("cannot fdatasync {} during recovery", c.path);
+    if (last) {
+      ::unlink(seg->index_path().c_str());
+      st = load_tail(*seg, fd, options, key_of);
+      if (!st) return st;
+    } else {
+      seg->state = SegmentState::kSealed;
+      SegmentSummary summary{size, seg->base_key, seg->last_key, seg->records};
+      st = durable ? write_file_replace(seg->index_path(), encode_index_file(summary, seg->index))
+                   : Status(wire::ErrorCode::kIo, "not synced");
+      if (st) {
+        ++report->rebuilt_indexes;
+        storage_log().info("rebuilt index of {}", c.path);
+      } else {
+        // Sidecars are optional: without one the segment is checked again at the next start.
+        storage_log().warn("cannot write the index of {}: {}", c.path, st.detail());
+      }
+    }
+    prev_last = seg->last_key;
     out.segments.push_back(std::move(seg));
-    break;
   }
+  close_gaps(StreamId::max());
 
   for (const auto& seg : out.segments) report->records += seg->records;
   report->segments = out.segments.size();
   st = sync_dir(dir);
-  if (!st) return st;
+  if (!st) storage_log().warn("recovery of {}: {}", dir, st.detail());
   return out;
 }
 

@@ -1,16 +1,23 @@
-// Recovery of a SegmentedLog's directory at open: which segments to trust, which to scan, where
-// to cut a torn or corrupt tail, and which sealed segments are corrupt.
+// Recovery of a SegmentedLog's directory at open: which segments to trust, which to check, what
+// is damaged, and how each damaged file is repaired.
 //
-// Rules (see also segmented_log.h):
-// - A segment whose .idx verifies (CRC, file size, first key) is sealed and trusted unscanned.
+// Rules (see also segmented_log.h and segment_check.h):
+// - A segment whose .idx verifies (CRC, file size, first key) is sealed and trusted unchecked.
 // - A segment without a valid .idx that comes before some segment with one is known to have been
-//   sealed (sidecars are written only after the data is durable): it is scanned strictly, and a
-//   bad frame is corruption (fatal, or quarantined as <file>.corrupt). Its index is rebuilt.
+//   sealed (sidecars are written only after the data is durable): every byte must belong to an
+//   intact frame. Damage there is corruption: with the refuse policy open fails naming the file
+//   and offset and changes nothing; with quarantine it is repaired as below. Its index is rebuilt.
 // - Segments after the last valid .idx are the unsealed tail (the active segment, and segments
-//   rolled before a crash but not yet durable). They are scanned; at the first bad frame the log
-//   is cut: that file is truncated there and later segments are removed. A frame cut short at
-//   end of the last file (or a zero-filled end) is a torn write, logged at WARN; anything else
-//   is logged at ERROR with the bytes lost and the last good key.
+//   rolled before a crash but not yet durable). They are repaired under either policy: a torn
+//   write at the end of a file (an incomplete frame, or zeros) is cut (WARN); any other damaged
+//   range, in the middle or at the end, is corruption (ERROR).
+// - Repair never deletes bytes that may hold acknowledged records: each corrupt range that is not
+//   all zeros is first copied into a quarantine file (quarantine.h); then a range at the very end
+//   is truncated, and ranges followed by intact frames are left out of a rewritten copy of the
+//   file (rewrite_without). The segment keeps its name even if its first record was lost. Every
+//   intact frame before and after the damage stays; the keys lost are reported as gaps.
+// - A 0-byte segment file (created, its first write never reached the disk) is removed with a
+//   warning.
 #pragma once
 
 #include <cstdint>

@@ -10,7 +10,9 @@
 
 #include "broker/storage/atomic_file.h"
 #include "broker/storage/journal.h"
+#include "broker/storage/quarantine.h"
 #include "broker/storage/read_ahead.h"
+#include "broker/storage/segment_check.h"
 #include "broker/storage/segment_set.h"
 
 namespace sluice::storage {
@@ -101,9 +103,98 @@ SegmentBytes SegmentSet::bytes_of(const Segment& seg) const {
 }
 
 Status SegmentSet::bad_frame(const Segment& seg, uint64_t offset, const char* why) const {
-  storage_log().error("corrupt record in {} at offset {}: {}", seg.path, offset, why);
-  return Status(wire::ErrorCode::kCorruption,
-                seg.path + " at offset " + std::to_string(offset) + ": " + why);
+  std::string detail =
+      "corrupt record in " + seg.path + " at offset " + std::to_string(offset) + ": " + why;
+  if (recovering && !options.quarantine_corrupt) {
+    detail +=
+        "; nothing was changed. With recovery-on-corruption quarantine the server starts without "
+        "the damaged records, moved aside";
+  }
+  storage_log().error("{}", detail);
+  return Status(wire::ErrorCode::kCorruption, std::move(detail));
+}
+
+Status SegmentSet::damaged_frame(Segment& seg, uint64_t offset, const char* why,
+                                 uint64_t* resume) const {
+  for (auto [begin, end] : seg.damaged) {
+    if (begin <= offset && offset < end) {
+      *resume = end;
+      return Status::ok();
+    }
+  }
+  // Bytes in memory were written by this process and cannot be damaged: that would be a bug.
+  const uint64_t file_end = std::min(seg.flushed, seg.buf_start);
+  if (offset >= file_end || (recovering && !options.quarantine_corrupt)) {
+    return bad_frame(seg, offset, why);
+  }
+  Status st = ensure_readable(seg);
+  if (!st) return st;
+  size_t at = 0;
+  while (segments[at].get() != &seg) ++at;
+  std::optional<StreamId> prev_last;
+  if (at > 0) prev_last = segments[at - 1]->last_key;
+  SegmentCheck check;
+  st = check_segment(seg.file->fd(), seg.path, file_end, seg.base_key, prev_last, options, key_of,
+                     &check);
+  if (!st) return st;
+  const auto holds = [&](const DamagedRange& r) { return r.begin <= offset && offset < r.end; };
+  if (std::none_of(check.damaged.begin(), check.damaged.end(), holds)) {
+    return bad_frame(seg, offset, why);  // did not show again: report, do not guess
+  }
+  // The first intact key after the file's last damaged range, if it is not in the file.
+  StreamId next_key = StreamId::max();
+  if (!seg.buf.empty()) {
+    next_key = seg.buf_first_key;
+  } else if (at + 1 < segments.size()) {
+    next_key = segments[at + 1]->base_key;
+  }
+  std::vector<KeyGap> gaps;
+  for (const DamagedRange& r : check.damaged) {
+    const bool known = std::any_of(seg.damaged.begin(), seg.damaged.end(), [&](const auto& d) {
+      return d.first == r.begin && d.second == r.end;
+    });
+    if (known) continue;
+    std::string moved = "the range is zeros, nothing to keep";
+    if (!r.zero) {
+      auto copy = quarantine_range(seg.file->fd(), seg.path, r.begin, r.end);
+      moved = copy ? "bytes copied to " + *copy
+                   : "could not copy the bytes aside (" + copy.status().detail() + ")";
+    }
+    count_corrupt_range(r.records);
+    gaps.push_back({r.key_before.value_or(StreamId{}), r.key_after.value_or(next_key)});
+    storage_log().error(
+        "corrupt data met by a read in {} at offsets {}-{} ({}): about {} records lost, after "
+        "key {}, before key {}; {}; reads skip it and serve every intact record",
+        seg.path, r.begin, r.end, r.why, r.records,
+        r.key_before ? key_text(*r.key_before) : std::string("(none)"),
+        key_text(r.key_after.value_or(next_key)), moved);
+  }
+  seg.damaged.clear();
+  for (const DamagedRange& r : check.damaged) seg.damaged.emplace_back(r.begin, r.end);
+  // Records still readable: the intact frames of the file plus those in memory.
+  uint64_t in_memory = 0;
+  for (size_t off = 0; off < seg.buf.size();) {
+    FrameView frame;
+    if (decode_frame(std::string_view(seg.buf).substr(off), options.max_record_bytes, &frame) !=
+        FrameStatus::kOk) {
+      break;
+    }
+    ++in_memory;
+    off += frame.total_bytes;
+  }
+  seg.records = check.records + in_memory;
+  if (seg.state == SegmentState::kSealed && ::unlink(seg.index_path().c_str()) == 0) {
+    storage_log().warn(
+        "removed the index of {}: the next start checks the whole file again ({})", seg.path,
+        options.quarantine_corrupt ? "and rewrites it without the damaged ranges"
+                                   : "and, under recovery-on-corruption refuse, refuses to start");
+  }
+  lost.insert(lost.end(), gaps.begin(), gaps.end());
+  for (auto [begin, end] : seg.damaged) {
+    if (begin <= offset && offset < end) *resume = end;
+  }
+  if (!gaps.empty() && on_loss) on_loss(gaps);
+  return Status::ok();
 }
 
 size_t SegmentSet::first_segment_for(StreamId key) const {
@@ -152,14 +243,21 @@ Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit
       FrameCursor::Step step = cursor.next(&frame);
       if (step == FrameCursor::Step::kEnd) break;
       if (step == FrameCursor::Step::kIoError) return cursor.io_status();
-      if (step == FrameCursor::Step::kBad) {
-        return bad_frame(seg, cursor.offset(), frame_problem(cursor.bad_status()));
-      }
       StreamId key;
-      if (cursor.verified() && verified < ahead.keys.size()) {
+      const char* problem = nullptr;
+      if (step == FrameCursor::Step::kBad) {
+        problem = frame_problem(cursor.bad_status());
+      } else if (cursor.verified() && verified < ahead.keys.size()) {
         key = ahead.keys[verified++];
       } else if (!key_of(frame.payload, &key)) {
-        return bad_frame(seg, cursor.offset(), "record without a valid key");
+        problem = "record without a valid key";
+      }
+      if (problem != nullptr) {
+        uint64_t resume = 0;
+        Status st = damaged_frame(seg, cursor.offset(), problem, &resume);
+        if (!st) return st;
+        cursor.seek(resume);
+        continue;
       }
       if (key < from) continue;
       if (key > to) return Status::ok();
@@ -227,10 +325,19 @@ Status SegmentSet::scan_reverse(StreamId from, StreamId to, const Visitor& visit
       for (size_t off = 0; off < chunk.size();) {
         FrameView frame;
         FrameStatus fs = decode_frame(chunk.substr(off), options.max_record_bytes, &frame);
-        if (fs != FrameStatus::kOk) return bad_frame(seg, start + off, frame_problem(fs));
         StreamId key;
-        if (!key_of(frame.payload, &key)) {
-          return bad_frame(seg, start + off, "record without a valid key");
+        const char* problem = nullptr;
+        if (fs != FrameStatus::kOk) {
+          problem = frame_problem(fs);
+        } else if (!key_of(frame.payload, &key)) {
+          problem = "record without a valid key";
+        }
+        if (problem != nullptr) {
+          uint64_t resume = 0;
+          st = damaged_frame(seg, start + off, problem, &resume);
+          if (!st) return st;
+          off = static_cast<size_t>(std::min(resume, end) - start);
+          continue;
         }
         found.push_back({key, frame.type, frame.payload});
         off += frame.total_bytes;

@@ -109,6 +109,16 @@ Status SegmentSet::flush_segment(Segment& seg) {
 
 Status SegmentSet::flush() {
   if (failed) return storage_failed();
+  // The first segment with unflushed bytes (those after it have nothing on disk yet).
+  round_serial = next_serial;
+  round_offset = 0;
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    const Segment& seg = **it;
+    if (seg.state != SegmentState::kSealed && seg.flushed < seg.end()) {
+      round_serial = seg.serial;
+      round_offset = seg.flushed;
+    }
+  }
   for (auto& seg : segments) {
     if (seg->state == SegmentState::kSealed || seg->flushed == seg->end()) continue;
     Status st = flush_segment(*seg);
@@ -240,6 +250,40 @@ void SegmentSet::drop_before(StreamId key) {
   size_t n = 0;
   while (n < segments.size() && segments[n]->last_key < key) unlink_segment(*segments[n++]);
   segments.erase(segments.begin(), segments.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+Status SegmentSet::roll_back(CutTo cut) {
+  Status result;
+  bool unlinked = false;
+  for (const auto& seg : segments) {
+    if (cut == CutTo::kNothing) break;
+    if (seg->state == SegmentState::kSealed || !seg->file) continue;  // sealed: all synced
+    uint64_t keep = seg->synced;
+    if (cut == CutTo::kBeforeLastFlush) {
+      if (seg->serial < round_serial) continue;
+      keep = seg->serial == round_serial ? round_offset : 0;
+    }
+    if (keep >= seg->flushed) continue;
+    if (keep == 0) {
+      if (::unlink(seg->path.c_str()) != 0 && errno != ENOENT) {
+        result = io_error("unlink " + seg->path, errno);
+      }
+      unlinked = true;
+    } else if (::ftruncate(seg->file->fd(), static_cast<off_t>(keep)) != 0) {
+      result = io_error("truncate " + seg->path, errno);
+    }
+    if (result) {
+      storage_log().info(
+          "log {}: cut {} back to {} bytes ({})", dir, seg->path, keep,
+          cut == CutTo::kSynced ? "its synced size" : "its size before the failed flush");
+    }
+  }
+  if (unlinked) {
+    Status st = sync_dir(dir);
+    if (result) result = st;
+  }
+  failed = true;  // the owner reopens the log from disk; this object writes nothing more
+  return result;
 }
 
 Status SegmentSet::remove_all() {

@@ -51,6 +51,16 @@ struct SegmentSet {
   uint64_t next_token = 1;
   std::deque<PendingSync> pending_syncs;
   mutable uint64_t read_clock = 0;
+  // Until the owner's recovery is done (SegmentedLog::finish_recovery), a read that meets a
+  // damaged record fails under the refuse policy (the owner then refuses to start); afterwards,
+  // and under quarantine, the damage is isolated and skipped (damaged_frame()).
+  bool recovering = true;
+  mutable std::vector<KeyGap> lost;  // at open and since: where records are missing
+  // Where the latest flush() began writing: the first segment with unflushed bytes and its size
+  // on disk then (segments after it had nothing on disk). roll_back(false) returns files there.
+  uint64_t round_serial = 0;
+  uint64_t round_offset = 0;
+  SegmentedLog::LossListener on_loss;
 
   // Write side (segment_set.cc).
   Status append(StreamId key, uint8_t type, std::string_view payload);
@@ -62,6 +72,7 @@ struct SegmentSet {
   bool needs_sync() const;
   void drop_before(StreamId key);
   Status remove_all();
+  Status roll_back(CutTo cut);
   Status fail(const Status& cause);
   Status storage_failed() const;
 
@@ -80,6 +91,10 @@ struct SegmentSet {
   Status ensure_readable(Segment& seg) const;
   SegmentBytes bytes_of(const Segment& seg) const;
   Status bad_frame(const Segment& seg, uint64_t offset, const char* why) const;
+  // A read met a frame at `offset` of seg's file that does not verify (see `recovering`). Checks
+  // the whole file, copies newly found damaged ranges aside, reports them, and returns in *resume
+  // the end of the range holding `offset`, where the read goes on.
+  Status damaged_frame(Segment& seg, uint64_t offset, const char* why, uint64_t* resume) const;
   size_t first_segment_for(StreamId key) const;
   void stopped_at(const Segment& seg, StreamId key, uint64_t next, uint64_t page_bytes,
                   bool sequential) const;

@@ -36,6 +36,7 @@ wire::Result<std::unique_ptr<SegmentedLog>> SegmentedLog::open(std::string dir, 
   impl->options = options;
   impl->key_of = std::move(key_of);
   impl->segments = std::move(recovered->segments);
+  impl->lost = report->lost;
   for (const auto& seg : impl->segments) {
     impl->next_serial = std::max(impl->next_serial, seg->serial + 1);
   }
@@ -108,6 +109,16 @@ void SegmentedLog::mark_sync_failed(uint64_t token, const Status& cause) {
 }
 
 Status SegmentedLog::sync() { return impl_->sync(); }
+
+Status SegmentedLog::roll_back(CutTo cut) { return impl_->roll_back(cut); }
+
+void SegmentedLog::finish_recovery() { impl_->recovering = false; }
+
+void SegmentedLog::set_loss_listener(LossListener listener) {
+  impl_->on_loss = std::move(listener);
+}
+
+const std::vector<KeyGap>& SegmentedLog::lost_gaps() const { return impl_->lost; }
 
 bool SegmentedLog::failed() const { return impl_->failed; }
 

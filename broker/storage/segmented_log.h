@@ -18,10 +18,11 @@
 //   stays among the sync targets (descriptor open) until a sync covers it; then its index
 //   sidecar is written. Under appendfsync `no`, call sync() (or a sync_targets() round) now and
 //   then so sealed segments get their sidecars; without one they are re-scanned on recovery.
-// - Recovery: a segment with a valid sidecar is trusted unscanned; one without, followed by a
-//   segment with one, is scanned strictly (a bad frame is kCorruption, or quarantine); the
-//   segments after the last valid sidecar are scanned and the log is cut at the first bad frame
-//   (torn tail: WARN; lost whole frames: ERROR), later segments removed.
+// - Recovery (segment_recovery.h): a segment with a valid sidecar is trusted unscanned; one
+//   without, followed by a segment with one, is checked strictly (damage is kCorruption, or
+//   quarantined and repaired); the segments after the last valid sidecar are checked and
+//   repaired: torn writes at their ends cut, damaged ranges copied aside and cut out, every
+//   intact record kept. Damage first met by a read is skipped the same way (finish_recovery()).
 // - After a write or fdatasync error the log is failed(): append/flush/sync return
 //   kStorageFailed, reads keep working (appended records stay readable from memory).
 // - drop_before(key) unlinks whole segments whose last key < key; records of the segment that
@@ -43,6 +44,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/storage/atomic_file.h"
 #include "wire/status.h"
 #include "wire/stream_id.h"
 
@@ -56,20 +58,35 @@ struct LogOptions {
   uint32_t index_interval_bytes = 32 * 1024;     // one sparse index entry per this many bytes
   uint32_t max_record_bytes = 512u * 1024 * 1024 + 4096;
   uint64_t tail_cache_bytes = 256 * 1024;  // recent records kept in memory for reads
-  bool quarantine_corrupt = false;         // rename bad sealed segments to .corrupt
+  // recovery-on-corruption: false (refuse) fails open() on damage in a sealed segment; true
+  // (quarantine) copies the damaged bytes aside and opens without them.
+  bool quarantine_corrupt = false;
 };
 
 // Returns the key of a record from its payload; false if the payload is not a valid record.
 using KeyOfFn = std::function<bool(std::string_view payload, StreamId* key)>;
 
+// Keys whose records were lost to damage: every record with after < key < before is gone (after
+// is 0-0 when nothing intact precedes the damage, before is StreamId::max() when nothing follows).
+struct KeyGap {
+  StreamId after;
+  StreamId before;
+};
+
 // What recovery found, for logging and tests.
 struct RecoveryReport {
   uint64_t segments = 0;
   uint64_t records = 0;
-  uint64_t truncated_bytes = 0;  // torn tail cut from the active segment
-  std::string truncated_detail;  // human-readable: file, offset, why
+  uint64_t truncated_bytes = 0;  // torn writes cut from the ends of unsealed segments
+  std::string truncated_detail;  // human-readable: file, offset, why (the last damage seen)
   uint64_t rebuilt_indexes = 0;
-  std::vector<std::string> corrupt;  // sealed segments found corrupt (quarantined or fatal)
+  std::vector<std::string> corrupt;  // segments where corruption was found (repaired or fatal)
+  uint64_t corrupt_ranges = 0;       // damaged ranges that were not torn writes
+  uint64_t lost_records = 0;         // records they held (from frame headers, at least 1 each)
+  uint64_t quarantined_bytes = 0;    // copied into quarantine files (see quarantine.h)
+  std::vector<std::string> quarantine_files;
+  std::vector<KeyGap> lost;     // where records are missing (torn writes and corruption)
+  uint64_t empty_segments = 0;  // 0-byte segment files removed
 };
 
 class SegmentedLog {
@@ -127,6 +144,24 @@ class SegmentedLog {
   // A worker's fdatasync of these targets failed: the log turns failed().
   void mark_sync_failed(uint64_t token, const Status& cause);
   Status sync();  // flush + fdatasync in the calling thread (tests, shutdown)
+  // Storage failed and what was written since must go: cuts the files back as `cut` says
+  // (atomic_file.h), removing segment files created since, and drops buffered appends. The log
+  // is failed() afterwards and writes nothing more, not even from its destructor: reopen it to
+  // go on. Returns the first error met (it keeps cutting the other files).
+  Status roll_back(CutTo cut);
+
+  // Damage met by reads. Until finish_recovery() a read through a damaged record of a file fails
+  // with kCorruption unless options.quarantine_corrupt; after it (and always under quarantine)
+  // the read skips the damaged range: every intact record is still visited. The range's bytes
+  // are copied aside (quarantine.h) and reported (ERROR log, corruption_stats()), the segment's
+  // record count drops, and a sealed segment's .idx is removed so the next open checks the file
+  // again (and repairs it, or refuses to start under refuse). The listener hears of the keys
+  // lost, after the damage is recorded (it may read the log).
+  using LossListener = std::function<void(std::span<const KeyGap> gaps)>;
+  void finish_recovery();
+  void set_loss_listener(LossListener listener);
+  // Every gap found since open, by recovery and by reads.
+  const std::vector<KeyGap>& lost_gaps() const;
 
   bool failed() const;
   bool empty() const;

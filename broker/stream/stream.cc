@@ -160,18 +160,32 @@ Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* re
   if (!recount && first_ordinal && *first_ordinal > next_ordinal_) {
     lost_appends = *first_ordinal - next_ordinal_;
   }
-  if (!recount) entries_added_ += added + lost_appends;
+  // Records lost to damage after the anchor were appended all the same: ordinals count appends.
+  uint64_t appended = added + lost_appends;
+  if (any && max_ordinal + 1 > next_ordinal_) {
+    appended = std::max(appended, max_ordinal + 1 - next_ordinal_);
+  }
+  if (!recount) entries_added_ += appended;
   if (any) next_ordinal_ = std::max(next_ordinal_, max_ordinal + 1);
   last_id_ = std::max(last_id_, log_->last_key());
   // Tombstones of entries the log never got (lost with an unsynced tail) are dropped.
   StreamId log_last = log_->last_key();
   deleted_.erase(deleted_.upper_bound(log_last), deleted_.end());
-  const bool repaired = repair_lost_head(lost_appends);
+  bool repaired = repair_lost_head(lost_appends);
   if (records_ < deleted_.size()) records_ = deleted_.size();
+  // Records lost to damage (found at open or by the scan above) were counted by the state; the
+  // damaged files are repaired now, so the new count must be journaled.
+  if (!log_->lost_gaps().empty()) {
+    recount_after_loss(log_->lost_gaps());
+    repaired = true;
+  }
+  log_->finish_recovery();
+  log_->set_loss_listener(
+      [this](std::span<const storage::KeyGap> gaps) { recount_after_loss(gaps); });
   recompute_first_id();
   if (repaired) {
-    // Journal the repaired start now, so the next recovery starts from it. If that fails the
-    // journal is failed (writes refused), and the next recovery repeats the same repair.
+    // Journal the repaired start and count now, so the next recovery starts from them. If that
+    // fails the journal is failed (writes refused), and the next recovery repeats the repair.
     Status st = write_state();
     if (st.is_ok()) st = control_->sync();
     if (!st.is_ok()) {
@@ -204,6 +218,32 @@ bool Stream::repair_lost_head(uint64_t lost_appends) {
   deleted_.erase(deleted_.begin(), deleted_.lower_bound(first));
   head_.valid = false;
   return true;
+}
+
+void Stream::recount_after_loss(std::span<const storage::KeyGap> gaps) {
+  // Tombstones of lost records go with them; then count what the log still has from the start.
+  for (const storage::KeyGap& gap : gaps) {
+    if (!(gap.after < gap.before)) continue;
+    deleted_.erase(deleted_.upper_bound(gap.after), deleted_.lower_bound(gap.before));
+  }
+  uint64_t records = 0;
+  size_t i = 0;
+  const size_t segments = log_->segment_count();
+  while (i < segments && log_->segment_info(i).last_key < start_) ++i;
+  if (i < segments && log_->segment_info(i).first_key < start_) {
+    log_->scan(start_, log_->segment_info(i).last_key, false,
+               [&](StreamId, uint8_t, std::string_view) {
+                 ++records;
+                 return true;
+               });
+    ++i;
+  }
+  records += segment_records(i);
+  spdlog::warn("stream {}: records lost to damage; {} records from the start remain (was {})", dir_,
+               records, records_);
+  records_ = std::max<uint64_t>(records, deleted_.size());
+  head_.valid = false;
+  recompute_first_id();
 }
 
 void Stream::recompute_first_id() {
@@ -610,6 +650,15 @@ Status Stream::sync() {
   if (!a.is_ok()) return a;
   if (!b.is_ok()) return b;
   if (drop_pending_) start_durable(*drop_pending_);
+  return c;
+}
+
+Status Stream::roll_back(storage::CutTo cut) {
+  Status a = log_->roll_back(cut);
+  Status b = control_->roll_back(cut);
+  Status c = group_journal ? group_journal->roll_back(cut) : Status();
+  if (!a.is_ok()) return a;
+  if (!b.is_ok()) return b;
   return c;
 }
 

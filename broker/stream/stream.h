@@ -114,6 +114,9 @@ class Stream final : public core::Object {
   storage::SegmentedLog& mutable_log() { return *log_; }
   storage::Journal& control() { return *control_; }
   wire::Status sync();
+  // Cuts the log and both journals back (SegmentedLog::roll_back): storage failed, the stream
+  // is reopened from disk next.
+  wire::Status roll_back(storage::CutTo cut);
   // Segments wholly behind the start are unlinked only once the state record that moved the
   // start is durable: a crash in between finds the old state with all its records, never the
   // records unlinked and the start that explains it lost. pending_drop() is the start a sync
@@ -155,6 +158,8 @@ class Stream final : public core::Object {
   wire::Status write_state();
   wire::Status maybe_snapshot();
   void recompute_first_id();
+  // Records were lost to damage in the log (`gaps`): drops their tombstones and recounts.
+  void recount_after_loss(std::span<const storage::KeyGap> gaps);
   const HeadNode& head_node();
   // Moves the logical start forward (trims, retention, deletions at the head), journals the new
   // state and leaves the segments behind it to start_durable().

@@ -80,7 +80,8 @@ void remove_tree(const std::string& path) {
 
 }  // namespace
 
-StreamEngine::StreamEngine(core::Broker& broker) : broker_(broker) {}
+StreamEngine::StreamEngine(core::Broker& broker)
+    : broker_(broker), epochs_(broker.write_epochs()) {}
 
 StreamEngine::~StreamEngine() {
   for (int fd : pending_dir_fds_) ::close(fd);
@@ -166,6 +167,7 @@ void StreamEngine::open() {
 
 void StreamEngine::close() {
   for (auto& [n, s] : by_number_) {
+    if (rolled_back_) break;
     Status st = s->sync();
     if (!st.is_ok()) spdlog::error("storage: final sync of stream '{}': {}", s->key, st.detail());
   }
@@ -213,6 +215,8 @@ Result<std::unique_ptr<Stream>> StreamEngine::create(int db, std::string_view ke
   stream->key = std::string(key);
   by_number_[n] = stream.get();
   unsynced_.insert(n);
+  created_round_.push_back(n);
+  created_unsynced_.insert(n);
   return stream;
 }
 
@@ -245,14 +249,17 @@ Stream* StreamEngine::find(uint64_t number) {
 Status StreamEngine::flush() {
   if (!broker_.sync_running && !graveyard_.empty()) free_graveyard();
   Status result;
+  flushed_round_.clear();
   for (uint64_t n : dirty_) {
     Stream* s = find(n);
     if (!s) continue;
+    flushed_round_.push_back(n);
     Status st = s->flush();
     if (!st.is_ok()) result = st;
     unsynced_.insert(n);
   }
   dirty_.clear();
+  if (result.is_ok()) created_round_.clear();
   return result;
 }
 
@@ -267,6 +274,12 @@ void StreamEngine::collect_sync(core::SyncBatch& batch) {
     batch.fds.insert(batch.fds.end(), fds.begin(), fds.end());
     batch.on_synced.push_back([fds] {
       for (int fd : fds) ::close(fd);
+    });
+  }
+  if (!created_unsynced_.empty()) {
+    batch.on_synced.push_back([this, created = std::vector<uint64_t>(created_unsynced_.begin(),
+                                                                     created_unsynced_.end())] {
+      for (uint64_t n : created) created_unsynced_.erase(n);
     });
   }
   for (uint64_t n : unsynced_) {
@@ -294,6 +307,33 @@ void StreamEngine::collect_sync(core::SyncBatch& batch) {
     });
   }
   unsynced_.clear();
+}
+
+void StreamEngine::roll_back(core::RollBack how) {
+  rolled_back_ = true;
+  auto cut = [&](Stream& s, storage::CutTo to) {
+    Status st = s.roll_back(to);
+    if (!st.is_ok()) spdlog::error("storage: rollback of stream '{}': {}", s.key, st.detail());
+  };
+  if (how == core::RollBack::kLastFlush) {
+    for (uint64_t n : flushed_round_) {
+      if (Stream* s = find(n)) cut(*s, storage::CutTo::kBeforeLastFlush);
+    }
+  }
+  for (auto& [n, s] : by_number_) {
+    cut(*s, how == core::RollBack::kToSynced ? storage::CutTo::kSynced : storage::CutTo::kNothing);
+  }
+  // Streams created by the failed batch go whole: their directory and name never became durable
+  // with any of their records (and a reopen would find an empty stream).
+  std::vector<uint64_t> created(created_round_.begin(), created_round_.end());
+  if (how == core::RollBack::kToSynced) {
+    created.assign(created_unsynced_.begin(), created_unsynced_.end());
+  }
+  for (uint64_t n : created) remove_tree(streams_dir() + "/" + std::to_string(n));
+  if (!created.empty()) {
+    Status st = storage::sync_dir(streams_dir());
+    if (!st.is_ok()) spdlog::error("storage: rollback: {}", st.detail());
+  }
 }
 
 StreamEngine::RetentionPass StreamEngine::apply_retention(int64_t now_ms, size_t max_streams,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -39,8 +40,12 @@ class StreamEngine final : public core::DurableSource {
   void destroy(std::unique_ptr<core::Object> obj);
   // The key was renamed or moved (RENAME, MOVE, SWAPDB): rewrite its meta file.
   wire::Status relocate(Stream& stream, int db, std::string_view key);
-  // Notes that a stream has buffered writes to flush this iteration.
-  void mark_dirty(Stream& stream) { dirty_.insert(stream.number); }
+  // Notes that a stream has buffered writes to flush this iteration (and that a write happened:
+  // Broker::note_write).
+  void mark_dirty(Stream& stream) {
+    dirty_.insert(stream.number);
+    epochs_.note_write();
+  }
 
   StreamOptions options() const;
   std::string streams_dir() const;
@@ -76,18 +81,24 @@ class StreamEngine final : public core::DurableSource {
   wire::Status flush() override;
   bool needs_sync() const override;
   void collect_sync(core::SyncBatch& batch) override;
+  void roll_back(core::RollBack how) override;
 
  private:
   Stream* find(uint64_t number);
   void free_graveyard();
 
   core::Broker& broker_;
+  core::WriteEpoch& epochs_;
   uint64_t next_number_ = 1;
   std::map<uint64_t, Stream*> by_number_;  // ordered: retention resumes at a number
   std::unordered_set<uint64_t> dirty_;
   std::unordered_set<uint64_t> unsynced_;  // flushed, not yet fdatasynced
   std::vector<std::unique_ptr<core::Object>> graveyard_;
-  std::vector<int> pending_dir_fds_;  // new stream dirs / meta files to fsync once
+  std::vector<int> pending_dir_fds_;     // new stream dirs / meta files to fsync once
+  std::vector<uint64_t> flushed_round_;  // streams the latest flush() wrote
+  std::vector<uint64_t> created_round_;  // streams created since the last good flush()
+  std::set<uint64_t> created_unsynced_;  // streams created since the last completed sync
+  bool rolled_back_ = false;             // close() writes nothing (roll_back())
   uint64_t truncated_bytes_ = 0;
   uint64_t retention_cursor_ = 0;  // the stream number retention visits next
   int streams_dir_fd_ = -1;

@@ -115,4 +115,59 @@ TEST_CASE("truncate_staging counts unsent bytes, so it survives a moved prefix")
   CHECK(pending(q) == "+a\r\n+b\r\n");
 }
 
+TEST_CASE("fail_held turns each held reply into the error and keeps pushes and earlier replies") {
+  OutputQueue q;
+  q.staging()->append("+early\r\n");
+  q.seal_staging();  // as before an asynchronous write: its address must not change
+  std::vector<iovec> in_flight;
+  q.releasable(0, &in_flight, 16);
+  q.hold(7);
+  q.staging()->append("$2\r\nhi\r\n*2\r\n:1\r\n:2\r\n");
+  q.append_shared(std::make_shared<const std::string>(">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n"));
+  q.staging()->append(":42\r\n");
+  q.fail_held(6, "MISCONF no space");
+  CHECK(pending(q, 6) ==
+        "+early\r\n-MISCONF no space\r\n-MISCONF no space\r\n"
+        ">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n-MISCONF no space\r\n");
+  CHECK_FALSE(q.waiting_for_durability(6));
+  // The bytes handed out before stay where they were.
+  std::vector<iovec> now;
+  q.releasable(6, &now, 16);
+  CHECK(now[0].iov_base == in_flight[0].iov_base);
+}
+
+TEST_CASE("fail_held leaves a queue with nothing held as it is") {
+  OutputQueue q;
+  q.hold(3);
+  q.staging()->append("+OK\r\n");
+  q.fail_held(3, "MISCONF x");
+  CHECK(pending(q, 3) == "+OK\r\n");
+}
+
+TEST_CASE("fail_uncommitted turns the replies queued since commit() into errors") {
+  OutputQueue q;
+  q.staging()->append("+one\r\n:1\r\n");
+  q.consume(3);  // part of the first reply went out
+  q.commit();
+  q.staging()->append("$3\r\nabc\r\n");
+  prefixed(q, ":1\r\n:2\r\n", 2);
+  q.fail_uncommitted("MISCONF full");
+  CHECK(pending(q) == "e\r\n:1\r\n-MISCONF full\r\n-MISCONF full\r\n");
+  // Errors are committed: a second failure does not touch them.
+  q.fail_uncommitted("MISCONF again");
+  CHECK(pending(q) == "e\r\n:1\r\n-MISCONF full\r\n-MISCONF full\r\n");
+  q.consume(q.bytes());
+  CHECK(q.empty());
+}
+
+TEST_CASE("a failed batch keeps the published messages of a RESP2 subscriber") {
+  OutputQueue q;
+  q.commit();
+  q.staging()->append("+PONG\r\n");
+  q.append_shared(
+      std::make_shared<const std::string>("*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n"));
+  q.fail_uncommitted("MISCONF full");
+  CHECK(pending(q) == "-MISCONF full\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n");
+}
+
 }  // namespace sluice::core

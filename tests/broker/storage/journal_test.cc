@@ -155,7 +155,7 @@ TEST_SUITE("storage.journal") {
     }
   }
 
-  TEST_CASE("a damaged last frame with nothing valid after it is a torn write") {
+  TEST_CASE("a damaged whole last frame is cut after its bytes are copied aside") {
     TempDir dir;
     {
       auto opened = open_journal(dir.path());
@@ -164,10 +164,31 @@ TEST_SUITE("storage.journal") {
     }
     const std::string path = dir.sub("groups.journal");
     const uint64_t size = testing::file_size(path);
+    const uint64_t last = size - frame_bytes(payload_of(4).size());
     testing::corrupt_byte(path, size - 3, 0x80);
+    const std::string damaged = read_file(path)->substr(last);
     auto reopened = open_journal(dir.path());
     CHECK(reopened.replayed == journal_records(0, 4));
-    CHECK(reopened.truncated == frame_bytes(payload_of(4).size()));
+    CHECK(reopened.truncated == damaged.size());
+    CHECK(*read_file(path + ".corrupt-" + std::to_string(last)) == damaged);
+  }
+
+  TEST_CASE("a last frame cut short is a torn write: cut without a copy") {
+    TempDir dir;
+    {
+      auto opened = open_journal(dir.path());
+      append_records(*opened.journal, 0, 5);
+      REQUIRE(opened.journal->sync().is_ok());
+    }
+    const std::string path = dir.sub("groups.journal");
+    const uint64_t size = testing::file_size(path);
+    testing::truncate_to(path, size - 5);
+    auto reopened = open_journal(dir.path());
+    CHECK(reopened.replayed == journal_records(0, 4));
+    CHECK(reopened.truncated == frame_bytes(payload_of(4).size()) - 5);
+    CHECK(testing::files_with_suffix(
+              dir.path(), ".corrupt-" + std::to_string(size - frame_bytes(payload_of(4).size())))
+              .empty());
   }
 
   TEST_CASE("a bad frame followed by valid frames is corruption") {

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "broker/storage/journal.h"
+#include "broker/storage/quarantine.h"
 #include "broker/storage/record_frame.h"
 #include "broker/storage/segmented_log.h"
 #include "tests/broker/storage/log_test_util.h"
@@ -14,63 +15,19 @@
 namespace sluice::storage {
 namespace {
 
+using testing::build_log;
+using testing::Built;
 using testing::collect_all;
+using testing::frame_offsets;
+using testing::key_at;
 using testing::make_payload;
 using testing::open_log;
+using testing::prefix;
 using testing::Record;
+using testing::records_before_segment;
 using testing::small_options;
 using testing::TempDir;
 using wire::StreamId;
-
-StreamId key_at(uint64_t i) { return {500 + i, 1}; }
-
-struct Built {
-  std::vector<Record> records;
-  std::vector<std::string> segments;  // .log paths in key order
-};
-
-// Writes n records (sizes vary) into a log at dir; synced unless told otherwise.
-Built build_log(const std::string& dir, uint64_t n, bool sync = true) {
-  Built out;
-  auto log = open_log(dir, small_options());
-  for (uint64_t i = 0; i < n; ++i) {
-    Record r{key_at(i), 1, make_payload(key_at(i), 5 + i * 53 % 200)};
-    REQUIRE(log->append(r.key, r.type, r.payload).is_ok());
-    out.records.push_back(r);
-  }
-  REQUIRE((sync ? log->sync() : log->flush()).is_ok());
-  out.segments = testing::files_with_suffix(dir, ".log");
-  return out;
-}
-
-// Offsets of the frames in a segment file, plus its size at the end.
-std::vector<uint64_t> frame_offsets(const std::string& path) {
-  auto bytes = read_file(path);
-  REQUIRE(bytes.is_ok());
-  std::vector<uint64_t> offsets;
-  std::string_view rest = *bytes;
-  uint64_t pos = 0;
-  while (!rest.empty()) {
-    FrameView frame;
-    REQUIRE(decode_frame(rest, 1 << 20, &frame) == FrameStatus::kOk);
-    offsets.push_back(pos);
-    pos += frame.total_bytes;
-    rest.remove_prefix(frame.total_bytes);
-  }
-  offsets.push_back(pos);
-  return offsets;
-}
-
-std::vector<Record> prefix(const std::vector<Record>& records, size_t n) {
-  return std::vector<Record>(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(n));
-}
-
-// Records stored in the segments before `segment` (by file order).
-size_t records_before_segment(const Built& built, size_t segment) {
-  size_t n = 0;
-  for (size_t s = 0; s < segment; ++s) n += frame_offsets(built.segments[s]).size() - 1;
-  return n;
-}
 
 }  // namespace
 
@@ -112,51 +69,34 @@ TEST_SUITE("storage.recovery") {
     }
   }
 
-  TEST_CASE("flipped bits in the active segment cut the log at the damaged frame") {
-    TempDir root;
-    std::mt19937 rng(1234);
-    Built built = build_log(root.sub("reference"), 80);
-    const std::string active_name = built.segments.back().substr(built.segments.back().rfind('/'));
-    const auto offsets = frame_offsets(built.segments.back());
-    for (int trial = 0; trial < 40; ++trial) {
-      const std::string dir = root.sub("t" + std::to_string(trial));
-      testing::copy_dir(root.sub("reference"), dir);
-      const std::string active = dir + active_name;
-      const size_t active_first = records_before_segment(built, built.segments.size() - 1);
-      const uint64_t size = offsets.back();
-      const uint64_t flip_at = rng() % size;
-      testing::corrupt_byte(active, flip_at, static_cast<uint8_t>(1u << (rng() % 8)));
-      // The damaged frame is the last one starting at or before flip_at.
-      size_t frame = 0;
-      while (offsets[frame + 1] <= flip_at) ++frame;
-      CAPTURE(trial);
-      CAPTURE(flip_at);
-      RecoveryReport report;
-      auto log = open_log(dir, small_options(), &report);
-      CHECK(report.truncated_bytes == size - offsets[frame]);
-      CHECK(report.records == active_first + frame);
-      CHECK(collect_all(*log) == prefix(built.records, active_first + frame));
-    }
-  }
-
-  TEST_CASE("a record whose key cannot be read cuts the active segment like a bad checksum") {
+  TEST_CASE("a record whose key cannot be read is moved aside like a bad checksum") {
     TempDir dir;
+    std::string unreadable = make_payload(key_at(2), 10);
+    unreadable[16] = '!';
     {
       auto log = open_log(dir.path(), small_options());
       REQUIRE(log->append(key_at(0), 1, make_payload(key_at(0), 10)).is_ok());
       REQUIRE(log->append(key_at(1), 1, make_payload(key_at(1), 10)).is_ok());
-      std::string unreadable = make_payload(key_at(2), 10);
-      unreadable[16] = '!';
       REQUIRE(log->append(key_at(2), 1, unreadable).is_ok());
       REQUIRE(log->append(key_at(3), 1, make_payload(key_at(3), 10)).is_ok());
       REQUIRE(log->sync().is_ok());
     }
     RecoveryReport report;
     auto log = open_log(dir.path(), small_options(), &report);
-    CHECK(report.records == 2);
-    CHECK(report.truncated_bytes == 2 * frame_bytes(26));
+    CHECK(report.records == 3);
+    CHECK(report.truncated_bytes == 0);
+    CHECK(report.corrupt_ranges == 1);
+    CHECK(report.lost_records == 1);
+    CHECK(report.quarantined_bytes == frame_bytes(26));
+    REQUIRE(report.quarantine_files.size() == 1);
+    std::string expected_frame;
+    append_frame(&expected_frame, 1, unreadable);
+    CHECK(*read_file(report.quarantine_files[0]) == expected_frame);
     CHECK(report.truncated_detail.find("last good key 501-1") != std::string::npos);
-    CHECK(log->last_key() == key_at(1));
+    auto records = collect_all(*log);
+    REQUIRE(records.size() == 3);
+    CHECK(records[2].key == key_at(3));
+    CHECK(log->last_key() == key_at(3));
   }
 
   TEST_CASE("a flipped bit in a sealed segment is found on read, and at open once unindexed") {
@@ -167,7 +107,7 @@ TEST_SUITE("storage.recovery") {
     auto offsets = frame_offsets(victim);
     testing::corrupt_byte(victim, offsets[2] + 20);
 
-    SUBCASE("a trusted segment is not scanned at open, but a read through it fails") {
+    SUBCASE("a trusted segment is not scanned at open; a read through it fails until recovery") {
       RecoveryReport report;
       auto log = open_log(dir.path(), small_options(), &report);
       CHECK(report.records == 200);
@@ -176,39 +116,50 @@ TEST_SUITE("storage.recovery") {
                                   [&](StreamId, uint8_t, std::string_view) { return all_ok; });
       CHECK(st.code() == wire::ErrorCode::kCorruption);
       CHECK(st.detail().find(victim) != std::string::npos);
+      CHECK(st.detail().find("offset " + std::to_string(offsets[2])) != std::string::npos);
       st = log->scan(StreamId::min(), StreamId::max(), true,
                      [&](StreamId, uint8_t, std::string_view) { return true; });
       CHECK(st.code() == wire::ErrorCode::kCorruption);
+      CHECK(testing::files_with_suffix(dir.path(), "").size() == 2 * built.segments.size() - 1);
     }
-    SUBCASE("without its index the segment is scanned and open fails naming it") {
+    SUBCASE("without its index the segment is checked and open fails naming file and offset") {
       REQUIRE(::unlink((victim.substr(0, victim.size() - 4) + ".idx").c_str()) == 0);
+      const std::string before = *read_file(victim);
       RecoveryReport report;
       auto log = SegmentedLog::open(dir.path(), small_options(), testing::test_key_of, &report);
       REQUIRE_FALSE(log.is_ok());
       CHECK(log.code() == wire::ErrorCode::kCorruption);
-      CHECK(log.status().detail().find(victim) != std::string::npos);
+      CHECK(log.status().detail().find(victim + " at offset " + std::to_string(offsets[2])) !=
+            std::string::npos);
+      CHECK(log.status().detail().find("recovery-on-corruption quarantine") != std::string::npos);
       CHECK(report.corrupt == std::vector<std::string>{victim});
-      CHECK(testing::file_exists(victim));
+      CHECK(*read_file(victim) == before);
+      CHECK(testing::files_with_suffix(dir.path(), "").size() == 2 * built.segments.size() - 2);
     }
-    SUBCASE("quarantine mode renames it .corrupt and opens the rest") {
+    SUBCASE("quarantine moves the damaged record aside and keeps the rest of the segment") {
       REQUIRE(::unlink((victim.substr(0, victim.size() - 4) + ".idx").c_str()) == 0);
+      const std::string damaged = read_file(victim)->substr(offsets[2], offsets[3] - offsets[2]);
       LogOptions options = small_options();
       options.quarantine_corrupt = true;
       RecoveryReport report;
       auto log = open_log(dir.path(), options, &report);
       CHECK(report.corrupt == std::vector<std::string>{victim});
-      CHECK_FALSE(testing::file_exists(victim));
-      CHECK(testing::file_exists(victim + ".corrupt"));
-      const size_t lost = offsets.size() - 1;
-      CHECK(report.records == 200 - lost);
-      auto records = collect_all(*log);
-      CHECK(records.size() == 200 - lost);
+      REQUIRE(report.quarantine_files ==
+              std::vector<std::string>{victim + ".corrupt-" + std::to_string(offsets[2])});
+      CHECK(*read_file(report.quarantine_files[0]) == damaged);
+      CHECK(report.records == 199);
       auto expected = built.records;
-      const size_t first_lost = records_before_segment(built, 1);
-      expected.erase(expected.begin() + static_cast<std::ptrdiff_t>(first_lost),
-                     expected.begin() + static_cast<std::ptrdiff_t>(first_lost + lost));
-      CHECK(records == expected);
-      CHECK(log->segment_count() == built.segments.size() - 1);
+      expected.erase(expected.begin() +
+                     static_cast<std::ptrdiff_t>(records_before_segment(built, 1) + 2));
+      CHECK(collect_all(*log) == expected);
+      CHECK(log->segment_count() == built.segments.size());
+      CHECK(testing::file_size(victim) == offsets.back() - damaged.size());
+      log.reset();
+      RecoveryReport again;
+      auto reopened = open_log(dir.path(), options, &again);
+      CHECK(again.corrupt.empty());
+      CHECK(again.rebuilt_indexes == 0);
+      CHECK(collect_all(*reopened) == expected);
     }
   }
 
@@ -247,31 +198,34 @@ TEST_SUITE("storage.recovery") {
     CHECK(testing::files_with_suffix(dir.path(), ".idx").size() == built.segments.size() - 1);
   }
 
-  TEST_CASE("a torn frame in a rolled, unsynced segment cuts the log there and drops later ones") {
+  TEST_CASE("a torn frame at the end of a rolled, unsynced segment is cut; later segments stay") {
     TempDir dir;
     Built built = build_log(dir.path(), 150, /*sync=*/false);
     REQUIRE(built.segments.size() > 4);
     const size_t torn_segment = 2;
     auto offsets = frame_offsets(built.segments[torn_segment]);
-    const uint64_t cut = offsets[3] + 10;
-    uint64_t lost = cut - offsets[3];
-    for (size_t s = torn_segment + 1; s < built.segments.size(); ++s) {
-      lost += testing::file_size(built.segments[s]);
-    }
+    const size_t kept_frames = offsets.size() - 2;  // its last frame is cut short
+    const uint64_t cut = offsets[kept_frames] + 10;
     testing::truncate_to(built.segments[torn_segment], cut);
     RecoveryReport report;
     auto log = open_log(dir.path(), small_options(), &report);
-    CHECK(report.truncated_bytes == lost);
-    const size_t kept = records_before_segment(built, torn_segment) + 3;
-    CHECK(collect_all(*log) == prefix(built.records, kept));
-    CHECK(testing::files_with_suffix(dir.path(), ".log").size() == torn_segment + 1);
+    CHECK(report.truncated_bytes == 10);
+    CHECK(report.corrupt.empty());
+    REQUIRE(report.lost.size() == 1);
+    const size_t lost_index = records_before_segment(built, torn_segment) + kept_frames;
+    CHECK(report.lost[0].after == key_at(lost_index - 1));
+    CHECK(report.lost[0].before == key_at(lost_index + 1));
+    auto expected = built.records;
+    expected.erase(expected.begin() + static_cast<std::ptrdiff_t>(lost_index));
+    CHECK(collect_all(*log) == expected);
+    CHECK(testing::files_with_suffix(dir.path(), ".log").size() == built.segments.size());
     REQUIRE(log->append(key_at(1000), 1, make_payload(key_at(1000), 4)).is_ok());
     REQUIRE(log->sync().is_ok());
     log.reset();
-    CHECK(collect_all(*open_log(dir.path(), small_options())).size() == kept + 1);
+    CHECK(collect_all(*open_log(dir.path(), small_options())).size() == expected.size() + 1);
   }
 
-  TEST_CASE("empty segment files and leftover temporary files are removed at open") {
+  TEST_CASE("empty segment files are removed and reported, leftover temporary files removed") {
     TempDir dir;
     Built built = build_log(dir.path(), 50);
     const std::string empty = dir.path() + "/18000000000000000000-00000000000000000000.log";
@@ -286,10 +240,13 @@ TEST_SUITE("storage.recovery") {
       REQUIRE(f != nullptr);
       std::fclose(f);
     }
+    const uint64_t empty_before = corruption_stats().empty_segments;
     RecoveryReport report;
     auto log = open_log(dir.path(), small_options(), &report);
     CHECK_FALSE(testing::file_exists(empty));
     CHECK_FALSE(testing::file_exists(tmp));
+    CHECK(report.empty_segments == 1);
+    CHECK(corruption_stats().empty_segments == empty_before + 1);
     CHECK(collect_all(*log) == built.records);
   }
 }

@@ -1,5 +1,6 @@
 // Records for SegmentedLog tests: a payload carries its key in its first 16 bytes (little endian
-// ms, seq) followed by a deterministic body, so tests can check both key and content.
+// ms, seq) followed by a deterministic body, so tests can check both key and content; and logs
+// of such records built on disk (build_log) with their frame layout (frame_offsets).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -13,7 +14,10 @@
 #include <vector>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/journal.h"
+#include "broker/storage/record_frame.h"
 #include "broker/storage/segmented_log.h"
+#include "tests/broker/storage/temp_dir.h"
 
 namespace sluice::storage::testing {
 
@@ -113,6 +117,57 @@ inline std::vector<Record> expected_range(const std::map<wire::StreamId, Record>
     for (auto it = hi; it != lo && out.size() < limit;) out.push_back((--it)->second);
   }
   return out;
+}
+
+// Keys of build_log's records.
+inline wire::StreamId key_at(uint64_t i) { return {500 + i, 1}; }
+
+struct Built {
+  std::vector<Record> records;
+  std::vector<std::string> segments;  // .log paths in key order
+};
+
+// Writes n records (sizes vary) into a log at dir; synced unless told otherwise.
+inline Built build_log(const std::string& dir, uint64_t n, bool sync = true) {
+  Built out;
+  auto log = open_log(dir, small_options());
+  for (uint64_t i = 0; i < n; ++i) {
+    Record r{key_at(i), 1, make_payload(key_at(i), 5 + i * 53 % 200)};
+    REQUIRE(log->append(r.key, r.type, r.payload).is_ok());
+    out.records.push_back(r);
+  }
+  REQUIRE((sync ? log->sync() : log->flush()).is_ok());
+  out.segments = files_with_suffix(dir, ".log");
+  return out;
+}
+
+// Offsets of the frames in a segment file, plus its size at the end.
+inline std::vector<uint64_t> frame_offsets(const std::string& path) {
+  auto bytes = read_file(path);
+  REQUIRE(bytes.is_ok());
+  std::vector<uint64_t> offsets;
+  std::string_view rest = *bytes;
+  uint64_t pos = 0;
+  while (!rest.empty()) {
+    FrameView frame;
+    REQUIRE(decode_frame(rest, 1 << 20, &frame) == FrameStatus::kOk);
+    offsets.push_back(pos);
+    pos += frame.total_bytes;
+    rest.remove_prefix(frame.total_bytes);
+  }
+  offsets.push_back(pos);
+  return offsets;
+}
+
+inline std::vector<Record> prefix(const std::vector<Record>& records, size_t n) {
+  return std::vector<Record>(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+// Records stored in the segments before `segment` (by file order).
+inline size_t records_before_segment(const Built& built, size_t segment) {
+  size_t n = 0;
+  for (size_t s = 0; s < segment; ++s) n += frame_offsets(built.segments[s]).size() - 1;
+  return n;
 }
 
 }  // namespace sluice::storage::testing

@@ -18,8 +18,15 @@ namespace sluice::storage::testing {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "sluice-storage-XXXXXX").string();
+  // kRam: in /dev/shm when it exists, for tests that open and repair logs thousands of times
+  // (fdatasync on a real disk would make them take minutes; what they check does not need it).
+  enum class Where { kTmp, kRam };
+  explicit TempDir(Where where = Where::kTmp) {
+    const std::filesystem::path base =
+        where == Where::kRam && std::filesystem::is_directory("/dev/shm")
+            ? std::filesystem::path("/dev/shm")
+            : std::filesystem::temp_directory_path();
+    std::string templ = (base / "sluice-storage-XXXXXX").string();
     REQUIRE(::mkdtemp(templ.data()) != nullptr);
     path_ = templ;
   }
