@@ -96,8 +96,10 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
   // the next sync; any other reply waits for the sync of the latest write (a read may show it),
   // as Redis writes its AOF before any reply of the iteration. If that sync fails, the write is
   // undone and these replies become -MISCONF errors (Server::roll_back_storage). A RESP2
-  // subscriber only (un)subscribes and pings: nothing it gets depends on storage.
-  if (cfg.appendfsync == config::AppendFsync::kAlways) {
+  // subscriber only (un)subscribes and pings: nothing it gets depends on storage. Neither do the
+  // few commands a busy script lets through (SCRIPT KILL...), and no sync can run meanwhile.
+  if (cfg.appendfsync == config::AppendFsync::kAlways &&
+      broker.busy_script == core::BusyScript::kNone) {
     const uint64_t epoch = (spec.flags & kWrite) ? broker.pending_epoch() : broker.write_epoch();
     if (epoch > broker.durable_epoch() && !(client.protocol == 2 && client.is_pubsub_client())) {
       client.out.hold(epoch);
