@@ -40,7 +40,7 @@ fail() {  # stage, message
 }
 
 sluice_log "deps"
-if ! bash scripts/deps.sh; then
+if ! bash scripts/deps.sh || ! bash scripts/npm-deps.sh; then
   echo "test.sh: installing packages failed" >&2
   exit 1
 fi
