@@ -29,7 +29,7 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
-# node and npm run the ioredis and BullMQ tests (their npm packages go to a cache under build/).
+# node and npm run the ioredis and BullMQ tests (scripts/npm-deps.sh installs their packages).
 # Any node with npm will do (a machine may have one from elsewhere): Debian's only if there is
 # none, so an existing install is never replaced.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
