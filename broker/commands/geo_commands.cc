@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -321,6 +322,67 @@ void partial_quicksort(std::vector<GeoPoint>& v, ptrdiff_t a, ptrdiff_t n, ptrdi
   }
 }
 
+// Redis's order for the first `returned` points: a stable sort when all are returned (glibc's
+// qsort is a merge sort), its partial quicksort otherwise.
+void sort_points(std::vector<GeoPoint>& points, Sort sort, size_t returned) {
+  if (sort == Sort::kNone) return;
+  const bool asc = sort == Sort::kAsc;
+  auto cmp = [asc](const GeoPoint& a, const GeoPoint& b) {
+    if (a.dist == b.dist) return 0;
+    return (a.dist < b.dist) == asc ? -1 : 1;
+  };
+  if (returned == points.size()) {
+    std::stable_sort(points.begin(), points.end(),
+                     [&](const GeoPoint& a, const GeoPoint& b) { return cmp(a, b) < 0; });
+  } else {
+    partial_quicksort(points, 0, static_cast<ptrdiff_t>(points.size()), 0,
+                      static_cast<ptrdiff_t>(returned) - 1, cmp);
+  }
+}
+
+// STORE / STOREDIST: the first `returned` points as a sorted set at `dst`, scored by geohash, or
+// by distance in units of `dist_unit` meters when it is not 0.
+void store_points(CommandContext& ctx, std::string_view dst, const std::vector<GeoPoint>& points,
+                  size_t returned, double dist_unit, const char* event) {
+  std::unique_ptr<ZSetObject> result;
+  if (returned) {
+    result = std::make_unique<ZSetObject>();
+    result->set_skiplist();
+    const kv::ZSetLimits limits = zset_limits(ctx.broker);
+    for (size_t i = 0; i < returned; ++i) {
+      const GeoPoint& g = points[i];
+      const double score = dist_unit != 0 ? g.dist / dist_unit : g.score;
+      // A huge radius can scan a cell twice, listing its points twice: the last score stays.
+      if (ZMember* m = result->find(g.member->view())) {
+        result->update(m, score);
+      } else {
+        result->insert(g.member->view(), score, limits);
+      }
+    }
+  }
+  store_zset(ctx, dst, std::move(result), event);
+}
+
+// The first `returned` points, each with its requested extras (distance in units of
+// `conversion` meters, geohash score, coordinates).
+void reply_points(CommandContext& ctx, const std::vector<GeoPoint>& points, size_t returned,
+                  bool withdist, bool withhash, bool withcoord, double conversion) {
+  const size_t options = size_t{withdist} + size_t{withhash} + size_t{withcoord};
+  ctx.reply.array(returned);
+  for (size_t i = 0; i < returned; ++i) {
+    const GeoPoint& g = points[i];
+    if (options) ctx.reply.array(options + 1);
+    ctx.reply.bulk(g.member->view());
+    if (withdist) reply_distance(ctx, g.dist / conversion);
+    if (withhash) ctx.reply.integer(static_cast<int64_t>(g.score));
+    if (withcoord) {
+      ctx.reply.array(2);
+      reply_coordinate(ctx, g.lon);
+      reply_coordinate(ctx, g.lat);
+    }
+  }
+}
+
 // georadiusGeneric: `src` is the index of the source key.
 void georadius_generic(CommandContext& ctx, size_t src, unsigned flags) {
   bool replied = false;
@@ -329,8 +391,7 @@ void georadius_generic(CommandContext& ctx, size_t src, unsigned flags) {
 
   geo::Shape shape;
   size_t base_args = 0;
-  const std::string_view* store_key = nullptr;
-  std::string_view store_arg;
+  std::optional<std::string_view> store_key;
   bool store_dist = false;
   if (flags & kRadiusCoords) {
     base_args = 6;
@@ -347,8 +408,7 @@ void georadius_generic(CommandContext& ctx, size_t src, unsigned flags) {
     base_args = 2;
     if (flags & kSearchStore) {
       base_args = 3;
-      store_arg = ctx.arg(1);
-      store_key = &store_arg;
+      store_key = ctx.arg(1);
     }
   }
 
@@ -379,13 +439,11 @@ void georadius_generic(CommandContext& ctx, size_t src, unsigned flags) {
       if (count <= 0) return ctx.error_text("ERR COUNT must be > 0");
       ++i;
     } else if (iequals(a, "store") && left >= 1 && can_store) {
-      store_arg = ctx.arg(i + 1);
-      store_key = &store_arg;
+      store_key = ctx.arg(i + 1);
       store_dist = false;
       ++i;
     } else if (iequals(a, "storedist") && left >= 1 && can_store) {
-      store_arg = ctx.arg(i + 1);
-      store_key = &store_arg;
+      store_key = ctx.arg(i + 1);
       store_dist = true;
       ++i;
     } else if (iequals(a, "storedist") && (flags & kSearchStore)) {
@@ -446,56 +504,14 @@ void georadius_generic(CommandContext& ctx, size_t src, unsigned flags) {
   const size_t returned = count == 0 || points.size() < static_cast<uint64_t>(count)
                               ? points.size()
                               : static_cast<size_t>(count);
-  if (sort != Sort::kNone) {
-    const bool asc = sort == Sort::kAsc;
-    auto cmp = [asc](const GeoPoint& a, const GeoPoint& b) {
-      if (a.dist == b.dist) return 0;
-      return (a.dist < b.dist) == asc ? -1 : 1;
-    };
-    if (returned == points.size()) {
-      // glibc's qsort is a merge sort: equal distances keep their order.
-      std::stable_sort(points.begin(), points.end(),
-                       [&](const GeoPoint& a, const GeoPoint& b) { return cmp(a, b) < 0; });
-    } else {
-      partial_quicksort(points, 0, static_cast<ptrdiff_t>(points.size()), 0,
-                        static_cast<ptrdiff_t>(returned) - 1, cmp);
-    }
-  }
+  sort_points(points, sort, returned);
 
   if (store_key) {
-    std::unique_ptr<ZSetObject> result;
-    if (returned) {
-      result = std::make_unique<ZSetObject>();
-      result->set_skiplist();
-      const kv::ZSetLimits limits = zset_limits(ctx.broker);
-      for (size_t i = 0; i < returned; ++i) {
-        const GeoPoint& g = points[i];
-        const double score = store_dist ? g.dist / shape.conversion : g.score;
-        if (ZMember* m = result->find(g.member->view())) {
-          result->update(m, score);
-        } else {
-          result->insert(g.member->view(), score, limits);
-        }
-      }
-    }
-    store_zset(ctx, *store_key, std::move(result), search ? "geosearchstore" : "georadiusstore");
+    store_points(ctx, *store_key, points, returned, store_dist ? shape.conversion : 0,
+                 search ? "geosearchstore" : "georadiusstore");
     return ctx.reply.integer(static_cast<int64_t>(returned));
   }
-
-  const size_t options = size_t{withdist} + size_t{withhash} + size_t{withcoord};
-  ctx.reply.array(returned);
-  for (size_t i = 0; i < returned; ++i) {
-    const GeoPoint& g = points[i];
-    if (options) ctx.reply.array(options + 1);
-    ctx.reply.bulk(g.member->view());
-    if (withdist) reply_distance(ctx, g.dist / shape.conversion);
-    if (withhash) ctx.reply.integer(static_cast<int64_t>(g.score));
-    if (withcoord) {
-      ctx.reply.array(2);
-      reply_coordinate(ctx, g.lon);
-      reply_coordinate(ctx, g.lat);
-    }
-  }
+  reply_points(ctx, points, returned, withdist, withhash, withcoord, shape.conversion);
 }
 
 void georadius(CommandContext& ctx) { georadius_generic(ctx, 1, kRadiusCoords); }
