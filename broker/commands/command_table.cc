@@ -18,6 +18,7 @@ CommandTable::CommandTable() {
   register_sort_commands(*this);
   register_transaction_commands(*this);
   register_zset_commands(*this);
+  register_geo_commands(*this);
   register_list_commands(*this);
   register_bitmap_commands(*this);
   register_hyperloglog_commands(*this);

@@ -102,6 +102,7 @@ void register_set_commands(CommandTable& table);
 void register_sort_commands(CommandTable& table);
 void register_transaction_commands(CommandTable& table);
 void register_zset_commands(CommandTable& table);
+void register_geo_commands(CommandTable& table);
 void register_list_commands(CommandTable& table);
 void register_bitmap_commands(CommandTable& table);  // + BITFIELD (bitfield_command.cc)
 void register_hyperloglog_commands(CommandTable& table);
