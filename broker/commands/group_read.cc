@@ -117,8 +117,11 @@ uint64_t claim_idle(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, int64
   for (StreamId id : claimable(g, now, min_idle)) {
     if (count != 0 && ids.size() >= count) break;
     stream::Pending* p = g.pel.find(id);
-    const int64_t idle = now - p->delivery_time_ms;
+    // An entry released by XNACK has no delivery time: its idle time shows as -1 (XPENDING's).
+    const int64_t idle = p->consumer ? now - p->delivery_time_ms : -1;
     const uint64_t delivered = p->delivery_count;
+    const uint64_t next_count =
+        delivered < static_cast<uint64_t>(INT64_MAX) ? delivered + 1 : delivered;
     bool found = s.lookup(id, [&](StreamId, std::string_view resp) {
       append_with_delivery(out, resp, idle, delivered);
       return false;
@@ -128,9 +131,9 @@ uint64_t claim_idle(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, int64
       gone.push_back(id);
       continue;
     }
-    g.pel.assign(id, &c, now, delivered + 1);
+    g.pel.assign(id, &c, now, next_count);
     ids.push_back(id);
-    counts.push_back(delivered + 1);
+    counts.push_back(next_count);
   }
   if (!gone.empty()) {
     *st = store.ack(g, gone);
@@ -269,12 +272,12 @@ void xreadgroup(CommandContext& ctx) {
     r.bulk(key);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = t.history ? deliver_history(*t.s, *t.g, *c, t.after, ctx.now_ms,
-                                             static_cast<uint64_t>(count), ctx.client.protocol,
-                                             *store, &entries, &st)
-                           : deliver_claim_and_new(*t.s, *t.g, *c, ctx.now_ms,
-                                                   static_cast<uint64_t>(count), noack,
-                                                   opts.claim_min_idle, *store, &entries, &st);
+    uint64_t n =
+        t.history
+            ? deliver_history(*t.s, *t.g, *c, t.after, ctx.now_ms, static_cast<uint64_t>(count),
+                              ctx.client.protocol, *store, &entries, &st)
+            : deliver_claim_and_new(*t.s, *t.g, *c, ctx.now_ms, static_cast<uint64_t>(count), noack,
+                                    opts.claim_min_idle, *store, &entries, &st);
     if (!st.is_ok()) return ctx.error(st);
     r.array(n);
     r.raw(entries);
@@ -318,8 +321,7 @@ void xreadgroup(CommandContext& ctx) {
       return true;
     }
     if (!(s->last_id() > g->last_delivered_id) &&
-        (wait->claim_min_idle < 0 ||
-         claimable(*g, core::now_ms(), wait->claim_min_idle).empty())) {
+        (wait->claim_min_idle < 0 || claimable(*g, core::now_ms(), wait->claim_min_idle).empty())) {
       return false;
     }
     wire::Status st;

@@ -49,6 +49,9 @@ flatbuffers::FlatBufferBuilder& builder() {
   return fbb;
 }
 
+// The snapshot's owner index of a PEL entry released by XNACK.
+constexpr uint32_t kNoOwner = 0xffffffffu;
+
 ConsumerGroup* find_group(GroupMap* groups, const flatbuffers::String* name) {
   auto it = groups->find(sv(name));
   if (it != groups->end()) return it->second.get();
@@ -95,9 +98,12 @@ Status apply_snapshot(GroupMap* groups, const schema::GroupsSnapshot* snap) {
     }
     for (size_t i = 0; i < n; ++i) {
       uint32_t owner = owners->Get(static_cast<flatbuffers::uoffset_t>(i));
-      if (owner >= by_index.size()) return corrupt("snapshot PEL owner out of range");
+      if (owner != kNoOwner && owner >= by_index.size()) {
+        return corrupt("snapshot PEL owner out of range");
+      }
       auto idx = static_cast<flatbuffers::uoffset_t>(i);
-      g->pel.assign(from_fb(ids->Get(idx)), by_index[owner], times->Get(idx), counts->Get(idx));
+      g->pel.assign(from_fb(ids->Get(idx)), owner == kNoOwner ? nullptr : by_index[owner],
+                    times->Get(idx), counts->Get(idx));
     }
     std::string name = g->name;
     (*groups)[name] = std::move(g);
@@ -113,8 +119,8 @@ Status apply_idmp_snapshot(IdmpState* idmp, const schema::IdmpSnapshot* r) {
   const auto* ids = r->ids();
   const auto* times = r->times();
   size_t n = iids ? iids->size() : 0;
-  if (n > 0 && (!pids || !owners || !ids || !times || owners->size() != n ||
-                ids->size() != n || times->size() != n)) {
+  if (n > 0 && (!pids || !owners || !ids || !times || owners->size() != n || ids->size() != n ||
+                times->size() != n)) {
     return corrupt("idmp snapshot vectors differ in length");
   }
   for (size_t i = 0; i < n; ++i) {
@@ -149,9 +155,9 @@ std::string idmp_snapshot_frame(const IdmpState& idmp) {
   auto iv = fbb.CreateVector(iids);
   auto idv = fbb.CreateVectorOfStructs(ids);
   auto tv = fbb.CreateVector(times);
-  fbb.Finish(schema::CreateIdmpSnapshot(fbb, idmp.duration_s(), idmp.max_size(),
-                                        idmp.configured(), idmp.iids_added(),
-                                        idmp.iids_duplicates(), pv, ov, iv, idv, tv));
+  fbb.Finish(schema::CreateIdmpSnapshot(fbb, idmp.duration_s(), idmp.max_size(), idmp.configured(),
+                                        idmp.iids_added(), idmp.iids_duplicates(), pv, ov, iv, idv,
+                                        tv));
   std::string frame;
   storage::append_frame(&frame, kIdmpSnapshotRecord, as_view(fbb));
   return frame;
@@ -270,6 +276,18 @@ Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payloa
       }
       return {};
     }
+    case kNackRecord: {
+      const auto* r = verified_root<schema::Nack>(payload);
+      if (!r || !r->group()) return corrupt("nack");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (!g || !r->ids()) return {};
+      const auto* counts = r->counts();
+      if (!counts || counts->size() != r->ids()->size()) return corrupt("nack counts");
+      for (flatbuffers::uoffset_t i = 0; i < r->ids()->size(); ++i) {
+        g->pel.assign(from_fb(r->ids()->Get(i)), nullptr, 0, counts->Get(i));
+      }
+      return {};
+    }
     case kAckRecord: {
       const auto* r = verified_root<schema::Ack>(payload);
       if (!r || !r->group()) return corrupt("ack");
@@ -307,7 +325,7 @@ std::string GroupStore::snapshot_frames(const GroupMap& groups, const IdmpState*
     counts.reserve(g->pel.size());
     for (const auto& [id, p] : g->pel.entries()) {
       ids.push_back(to_fb(id));
-      owners.push_back(index.at(p.consumer));
+      owners.push_back(p.consumer ? index.at(p.consumer) : kNoOwner);
       times.push_back(p.delivery_time_ms);
       counts.push_back(p.delivery_count);
     }
@@ -397,6 +415,18 @@ Status GroupStore::ack(const ConsumerGroup& g, std::span<const StreamId> ids) {
   for (size_t i = 0; i < ids.size(); ++i) fb_ids[i] = to_fb(ids[i]);
   fbb.Finish(schema::CreateAck(fbb, gname, iv));
   return commit(kAckRecord, as_view(fbb));
+}
+
+Status GroupStore::nack(const ConsumerGroup& g, std::span<const StreamId> ids,
+                        std::span<const uint64_t> counts) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  schema::EntryId* fb_ids = nullptr;
+  auto iv = fbb.CreateUninitializedVectorOfStructs(ids.size(), &fb_ids);
+  for (size_t i = 0; i < ids.size(); ++i) fb_ids[i] = to_fb(ids[i]);
+  auto cv = fbb.CreateVector(counts.data(), counts.size());
+  fbb.Finish(schema::CreateNack(fbb, gname, iv, cv));
+  return commit(kNackRecord, as_view(fbb));
 }
 
 Status GroupStore::idmp_config(const IdmpState& idmp) {

@@ -39,6 +39,7 @@ enum GroupRecordType : uint8_t {
   kIdmpAddRecord = 9,
   kIdmpDuplicateRecord = 10,
   kIdmpSnapshotRecord = 11,
+  kNackRecord = 12,
 };
 
 class GroupStore {
@@ -80,6 +81,10 @@ class GroupStore {
                        bool set_cursor);
   // `ids` left the PEL (XACK, or their entries no longer exist).
   wire::Status ack(const ConsumerGroup& g, std::span<const StreamId> ids);
+  // XNACK: `ids` are now pending for no consumer, delivery time 0, with the delivery counts in
+  // `counts`.
+  wire::Status nack(const ConsumerGroup& g, std::span<const StreamId> ids,
+                    std::span<const uint64_t> counts);
   // XCFGSET: the limits now in `idmp` (its IDs cleared).
   wire::Status idmp_config(const IdmpState& idmp);
   // XADD IDMP added `id` for (pid, iid) at `time_ms`; `idmp` already holds it.

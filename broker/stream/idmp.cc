@@ -28,8 +28,7 @@ std::optional<wire::StreamId> IdmpState::find(std::string_view pid, std::string_
   return found->second;
 }
 
-void IdmpState::add(std::string_view pid, std::string_view iid, wire::StreamId id,
-                    int64_t now_ms) {
+void IdmpState::add(std::string_view pid, std::string_view iid, wire::StreamId id, int64_t now_ms) {
   auto it = producers_.find(pid);
   if (it == producers_.end()) it = producers_.emplace(std::string(pid), Producer{}).first;
   Producer& p = it->second;

@@ -64,8 +64,7 @@ class IdmpState {
   void restore(int64_t duration_s, int64_t max_size, bool configured, uint64_t added,
                uint64_t duplicates);
   // Replay of a snapshot: one tracked ID, oldest first, counters untouched.
-  void restore_iid(std::string_view pid, std::string_view iid, wire::StreamId id,
-                   int64_t added_ms);
+  void restore_iid(std::string_view pid, std::string_view iid, wire::StreamId id, int64_t added_ms);
   void clear() { *this = IdmpState(); }
 
  private:

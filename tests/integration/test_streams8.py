@@ -2,7 +2,7 @@
 (redis-server 7.0 has none of them, so there is nothing to diff against): XDELEX and XACKDEL
 with KEEPREF / DELREF / ACKED, XADD and XTRIM with the same reference policies, XREADGROUP's
 CLAIM, XREAD's "+" ID, idempotent producers (XADD IDMP / IDMPAUTO, XCFGSET, the XINFO STREAM
-fields). Every reply value, the error paths, and the state after a restart."""
+fields), XNACK. Every reply value, the error paths, and the state after a restart."""
 
 import sys
 from pathlib import Path
@@ -595,6 +595,96 @@ def idempotency_state_survives_restart_and_kill9():
                   [3600, 50, 3, 7, 7, 2])
         assert_eq(c.call("XADD", "s", "IDMP", "p0", "i4", "*", "n", "again"), ids[4])
         assert_eq(c.call("XLEN", "s"), 8)
+
+
+# ---- XNACK ---------------------------------------------------------------------------------
+
+@test_both
+def xnack_releases_entries_to_no_consumer_with_the_mode_s_count(protocol):
+    c = fresh(protocol)
+    fill(c, "s", 4)
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    c.call("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">")
+    c.call("XCLAIM", "s", "g", "c1", "0", "2-0", "3-0")  # 2-0 and 3-0: 2 deliveries
+    assert_eq(c.call("XNACK", "s", "g", "SILENT", "IDS", "2", "2-0", "9-0"), 1)
+    assert_eq(c.call("XNACK", "s", "g", "FAIL", "IDS", "1", "3-0"), 1)
+    assert_eq(c.call("XNACK", "s", "g", "FATAL", "IDS", "1", "4-0"), 1)
+    pending = c.call("XPENDING", "s", "g", "-", "+", "10")
+    assert_eq(pending, [[b"1-0", b"c1", pending[0][2], 1], [b"2-0", b"", -1, 1],
+                        [b"3-0", b"", -1, 2], [b"4-0", b"", -1, 9223372036854775807]])
+    # RETRYCOUNT overrides the mode; the summary counts the released entries, no consumer owns them.
+    assert_eq(c.call("XNACK", "s", "g", "FAIL", "IDS", "1", "1-0", "RETRYCOUNT", "5"), 1)
+    summary = c.call("XPENDING", "s", "g")
+    assert_eq([summary[0], summary[3]], [4, []])
+    consumers = c.call("XINFO", "CONSUMERS", "s", "g")
+    pending_of_c1 = consumers[0][b"pending"] if isinstance(consumers[0], dict) else consumers[0][3]
+    assert_eq(pending_of_c1, 0)
+
+
+@test_both
+def xnacked_entries_are_claimed_first(protocol):
+    c = fresh(protocol)
+    fill(c, "s", 3)
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    c.call("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">")
+    c.call("XCLAIM", "s", "g", "c1", "0", "1-0", "IDLE", str(LONG))
+    c.call("XNACK", "s", "g", "FAIL", "IDS", "1", "3-0")
+    # The released 3-0 goes before 1-0 (idle LONG); 2-0 was just delivered.
+    reply = read_group(c, "GROUP", "g", "c2", "CLAIM", str(LONG), "STREAMS", "s", ">")
+    assert_eq([e[0] for e in reply[0][1]], [b"3-0", b"1-0"])
+    assert_eq(reply[0][1][0][2:], [-1, 1])
+    assert_eq(pending_detail(c, "s", "g"), [[b"1-0", b"c2", 3], [b"2-0", b"c1", 1],
+                                            [b"3-0", b"c2", 2]])
+
+
+@test_both
+def xnack_force_missing_and_errors(protocol):
+    c = fresh(protocol)
+    c.call("SET", "str", "x")
+    fill(c, "s", 2)
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    # FORCE: an entry of the stream that was never delivered becomes pending (count 0);
+    # an ID not in the stream is skipped.
+    assert_eq(c.call("XNACK", "s", "g", "FAIL", "IDS", "2", "2-0", "7-0", "FORCE"), 1)
+    assert_eq(pending_detail(c, "s", "g"), [[b"2-0", b"", 0]])
+    assert_eq(c.call("XNACK", "s", "g", "FAIL", "IDS", "1", "1-0"), 0)  # not pending
+    assert_eq(c.call("XNACK", "nokey", "g", "FAIL", "IDS", "1", "1-0"), 0)
+    assert_eq(c.call("XNACK", "s", "nogroup", "FAIL", "IDS", "1", "1-0"), 0)
+    assert_error(c.call("XNACK", "s", "g", "IDS", "1", "1-0", "FORCE"), "ERR syntax error")
+    assert_error(c.call("XNACK", "s", "g", "FAIL", "FATAL", "IDS", "1", "1-0"), "ERR syntax error")
+    assert_error(c.call("XNACK", "s", "g", "FAIL", "IDS", "1", "1-0", "BOGUS"), "ERR syntax error")
+    assert_error(c.call("XNACK", "s", "g", "FAIL", "IDS", "0", "1-0"),
+                 "ERR Number of IDs must be a positive integer")
+    assert_error(c.call("XNACK", "s", "g", "FAIL", "IDS", "1", "x-y", "FORCE"),
+                 "ERR Invalid stream ID specified as stream command argument")
+    assert_error(c.call("XNACK", "s", "g", "FAIL", "IDS", "1", "1-0", "RETRYCOUNT", "z"),
+                 "ERR value is not an integer or out of range")
+    assert_error(c.call("XNACK", "s", "g", "FAIL", "IDS", "1", "1-0", "RETRYCOUNT", "-1"),
+                 "ERR Invalid RETRYCOUNT option argument for XNACK")
+    assert_error(c.call("XNACK", "s", "g", "FAIL", "IDS"),
+                 "ERR wrong number of arguments for 'xnack' command")
+    assert_error(c.call("XNACK", "str", "g", "FAIL", "IDS", "1", "1-0"), "WRONGTYPE")
+
+
+@test(timeout=90)
+def xnack_state_survives_restart_and_snapshot():
+    with Server("--appendfsync", "always") as srv:
+        c = srv.conn()
+        fill(c, "s", 3)
+        c.call("XGROUP", "CREATE", "s", "g", "0")
+        c.call("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">")
+        c.call("XNACK", "s", "g", "FATAL", "IDS", "2", "1-0", "3-0")
+        expected = c.call("XPENDING", "s", "g", "-", "+", "10")
+        srv.restart()
+        c = srv.conn()
+        assert_eq(c.call("XPENDING", "s", "g", "-", "+", "10")[0::2], expected[0::2])
+        assert_eq(pending_detail(c, "s", "g"), [[b"1-0", b"", 9223372036854775807],
+                                                [b"2-0", b"c1", 1],
+                                                [b"3-0", b"", 9223372036854775807]])
+        srv.kill9()
+        srv.start()
+        c = srv.conn()
+        assert_eq(pending_detail(c, "s", "g")[0], [b"1-0", b"", 9223372036854775807])
 
 
 if __name__ == "__main__":

@@ -49,6 +49,39 @@ std::vector<StreamId> pel_ids(const ConsumerGroup& g) {
 }
 
 TEST_SUITE("stream.group_refs") {
+  TEST_CASE("an entry released to no consumer (XNACK) replays from the journal and a snapshot") {
+    TempDir dir;
+    auto s = open_stream(dir.sub("s"));
+    for (uint64_t ms = 1; ms <= 2; ++ms) add(*s, ms);
+    ConsumerGroup& g = add_group(*s, "g", {2, 0}, {{1, 0}, {2, 0}});
+    Consumer* c = g.find_consumer("c");
+    g.pel.assign({1, 0}, nullptr, 0, 7);
+    CHECK(c->pending.size() == 1);
+    wire::Status st;
+    auto store = group_store(*s, &st);
+    REQUIRE(store);
+    std::vector<StreamId> ids{{1, 0}};
+    std::vector<uint64_t> counts{7};
+    REQUIRE(store->nack(g, ids, counts).is_ok());
+    REQUIRE(s->group_journal->flush().is_ok());
+    auto check = [&](const GroupMap& groups) {
+      const ConsumerGroup& r = *groups.at("g");
+      const Pending* p = r.pel.find({1, 0});
+      REQUIRE(p != nullptr);
+      CHECK(p->consumer == nullptr);
+      CHECK(p->delivery_count == 7);
+      CHECK(p->delivery_time_ms == 0);
+      CHECK(r.pel.find({2, 0})->consumer->name == "c");
+    };
+    GroupMap replayed;
+    REQUIRE(GroupStore::open(s->dir(), &replayed).is_ok());
+    check(replayed);
+    REQUIRE(s->group_journal->write_snapshot(GroupStore::snapshot_frames(s->groups)).is_ok());
+    GroupMap from_snapshot;
+    REQUIRE(GroupStore::open(s->dir(), &from_snapshot).is_ok());
+    check(from_snapshot);
+  }
+
   TEST_CASE("an entry is referenced while pending somewhere or not yet delivered to a group") {
     TempDir dir;
     auto s = open_stream(dir.sub("s"));
@@ -97,7 +130,7 @@ TEST_SUITE("stream.group_refs") {
     TrimSpec approx;
     approx.strategy = TrimSpec::Strategy::kMinId;
     approx.approx = true;
-    approx.minid = {41, 0};  // would drop every node but for the cap
+    approx.minid = {41, 0};                       // would drop every node but for the cap
     s->groups["g"]->last_delivered_id = {33, 0};  // 34 on is undelivered: node 31-40 stays
     removed = trim_with_refs(*s, approx, RefPolicy::kAcked, &changed);
     REQUIRE(removed.is_ok());
