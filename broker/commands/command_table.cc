@@ -11,6 +11,7 @@ CommandTable::CommandTable() {
   register_server_commands(*this);
   register_stream_commands(*this);
   register_group_commands(*this);
+  register_stream8_commands(*this);
   register_pubsub_commands(*this);
   register_kv_commands(*this);
   register_keyspace_commands(*this);

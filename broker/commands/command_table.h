@@ -95,6 +95,7 @@ void register_connection_commands(CommandTable& table);
 void register_server_commands(CommandTable& table);
 void register_stream_commands(CommandTable& table);
 void register_group_commands(CommandTable& table);
+void register_stream8_commands(CommandTable& table);
 void register_pubsub_commands(CommandTable& table);
 void register_kv_commands(CommandTable& table);
 void register_keyspace_commands(CommandTable& table);
