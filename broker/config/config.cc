@@ -111,7 +111,9 @@ Option enum_opt(const char* name, bool is_mutable, std::vector<std::string> allo
           [field, allowed](Config& c, const Values& v) -> std::string {
             std::string s = v.size() == 1 ? lower(v[0]) : std::string();
             if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
-              return "argument(s) must be one of the following: " + join(allowed);
+              std::string names;
+              for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+              return "argument(s) must be one of the following: " + names;
             }
             c.*field = s;
             return {};

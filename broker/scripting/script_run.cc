@@ -214,8 +214,8 @@ int ScriptEngine::lua_command(lua_State* L, bool raise) {
   uint32_t flags = 0;
   commands::ScriptCall outcome = commands::ScriptCall::kUnknown;
   try {
-    outcome = commands::call_for_script(broker_, script_client_, argv_, run_.read_only, run_.wrote,
-                                        &flags);
+    outcome = commands::call_for_script(broker_, script_client_, argv_, run_.read_only,
+                                        run_.wrote || run_.allow_oom, &flags);
   } catch (const std::exception& e) {
     // Nothing may unwind through Lua's C frames: report it as the command's error.
     spdlog::error("command {} from a script failed: {}", argv_[0], e.what());
