@@ -243,8 +243,8 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
   }
   // maxmemory: evict before any command (as Redis does); when that cannot make room, refuse
   // what may grow memory: denyoom commands, EXEC of a transaction holding one, and anything
-  // queued in MULTI.
-  if (cfg.maxmemory != 0) {
+  // queued in MULTI. Not while a busy script runs (we are inside it): the keyspace stays as it is.
+  if (cfg.maxmemory != 0 && broker.busy_script == core::BusyScript::kNone) {
     const bool out_of_memory =
         core::perform_evictions(broker, core::now_ms()) == core::EvictResult::kFail;
     broker.eviction.over_limit_before_command = out_of_memory;
