@@ -166,6 +166,23 @@ bool pick_key(Broker& b, EvictionState& st, PolicyChoice pc, int64_t now_ms, int
   return false;
 }
 
+// Streams' RAM is summed over every stream, so it is cached: for up to `max_age_ms`.
+uint64_t not_counted_bytes(Broker& broker, int64_t now_ms, int64_t max_age_ms) {
+  EvictionState& st = broker.eviction;
+  if (st.stream_bytes_ms < 0 || now_ms - st.stream_bytes_ms >= max_age_ms ||
+      now_ms < st.stream_bytes_ms) {
+    st.stream_bytes = broker.streams().totals().memory_bytes;
+    st.stream_bytes_ms = now_ms;
+  }
+  return st.stream_bytes + broker.kv().journal_buffer_bytes();
+}
+
+uint64_t counted_bytes(Broker& broker, int64_t now_ms, int64_t max_age_ms) {
+  const uint64_t used = used_memory();
+  const uint64_t skip = not_counted_bytes(broker, now_ms, max_age_ms);
+  return used > skip ? used - skip : 0;
+}
+
 }  // namespace
 
 bool lfu_policy(const config::Config& cfg) { return cfg.maxmemory_policy.ends_with("-lfu"); }
@@ -197,19 +214,11 @@ void note_access(Object& obj, int64_t now_ms, const config::Config& cfg) {
 }
 
 uint64_t mem_not_counted_for_evict(Broker& broker, int64_t now_ms) {
-  EvictionState& st = broker.eviction;
-  if (st.stream_bytes_ms < 0 || now_ms - st.stream_bytes_ms >= kStreamBytesRefreshMs ||
-      now_ms < st.stream_bytes_ms) {
-    st.stream_bytes = broker.streams().totals().memory_bytes;
-    st.stream_bytes_ms = now_ms;
-  }
-  return st.stream_bytes + broker.kv().journal_buffer_bytes();
+  return not_counted_bytes(broker, now_ms, kStreamBytesRefreshMs);
 }
 
 uint64_t memory_for_eviction(Broker& broker, int64_t now_ms) {
-  const uint64_t used = used_memory();
-  const uint64_t skip = mem_not_counted_for_evict(broker, now_ms);
-  return used > skip ? used - skip : 0;
+  return counted_bytes(broker, now_ms, kStreamBytesRefreshMs);
 }
 
 EvictResult perform_evictions(Broker& broker, int64_t now_ms, bool unlimited) {
@@ -217,6 +226,10 @@ EvictResult perform_evictions(Broker& broker, int64_t now_ms, bool unlimited) {
   note_peak_memory();
   if (cfg.maxmemory == 0) return EvictResult::kOk;
   uint64_t used = memory_for_eviction(broker, now_ms);
+  if (used <= cfg.maxmemory) return EvictResult::kOk;
+  // Over by the cached figure: streams may have grown since (a burst of XADD), so look again
+  // (at most once per millisecond) before evicting or refusing anything.
+  used = counted_bytes(broker, now_ms, 1);
   if (used <= cfg.maxmemory) return EvictResult::kOk;
   const PolicyChoice pc = parse_policy(cfg.maxmemory_policy);
   if (pc.policy == Policy::kNoEviction) return EvictResult::kFail;
@@ -232,7 +245,7 @@ EvictResult perform_evictions(Broker& broker, int64_t now_ms, bool unlimited) {
     broker.notify('e', "evicted", key, db);
     ++broker.stats().evicted_keys;
     ++evicted;
-    used = memory_for_eviction(broker, now_ms);
+    used = counted_bytes(broker, now_ms, 1);
     if (evicted % 16 == 0 && used > cfg.maxmemory) {
       const auto spent = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - start);

@@ -376,6 +376,25 @@ def streams_are_never_evicted():
 
 
 @test
+def stream_ram_does_not_count_against_maxmemory():
+    srv = shared_server()
+    r = limit_server(srv, "noeviction", room=256 << 10)
+    r.config_set("stream-tail-cache-bytes", 8 << 20)
+    for batch in range(40):  # 2 MB of entries, kept in the tail cache: 8x the room
+        p = r.pipeline(transaction=False)
+        for _ in range(50):
+            p.xadd("s", {"f": VALUE})
+        p.execute()  # no -OOM: the stream's RAM is not counted
+    assert_eq(r.xlen("s"), 2000)
+    info = r.info("memory")
+    assert_true(info["mem_not_counted_for_evict"] > 1 << 20, str(info["mem_not_counted_for_evict"]))
+    assert_true(info["used_memory"] > int(r.config_get("maxmemory")["maxmemory"]))
+    r.set("k", "v")
+    r.config_set("stream-tail-cache-bytes", 256 * 1024)
+    r.config_set("maxmemory", 0)
+
+
+@test
 def used_memory_follows_the_data():
     # A server of its own: no background KV snapshot of earlier tests' journal meanwhile.
     with Server() as srv:
