@@ -13,15 +13,36 @@ namespace sluice::core {
 namespace {
 
 // Relaxed: a statistic read by the loop thread; the thread pool and the forked snapshot child
-// allocate too, and only the total matters.
+// allocate too, and only the total matters. Each thread adds to its own counter and moves it to
+// the shared one past kFlushBytes (no locked instruction per allocation); used_memory() first
+// moves the calling thread's, so the loop thread's figure is exact and another thread's is off
+// by less than kFlushBytes.
 std::atomic<int64_t> g_used{0};
 std::atomic<int64_t> g_peak{0};
+thread_local int64_t t_pending = 0;
+constexpr int64_t kFlushBytes = 64 << 10;
+
+inline void add_bytes(int64_t n) {
+  t_pending += n;
+  if (t_pending > kFlushBytes || t_pending < -kFlushBytes) {
+    g_used.fetch_add(t_pending, std::memory_order_relaxed);
+    t_pending = 0;
+  }
+}
 
 inline void count_block(void* p) {
-  if (p) g_used.fetch_add(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
+  if (p) add_bytes(static_cast<int64_t>(malloc_usable_size(p)));
 }
 inline void uncount_block(void* p) {
-  if (p) g_used.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
+  if (p) add_bytes(-static_cast<int64_t>(malloc_usable_size(p)));
+}
+
+int64_t used_now() {
+  if (t_pending != 0) {
+    g_used.fetch_add(t_pending, std::memory_order_relaxed);
+    t_pending = 0;
+  }
+  return g_used.load(std::memory_order_relaxed);
 }
 
 void* new_block(size_t n) {
@@ -49,7 +70,7 @@ void delete_block(void* p) noexcept {
 }  // namespace
 
 uint64_t used_memory() {
-  int64_t v = g_used.load(std::memory_order_relaxed);
+  int64_t v = used_now();
   return v < 0 ? 0 : static_cast<uint64_t>(v);
 }
 
@@ -59,7 +80,7 @@ uint64_t peak_used_memory() {
 }
 
 void note_peak_memory() {
-  int64_t v = g_used.load(std::memory_order_relaxed);
+  int64_t v = used_now();
   if (v > g_peak.load(std::memory_order_relaxed)) g_peak.store(v, std::memory_order_relaxed);
 }
 
@@ -79,7 +100,7 @@ void* counted_realloc(void* ptr, size_t bytes) {
   const int64_t before = ptr ? static_cast<int64_t>(malloc_usable_size(ptr)) : 0;
   void* p = std::realloc(ptr, bytes);
   if (!p) return nullptr;  // the old block stays, and stays counted
-  g_used.fetch_add(static_cast<int64_t>(malloc_usable_size(p)) - before, std::memory_order_relaxed);
+  add_bytes(static_cast<int64_t>(malloc_usable_size(p)) - before);
   return p;
 }
 
