@@ -45,6 +45,31 @@ std::string upper(std::string_view s) {
   return out;
 }
 
+constexpr const char* kOomText = "OOM command not allowed when used memory > 'maxmemory'.";
+
+// Whether EXEC would run a command flagged denyoom (Redis's mstate.cmd_flags).
+bool queued_denyoom(const core::Client& client) {
+  const CommandTable& table = command_table();
+  for (const auto& argv : client.multi_queue) {
+    if (argv.empty()) continue;
+    const CommandSpec* spec = table.find(argv[0]);
+    if (spec && !spec->subcommands.empty() && argv.size() >= 2) {
+      if (const CommandSpec* sub = table.find_sub(*spec, argv[1])) spec = sub;
+    }
+    if (spec && (spec->flags & kDenyOom)) return true;
+  }
+  return false;
+}
+
+// EXEC refused: the transaction is discarded and says why (Redis's execCommandAbort).
+void abort_exec(core::Broker& broker, core::Client& client, const std::string& why) {
+  client.in_multi = false;
+  client.multi_error = false;
+  client.multi_queue.clear();
+  broker.unwatch_all(client);
+  reject(broker, client, "EXECABORT Transaction discarded because of: " + why);
+}
+
 bool is_transaction_control(const CommandSpec& spec) {
   return spec.name == "exec" || spec.name == "discard" || spec.name == "multi" ||
          spec.name == "watch" || spec.name == "quit" || spec.name == "reset";
@@ -69,7 +94,7 @@ inline int64_t run_handler(core::Broker& broker, core::Client& client, const Com
 }  // namespace
 
 ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
-                           std::span<const std::string_view> argv, bool read_only,
+                           std::span<const std::string_view> argv, bool read_only, bool allow_oom,
                            uint32_t* flags) {
   const CommandTable& table = command_table();
   const CommandSpec* spec = table.find(argv[0]);
@@ -84,6 +109,12 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
   if (spec->flags & kWrite) {
     if (read_only) return ScriptCall::kReadOnly;
     if (broker.storage_failed()) return ScriptCall::kMisconf;
+  }
+  // As Redis's scriptVerifyOOM: over maxmemory when the script started, a command that may grow
+  // memory is refused unless the script already wrote (it cannot be stopped halfway).
+  if ((spec->flags & kDenyOom) && !allow_oom && broker.config().maxmemory != 0 &&
+      broker.eviction.over_limit_before_command) {
+    return ScriptCall::kOom;
   }
   run_handler(broker, script_client, *spec, argv, core::now_ms());
   return ScriptCall::kRan;
@@ -207,15 +238,35 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
       reject(broker, client, busy_script_error(broker.busy_script));
       return false;
     }
-    // EXEC refused: the transaction is discarded and says why (Redis's execCommandAbort).
-    client.in_multi = false;
-    client.multi_error = false;
-    client.multi_queue.clear();
-    broker.unwatch_all(client);
-    reject(broker, client,
-           std::string("EXECABORT Transaction discarded because of: ") +
-               busy_script_error(broker.busy_script));
+    abort_exec(broker, client, busy_script_error(broker.busy_script));
     return false;
+  }
+  // maxmemory: evict before any command (as Redis does); when that cannot make room, refuse
+  // what may grow memory: denyoom commands, EXEC of a transaction holding one, and anything
+  // queued in MULTI. Not while a busy script runs (we are inside it): the keyspace stays as it is.
+  if (cfg.maxmemory != 0 && broker.busy_script == core::BusyScript::kNone) {
+    const bool out_of_memory =
+        core::perform_evictions(broker, core::now_ms()) == core::EvictResult::kFail;
+    broker.eviction.over_limit_before_command = out_of_memory;
+    if (out_of_memory) {
+      const bool is_exec = spec->name == "exec";
+      bool refuse =
+          (spec->flags & kDenyOom) || (is_exec && client.in_multi && queued_denyoom(client));
+      if (client.in_multi && !is_exec && spec->name != "discard" && spec->name != "quit" &&
+          spec->name != "reset") {
+        refuse = true;
+      }
+      if (refuse) {
+        ++spec->stats.rejected_calls;
+        if (is_exec && client.in_multi) {
+          abort_exec(broker, client, kOomText);
+        } else {
+          flag_multi_error();
+          reject(broker, client, kOomText);
+        }
+        return false;
+      }
+    }
   }
   if (client.in_multi && !is_transaction_control(*spec)) {
     if (spec->flags & kNoMulti) {

@@ -10,6 +10,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
 #include "broker/commands/server_stats.h"
+#include "broker/core/memory.h"
 #include "broker/kv/kv_store.h"
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/scripting/scripting.h"
@@ -122,14 +123,18 @@ void info(CommandContext& ctx) {
     w.field("clients_in_timeout_table", b.blocking().blocked_clients());
   }
   if (on("memory")) {
+    // used_memory counts the allocator's live blocks, as Redis's zmalloc does (core/memory.h).
     uint64_t rss = rss_bytes();
+    core::note_peak_memory();
+    uint64_t used = core::used_memory();
+    uint64_t peak = core::peak_used_memory();
     w.section("Memory");
-    w.field("used_memory", rss);
-    w.field("used_memory_human", human(rss));
+    w.field("used_memory", used);
+    w.field("used_memory_human", human(used));
     w.field("used_memory_rss", rss);
     w.field("used_memory_rss_human", human(rss));
-    w.field("used_memory_peak", rss);
-    w.field("used_memory_peak_human", human(rss));
+    w.field("used_memory_peak", peak);
+    w.field("used_memory_peak_human", human(peak));
     // Scripting (Redis 7.0's fields, plus number_of_libraries).
     auto& scripts = scripting::engine(b);
     uint64_t vm_eval = scripts.eval_vm_bytes();
@@ -152,7 +157,11 @@ void info(CommandContext& ctx) {
     w.field("maxmemory", cfg.maxmemory);
     w.field("maxmemory_human", human(cfg.maxmemory));
     w.field("maxmemory_policy", cfg.maxmemory_policy);
-    w.field("mem_fragmentation_ratio", "1.00");
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2f",
+                  used ? static_cast<double>(rss) / static_cast<double>(used) : 0.0);
+    w.field("mem_fragmentation_ratio", ratio);
+    w.field("mem_not_counted_for_evict", core::mem_not_counted_for_evict(b, core::now_ms()));
     w.field("mem_allocator", "libc");
   }
   if (on("persistence")) {
@@ -200,7 +209,7 @@ void info(CommandContext& ctx) {
     w.field("total_net_output_bytes", st.total_net_output_bytes);
     w.field("rejected_connections", st.rejected_connections);
     w.field("expired_keys", expired);
-    w.field("evicted_keys", 0);
+    w.field("evicted_keys", b.stats().evicted_keys);
     w.field("evicted_scripts", scripting::engine(b).evicted_scripts());
     w.field("keyspace_hits", st.keyspace_hits);
     w.field("keyspace_misses", st.keyspace_misses);

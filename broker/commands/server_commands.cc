@@ -259,6 +259,12 @@ void config_set(CommandContext& ctx) {
                             "') - " + err);
     }
   }
+  // A lower maxmemory (or a policy that can now evict) takes effect at once: evict down to it.
+  const auto& now_cfg = ctx.broker.config();
+  if (now_cfg.maxmemory != 0 && (now_cfg.maxmemory != backup.maxmemory ||
+                                 now_cfg.maxmemory_policy != backup.maxmemory_policy)) {
+    core::perform_evictions(ctx.broker, ctx.now_ms, /*unlimited=*/true);
+  }
   ctx.reply.ok();
 }
 

@@ -111,7 +111,9 @@ Option enum_opt(const char* name, bool is_mutable, std::vector<std::string> allo
           [field, allowed](Config& c, const Values& v) -> std::string {
             std::string s = v.size() == 1 ? lower(v[0]) : std::string();
             if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
-              return "argument(s) must be one of the following: " + join(allowed);
+              std::string names;
+              for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+              return "argument(s) must be one of the following: " + names;
             }
             c.*field = s;
             return {};
@@ -273,9 +275,14 @@ const std::vector<Option>& options() {
     t.push_back(mem_opt("maxmemory", true, &Config::maxmemory));
     t.push_back(mem_opt("hll-sparse-max-bytes", true, &Config::hll_sparse_max_bytes));
     t.push_back(enum_opt("maxmemory-policy", true,
-                         {"noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu",
-                          "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"},
+                         {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                          "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"},
                          &Config::maxmemory_policy));
+    t.push_back(num_opt("maxmemory-samples", true, 1, INT32_MAX, &Config::maxmemory_samples));
+    t.push_back(
+        num_opt("maxmemory-eviction-tenacity", true, 0, 100, &Config::maxmemory_eviction_tenacity));
+    t.push_back(num_opt("lfu-log-factor", true, 0, INT32_MAX, &Config::lfu_log_factor));
+    t.push_back(num_opt("lfu-decay-time", true, 0, INT32_MAX, &Config::lfu_decay_time));
     t.push_back(
         num_opt("set-max-intset-entries", true, 0, INT64_MAX, &Config::set_max_intset_entries));
     // Redis 7.0 names and their pre-7.0 aliases, one value each.

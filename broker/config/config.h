@@ -59,8 +59,13 @@ struct Config {
   uint64_t stream_tail_cache_bytes = 256 * 1024;
   // kv
   int64_t active_expire_effort = 1;
+  // memory limit and eviction (core/eviction.h)
   uint64_t maxmemory = 0;
   std::string maxmemory_policy = "noeviction";
+  int64_t maxmemory_samples = 5;
+  int64_t maxmemory_eviction_tenacity = 10;
+  int64_t lfu_log_factor = 10;
+  int64_t lfu_decay_time = 1;
   // Encoding thresholds of the collection types (what OBJECT ENCODING reports; Redis's names).
   int64_t set_max_intset_entries = 512;
   // sorted sets: when OBJECT ENCODING turns from listpack to skiplist (zset-max-ziplist-* too)

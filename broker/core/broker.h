@@ -14,6 +14,7 @@
 #include "broker/core/client.h"
 #include "broker/core/database.h"
 #include "broker/core/durability.h"
+#include "broker/core/eviction.h"
 
 namespace sluice::stream {
 class StreamEngine;
@@ -86,6 +87,7 @@ struct Stats {
   uint64_t stream_retention_dropped_entries = 0;
   uint64_t storage_rollbacks = 0;          // failed batches undone (Broker::roll_back_storage)
   uint64_t storage_resumes = 0;            // times writes resumed after a failure (probe_storage)
+  uint64_t evicted_keys = 0;               // removed under maxmemory (core/eviction.h)
   std::map<std::string, uint64_t> errors;  // by error prefix ("ERR", "WRONGTYPE")
 };
 
@@ -181,6 +183,9 @@ class Broker {
   wire::Status flush_storage();
   bool storage_needs_sync() const;
   SyncBatch collect_sync();
+
+  // maxmemory eviction (core/eviction.h).
+  EvictionState eviction;
 
   // Slow log.
   std::vector<SlowlogEntry> slowlog;  // newest last

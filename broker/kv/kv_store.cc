@@ -469,6 +469,8 @@ Status KvStore::replay(uint8_t type, std::string_view payload) {
 
 uint64_t KvStore::journal_bytes() const { return journal_ ? journal_->journal_bytes() : 0; }
 
+uint64_t KvStore::journal_buffer_bytes() const { return journal_ ? journal_->buffer_bytes() : 0; }
+
 void KvStore::snapshot_functions(KvRecordSink& out) const {
   if (broker_.function_libraries.empty()) return;
   auto& fbb = out.fbb();

@@ -96,6 +96,8 @@ class KvStore : public core::DurableSource,
   void set_snapshot_threshold(uint64_t bytes) { snapshot_threshold_ = bytes; }
   uint64_t snapshots_written() const { return snapshots_written_; }
   uint64_t journal_bytes() const;
+  // RAM held by the journal's buffer of unwritten records (INFO mem_not_counted_for_evict).
+  uint64_t journal_buffer_bytes() const;
   // Writes a snapshot now, on this thread (a background one in progress is abandoned).
   wire::Status write_snapshot();
   // Starts a background snapshot (flush() does when the journal is large). False when one is

@@ -30,6 +30,8 @@ const char* script_call_error(commands::ScriptCall outcome) {
       return "This Redis command is not allowed from script";
     case commands::ScriptCall::kReadOnly:
       return "Write commands are not allowed from read-only scripts.";
+    case commands::ScriptCall::kOom:
+      return "-OOM command not allowed when used memory > 'maxmemory'.";
     case commands::ScriptCall::kRan:
     case commands::ScriptCall::kMisconf:
       break;
@@ -212,7 +214,8 @@ int ScriptEngine::lua_command(lua_State* L, bool raise) {
   uint32_t flags = 0;
   commands::ScriptCall outcome = commands::ScriptCall::kUnknown;
   try {
-    outcome = commands::call_for_script(broker_, script_client_, argv_, run_.read_only, &flags);
+    outcome = commands::call_for_script(broker_, script_client_, argv_, run_.read_only,
+                                        run_.wrote || run_.allow_oom, &flags);
   } catch (const std::exception& e) {
     // Nothing may unwind through Lua's C frames: report it as the command's error.
     spdlog::error("command {} from a script failed: {}", argv_[0], e.what());

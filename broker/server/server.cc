@@ -494,6 +494,9 @@ void Server::cron() {
   // Active expiry with a time budget: a slice of keys per database per tick.
   size_t budget = 20 * static_cast<size_t>(config_->active_expire_effort) * 10;
   for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
+  // maxmemory: eviction that ran out of its time budget (maxmemory-eviction-tenacity) goes on
+  // here too, not only before the next command (Redis's eviction time event).
+  if (config_->maxmemory != 0) core::perform_evictions(broker_, now);
   // Stream retention: a bounded slice of streams per tick.
   broker_.streams().apply_retention(now);
   // Idle clients.
