@@ -108,6 +108,7 @@ void register_hyperloglog_commands(CommandTable& table);
 void register_lcs_commands(CommandTable& table);
 void register_scripting_commands(CommandTable& table);  // EVAL*, SCRIPT
 void register_function_commands(CommandTable& table);   // FUNCTION, FCALL*
+void register_dump_commands(CommandTable& table);       // DUMP, RESTORE, RESTORE-ASKING
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

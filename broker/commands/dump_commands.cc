@@ -1,0 +1,123 @@
+// DUMP, RESTORE and RESTORE-ASKING: values serialised in Redis's RDB object format
+// (kv/rdb_codec.h), so payloads move between redis-server 7.0 and Sluice both ways. A restored
+// value is journaled whole, as a snapshot would write it; streams are not supported.
+#include <algorithm>
+#include <limits>
+
+#include "broker/commands/arg_parse.h"
+#include "broker/commands/kv_support.h"
+#include "broker/commands/list_support.h"
+#include "broker/commands/set_support.h"
+#include "broker/commands/zset_support.h"
+#include "broker/kv/rdb_codec.h"
+
+namespace sluice::commands {
+namespace {
+
+void dump(CommandContext& ctx) {
+  core::Object* obj = lookup_read(ctx, ctx.arg(1));
+  if (!obj) return ctx.reply.null();
+  auto payload = kv::rdb_dump(*obj);
+  if (!payload) return ctx.error(payload.status());
+  ctx.reply.bulk(*payload);
+}
+
+struct RestoreOptions {
+  bool replace = false;
+  bool absttl = false;
+  int64_t idle_seconds = -1;  // IDLETIME, -1 = not given
+  int64_t freq = -1;          // FREQ, -1 = not given
+};
+
+// Redis parses the options before it looks at the key, the TTL or the payload; IDLETIME and FREQ
+// exclude each other.
+bool parse_restore_options(CommandContext& ctx, RestoreOptions* opt) {
+  for (size_t i = 4; i < ctx.argc(); ++i) {
+    std::string_view a = ctx.arg(i);
+    const bool more = i + 1 < ctx.argc();
+    if (iequals(a, "REPLACE")) {
+      opt->replace = true;
+    } else if (iequals(a, "ABSTTL")) {
+      opt->absttl = true;
+    } else if (iequals(a, "IDLETIME") && more && opt->freq == -1) {
+      if (!int_arg(ctx, ctx.arg(++i), &opt->idle_seconds)) return false;
+      if (opt->idle_seconds < 0) {
+        ctx.error_text("ERR Invalid IDLETIME value, must be >= 0");
+        return false;
+      }
+    } else if (iequals(a, "FREQ") && more && opt->idle_seconds == -1) {
+      if (!int_arg(ctx, ctx.arg(++i), &opt->freq)) return false;
+      if (opt->freq < 0 || opt->freq > 255) {
+        ctx.error_text("ERR Invalid FREQ value, must be >= 0 and <= 255");
+        return false;
+      }
+    } else {
+      ctx.syntax_error();
+      return false;
+    }
+  }
+  return true;
+}
+
+void restore(CommandContext& ctx) {
+  std::string_view key = ctx.arg(1);
+  const int db = ctx.client.db;
+  RestoreOptions opt;
+  if (!parse_restore_options(ctx, &opt)) return;
+  if (!opt.replace && lookup_write(ctx, key)) {
+    return ctx.error_text("BUSYKEY Target key name already exists.");
+  }
+  int64_t ttl = 0;
+  if (!int_arg(ctx, ctx.arg(2), &ttl)) return;
+  if (ttl < 0) return ctx.error_text("ERR Invalid TTL value, must be >= 0");
+
+  kv::RdbLoadLimits limits;
+  limits.list = list_limits(ctx.broker);
+  limits.set_max_intset_entries = intset_limit(ctx);
+  limits.zset = zset_limits(ctx.broker);
+  auto loaded = kv::rdb_restore(ctx.arg(3), limits);
+  if (!loaded) return ctx.error(loaded.status());
+
+  if (ttl != 0 && !opt.absttl) {
+    ttl = ttl > std::numeric_limits<int64_t>::max() - ctx.now_ms
+              ? std::numeric_limits<int64_t>::max()
+              : ttl + ctx.now_ms;
+  }
+  if (ttl != 0 && ttl <= ctx.now_ms) {
+    // Already expired: the value is dropped, but REPLACE still deletes what the key held.
+    if (opt.replace && delete_key(ctx, db, key)) {
+      kv_written(ctx, key);
+      ctx.broker.notify('g', "del", key, db);
+    }
+    return ctx.reply.ok();
+  }
+
+  core::Object* stored = replace_key(ctx, db, key, std::move(*loaded));
+  ctx.broker.kv().record_value(db, key, *stored);
+  if (ttl != 0) set_ttl(ctx, db, key, *stored, ttl);
+  // IDLETIME back-dates the access time (FREQ has no counter to set: Sluice keeps none).
+  if (opt.idle_seconds > 0) {
+    const int64_t idle_ms = std::min(opt.idle_seconds, ctx.now_ms / 1000) * 1000;
+    stored->last_access_ms = std::max<int64_t>(1, ctx.now_ms - idle_ms);
+  }
+  kv_written(ctx, key);
+  ctx.broker.notify('g', "restore", key, db);
+  ctx.reply.ok();
+}
+
+}  // namespace
+
+void register_dump_commands(CommandTable& t) {
+  const CommandFamily cmd{"generic"};
+  t.add(cmd("dump", 2, kReadonly, dump, "@keyspace @read @slow",
+            "Returns a serialized representation of the value stored at a key.", "2.6.0"));
+  t.add(cmd("restore", -4, kWrite | kDenyOom, restore, "@keyspace @write @slow @dangerous",
+            "Creates a key from the serialized representation of a value.", "2.6.0"));
+  CommandSpec asking =
+      cmd("restore-asking", -4, kWrite | kDenyOom, restore, "@keyspace @write @slow @dangerous",
+          "An internal command for migrating keys in a cluster.", "3.0.0");
+  asking.group = "server";
+  t.add(std::move(asking));
+}
+
+}  // namespace sluice::commands

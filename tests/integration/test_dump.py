@@ -1,0 +1,248 @@
+"""DUMP / RESTORE against a reference redis-server 7.0: a value of every type and encoding DUMPed
+by redis-server RESTOREs in Sluice with the same contents and encoding, and Sluice's DUMP of it
+RESTOREs in redis-server to the same value; TTL options behave as Redis's; restored keys survive
+a restart (they are journaled); corrupt payloads get an error and the server stays up."""
+
+import random
+
+from sluice_harness import *  # noqa: F401,F403
+
+
+def pair():
+    ours = shared_server().client()
+    theirs = shared_server(redis=True).client()
+    for r in (ours, theirs):
+        r.flushall()
+    return ours, theirs
+
+
+def value_of(r, key):
+    """The type and contents of key, in a form that compares across servers."""
+    t = r.type(key).decode()
+    if t == "string":
+        return t, r.get(key)
+    if t == "hash":
+        return t, sorted(r.hgetall(key).items())
+    if t == "list":
+        return t, r.lrange(key, 0, -1)
+    if t == "set":
+        return t, sorted(r.smembers(key))
+    if t == "zset":
+        return t, r.zrange(key, 0, -1, withscores=True)
+    return t, None
+
+
+def fill(r):
+    """One key per type and encoding Redis 7.0 can DUMP (streams aside). Returns the keys."""
+    rng = random.Random(14)
+    r.set("str:short", "hello")
+    r.set("str:int", 123)
+    r.set("str:int16", -30000)
+    r.set("str:int32", 2000000000)
+    r.set("str:int64", 12345678901234)
+    r.set("str:lzf", "abc" * 500)  # Redis compresses this with LZF
+    r.set("str:binary", bytes(range(256)) * 3)
+    r.set("str:empty", "")
+    r.set("str:big", bytes(rng.getrandbits(8) for _ in range(100000)))
+    r.hset("hash:small", mapping={"f1": "v1", "n": 42, "neg": -7, "": "empty field"})
+    r.hset("hash:big", mapping={f"field:{i}": f"value:{i * 31}" for i in range(300)})
+    r.hset("hash:longvalue", mapping={"f": "x" * 200, "g": "y"})
+    r.rpush("list:small", "a", 1, -1, 300, 70000, 2 ** 40, -(2 ** 63), "b" * 70)
+    r.rpush("list:big", *[rng.choice([str(i), "item-" * (i % 9), str(-i * 1000003)])
+                          for i in range(20000)])
+    r.rpush("list:huge-elements", "z" * 10000, "w" * 70000, "short")
+    r.sadd("set:intset", 1, 2, 3, -5, 40000, 2 ** 40)
+    r.sadd("set:strings", "a", "b", "c")
+    r.sadd("set:big-ints", *range(0, 3000, 3))  # past set-max-intset-entries
+    r.zadd("zset:small", {"a": 1, "b": 2.5, "c": -3, "d": 0, "e": 1e20})
+    r.zadd("zset:big", {f"m{i}": i / 7 - 100 for i in range(500)})
+    r.zadd("zset:inf", {"lo": float("-inf"), "hi": float("inf"), "mid": 0.1})
+    r.zadd("zset:longmember", {"m" * 100: 1, "n": 2})
+    return [k.decode() for k in sorted(r.keys("*"))]
+
+
+@test(timeout=120)
+def every_type_moves_from_redis_to_sluice_and_back():
+    ours, theirs = pair()
+    keys = fill(theirs)
+    assert_true(len(keys) == 22, f"fixture keys: {keys}")
+    for key in keys:
+        payload = theirs.dump(key)
+        assert_eq(ours.restore(key, 0, payload), True, f"RESTORE {key} in sluice")
+        assert_eq(value_of(ours, key), value_of(theirs, key), f"{key} restored in sluice")
+        assert_eq(ours.object("encoding", key), theirs.object("encoding", key),
+                  f"OBJECT ENCODING {key}")
+        back = ours.dump(key)
+        assert_eq(theirs.restore("back:" + key, 0, back), True, f"RESTORE {key} in redis")
+        assert_eq(value_of(theirs, "back:" + key), value_of(theirs, key),
+                  f"{key} after sluice DUMP -> redis RESTORE")
+        assert_eq(theirs.object("encoding", "back:" + key), theirs.object("encoding", key),
+                  f"encoding of {key} after the round trip")
+
+
+@test
+def small_values_dump_to_the_same_bytes_as_redis():
+    """Where Sluice picks Redis's encoding and Redis does not compress, the bytes are equal."""
+    ours, theirs = pair()
+    for r in (ours, theirs):
+        r.set("s", "v")
+        r.set("i", -129)
+        r.rpush("l", "a", 1, -1, 300, 70000)
+        r.hset("h", mapping={"f": "v", "n": 5})
+        r.sadd("is", 1, 2, 3)
+        r.zadd("z", {"a": 1, "b": 2.5, "c": -3})
+    for key in ("s", "i", "l", "h", "is", "z"):
+        assert_eq(ours.dump(key), theirs.dump(key), f"DUMP {key}")
+    assert_eq(ours.dump("missing"), None, "DUMP of a missing key")
+
+
+@test
+def restore_ttl_replace_and_idletime_behave_as_redis():
+    ours, theirs = pair()
+    theirs.set("k", "v")
+    payload = theirs.dump("k")
+    for r in (ours, theirs):
+        assert_eq(r.restore("t", 5000, payload), True)
+        pttl = r.pttl("t")
+        assert_true(0 < pttl <= 5000, f"PTTL after RESTORE 5000: {pttl}")
+        assert_eq(r.restore("abs", 4102444800000, payload, absttl=True), True)
+        assert_eq(r.pexpiretime("abs"), 4102444800000)
+        # An absolute TTL in the past: OK, and nothing is created...
+        assert_eq(r.restore("gone", 1000, payload, absttl=True), True)
+        assert_eq(r.exists("gone"), 0)
+        # ...and with REPLACE the old value is deleted.
+        r.set("old", "x")
+        assert_eq(r.restore("old", 1000, payload, absttl=True, replace=True), True)
+        assert_eq(r.exists("old"), 0)
+        try:
+            r.restore("t", 0, payload)
+            raise AssertionError("RESTORE onto an existing key succeeded")
+        except Exception as e:  # redis-py raises ResponseError (BusyKeyError)
+            assert_true("Target key name already exists" in str(e), str(e))
+        assert_eq(r.restore("t", 0, payload, replace=True), True)
+        assert_eq(r.ttl("t"), -1)
+        assert_eq(r.restore("idle", 0, payload, idletime=1000), True)
+        assert_true(r.object("idletime", "idle") >= 1000, "IDLETIME back-dates the key")
+
+
+@test
+def restore_replaces_a_stream_and_wakes_blocked_list_clients():
+    ours, _ = pair()
+    ours.xadd("s", {"f": "v"})
+    ours.rpush("src", "x", "y")
+    payload = ours.dump("src")
+    assert_eq(ours.restore("s", 0, payload, replace=True), True)
+    assert_eq(ours.lrange("s", 0, -1), [b"x", b"y"])
+    srv = shared_server()
+    waiter = srv.conn()
+    waiter.send("BLPOP", "dst", "5")
+    wait_until(lambda: b"cmd=blpop" in ours.execute_command("CLIENT", "LIST"), msg="BLPOP waits")
+    assert_eq(ours.restore("dst", 0, payload), True)
+    assert_eq(waiter.read(), [b"dst", b"x"])
+    assert_eq(ours.lrange("dst", 0, -1), [b"y"])
+
+
+@test
+def streams_are_refused_with_a_clear_error():
+    ours, theirs = pair()
+    ours.xadd("s", {"f": "v"})
+    theirs.xadd("s", {"f": "v"})
+    c = shared_server().conn()
+    assert_error(c.call("DUMP", "s"), "ERR DUMP/RESTORE of stream values is not supported")
+    assert_error(c.call("RESTORE", "t", "0", theirs.dump("s")),
+                 "ERR DUMP/RESTORE of stream values is not supported")
+    assert_eq(c.call("EXISTS", "t"), 0)
+    assert_eq(c.call("PING"), "PONG")
+
+
+@test(timeout=60)
+def restored_keys_survive_a_restart():
+    _, theirs = pair()
+    keys = fill(theirs)
+    with Server("--appendfsync", "always") as srv:
+        ours = srv.client()
+        for key in keys:
+            ours.restore(key, 0 if key != "str:short" else 600000, theirs.dump(key))
+        before = {k: value_of(ours, k) for k in keys}
+        srv.restart()
+        ours = srv.client()
+        for key in keys:
+            assert_eq(value_of(ours, key), before[key], f"{key} after restart")
+        pttl = ours.pttl("str:short")
+        assert_true(0 < pttl <= 600000, f"TTL after restart: {pttl}")
+
+
+# CRC-64/Jones, reflected, as Redis computes it (to build payloads with a valid footer).
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x95AC9329AC4BC9B5 if _c & 1 else _c >> 1
+    _CRC_TABLE.append(_c)
+
+
+def crc64(data):
+    crc = 0
+    for b in data:
+        crc = _CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+def reseal(body):
+    body = body + b"\x0a\x00"
+    return body + crc64(body).to_bytes(8, "little")
+
+
+@test
+def crc64_matches_redis_footer():
+    _, theirs = pair()
+    theirs.rpush("l", "a", "b")
+    payload = theirs.dump("l")
+    assert_eq(crc64(b"123456789"), 0xE9C6D914C4B8D9CA)
+    assert_eq(reseal(payload[:-10]), payload)
+
+
+@test(timeout=120)
+def corrupt_payloads_get_an_error_and_the_server_stays_up():
+    ours, theirs = pair()
+    keys = fill(theirs)
+    rng = random.Random(99)
+    c = shared_server().conn()
+    outcomes = {"ok": 0, "error": 0}
+    for key in keys:
+        payload = theirs.dump(key)
+        body = payload[:-10]
+        # A bad checksum, and a newer RDB version.
+        bad = bytearray(payload)
+        bad[-1] ^= 1
+        assert_error(c.call("RESTORE", "x", "0", bytes(bad)),
+                     "ERR DUMP payload version or checksum are wrong")
+        newer = body + b"\x0b\x00"
+        newer += crc64(newer).to_bytes(8, "little")
+        assert_error(c.call("RESTORE", "x", "0", newer),
+                     "ERR DUMP payload version or checksum are wrong")
+        # Truncated bodies with a valid footer never restore.
+        for cut in sorted({0, 1, len(body) // 2, len(body) - 1}):
+            assert_error(c.call("RESTORE", "x", "0", reseal(body[:cut])), "ERR Bad data format",
+                         f"{key} cut at {cut}")
+        # Random byte changes with a valid footer: an error, or a readable value.
+        for _ in range(30):
+            mutated = bytearray(body)
+            for _ in range(rng.randint(1, 3)):
+                mutated[rng.randrange(len(mutated))] = rng.getrandbits(8)
+            reply = c.call("RESTORE", "x", "0", reseal(bytes(mutated)), "REPLACE")
+            if isinstance(reply, ReplyError):
+                assert_true(reply.message in ("ERR Bad data format",
+                                              "ERR DUMP/RESTORE of stream values is not supported "
+                                              "by Sluice"), reply.message)
+                outcomes["error"] += 1
+            else:
+                assert_eq(reply, "OK")
+                value_of(ours, "x")
+                outcomes["ok"] += 1
+    assert_true(outcomes["error"] > 0, f"outcomes {outcomes}")
+    assert_eq(c.call("PING"), "PONG")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+// RDB lengths, strings, LZF expansion and the payload footer (format in rdb_format.h).
+#include "wire/rdb_format.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+namespace sluice::wire::rdb {
+namespace {
+
+constexpr uint64_t kJonesReflected = 0x95ac9329ac4bc9b5ull;  // 0xad93d23594c935a9 bit-reversed
+constexpr size_t kFooterBytes = 10;                          // version (2) + CRC (8)
+constexpr uint64_t kMaxStringBytes = uint64_t{1} << 32;      // bounds an LZF allocation
+
+const std::array<uint64_t, 256>& crc64_table() {
+  static const std::array<uint64_t, 256> table = [] {
+    std::array<uint64_t, 256> t{};
+    for (uint64_t i = 0; i < 256; ++i) {
+      uint64_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kJonesReflected : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  return table;
+}
+
+void put_le(std::string& out, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+// The value of s when s is exactly the decimal text Redis would print for it.
+bool canonical_int(std::string_view s, int64_t* v) {
+  if (s.empty() || s.size() > 20) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  if (ec != std::errc() || end != s.data() + s.size()) return false;
+  char buf[24];
+  auto back = std::to_chars(buf, buf + sizeof buf, *v);
+  return std::string_view(buf, static_cast<size_t>(back.ptr - buf)) == s;
+}
+
+}  // namespace
+
+uint64_t crc64_jones(uint64_t crc, std::string_view data) {
+  const auto& t = crc64_table();
+  for (char ch : data) crc = t[(crc ^ static_cast<uint8_t>(ch)) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+void put_length(std::string& out, uint64_t len) {
+  if (len < 64) {
+    out.push_back(static_cast<char>(len));
+  } else if (len < 16384) {
+    out.push_back(static_cast<char>(0x40 | (len >> 8)));
+    out.push_back(static_cast<char>(len & 0xff));
+  } else if (len <= 0xffffffffull) {
+    out.push_back(static_cast<char>(0x80));
+    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>(len >> (8 * i)));
+  } else {
+    out.push_back(static_cast<char>(0x81));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(len >> (8 * i)));
+  }
+}
+
+void put_string(std::string& out, std::string_view s) {
+  int64_t v = 0;
+  if (s.size() <= 11 && canonical_int(s, &v)) {
+    if (v >= INT8_MIN && v <= INT8_MAX) {
+      out.push_back(static_cast<char>(0xC0));
+      return put_le(out, static_cast<uint64_t>(v), 1);
+    }
+    if (v >= INT16_MIN && v <= INT16_MAX) {
+      out.push_back(static_cast<char>(0xC1));
+      return put_le(out, static_cast<uint64_t>(v), 2);
+    }
+    if (v >= INT32_MIN && v <= INT32_MAX) {
+      out.push_back(static_cast<char>(0xC2));
+      return put_le(out, static_cast<uint64_t>(v), 4);
+    }
+  }
+  put_length(out, s.size());
+  out.append(s);
+}
+
+void seal_payload(std::string& body) {
+  put_le(body, kRdbVersion, 2);
+  put_le(body, crc64_jones(0, body), 8);
+}
+
+bool open_payload(std::string_view payload, std::string_view* body) {
+  if (payload.size() < kFooterBytes) return false;
+  const size_t n = payload.size() - kFooterBytes;
+  const auto u = [&](size_t i) { return uint64_t{static_cast<uint8_t>(payload[i])}; };
+  if ((u(n) | (u(n + 1) << 8)) > kRdbVersion) return false;
+  uint64_t crc = 0;
+  for (int i = 0; i < 8; ++i) crc |= u(n + 2 + static_cast<size_t>(i)) << (8 * i);
+  if (crc64_jones(0, payload.substr(0, n + 2)) != crc) return false;
+  *body = payload.substr(0, n);
+  return true;
+}
+
+bool lzf_decompress(std::string_view in, size_t out_len, std::string* out) {
+  out->clear();
+  // A claimed length is not trusted for the allocation: LZF expands at most ~100x.
+  out->reserve(std::min(out_len, in.size() * 8));
+  size_t i = 0;
+  while (i < in.size()) {
+    unsigned ctrl = static_cast<uint8_t>(in[i++]);
+    if (ctrl < 32) {  // a literal run of ctrl + 1 bytes
+      size_t n = ctrl + 1;
+      if (i + n > in.size() || out->size() + n > out_len) return false;
+      out->append(in.data() + i, n);
+      i += n;
+      continue;
+    }
+    // A back reference: length ctrl >> 5 (7: plus the next byte), plus 2; a 13-bit offset.
+    size_t len = ctrl >> 5;
+    if (len == 7) {
+      if (i >= in.size()) return false;
+      len += static_cast<uint8_t>(in[i++]);
+    }
+    if (i >= in.size()) return false;
+    size_t back = ((ctrl & 0x1f) << 8) + static_cast<uint8_t>(in[i++]) + 1;
+    len += 2;
+    if (back > out->size() || out->size() + len > out_len) return false;
+    size_t from = out->size() - back;
+    for (size_t k = 0; k < len; ++k) out->push_back((*out)[from + k]);
+  }
+  return out->size() == out_len;
+}
+
+bool Reader::byte(uint8_t* b) {
+  if (pos_ >= in_.size()) return false;
+  *b = static_cast<uint8_t>(in_[pos_++]);
+  return true;
+}
+
+bool Reader::bytes(size_t n, std::string_view* out) {
+  if (n > remaining()) return false;
+  *out = in_.substr(pos_, n);
+  pos_ += n;
+  return true;
+}
+
+bool Reader::length_or_encoding(uint64_t* len, int* encoded) {
+  uint8_t b = 0;
+  if (!byte(&b)) return false;
+  *encoded = -1;
+  switch (b >> 6) {
+    case 0:
+      *len = b & 0x3f;
+      return true;
+    case 1: {
+      uint8_t b2 = 0;
+      if (!byte(&b2)) return false;
+      *len = (uint64_t{b & 0x3fu} << 8) | b2;
+      return true;
+    }
+    case 2: {
+      int n = b == 0x80 ? 4 : b == 0x81 ? 8 : 0;
+      if (n == 0) return false;
+      uint64_t v = 0;
+      for (int i = 0; i < n; ++i) {
+        uint8_t x = 0;
+        if (!byte(&x)) return false;
+        v = (v << 8) | x;
+      }
+      *len = v;
+      return true;
+    }
+    default:
+      *encoded = b & 0x3f;
+      return true;
+  }
+}
+
+bool Reader::length(uint64_t* len) {
+  int encoded = -1;
+  return length_or_encoding(len, &encoded) && encoded < 0;
+}
+
+bool Reader::string(std::string* out) {
+  uint64_t len = 0;
+  int encoded = -1;
+  if (!length_or_encoding(&len, &encoded)) return false;
+  std::string_view raw;
+  if (encoded < 0) {
+    if (!bytes(len, &raw)) return false;
+    out->assign(raw);
+    return true;
+  }
+  if (encoded <= 2) {  // an integer of 1, 2 or 4 bytes
+    const size_t n = size_t{1} << encoded;
+    if (!bytes(n, &raw)) return false;
+    uint64_t u = 0;
+    for (size_t i = 0; i < n; ++i) u |= uint64_t{static_cast<uint8_t>(raw[i])} << (8 * i);
+    const int shift = static_cast<int>(64 - 8 * n);
+    const int64_t v = static_cast<int64_t>(u << shift) >> shift;  // sign-extend
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out->assign(buf, r.ptr);
+    return true;
+  }
+  if (encoded != 3) return false;
+  uint64_t compressed = 0;
+  uint64_t original = 0;
+  if (!length(&compressed) || !length(&original) || original > kMaxStringBytes) return false;
+  return bytes(compressed, &raw) && lzf_decompress(raw, original, out);
+}
+
+}  // namespace sluice::wire::rdb
