@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
+#include <vector>
 
 namespace sluice::wire::rdb {
 namespace {
@@ -78,8 +80,69 @@ void put_string(std::string& out, std::string_view s) {
       return put_le(out, static_cast<uint64_t>(v), 4);
     }
   }
+  // Like Redis (rdbcompression yes): strings over 20 bytes go LZF-compressed when that saves
+  // more than 4 bytes.
+  if (s.size() > 20) {
+    std::string packed;
+    if (lzf_compress(s, s.size() - 4, &packed)) {
+      out.push_back(static_cast<char>(0xC3));
+      put_length(out, packed.size());
+      put_length(out, s.size());
+      out.append(packed);
+      return;
+    }
+  }
   put_length(out, s.size());
   out.append(s);
+}
+
+bool lzf_compress(std::string_view in, size_t max_out, std::string* out) {
+  constexpr size_t kMaxLiteral = 32;
+  constexpr size_t kMaxOffset = 8192;
+  constexpr size_t kMaxMatch = 264;  // 2 + 7 + 255
+  constexpr int kHashBits = 14;
+  std::vector<uint32_t> last(size_t{1} << kHashBits, UINT32_MAX);
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  const size_t n = in.size();
+  out->clear();
+  size_t literal_start = 0;
+  auto flush_literals = [&](size_t end) {
+    while (literal_start < end) {
+      const size_t run = std::min(kMaxLiteral, end - literal_start);
+      out->push_back(static_cast<char>(run - 1));
+      out->append(in.substr(literal_start, run));
+      literal_start += run;
+    }
+  };
+  size_t i = 0;
+  while (i + 2 < n) {
+    const uint32_t h =
+        ((uint32_t{p[i]} << 16 | uint32_t{p[i + 1]} << 8 | p[i + 2]) * 2654435761u) >>
+        (32 - kHashBits);
+    const uint32_t ref = last[h];
+    last[h] = static_cast<uint32_t>(i);
+    if (ref == UINT32_MAX || i - ref > kMaxOffset || std::memcmp(p + ref, p + i, 3) != 0) {
+      ++i;
+      continue;
+    }
+    size_t len = 3;
+    while (len < kMaxMatch && i + len < n && p[ref + len] == p[i + len]) ++len;
+    flush_literals(i);
+    const size_t off = i - ref - 1;
+    const size_t code = len - 2;
+    if (code < 7) {
+      out->push_back(static_cast<char>(code << 5 | off >> 8));
+    } else {
+      out->push_back(static_cast<char>(7 << 5 | off >> 8));
+      out->push_back(static_cast<char>(code - 7));
+    }
+    out->push_back(static_cast<char>(off & 0xff));
+    i += len;
+    literal_start = i;
+    if (out->size() >= max_out) return false;
+  }
+  flush_literals(n);
+  return out->size() <= max_out;
 }
 
 void seal_payload(std::string& body) {

@@ -23,7 +23,7 @@ uint64_t crc64_jones(uint64_t crc, std::string_view data);
 
 void put_length(std::string& out, uint64_t len);
 // A string as Redis writes one: the integer encodings when the bytes are the canonical decimal
-// form of a 32-bit integer, else plain (Sluice does not compress).
+// form of a 32-bit integer, LZF when over 20 bytes and that saves more than 4, else plain.
 void put_string(std::string& out, std::string_view s);
 // Appends the version and the CRC, turning a serialised value into a payload.
 void seal_payload(std::string& body);
@@ -31,6 +31,9 @@ void seal_payload(std::string& body);
 // false otherwise.
 bool open_payload(std::string_view payload, std::string_view* body);
 
+// LZF-compresses `in` into *out (greedy matching through a hash of 3-byte prefixes); false when
+// the result would exceed max_out bytes.
+bool lzf_compress(std::string_view in, size_t max_out, std::string* out);
 // Expands LZF data (literal runs and back references) that must come to exactly out_len bytes.
 bool lzf_decompress(std::string_view in, size_t out_len, std::string* out);
 
