@@ -32,13 +32,13 @@ class ListpackWriter {
   ListpackWriter();
   // An element; a string that is an integer's canonical text is stored as that integer.
   void add(std::string_view s);
+  void add_int(int64_t v);
   size_t count() const { return count_; }
   size_t bytes() const { return buf_.size() + 1; }
   // The finished blob; the writer is left empty.
   std::string finish();
 
  private:
-  void add_int(int64_t v);
   void add_part(std::string_view part);
 
   std::string buf_;

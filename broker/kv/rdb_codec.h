@@ -13,7 +13,8 @@
 //
 // RESTORE also reads Redis's older encodings: 1 list and 3 sorted set (string scores) of plain
 // strings, 10 ziplist list, 14 quicklist of ziplists, 12 ziplist sorted set, 13 ziplist hash.
-// Streams (15, 19) are not supported in either direction; see kRdbStreamUnsupported.
+// Streams are written by rdb_stream.h; RESTORE of a stream payload (15, 19) is not supported
+// (kRdbStreamUnsupported).
 //
 // Restored values are built with today's encoding limits, as Redis converts what it loads. Any
 // malformed payload is refused (empty collections and duplicate members too), never half-loaded.
@@ -31,9 +32,9 @@
 
 namespace sluice::kv {
 
-// The error text DUMP and RESTORE reply for a stream value.
+// The error text RESTORE replies for a stream payload (and rdb_dump for a stream object).
 inline constexpr std::string_view kRdbStreamUnsupported =
-    "ERR DUMP/RESTORE of stream values is not supported by Sluice";
+    "ERR RESTORE of stream payloads is not supported by Sluice";
 inline constexpr std::string_view kRdbBadPayload = "ERR DUMP payload version or checksum are wrong";
 inline constexpr std::string_view kRdbBadFormat = "ERR Bad data format";
 
@@ -45,7 +46,7 @@ struct RdbLoadLimits {
 };
 
 // The DUMP payload of `obj` (TTL not included). A stream is kInvalidArgument with
-// kRdbStreamUnsupported.
+// kRdbStreamUnsupported: its entries live in the stream engine (see rdb_dump_stream).
 wire::Result<std::string> rdb_dump(const core::Object& obj);
 
 // The value a payload holds, without TTL. Errors are kInvalidArgument carrying the whole reply
