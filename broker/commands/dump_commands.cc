@@ -1,9 +1,14 @@
 // DUMP, RESTORE and RESTORE-ASKING: values serialised in Redis's RDB object format
 // (kv/rdb_codec.h, kv/rdb_stream.h), so payloads move between redis-server 7.0 and Sluice both
-// ways. A restored value is journaled whole, as a snapshot would write it. Streams DUMP (with
-// their groups) but do not RESTORE.
+// ways. A restored value is journaled whole, as a snapshot would write it; a restored stream is
+// appended entry by entry to a new log, and its groups are journaled as XGROUP CREATE and
+// deliveries would be.
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -14,8 +19,11 @@
 #include "broker/commands/zset_support.h"
 #include "broker/kv/rdb_codec.h"
 #include "broker/kv/rdb_stream.h"
+#include "broker/stream/consumer_group.h"
 #include "broker/stream/entry_codec.h"
+#include "broker/stream/group_store.h"
 #include "broker/stream/stream.h"
+#include "broker/stream/stream_engine.h"
 
 namespace sluice::commands {
 namespace {
@@ -103,8 +111,67 @@ bool parse_restore_options(CommandContext& ctx, RestoreOptions* opt) {
   return true;
 }
 
+// The groups of a restored stream, in memory and in its group journal: each group, its
+// consumers, and each pending entry delivered to its owner with its time and count.
+wire::Status restore_groups(stream::Stream& s, const kv::RdbStream& rs) {
+  wire::Status st;
+  auto store = stream::group_store(s, &st);
+  if (!store) return st;
+  for (const kv::RdbStream::Group& rg : rs.groups) {
+    auto owned = std::make_unique<stream::ConsumerGroup>(rg.name);
+    stream::ConsumerGroup& g = *owned;
+    g.last_delivered_id = rg.last_delivered_id;
+    g.entries_read = rg.entries_read;
+    s.groups.emplace(g.name, std::move(owned));
+    if (!(st = store->group_state(g, true))) return st;
+    std::map<wire::StreamId, const kv::RdbStream::Pending*> pel;
+    for (const kv::RdbStream::Pending& p : rg.pel) pel.emplace(p.id, &p);
+    for (const kv::RdbStream::Consumer& rc : rg.consumers) {
+      bool created = false;
+      stream::Consumer* c = g.ensure_consumer(rc.name, rc.seen_time_ms, &created);
+      if (!(st = store->consumer_seen(g, *c))) return st;
+      for (const wire::StreamId& id : rc.pending) {
+        const kv::RdbStream::Pending& p = *pel.at(id);
+        g.pel.assign(id, c, p.delivery_time_ms, p.delivery_count);
+        st = store->deliver(g, *c, p.delivery_time_ms, std::span(&id, 1),
+                            std::span(&p.delivery_count, 1), false);
+        if (!st) return st;
+      }
+    }
+  }
+  return st;
+}
+
+// A new stream at (db, key) holding a restored stream's entries, metadata and groups; nullptr
+// (error replied) when the engine fails.
+std::unique_ptr<core::Object> build_stream(CommandContext& ctx, int db, std::string_view key,
+                                           const kv::RdbStream& rs) {
+  auto created = ctx.broker.streams().create(db, key);
+  if (!created) {
+    ctx.error(created.status());
+    return nullptr;
+  }
+  stream::Stream& dst = **created;
+  wire::Status st;
+  std::vector<std::string_view> fields;
+  for (const kv::RdbStream::Entry& e : rs.entries) {
+    fields.assign(e.fields.begin(), e.fields.end());
+    if (!(st = dst.append(e.id, fields))) break;
+  }
+  if (st) st = dst.set_id(rs.last_id, rs.entries_added, rs.max_deleted_id);
+  if (st && !rs.groups.empty()) st = restore_groups(dst, rs);
+  if (!st) {
+    ctx.broker.streams().destroy(std::move(*created));
+    ctx.error(st);
+    return nullptr;
+  }
+  ctx.broker.streams().mark_dirty(dst);
+  return std::move(*created);
+}
+
 void restore(CommandContext& ctx) {
   std::string_view key = ctx.arg(1);
+  std::string_view payload = ctx.arg(3);
   const int db = ctx.client.db;
   RestoreOptions opt;
   if (!parse_restore_options(ctx, &opt)) return;
@@ -115,12 +182,21 @@ void restore(CommandContext& ctx) {
   if (!int_arg(ctx, ctx.arg(2), &ttl)) return;
   if (ttl < 0) return ctx.error_text("ERR Invalid TTL value, must be >= 0");
 
-  kv::RdbLoadLimits limits;
-  limits.list = list_limits(ctx.broker);
-  limits.set_max_intset_entries = intset_limit(ctx);
-  limits.zset = zset_limits(ctx.broker);
-  auto loaded = kv::rdb_restore(ctx.arg(3), limits);
-  if (!loaded) return ctx.error(loaded.status());
+  std::unique_ptr<core::Object> fresh;
+  std::optional<kv::RdbStream> stream_value;
+  if (kv::rdb_payload_is_stream(payload)) {
+    auto loaded = kv::rdb_restore_stream(payload);
+    if (!loaded) return ctx.error(loaded.status());
+    stream_value = std::move(*loaded);
+  } else {
+    kv::RdbLoadLimits limits;
+    limits.list = list_limits(ctx.broker);
+    limits.set_max_intset_entries = intset_limit(ctx);
+    limits.zset = zset_limits(ctx.broker);
+    auto loaded = kv::rdb_restore(payload, limits);
+    if (!loaded) return ctx.error(loaded.status());
+    fresh = std::move(*loaded);
+  }
 
   if (ttl != 0 && !opt.absttl) {
     ttl = ttl > std::numeric_limits<int64_t>::max() - ctx.now_ms
@@ -135,9 +211,10 @@ void restore(CommandContext& ctx) {
     }
     return ctx.reply.ok();
   }
+  if (stream_value && !(fresh = build_stream(ctx, db, key, *stream_value))) return;
 
-  core::Object* stored = replace_key(ctx, db, key, std::move(*loaded));
-  ctx.broker.kv().record_value(db, key, *stored);
+  core::Object* stored = replace_key(ctx, db, key, std::move(fresh));
+  if (!stream_value) ctx.broker.kv().record_value(db, key, *stored);
   if (ttl != 0) set_ttl(ctx, db, key, *stored, ttl);
   // IDLETIME back-dates the access time (FREQ has no counter to set: Sluice keeps none).
   if (opt.idle_seconds > 0) {

@@ -13,8 +13,8 @@
 //
 // RESTORE also reads Redis's older encodings: 1 list and 3 sorted set (string scores) of plain
 // strings, 10 ziplist list, 14 quicklist of ziplists, 12 ziplist sorted set, 13 ziplist hash.
-// Streams are written by rdb_stream.h; RESTORE of a stream payload (15, 19) is not supported
-// (kRdbStreamUnsupported).
+// Streams (15, 19) live in the stream engine, not in an Object the codec can build or read: they
+// go through rdb_stream.h.
 //
 // Restored values are built with today's encoding limits, as Redis converts what it loads. Any
 // malformed payload is refused (empty collections and duplicate members too), never half-loaded.
@@ -32,9 +32,9 @@
 
 namespace sluice::kv {
 
-// The error text RESTORE replies for a stream payload (and rdb_dump for a stream object).
+// What rdb_dump and rdb_restore answer for a stream (callers use rdb_stream.h instead).
 inline constexpr std::string_view kRdbStreamUnsupported =
-    "ERR RESTORE of stream payloads is not supported by Sluice";
+    "ERR streams are serialised by rdb_dump_stream / rdb_restore_stream";
 inline constexpr std::string_view kRdbBadPayload = "ERR DUMP payload version or checksum are wrong";
 inline constexpr std::string_view kRdbBadFormat = "ERR Bad data format";
 
@@ -50,7 +50,8 @@ struct RdbLoadLimits {
 wire::Result<std::string> rdb_dump(const core::Object& obj);
 
 // The value a payload holds, without TTL. Errors are kInvalidArgument carrying the whole reply
-// text: kRdbBadPayload (version or CRC), kRdbBadFormat, kRdbStreamUnsupported.
+// text: kRdbBadPayload (version or CRC), kRdbBadFormat; a stream payload is
+// kRdbStreamUnsupported.
 wire::Result<std::unique_ptr<core::Object>> rdb_restore(std::string_view payload,
                                                         const RdbLoadLimits& limits);
 

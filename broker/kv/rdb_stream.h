@@ -1,6 +1,7 @@
 // DUMP payloads of streams in Redis 7.0's format (RDB type 19, stream listpacks 2), so a stream
-// DUMPed by Sluice RESTOREs in redis-server 7.0 with its entries, metadata and consumer groups.
-// The stream is described by value (RdbStream), gathered by the caller from its engine.
+// moves between redis-server 7.0 and Sluice with its entries, metadata and consumer groups. The
+// stream is described by value (RdbStream): the caller gathers it from, or builds it in, the
+// stream engine.
 //
 //   node count, then per node: the master ID (16 bytes: ms, seq big endian) as a string and a
 //     listpack: master entry [count, deleted (0), field count, fields..., 0], then per entry
@@ -11,13 +12,18 @@
 //     64-bit length), PEL count, per pending entry: ID (16 bytes), delivery time (8 bytes LE ms),
 //     delivery count; consumer count, per consumer: name, seen time (8 bytes LE), the IDs it owns
 //
-// RESTORE of a stream payload is not supported (kRdbStreamUnsupported).
+// Reading accepts type 19 and Redis 6's type 15 (no first ID, max deleted ID, entries added or
+// entries read), skips entries flagged deleted (flag 1), and refuses anything inconsistent:
+// IDs out of order or past the last ID, a PEL entry without an owner or owned twice, a consumer
+// owning an ID its group does not have pending.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "wire/status.h"
 #include "wire/stream_id.h"
 
 namespace sluice::kv {
@@ -55,5 +61,11 @@ struct RdbStream {
 
 // The DUMP payload of `s`, footer included.
 std::string rdb_dump_stream(const RdbStream& s);
+
+// Whether a payload with a valid footer holds a stream (RDB type 15 or 19).
+bool rdb_payload_is_stream(std::string_view payload);
+// The stream a payload holds. Errors are kInvalidArgument with the whole reply text
+// (kRdbBadPayload, kRdbBadFormat from rdb_codec.h).
+wire::Result<RdbStream> rdb_restore_stream(std::string_view payload);
 
 }  // namespace sluice::kv
