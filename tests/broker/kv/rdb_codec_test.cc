@@ -360,7 +360,7 @@ TEST_SUITE("kv.rdb_codec") {
     CHECK(restore_error(sealed(body)) == kRdbBadFormat);
   }
 
-  TEST_CASE("streams are refused in both directions with a clear error") {
+  TEST_CASE("rdb_restore leaves stream payloads to rdb_restore_stream") {
     CHECK(restore_error(sealed(std::string("\x13\x00", 2))) == kRdbStreamUnsupported);
     CHECK(restore_error(sealed(std::string("\x0f\x00", 2))) == kRdbStreamUnsupported);
   }
