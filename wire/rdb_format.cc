@@ -14,17 +14,24 @@ constexpr uint64_t kJonesReflected = 0x95ac9329ac4bc9b5ull;  // 0xad93d23594c935
 constexpr size_t kFooterBytes = 10;                          // version (2) + CRC (8)
 constexpr uint64_t kMaxStringBytes = uint64_t{1} << 32;      // bounds an LZF allocation
 
-const std::array<uint64_t, 256>& crc64_table() {
-  static const std::array<uint64_t, 256> table = [] {
-    std::array<uint64_t, 256> t{};
+// Slice-by-8 tables: t[0] is the classic byte table; t[k][i] is the CRC of byte i followed by k
+// zero bytes, so eight input bytes are folded with eight lookups.
+using Crc64Tables = std::array<std::array<uint64_t, 256>, 8>;
+
+const Crc64Tables& crc64_tables() {
+  static const Crc64Tables tables = [] {
+    Crc64Tables t{};
     for (uint64_t i = 0; i < 256; ++i) {
       uint64_t c = i;
       for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kJonesReflected : c >> 1;
-      t[i] = c;
+      t[0][i] = c;
+    }
+    for (size_t k = 1; k < 8; ++k) {
+      for (size_t i = 0; i < 256; ++i) t[k][i] = t[0][t[k - 1][i] & 0xff] ^ (t[k - 1][i] >> 8);
     }
     return t;
   }();
-  return table;
+  return tables;
 }
 
 void put_le(std::string& out, uint64_t v, int n) {
@@ -44,8 +51,20 @@ bool canonical_int(std::string_view s, int64_t* v) {
 }  // namespace
 
 uint64_t crc64_jones(uint64_t crc, std::string_view data) {
-  const auto& t = crc64_table();
-  for (char ch : data) crc = t[(crc ^ static_cast<uint8_t>(ch)) & 0xff] ^ (crc >> 8);
+  const Crc64Tables& t = crc64_tables();
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t n = data.size();
+  while (n >= 8) {
+    uint64_t word = 0;
+    for (int i = 0; i < 8; ++i) word |= uint64_t{p[i]} << (8 * i);
+    crc ^= word;
+    crc = t[7][crc & 0xff] ^ t[6][(crc >> 8) & 0xff] ^ t[5][(crc >> 16) & 0xff] ^
+          t[4][(crc >> 24) & 0xff] ^ t[3][(crc >> 32) & 0xff] ^ t[2][(crc >> 40) & 0xff] ^
+          t[1][(crc >> 48) & 0xff] ^ t[0][crc >> 56];
+    p += 8;
+    n -= 8;
+  }
+  for (; n > 0; --n, ++p) crc = t[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
   return crc;
 }
 
@@ -163,16 +182,19 @@ bool open_payload(std::string_view payload, std::string_view* body) {
 }
 
 bool lzf_decompress(std::string_view in, size_t out_len, std::string* out) {
-  out->clear();
   // A claimed length is not trusted for the allocation: LZF expands at most ~100x.
-  out->reserve(std::min(out_len, in.size() * 8));
+  if (out_len > in.size() * 128 + 64) return false;
+  out->resize(out_len);
+  char* dst = out->data();
+  size_t o = 0;
   size_t i = 0;
   while (i < in.size()) {
     unsigned ctrl = static_cast<uint8_t>(in[i++]);
     if (ctrl < 32) {  // a literal run of ctrl + 1 bytes
       size_t n = ctrl + 1;
-      if (i + n > in.size() || out->size() + n > out_len) return false;
-      out->append(in.data() + i, n);
+      if (i + n > in.size() || o + n > out_len) return false;
+      std::memcpy(dst + o, in.data() + i, n);
+      o += n;
       i += n;
       continue;
     }
@@ -185,11 +207,15 @@ bool lzf_decompress(std::string_view in, size_t out_len, std::string* out) {
     if (i >= in.size()) return false;
     size_t back = ((ctrl & 0x1f) << 8) + static_cast<uint8_t>(in[i++]) + 1;
     len += 2;
-    if (back > out->size() || out->size() + len > out_len) return false;
-    size_t from = out->size() - back;
-    for (size_t k = 0; k < len; ++k) out->push_back((*out)[from + k]);
+    if (back > o || o + len > out_len) return false;
+    if (back >= len) {
+      std::memcpy(dst + o, dst + o - back, len);
+    } else {  // the reference overlaps what it writes: byte by byte
+      for (size_t k = 0; k < len; ++k) dst[o + k] = dst[o - back + k];
+    }
+    o += len;
   }
-  return out->size() == out_len;
+  return o == out_len;
 }
 
 bool Reader::byte(uint8_t* b) {

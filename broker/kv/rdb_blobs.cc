@@ -2,6 +2,7 @@
 #include "broker/kv/rdb_blobs.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "broker/kv/kv_object.h"
 
@@ -33,16 +34,16 @@ std::string int_text(int64_t v) {
   return std::string(buf, r.ptr);
 }
 
-// The backlen bytes of an element part of `len` bytes, left to right.
-std::string backlen(uint64_t len) {
+// The backlen bytes of an element part of `len` bytes, left to right, into buf (5 bytes);
+// returns how many.
+size_t backlen(uint64_t len, char* buf) {
   int n = len <= 127 ? 1 : len < 16383 ? 2 : len < 2097151 ? 3 : len < 268435455 ? 4 : 5;
-  std::string out;
-  for (int i = n - 1; i >= 0; --i) {
+  for (int i = n - 1, k = 0; i >= 0; --i, ++k) {
     auto b = static_cast<uint8_t>((len >> (7 * i)) & 127);
     if (i != n - 1) b |= 128;
-    out.push_back(static_cast<char>(b));
+    buf[k] = static_cast<char>(b);
   }
-  return out;
+  return static_cast<size_t>(n);
 }
 
 // Parses one listpack element at `at` (before the terminator): its value, and the offset after
@@ -85,14 +86,17 @@ bool listpack_element(std::string_view b, size_t at, std::string* value, size_t*
   }
   const uint64_t part = header + str_len;
   if (part > room) return false;
-  const std::string back = backlen(part);
-  if (room - part < back.size() || b.substr(at + part, back.size()) != back) return false;
+  char back[5];
+  const size_t back_len = backlen(part, back);
+  if (room - part < back_len || std::memcmp(b.data() + at + part, back, back_len) != 0) {
+    return false;
+  }
   if (is_str) {
     value->assign(b.substr(at + header, str_len));
   } else {
     *value = int_text(v);
   }
-  *next = at + part + back.size();
+  *next = at + part + back_len;
   return true;
 }
 
@@ -152,8 +156,9 @@ bool ziplist_payload(std::string_view b, size_t at, std::string* value, size_t* 
 ListpackWriter::ListpackWriter() { buf_.assign(kListpackHeaderBytes, '\0'); }
 
 void ListpackWriter::add_part(std::string_view part) {
+  char back[5];
   buf_.append(part);
-  buf_.append(backlen(part.size()));
+  buf_.append(back, backlen(part.size(), back));
   ++count_;
 }
 
