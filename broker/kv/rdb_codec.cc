@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -159,10 +160,14 @@ Loaded build_list(const Elements& elements, const RdbLoadLimits& limits) {
 // Field, value, field, value...
 Loaded build_hash(const Elements& pairs) {
   if (pairs.empty() || pairs.size() % 2 != 0) return bad_format();
+  std::unordered_set<std::string_view> fields;
+  for (size_t i = 0; i < pairs.size(); i += 2) {
+    if (!fields.insert(pairs[i]).second) return bad_format();
+  }
   auto hash = std::make_unique<HashObject>();
   for (size_t i = 0; i < pairs.size(); i += 2) {
     hash->prepare_for(pairs[i].size(), pairs[i + 1].size());
-    if (!hash->set(pairs[i], pairs[i + 1])) return bad_format();
+    hash->add_absent(pairs[i], pairs[i + 1]);
   }
   return std::unique_ptr<core::Object>(std::move(hash));
 }
