@@ -43,7 +43,7 @@ wire::Result<kv::RdbStream> describe_stream(const stream::Stream& s) {
                             });
   if (!st) return st;
   if (!parsed) return wire::Status(wire::ErrorCode::kCorruption, "unreadable stream entry");
-  out.length = s.length();
+  out.length = out.entries.size();
   out.last_id = s.last_id();
   out.first_id = s.first_id();
   out.max_deleted_id = s.max_deleted_id();
