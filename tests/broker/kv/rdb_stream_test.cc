@@ -137,6 +137,27 @@ TEST_SUITE("kv.rdb_stream") {
     CHECK_FALSE(rdb_payload_is_stream(from_hex("0001760a009108ceb219388ace")));
   }
 
+  TEST_CASE("Redis 6's stream type (15) restores, without the 7.0 metadata") {
+    RdbStream s;
+    s.entries.push_back({{1, 1}, {"f", "v"}});
+    s.entries.push_back({{2, 0}, {"g", "w"}});
+    s.length = 2;
+    s.last_id = {2, 0};
+    s.first_id = {1, 1};
+    s.entries_added = 2;
+    std::string body = rdb_dump_stream(s);
+    body.resize(body.size() - 10);
+    // Type 15 has no first ID, max deleted ID or entries added: the five one-byte lengths
+    // before the final group count (0) go.
+    body[0] = 15;
+    body.erase(body.size() - 6, 5);
+    wire::rdb::seal_payload(body);
+    REQUIRE(rdb_payload_is_stream(body));
+    auto back = rdb_restore_stream(body);
+    REQUIRE_MESSAGE(back.is_ok(), (back.is_ok() ? "" : back.status().detail()));
+    CHECK(same(*back, s));
+  }
+
   TEST_CASE("inconsistent stream payloads are refused") {
     SUBCASE("a pending entry nobody owns") {
       RdbStream s = sample_stream();
