@@ -34,10 +34,6 @@ const Crc64Tables& crc64_tables() {
   return tables;
 }
 
-void put_le(std::string& out, uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
 // The value of s when s is exactly the decimal text Redis would print for it.
 bool canonical_int(std::string_view s, int64_t* v) {
   if (s.empty() || s.size() > 20) return false;
@@ -66,6 +62,21 @@ uint64_t crc64_jones(uint64_t crc, std::string_view data) {
   }
   for (; n > 0; --n, ++p) crc = t[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
   return crc;
+}
+
+void put_le(std::string& out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint64_t get_le(std::string_view in, size_t at, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(in[at + i])} << (8 * i);
+  return v;
+}
+
+int64_t sign_extend(uint64_t v, size_t n) {
+  const int shift = static_cast<int>(64 - 8 * n);
+  return static_cast<int64_t>(v << shift) >> shift;
 }
 
 void put_length(std::string& out, uint64_t len) {
@@ -172,11 +183,8 @@ void seal_payload(std::string& body) {
 bool open_payload(std::string_view payload, std::string_view* body) {
   if (payload.size() < kFooterBytes) return false;
   const size_t n = payload.size() - kFooterBytes;
-  const auto u = [&](size_t i) { return uint64_t{static_cast<uint8_t>(payload[i])}; };
-  if ((u(n) | (u(n + 1) << 8)) > kRdbVersion) return false;
-  uint64_t crc = 0;
-  for (int i = 0; i < 8; ++i) crc |= u(n + 2 + static_cast<size_t>(i)) << (8 * i);
-  if (crc64_jones(0, payload.substr(0, n + 2)) != crc) return false;
+  if (get_le(payload, n, 2) > kRdbVersion) return false;
+  if (crc64_jones(0, payload.substr(0, n + 2)) != get_le(payload, n + 2, 8)) return false;
   *body = payload.substr(0, n);
   return true;
 }
@@ -281,10 +289,7 @@ bool Reader::string(std::string* out) {
   if (encoded <= 2) {  // an integer of 1, 2 or 4 bytes
     const size_t n = size_t{1} << encoded;
     if (!bytes(n, &raw)) return false;
-    uint64_t u = 0;
-    for (size_t i = 0; i < n; ++i) u |= uint64_t{static_cast<uint8_t>(raw[i])} << (8 * i);
-    const int shift = static_cast<int>(64 - 8 * n);
-    const int64_t v = static_cast<int64_t>(u << shift) >> shift;  // sign-extend
+    const int64_t v = sign_extend(get_le(raw, 0, n), n);
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
     out->assign(buf, r.ptr);

@@ -21,6 +21,13 @@ inline constexpr uint16_t kRdbVersion = 10;  // what Redis 7.0 writes and the ne
 // CRC-64 with the Jones polynomial, reflected (Redis's crc64; "123456789" -> 0xe9c6d914c4b8d9ca).
 uint64_t crc64_jones(uint64_t crc, std::string_view data);
 
+// Little-endian fixed-width integers (n <= 8 bytes), as RDB and its blobs store them.
+void put_le(std::string& out, uint64_t v, size_t n);
+// The n bytes at `at` (the caller checked they exist).
+uint64_t get_le(std::string_view in, size_t at, size_t n);
+// An n-byte two's complement value widened to 64 bits.
+int64_t sign_extend(uint64_t v, size_t n);
+
 void put_length(std::string& out, uint64_t len);
 // A string as Redis writes one: the integer encodings when the bytes are the canonical decimal
 // form of a 32-bit integer, LZF when over 20 bytes and that saves more than 4, else plain.

@@ -5,28 +5,18 @@
 #include <cstring>
 
 #include "broker/kv/kv_object.h"
+#include "wire/rdb_format.h"
 
 namespace sluice::kv::rdb_blobs {
 namespace {
 
+using wire::rdb::get_le;
+using wire::rdb::put_le;
+using wire::rdb::sign_extend;
+
 constexpr size_t kListpackHeaderBytes = 6;
 constexpr size_t kZiplistHeaderBytes = 10;
 constexpr uint8_t kEnd = 0xFF;
-
-uint64_t get_le(std::string_view b, size_t at, size_t n) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(b[at + i])} << (8 * i);
-  return v;
-}
-
-int64_t sign_extend(uint64_t v, size_t bytes) {
-  const int shift = static_cast<int>(64 - 8 * bytes);
-  return static_cast<int64_t>(v << shift) >> shift;
-}
-
-void put_le(std::string& out, uint64_t v, size_t n) {
-  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
 
 std::string int_text(int64_t v) {
   char buf[24];

@@ -47,10 +47,6 @@ constexpr uint64_t kContainerPacked = 2;
 
 Loaded bad_format() { return {ErrorCode::kInvalidArgument, std::string(kRdbBadFormat)}; }
 
-void put_u64_le(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
 // A score as a listpack stores it: Redis 7.0's d2string ("%.17g", inf, -inf), which listpack
 // then stores as an integer when the text is one.
 std::string score_text(double score) {
@@ -143,7 +139,7 @@ void dump_zset(std::string& out, const ZSetObject& z) {
     wire::rdb::put_string(out, m.view());
     uint64_t bits = 0;
     std::memcpy(&bits, &m.score, sizeof bits);
-    put_u64_le(out, bits);
+    wire::rdb::put_le(out, bits, 8);
   }
 }
 
@@ -252,8 +248,7 @@ Loaded load_zset_plain(Reader& r, bool binary_scores, const RdbLoadLimits& limit
     if (binary_scores) {
       std::string_view raw;
       if (!r.bytes(8, &raw)) return bad_format();
-      uint64_t bits = 0;
-      for (int k = 0; k < 8; ++k) bits |= uint64_t{static_cast<uint8_t>(raw[k])} << (8 * k);
+      const uint64_t bits = wire::rdb::get_le(raw, 0, 8);
       std::memcpy(&score, &bits, sizeof score);
     } else if (!read_text_score(r, &score)) {
       return bad_format();

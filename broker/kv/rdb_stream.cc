@@ -29,8 +29,7 @@ std::string raw_id(wire::StreamId id) {
 }
 
 void put_time(std::string& out, int64_t ms) {
-  for (int i = 0; i < 8; ++i)
-    out.push_back(static_cast<char>(static_cast<uint64_t>(ms) >> (8 * i)));
+  wire::rdb::put_le(out, static_cast<uint64_t>(ms), 8);
 }
 
 void put_id(std::string& out, wire::StreamId id) {
@@ -96,9 +95,7 @@ bool read_id(Reader& r, wire::StreamId* id) { return r.length(&id->ms) && r.leng
 bool read_time(Reader& r, int64_t* ms) {
   std::string_view raw;
   if (!r.bytes(8, &raw)) return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(raw[i])} << (8 * i);
-  *ms = static_cast<int64_t>(v);
+  *ms = static_cast<int64_t>(wire::rdb::get_le(raw, 0, 8));
   return true;
 }
 

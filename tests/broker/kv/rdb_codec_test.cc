@@ -13,18 +13,13 @@
 
 #include "broker/kv/kv_object.h"
 #include "broker/kv/rdb_blobs.h"
+#include "tests/broker/kv/rdb_test_util.h"
 #include "wire/rdb_format.h"
 
 namespace sluice::kv {
 namespace {
 
-std::string from_hex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
+using testing::from_hex;
 
 // A payload around a hand-made body (type byte + object).
 std::string sealed(std::string body) {

@@ -12,18 +12,13 @@
 
 #include "broker/kv/kv_object.h"
 #include "broker/kv/rdb_codec.h"
+#include "tests/broker/kv/rdb_test_util.h"
 #include "wire/rdb_format.h"
 
 namespace sluice::kv {
 namespace {
 
-std::string from_hex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
+using testing::from_hex;
 
 bool same(const RdbStream& a, const RdbStream& b) {
   if (a.entries.size() != b.entries.size() || a.groups.size() != b.groups.size()) return false;
