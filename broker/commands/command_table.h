@@ -38,6 +38,7 @@ enum CommandFlag : uint32_t {
   kStorage = 1u << 17,  // writes to durable storage: refused after a storage failure
   kSkipMonitor = 1u << 18,
   kNoMandatoryKeys = 1u << 19,
+  kAsking = 1u << 20,  // COMMAND INFO only (RESTORE-ASKING): Sluice has no cluster mode
 };
 
 struct CommandSpec {

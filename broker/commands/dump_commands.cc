@@ -231,12 +231,13 @@ void restore(CommandContext& ctx) {
 void register_dump_commands(CommandTable& t) {
   const CommandFamily cmd{"generic"};
   t.add(cmd("dump", 2, kReadonly, dump, "@keyspace @read @slow",
-            "Returns a serialized representation of the value stored at a key.", "2.6.0"));
+            "Return a serialized version of the value stored at the specified key.", "2.6.0"));
   t.add(cmd("restore", -4, kWrite | kDenyOom, restore, "@keyspace @write @slow @dangerous",
-            "Creates a key from the serialized representation of a value.", "2.6.0"));
-  CommandSpec asking =
-      cmd("restore-asking", -4, kWrite | kDenyOom, restore, "@keyspace @write @slow @dangerous",
-          "An internal command for migrating keys in a cluster.", "3.0.0");
+            "Create a key using the provided serialized value, previously obtained using DUMP.",
+            "2.6.0"));
+  CommandSpec asking = cmd("restore-asking", -4, kWrite | kDenyOom | kAsking, restore,
+                           "@keyspace @write @slow @dangerous",
+                           "An internal command for migrating keys in a cluster", "3.0.0");
   asking.group = "server";
   t.add(std::move(asking));
 }

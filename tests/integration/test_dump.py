@@ -238,6 +238,25 @@ def restored_keys_survive_a_restart():
         assert_true(0 < pttl <= 600000, f"TTL after restart: {pttl}")
 
 
+@test
+def commands_describe_themselves_like_redis():
+    ours = shared_server().conn()
+    theirs = shared_server(redis=True).conn()
+    for name in ("dump", "restore", "restore-asking"):
+        a = ours.call("COMMAND", "INFO", name)[0]
+        b = theirs.call("COMMAND", "INFO", name)[0]
+        # name, arity, flags, first key, last key, step, ACL categories (key specs are not kept).
+        assert_eq(a[0:2], b[0:2], name)
+        assert_eq(sorted(a[2]), sorted(b[2]), f"{name} flags")
+        assert_eq(a[3:6], b[3:6], f"{name} key positions")
+        assert_eq(sorted(a[6]), sorted(b[6]), f"{name} categories")
+        da = ours.call("COMMAND", "DOCS", name)[1]
+        db = theirs.call("COMMAND", "DOCS", name)[1]
+        fa, fb = dict(zip(da[0::2], da[1::2])), dict(zip(db[0::2], db[1::2]))
+        for field in (b"summary", b"since", b"group"):
+            assert_eq(fa[field], fb[field], f"{name} docs {field}")
+
+
 # CRC-64/Jones, reflected, as Redis computes it (to build payloads with a valid footer).
 _CRC_TABLE = []
 for _i in range(256):
