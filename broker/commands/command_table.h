@@ -38,6 +38,7 @@ enum CommandFlag : uint32_t {
   kStorage = 1u << 17,  // writes to durable storage: refused after a storage failure
   kSkipMonitor = 1u << 18,
   kNoMandatoryKeys = 1u << 19,
+  kAsking = 1u << 20,  // COMMAND INFO only (RESTORE-ASKING): Sluice has no cluster mode
 };
 
 struct CommandSpec {
@@ -110,6 +111,7 @@ void register_hyperloglog_commands(CommandTable& table);
 void register_lcs_commands(CommandTable& table);
 void register_scripting_commands(CommandTable& table);  // EVAL*, SCRIPT
 void register_function_commands(CommandTable& table);   // FUNCTION, FCALL*
+void register_dump_commands(CommandTable& table);       // DUMP, RESTORE, RESTORE-ASKING
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

@@ -44,7 +44,8 @@ void reply_flags(wire::resp::ReplyWriter& r, uint32_t flags) {
                                                             {kNoMandatoryKeys, "no_mandatory_keys"},
                                                             {kNoMulti, "no_multi"},
                                                             {kMovableKeys, "movablekeys"},
-                                                            {kAllowBusy, "allow_busy"}};
+                                                            {kAllowBusy, "allow_busy"},
+                                                            {kAsking, "asking"}};
   size_t n = 0;
   for (const auto& [bit, name] : kNames) n += (flags & bit) ? 1 : 0;
   r.set(n);
