@@ -111,7 +111,9 @@ Option enum_opt(const char* name, bool is_mutable, std::vector<std::string> allo
           [field, allowed](Config& c, const Values& v) -> std::string {
             std::string s = v.size() == 1 ? lower(v[0]) : std::string();
             if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
-              return "argument(s) must be one of the following: " + join(allowed);
+              std::string list;  // Redis's wording: "no, yes, optional"
+              for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+              return "argument(s) must be one of the following: " + list;
             }
             c.*field = s;
             return {};
@@ -328,6 +330,14 @@ const std::vector<Option>& options() {
         num_opt("tls-session-cache-size", true, 0, INT32_MAX, &Config::tls_session_cache_size));
     t.push_back(num_opt("tls-session-cache-timeout", true, 0, INT32_MAX,
                         &Config::tls_session_cache_timeout));
+    t.push_back(str_opt("tls-dh-params-file", true, &Config::tls_dh_params_file));
+    // Accepted for redis.conf compatibility; Sluice makes no outgoing connections (no
+    // replication, no cluster), so nothing uses them.
+    t.push_back(str_opt("tls-client-cert-file", true, &Config::tls_client_cert_file));
+    t.push_back(str_opt("tls-client-key-file", true, &Config::tls_client_key_file));
+    t.push_back(str_opt("tls-client-key-file-pass", true, &Config::tls_client_key_file_pass));
+    t.push_back(bool_opt("tls-replication", true, &Config::tls_replication));
+    t.push_back(bool_opt("tls-cluster", true, &Config::tls_cluster));
     return t;
   }();
   return table;

@@ -99,6 +99,13 @@ struct Config {
   bool tls_session_caching = true;
   int64_t tls_session_cache_size = 20480;
   int64_t tls_session_cache_timeout = 300;
+  std::string tls_dh_params_file;  // "" = OpenSSL's built-in DH parameters
+  // Accepted, unused: Sluice makes no outgoing connections.
+  std::string tls_client_cert_file;
+  std::string tls_client_key_file;
+  std::string tls_client_key_file_pass;
+  bool tls_replication = false;
+  bool tls_cluster = false;
 };
 
 // Whether the server needs a TLS context (tls-port or metrics-tls).

@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
@@ -132,6 +133,18 @@ std::string TlsContext::configure(const config::Config& c) {
     if (SSL_CTX_load_verify_locations(ctx, file, dir) <= 0) {
       return fail("Failed to configure CA certificate(s) file/directory: " + openssl_error());
     }
+  }
+  if (!c.tls_dh_params_file.empty()) {
+    BIO* file = BIO_new_file(c.tls_dh_params_file.c_str(), "r");
+    EVP_PKEY* dh = file ? PEM_read_bio_Parameters(file, nullptr) : nullptr;
+    BIO_free(file);
+    if (dh == nullptr || SSL_CTX_set0_tmp_dh_pkey(ctx, dh) <= 0) {
+      EVP_PKEY_free(dh);
+      return fail("Failed to load DH parameters: " + c.tls_dh_params_file + ": " +
+                  openssl_error());
+    }
+  } else {
+    SSL_CTX_set_dh_auto(ctx, 1);
   }
   if (!c.tls_ciphers.empty() && SSL_CTX_set_cipher_list(ctx, c.tls_ciphers.c_str()) <= 0) {
     return fail("Failed to configure ciphers: " + c.tls_ciphers);
