@@ -452,6 +452,29 @@ def config_set_reloads_the_certificate():
 
 
 @test
+def encrypted_key_with_tls_key_file_pass_and_a_ca_directory():
+    _openssl("pkey", "-in", "server.key", "-aes256", "-passout", "pass:s3cret", "-out",
+             "server-enc.key")
+    cadir = CERTS / "cadir"
+    cadir.mkdir(exist_ok=True)
+    shutil.copy(CERTS / "ca.crt", cadir / "ca.pem")
+    _openssl("rehash", str(cadir))
+    tls_port = free_port()
+    with Server("--tls-port", tls_port, "--tls-cert-file", cert("server.crt"), "--tls-key-file",
+                cert("server-enc.key"), "--tls-key-file-pass", "s3cret", "--tls-ca-cert-dir",
+                str(cadir)) as srv:
+        assert_true(tls_redis(tls_port).ping())
+        assert_refused(tls_port, client="rogue-client")
+        # A wrong passphrase by CONFIG SET: refused, the loaded context keeps serving.
+        try:
+            srv.client().config_set("tls-key-file-pass", "wrong")
+            raise AssertionError("CONFIG SET of a wrong passphrase succeeded")
+        except redis.ResponseError as exc:
+            assert_true("Unable to update TLS configuration" in str(exc), str(exc))
+        assert_true(tls_redis(tls_port).ping())
+
+
+@test
 def bad_tls_configuration_stops_startup():
     srv = Server("--tls-port", free_port(), "--tls-cert-file", cert("missing.crt"),
                  "--tls-key-file", cert("server.key"), "--tls-ca-cert-file", cert("ca.crt"),
