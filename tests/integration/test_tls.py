@@ -298,6 +298,22 @@ def slow_tls_subscriber_is_cut_off_by_the_output_limit():
         fast.close()
 
 
+@test(timeout=120)
+def tls_with_io_uring_reply_sends():
+    # Replies of TLS connections are encrypted and written by them, outside the send ring; plain
+    # connections of the same server keep using it.
+    with tls_server("--io-uring", "yes") as srv:
+        r = tls_redis(srv.tls_port)
+        value = os.urandom(3 * 1024 * 1024)
+        assert_true(r.set("v", value))
+        pipe = r.pipeline(transaction=False)
+        for i in range(500):
+            pipe.incr("n")
+        assert_eq(pipe.execute()[-1], 500)
+        assert_true(r.get("v") == value)
+        assert_true(srv.client().get("v") == value)
+
+
 @test
 def client_certificate_required_by_default():
     srv = shared_tls()
