@@ -314,6 +314,25 @@ def tls_with_io_uring_reply_sends():
         assert_true(srv.client().get("v") == value)
 
 
+@test(timeout=60)
+def tls_clients_are_served_while_a_script_is_busy():
+    with tls_server("--busy-reply-threshold", "200") as srv:
+        held = tls_socket(srv.tls_port)
+        assert_eq(raw_command(held, "PING"), b"+PONG\r\n")
+        looping = socket.create_connection(("127.0.0.1", srv.port))
+        looping.sendall(encode_command("EVAL", "local n = 0 while true do n = n + 1 end", "0"))
+        wait_until(lambda: raw_command(held, "PING", timeout=5).startswith(b"-BUSY"),
+                   timeout=10, interval=0.05, msg="BUSY over TLS")
+        # A TLS connection opened during the script: its handshake runs in the busy loop.
+        with tls_socket(srv.tls_port) as late:
+            assert_true(raw_command(late, "GET", "x", timeout=5).startswith(b"-BUSY"))
+            assert_eq(raw_command(late, "SCRIPT", "KILL", timeout=5), b"+OK\r\n")
+        assert_true(read_reply(looping, timeout=5).startswith(b"-ERR Script killed"))
+        assert_eq(raw_command(held, "PING", timeout=5), b"+PONG\r\n")
+        held.close()
+        looping.close()
+
+
 @test
 def client_certificate_required_by_default():
     srv = shared_tls()
