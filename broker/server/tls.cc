@@ -140,8 +140,7 @@ std::string TlsContext::configure(const config::Config& c) {
     BIO_free(file);
     if (dh == nullptr || SSL_CTX_set0_tmp_dh_pkey(ctx, dh) <= 0) {
       EVP_PKEY_free(dh);
-      return fail("Failed to load DH parameters: " + c.tls_dh_params_file + ": " +
-                  openssl_error());
+      return fail("Failed to load DH parameters: " + c.tls_dh_params_file + ": " + openssl_error());
     }
   } else {
     SSL_CTX_set_dh_auto(ctx, 1);
