@@ -510,6 +510,23 @@ def encrypted_key_with_tls_key_file_pass_and_a_ca_directory():
 
 
 @test
+def tls_dh_params_file_loads_and_a_bad_one_is_refused():
+    _openssl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "dh_param:ffdhe2048",
+             "-out", "dh.pem")
+    with tls_server("--tls-dh-params-file", cert("dh.pem")) as srv:
+        assert_true(tls_redis(srv.tls_port).ping())
+        admin = srv.client()
+        try:
+            admin.config_set("tls-dh-params-file", cert("ca.crt"))  # not DH parameters
+            raise AssertionError("CONFIG SET of a file without DH parameters succeeded")
+        except redis.ResponseError as exc:
+            assert_true("Unable to update TLS configuration" in str(exc), str(exc))
+        assert_true("Failed to load DH parameters" in srv.log_text(), srv.log_tail())
+        assert_eq(admin.config_get("tls-dh-params-file"), {"tls-dh-params-file": cert("dh.pem")})
+        assert_true(tls_redis(srv.tls_port).ping())
+
+
+@test
 def bad_tls_configuration_stops_startup():
     srv = Server("--tls-port", free_port(), "--tls-cert-file", cert("missing.crt"),
                  "--tls-key-file", cert("server.key"), "--tls-ca-cert-file", cert("ca.crt"),
