@@ -313,7 +313,7 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("metrics-max-series", true, 0, INT64_MAX, &Config::metrics_max_series));
     t.push_back(bool_opt("metrics-tls", false, &Config::metrics_tls));
     // TLS: CONFIG SET of any of the mutable ones rebuilds the context (Server::apply_tls_config).
-    t.push_back(num_opt("tls-port", false, 0, 65535, &Config::tls_port));
+    t.push_back(num_opt("tls-port", true, 0, 65535, &Config::tls_port));
     t.push_back(str_opt("tls-cert-file", true, &Config::tls_cert_file));
     t.push_back(str_opt("tls-key-file", true, &Config::tls_key_file));
     t.push_back(str_opt("tls-key-file-pass", true, &Config::tls_key_file_pass));

@@ -91,14 +91,42 @@ bool Server::listen_on(int port, bool tls, int* bound) {
 }
 
 std::string Server::apply_tls_config() {
-  if (!tls_) return {};  // TLS is off: the values wait for a restart with tls-port
-  std::string err = tls_->configure(*config_);
+  if (!tls_ && !config::tls_enabled(*config_)) return {};  // off, and stays off
+  // The first context is kept only once it loaded; later ones replace the current one inside.
+  std::unique_ptr<TlsContext> first = tls_ ? nullptr : std::make_unique<TlsContext>();
+  TlsContext& ctx = tls_ ? *tls_ : *first;
+  std::string err = ctx.configure(*config_);
+  if (err.empty() && config_->tls_port != tls_port_) err = relisten_tls();
   if (!err.empty()) {
     spdlog::warn("Failed to update TLS configuration: {}", err);
-  } else {
-    spdlog::info("TLS configuration reloaded: new connections use it");
+    return err;
   }
-  return err;
+  if (first) tls_ = std::move(first);
+  spdlog::info("TLS configuration reloaded: new connections use it");
+  return {};
+}
+
+std::string Server::relisten_tls() {
+  std::vector<std::unique_ptr<uv_tcp_t>> old;
+  old.swap(tls_listeners_);
+  int bound = 0;
+  if (config_->tls_port != 0 && !listen_on(config_->tls_port, true, &bound)) {
+    close_listeners(&tls_listeners_);
+    tls_listeners_.swap(old);
+    return "could not listen on tls-port " + std::to_string(config_->tls_port);
+  }
+  close_listeners(&old);
+  tls_port_ = bound;
+  if (bound != 0) spdlog::info("Accepting TLS connections on port {}", bound);
+  return {};
+}
+
+void Server::close_listeners(std::vector<std::unique_ptr<uv_tcp_t>>* listeners) {
+  for (auto& l : *listeners) {
+    uv_close(reinterpret_cast<uv_handle_t*>(l.release()),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  }
+  listeners->clear();
 }
 
 int Server::run() {
@@ -600,13 +628,8 @@ void Server::request_shutdown(bool save) {
 }
 
 void Server::begin_shutdown() {
-  for (auto* list : {&listeners_, &tls_listeners_}) {
-    for (auto& l : *list) {
-      uv_close(reinterpret_cast<uv_handle_t*>(l.release()),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-    }
-    list->clear();
-  }
+  close_listeners(&listeners_);
+  close_listeners(&tls_listeners_);
   if (metrics_) metrics_->close();
   // Best-effort flush of pending replies, then close every connection.
   for (Connection* c : std::vector<Connection*>(connections_.begin(), connections_.end())) {

@@ -85,6 +85,9 @@ class Server final : public core::ServerControl {
   bool listen_all();
   // Binds `port` on every `bind` address; the actual port (for port 0 in tests) in *bound.
   bool listen_on(int port, bool tls, int* bound);
+  // CONFIG SET tls-port: binds the new port, then closes the old listeners (kept on failure).
+  std::string relisten_tls();
+  void close_listeners(std::vector<std::unique_ptr<uv_tcp_t>>* listeners);
   void wait_for_worker();
 
   config::Config* config_;

@@ -527,6 +527,39 @@ def tls_dh_params_file_loads_and_a_bad_one_is_refused():
 
 
 @test
+def config_set_tls_port_at_runtime():
+    with Server() as srv:
+        admin = srv.client()
+        first, second = free_port(), free_port()
+        try:
+            admin.config_set("tls-port", first)  # no certificate yet
+            raise AssertionError("CONFIG SET tls-port without a certificate succeeded")
+        except redis.ResponseError as exc:
+            assert_true("Unable to update TLS configuration" in str(exc), str(exc))
+        assert_eq(admin.config_get("tls-port"), {"tls-port": "0"})
+        assert_true(admin.config_set("tls-cert-file", cert("server.crt"), "tls-key-file",
+                                     cert("server.key"), "tls-ca-cert-file", cert("ca.crt"),
+                                     "tls-port", first))
+        held = tls_redis(first)
+        assert_true(held.ping())
+        assert_true(admin.config_set("tls-port", second))
+        assert_true(tls_redis(second).ping())
+        assert_true(held.ping(), "a connection of the old port stays open")
+        try:
+            socket.create_connection(("127.0.0.1", first), timeout=2).close()
+            raise AssertionError("the old tls-port still accepts connections")
+        except ConnectionRefusedError:
+            pass
+        assert_true(admin.config_set("tls-port", 0))
+        try:
+            socket.create_connection(("127.0.0.1", second), timeout=2).close()
+            raise AssertionError("tls-port 0 still accepts TLS connections")
+        except ConnectionRefusedError:
+            pass
+        assert_eq(srv.cli("PING"), "PONG")
+
+
+@test
 def bad_tls_configuration_stops_startup():
     srv = Server("--tls-port", free_port(), "--tls-cert-file", cert("missing.crt"),
                  "--tls-key-file", cert("server.key"), "--tls-ca-cert-file", cert("ca.crt"),
