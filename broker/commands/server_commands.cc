@@ -260,6 +260,17 @@ void config_set(CommandContext& ctx) {
                             "') - " + err);
     }
   }
+  // TLS options apply together, once (a new certificate and its key in one CONFIG SET).
+  for (size_t i = 2; i < ctx.argc(); i += 2) {
+    if (!iequals(ctx.arg(i).substr(0, 4), "tls-") || ctx.broker.control == nullptr) continue;
+    if (!ctx.broker.control->apply_tls_config().empty()) {
+      ctx.broker.config() = backup;
+      return ctx.error_text("ERR CONFIG SET failed (possibly related to argument '" +
+                            std::string(ctx.arg(i)) +
+                            "') - Unable to update TLS configuration. Check server logs.");
+    }
+    break;
+  }
   // A lower maxmemory (or a policy that can now evict) takes effect at once: evict down to it.
   const auto& now_cfg = ctx.broker.config();
   if (now_cfg.maxmemory != 0 && (now_cfg.maxmemory != backup.maxmemory ||

@@ -316,6 +316,33 @@ const std::vector<Option>& options() {
                    return {};
                  }});
     t.push_back(num_opt("metrics-max-series", true, 0, INT64_MAX, &Config::metrics_max_series));
+    t.push_back(bool_opt("metrics-tls", false, &Config::metrics_tls));
+    // TLS: CONFIG SET of any of the mutable ones rebuilds the context (Server::apply_tls_config).
+    t.push_back(num_opt("tls-port", true, 0, 65535, &Config::tls_port));
+    t.push_back(str_opt("tls-cert-file", true, &Config::tls_cert_file));
+    t.push_back(str_opt("tls-key-file", true, &Config::tls_key_file));
+    t.push_back(str_opt("tls-key-file-pass", true, &Config::tls_key_file_pass));
+    t.push_back(str_opt("tls-ca-cert-file", true, &Config::tls_ca_cert_file));
+    t.push_back(str_opt("tls-ca-cert-dir", true, &Config::tls_ca_cert_dir));
+    t.push_back(
+        enum_opt("tls-auth-clients", true, {"no", "yes", "optional"}, &Config::tls_auth_clients));
+    t.push_back(str_opt("tls-protocols", true, &Config::tls_protocols));
+    t.push_back(str_opt("tls-ciphers", true, &Config::tls_ciphers));
+    t.push_back(str_opt("tls-ciphersuites", true, &Config::tls_ciphersuites));
+    t.push_back(bool_opt("tls-prefer-server-ciphers", true, &Config::tls_prefer_server_ciphers));
+    t.push_back(bool_opt("tls-session-caching", true, &Config::tls_session_caching));
+    t.push_back(
+        num_opt("tls-session-cache-size", true, 0, INT32_MAX, &Config::tls_session_cache_size));
+    t.push_back(num_opt("tls-session-cache-timeout", true, 0, INT32_MAX,
+                        &Config::tls_session_cache_timeout));
+    t.push_back(str_opt("tls-dh-params-file", true, &Config::tls_dh_params_file));
+    // Accepted for redis.conf compatibility; Sluice makes no outgoing connections (no
+    // replication, no cluster), so nothing uses them.
+    t.push_back(str_opt("tls-client-cert-file", true, &Config::tls_client_cert_file));
+    t.push_back(str_opt("tls-client-key-file", true, &Config::tls_client_key_file));
+    t.push_back(str_opt("tls-client-key-file-pass", true, &Config::tls_client_key_file_pass));
+    t.push_back(bool_opt("tls-replication", true, &Config::tls_replication));
+    t.push_back(bool_opt("tls-cluster", true, &Config::tls_cluster));
     return t;
   }();
   return table;

@@ -88,7 +88,33 @@ struct Config {
   int metrics_port = 0;                   // 0 = no metrics endpoint
   std::vector<std::string> metrics_bind;  // empty = the addresses of `bind`
   int64_t metrics_max_series = 10000;     // per-stream/group/consumer samples in one scrape
+  bool metrics_tls = false;               // serve metrics-port over TLS (the tls-* context)
+  // TLS (Redis's tls-* names): a listener on tls-port beside `port` (or alone with port 0)
+  int tls_port = 0;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_key_file_pass;
+  std::string tls_ca_cert_file;
+  std::string tls_ca_cert_dir;
+  std::string tls_auth_clients = "yes";  // yes | no | optional
+  std::string tls_protocols;             // "" = "TLSv1.2 TLSv1.3"
+  std::string tls_ciphers;               // TLSv1.2 and older; "" = OpenSSL's default
+  std::string tls_ciphersuites;          // TLSv1.3; "" = OpenSSL's default
+  bool tls_prefer_server_ciphers = false;
+  bool tls_session_caching = true;
+  int64_t tls_session_cache_size = 20480;
+  int64_t tls_session_cache_timeout = 300;
+  std::string tls_dh_params_file;  // "" = OpenSSL's built-in DH parameters
+  // Accepted, unused: Sluice makes no outgoing connections.
+  std::string tls_client_cert_file;
+  std::string tls_client_key_file;
+  std::string tls_client_key_file_pass;
+  bool tls_replication = false;
+  bool tls_cluster = false;
 };
+
+// Whether the server needs a TLS context (tls-port or metrics-tls).
+inline bool tls_enabled(const Config& config) { return config.tls_port != 0 || config.metrics_tls; }
 
 // The addresses the metrics endpoint listens on: metrics-bind, or bind's when it is empty.
 const std::vector<std::string>& metrics_addresses(const Config& config);

@@ -52,6 +52,9 @@ class ServerControl {
   virtual void sleep_ms(int64_t ms) = 0;
   // Drops in-memory state and reopens everything from disk (DEBUG RELOAD).
   virtual std::string reload() = 0;
+  // After CONFIG SET changed tls-* options: rebuilds the TLS context for new connections.
+  // Returns why it failed (the current context stays); "" on success or when TLS is off.
+  virtual std::string apply_tls_config() { return {}; }
 };
 
 // An extension that lives as long as the broker (the scripting engine): core owns it without
