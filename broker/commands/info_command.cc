@@ -118,7 +118,7 @@ void info(CommandContext& ctx) {
     w.field("client_recent_max_input_buffer", 0);
     w.field("client_recent_max_output_buffer", 0);
     w.field("blocked_clients", b.blocking().blocked_clients());
-    w.field("tracking_clients", 0);
+    w.field("tracking_clients", b.tracking().tracking_clients());
     w.field("clients_in_timeout_table", b.blocking().blocked_clients());
   }
   if (on("memory")) {
@@ -274,6 +274,19 @@ void info(CommandContext& ctx) {
               "calls=" + std::to_string(cs.calls) + ",usec=" + std::to_string(cs.usec) +
                   ",usec_per_call=" + per + ",rejected_calls=" + std::to_string(cs.rejected_calls) +
                   ",failed_calls=" + std::to_string(cs.failed_calls));
+    });
+  }
+  if (on("latencystats", false)) {
+    // Percentiles from the LATENCY HISTOGRAM buckets (their upper bounds), as Redis's
+    // latency_percentiles_usec_<command> lines.
+    w.section("Latencystats");
+    command_table().for_each([&](const CommandSpec& spec) {
+      const core::LatencyHistogram& h = spec.stats.latency;
+      if (h.count == 0) return;
+      char line[160];
+      snprintf(line, sizeof(line), "p50=%.3f,p99=%.3f,p99.9=%.3f", h.percentile_us(0.50),
+               h.percentile_us(0.99), h.percentile_us(0.999));
+      w.field(("latency_percentiles_usec_" + spec.name).c_str(), line);
     });
   }
   if (on("cluster")) {
