@@ -20,12 +20,12 @@
 namespace sluice::commands {
 namespace {
 
-// The allocator size class of an n-byte allocation (jemalloc's: 8, 16, then four classes per
-// doubling), as Redis's zmalloc_size reports it.
+// The allocator size class of an n-byte allocation (jemalloc's: 8, multiples of 16 up to 128,
+// then four classes per doubling), as Redis's zmalloc_size reports it.
 size_t alloc_size(size_t n) {
   if (n <= 8) return 8;
-  if (n <= 16) return 16;
-  size_t base = 16;
+  if (n <= 128) return (n + 15) / 16 * 16;
+  size_t base = 128;
   while (base * 2 < n) base *= 2;
   size_t step = base / 4;
   return (n + step - 1) / step * step;

@@ -40,7 +40,7 @@ def redis_cli_monitor_shows_every_client_command_with_db_addr_and_quoting():
     addr = f"127.0.0.1:{port}"
     body = [line.split(" ", 1)[1] for line in lines]
     assert_eq(body, [
-        f'[0 {addr}] "SELECT" "2"',
+        f'[2 {addr}] "SELECT" "2"',  # shown after it ran, as Redis does
         f'[2 {addr}] "SET" "mon:key" "two words\\n\\x01"',
         f'[2 {addr}] "AUTH" "(redacted)"',
         f'[2 {addr}] "EVAL" "return redis.call(\'GET\', KEYS[1])" "1" "mon:key"',
