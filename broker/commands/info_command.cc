@@ -207,6 +207,9 @@ void info(CommandContext& ctx) {
     w.field("pubsub_channels", b.pubsub().channel_count());
     w.field("pubsub_patterns", b.pubsub().pattern_count());
     w.field("pubsubshard_channels", b.pubsub().shard_channel_count());
+    w.field("tracking_total_keys", b.tracking().table_keys());
+    w.field("tracking_total_items", b.tracking().table_items());
+    w.field("tracking_total_prefixes", b.tracking().prefix_count());
     w.field("total_error_replies", st.total_error_replies);
     w.field("client_output_buffer_limit_disconnections", st.client_obl_disconnections);
     w.field("io_errors", st.io_errors);

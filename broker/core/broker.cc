@@ -121,7 +121,7 @@ void Broker::unwatch_all(Client& client) {
 }
 
 void Broker::key_modified(int db, std::string_view key) {
-  tracking_.invalidate(key, current_client);
+  if (tracking_.active()) tracking_.invalidate(key, current_client);
   if (watchers_.empty()) return;
   auto it = watchers_.find(std::make_pair(db, std::string(key)));
   if (it == watchers_.end()) return;

@@ -2,7 +2,9 @@
 // histograms (LATENCY HISTOGRAM): plain data, filled by the dispatcher.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -17,10 +19,9 @@ struct LatencyHistogram {
   std::array<uint64_t, kBuckets> buckets{};
   uint64_t count = 0;
   void add_us(uint64_t us) {
-    uint64_t ns = us * 1000;
-    size_t k = 0;
-    while (k + 1 < kBuckets && ns >= (uint64_t{1024} << k)) ++k;
-    ++buckets[k];
+    // Bucket k >= 1 holds [1024 * 2^(k-1), 1024 * 2^k) ns.
+    size_t k = static_cast<size_t>(std::bit_width((us * 1000) >> 10));
+    ++buckets[std::min(k, kBuckets - 1)];
     ++count;
   }
   // The upper bound of bucket k in microseconds, as Redis prints it.

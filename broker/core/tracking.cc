@@ -52,7 +52,7 @@ void Tracking::remember(Client& c, std::span<const std::string_view> keys) {
     auto it = table_.find(std::string(k));
     if (it == table_.end())
       it = table_.emplace(std::string(k), std::unordered_set<uint64_t>{}).first;
-    it->second.insert(c.id);
+    if (it->second.insert(c.id).second) ++table_items_;
   }
 }
 
@@ -69,6 +69,7 @@ void Tracking::invalidate(std::string_view key, Client* current) {
   if (it == table_.end()) return;
   std::unordered_set<uint64_t> ids = std::move(it->second);
   table_.erase(it);
+  table_items_ -= ids.size();
   std::vector<std::string_view> one{key};
   for (uint64_t id : ids) {
     Client* target = broker_.find_client(id);
@@ -92,6 +93,7 @@ void Tracking::invalidate_all(Client* current) {
     }
   }
   table_.clear();
+  table_items_ = 0;
 }
 
 void Tracking::flush_pending(Client& current) {

@@ -49,8 +49,13 @@ class Tracking {
     if (c.tracking.on) disable(c);
   }
 
+  // Whether a write may concern anyone (Broker::key_modified's fast path).
+  bool active() const { return !table_.empty() || !prefixes_.empty(); }
+
+  // INFO: tracking_clients, tracking_total_keys/_items/_prefixes.
   size_t tracking_clients() const { return tracking_clients_; }
   size_t table_keys() const { return table_.size(); }
+  size_t table_items() const { return table_items_; }
   size_t prefix_count() const { return prefixes_.size(); }
 
   // Whether `a` and `b` overlap (one is a prefix of the other), for CLIENT TRACKING's check.
@@ -72,6 +77,7 @@ class Tracking {
   std::map<std::string, Prefix, std::less<>> prefixes_;
   bool broadcast_dirty_ = false;
   size_t tracking_clients_ = 0;
+  size_t table_items_ = 0;                           // (key, client) pairs in table_
   std::vector<std::optional<std::string>> pending_;  // nullopt: a flush
 };
 
