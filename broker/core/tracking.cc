@@ -54,6 +54,14 @@ void Tracking::remember(Client& c, std::span<const std::string_view> keys) {
       it = table_.emplace(std::string(k), std::unordered_set<uint64_t>{}).first;
     if (it->second.insert(c.id).second) ++table_items_;
   }
+  // Over tracking-table-max-keys: forget keys, telling their clients as if the keys changed
+  // (Redis evicts random keys; any key will do).
+  const auto max =
+      static_cast<size_t>(std::max<int64_t>(0, broker_.config().tracking_table_max_keys));
+  while (max > 0 && table_.size() > max) {
+    std::string key = table_.begin()->first;
+    forget(key, nullptr);
+  }
 }
 
 void Tracking::invalidate(std::string_view key, Client* current) {
@@ -64,7 +72,10 @@ void Tracking::invalidate(std::string_view key, Client* current) {
       broadcast_dirty_ = true;
     }
   }
-  if (table_.empty()) return;
+  if (!table_.empty()) forget(key, current);
+}
+
+void Tracking::forget(std::string_view key, Client* current) {
   auto it = table_.find(std::string(key));
   if (it == table_.end()) return;
   std::unordered_set<uint64_t> ids = std::move(it->second);

@@ -71,6 +71,8 @@ class Tracking {
   // Sends one invalidation to `c` (or its redirect target): the keys, or null for a flush.
   void send(Client& c, const std::vector<std::string_view>* keys);
   void write_message(Client& target, const std::vector<std::string_view>* keys);
+  // Drops `key` from the table and sends its invalidation to the clients that read it.
+  void forget(std::string_view key, Client* current);
 
   Broker& broker_;
   std::unordered_map<std::string, std::unordered_set<uint64_t>> table_;

@@ -499,7 +499,10 @@ void Server::cron() {
   }
   // Active expiry with a time budget: a slice of keys per database per tick.
   size_t budget = 20 * static_cast<size_t>(config_->active_expire_effort) * 10;
-  for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
+  // Not during CLIENT PAUSE: as in Redis, the dataset stays still while writes are held.
+  if (!broker_.paused()) {
+    for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
+  }
   // Stream retention: a bounded slice of streams per tick.
   broker_.streams().apply_retention(now);
   // Idle clients.

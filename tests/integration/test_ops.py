@@ -127,6 +127,21 @@ def client_unblock_does_not_release_a_paused_client():
     assert_eq(w.read(), "OK")
 
 
+@test
+def active_expiry_waits_during_a_pause():
+    admin = fresh()
+    admin.call("SELECT", "5")
+    admin.call("FLUSHDB")
+    admin.call("SET", "p:exp", "v", "PX", "30")
+    admin.call("CLIENT", "PAUSE", "100000", "WRITE")
+    try:
+        time.sleep(0.4)  # several cron ticks (hz 10)
+        assert_eq(admin.call("DBSIZE"), 1, "the key stays while paused")
+    finally:
+        admin.call("CLIENT", "UNPAUSE")
+    wait_until(lambda: admin.call("DBSIZE") == 0, msg="expired after the pause")
+
+
 # --- client-side caching ---
 
 @test
@@ -188,6 +203,25 @@ def expiry_and_script_writes_invalidate_too():
     assert_eq(reader.read(), Push([b"invalidate", [b"t:lua"]]))
     assert_eq(reader.read(timeout=10), Push([b"invalidate", [b"t:exp"]]))
     reader.call("CLIENT", "TRACKING", "OFF")
+
+
+@test
+def tracking_table_max_keys_forgets_keys_and_invalidates_them():
+    reader, admin = fresh(3), fresh()
+    before = admin.call("CONFIG", "GET", "tracking-table-max-keys")[1]
+    admin.call("CONFIG", "SET", "tracking-table-max-keys", "2")
+    try:
+        reader.call("CLIENT", "TRACKING", "ON")
+        reply = reader.call("MGET", "t:m1", "t:m2", "t:m3")
+        assert_eq(reply, [None, None, None])
+        push = reader.read()
+        assert_true(isinstance(push, Push) and push[0] == b"invalidate" and len(push[1]) == 1 and
+                    push[1][0] in (b"t:m1", b"t:m2", b"t:m3"), push)
+        stats = admin.call("INFO", "stats").decode()
+        assert_true("tracking_total_keys:2\r\n" in stats, stats)
+    finally:
+        admin.call("CONFIG", "SET", "tracking-table-max-keys", before)
+        reader.call("CLIENT", "TRACKING", "OFF")
 
 
 @test
