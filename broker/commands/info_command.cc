@@ -117,7 +117,8 @@ void info(CommandContext& ctx) {
     w.field("maxclients", cfg.maxclients);
     w.field("client_recent_max_input_buffer", 0);
     w.field("client_recent_max_output_buffer", 0);
-    w.field("blocked_clients", b.blocking().blocked_clients());
+    // Clients held by CLIENT PAUSE count as blocked, as in Redis.
+    w.field("blocked_clients", b.blocking().blocked_clients() + b.paused_clients.size());
     w.field("tracking_clients", b.tracking().tracking_clients());
     w.field("clients_in_timeout_table", b.blocking().blocked_clients());
   }

@@ -121,6 +121,7 @@ def client_unblock_does_not_release_a_paused_client():
         wait_until(lambda: b"flags=b" in admin.call("CLIENT", "LIST", "ID", str(wid)),
                    msg="writer shown blocked")
         assert_eq(admin.call("CLIENT", "UNBLOCK", str(wid)), 0)
+        assert_true(b"blocked_clients:1\r\n" in admin.call("INFO", "clients"), "counted blocked")
         assert_true(not w.pending(0.1), "no message expected")
     finally:
         admin.call("CLIENT", "UNPAUSE")
