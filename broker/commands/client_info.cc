@@ -17,6 +17,10 @@ std::string client_info_line(core::Broker&, const core::Client& c, int64_t now_m
   if (c.close_after_reply) flags += 'c';
   if (c.no_evict) flags += 'e';
   if (c.no_touch) flags += 'T';
+  if (c.monitor) flags += 'O';
+  if (c.tracking.on) flags += 't';
+  if (c.tracking.broken_redirect) flags += 'R';
+  if (c.tracking.bcast) flags += 'B';
   if (flags.empty()) flags = "N";
   std::string out;
   out.reserve(320);
@@ -52,7 +56,7 @@ std::string client_info_line(core::Broker&, const core::Client& c, int64_t now_m
   kv("events", "r");
   kv("cmd", c.last_command);
   kv("user", "default");
-  kv("redir", "-1");
+  kv("redir", c.tracking.on ? std::to_string(c.tracking.redirect) : "-1");
   kv("resp", std::to_string(c.protocol));
   kv("lib-name", c.lib_name);
   kv("lib-ver", c.lib_ver);

@@ -27,6 +27,8 @@ CommandTable::CommandTable() {
   register_scripting_commands(*this);
   register_function_commands(*this);
   register_dump_commands(*this);
+  register_ops_commands(*this);
+  register_memory_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
 }

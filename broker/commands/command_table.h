@@ -112,6 +112,8 @@ void register_lcs_commands(CommandTable& table);
 void register_scripting_commands(CommandTable& table);  // EVAL*, SCRIPT
 void register_function_commands(CommandTable& table);   // FUNCTION, FCALL*
 void register_dump_commands(CommandTable& table);       // DUMP, RESTORE, RESTORE-ASKING
+void register_ops_commands(CommandTable& table);        // MONITOR, LATENCY, LOLWUT
+void register_memory_commands(CommandTable& table);     // MEMORY
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

@@ -4,6 +4,7 @@
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/client_info.h"
+#include "broker/commands/client_ops.h"
 #include "broker/commands/context.h"
 #include "broker/pubsub/pubsub_hub.h"
 
@@ -132,6 +133,12 @@ void reset(CommandContext& ctx) {
   c.multi_queue.clear();
   ctx.broker.unwatch_all(c);
   ctx.broker.pubsub().remove_client(c);
+  // As Redis's RESET: out of MONITOR mode, tracking off.
+  if (c.monitor) {
+    c.monitor = false;
+    std::erase(ctx.broker.monitors, &c);
+  }
+  ctx.broker.tracking().disable(c);
   c.db = 0;
   c.protocol = 2;
   c.name.clear();
@@ -330,7 +337,8 @@ void client_unblock(CommandContext& ctx) {
     }
   }
   core::Client* target = ctx.broker.find_client(static_cast<uint64_t>(id));
-  if (!target || !target->blocked) return ctx.reply.integer(0);
+  // A client waiting for CLIENT PAUSE to end is not blocked on keys: it stays put, as in Redis.
+  if (!target || !target->blocked || target->paused) return ctx.reply.integer(0);
   if (as_error) {
     wire::resp::ReplyWriter w(target->out.staging(), target->protocol);
     w.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
@@ -343,11 +351,14 @@ void client_unblock(CommandContext& ctx) {
   ctx.reply.integer(1);
 }
 
-void client_getredir(CommandContext& ctx) { ctx.reply.integer(-1); }
-
 void client_help(CommandContext& ctx) {
   static const char* kLines[] = {
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "CACHING (YES|NO)",
+      "    In OPTIN/OPTOUT tracking mode, track (or not) the keys read by the next command.",
+      "GETREDIR",
+      "    Return the ID of the client receiving this connection's invalidations (-1: tracking "
+      "is off, 0: none).",
       "GETNAME",
       "    Return the name of the current connection.",
       "ID",
@@ -360,14 +371,23 @@ void client_help(CommandContext& ctx) {
       "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
       "LIST [options ...]",
       "    Return information about client connections.",
-      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-      "    Unblock the specified blocked client.",
+      "UNPAUSE",
+      "    End the current client pause: waiting commands run now.",
+      "PAUSE <timeout> [WRITE|ALL]",
+      "    Hold the commands of all clients (or only their writes) for <timeout> milliseconds.",
       "REPLY (ON|OFF|SKIP)",
       "    Control the replies sent to the current connection.",
       "SETNAME <name>",
       "    Assign the name <name> to the current connection.",
       "SETINFO <LIB-NAME|LIB-VER> <value>",
       "    Set client library name or version.",
+      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+      "    Unblock the specified blocked client.",
+      "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+      "         [OPTIN] [OPTOUT] [NOLOOP]",
+      "    Turn server-assisted client-side caching on or off for this connection.",
+      "TRACKINGINFO",
+      "    Show this connection's tracking mode, redirect and prefixes.",
       "NO-EVICT (ON|OFF)",
       "    Protect the current client connection from eviction.",
       "NO-TOUCH (ON|OFF)",
@@ -411,6 +431,7 @@ void register_connection_commands(CommandTable& t) {
   auto sub = [&](std::string name, int arity, Handler h, std::string summary) {
     // As Redis: scripts may not use CLIENT (but may ask for its help).
     uint32_t flags = kLoading | kStale | (name == "help" ? 0u : kNoScript);
+    if (name == "kill" || name == "list" || name == "pause" || name == "unpause") flags |= kAdmin;
     CommandSpec s = conn(std::move(name), arity, flags, h, std::move(summary));
     return s;
   };
@@ -438,6 +459,18 @@ void register_connection_commands(CommandTable& t) {
   client.subcommands.push_back(sub(
       "getredir", 2, client_getredir,
       "Returns the client ID to which the connection's tracking notifications are redirected."));
+  client.subcommands.push_back(sub("pause", -3, client_pause, "Suspends commands processing."));
+  client.subcommands.push_back(
+      sub("unpause", 2, client_unpause, "Resumes processing commands from paused clients."));
+  client.subcommands.push_back(sub("tracking", -3, client_tracking,
+                                   "Controls server-assisted client-side caching for the "
+                                   "connection."));
+  client.subcommands.push_back(sub("caching", 3, client_caching,
+                                   "Instructs the server whether to track the keys in the "
+                                   "next request."));
+  client.subcommands.push_back(
+      sub("trackinginfo", 2, client_trackinginfo,
+          "Returns information about server-assisted client-side caching for the connection."));
   client.subcommands.push_back(
       sub("help", 2, client_help, "Returns helpful text about the different subcommands."));
   t.add(std::move(client));

@@ -4,9 +4,11 @@
 #include <string>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/client_ops.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
+#include "broker/commands/monitor.h"
 
 namespace sluice::commands {
 namespace {
@@ -75,9 +77,30 @@ bool is_transaction_control(const CommandSpec& spec) {
          spec.name == "watch" || spec.name == "quit" || spec.name == "reset";
 }
 
-// The handler and its bookkeeping, shared by clients' commands and scripts' commands.
+// After a read-only command: the keys a tracking client read (a script's reads count for its
+// caller), so that a later write of one of them invalidates its cached copy.
+void remember_read_keys(core::Broker& broker, core::Client& client, const CommandSpec& spec,
+                        std::span<const std::string_view> argv) {
+  core::Client* tracker = client.script ? broker.current_client : &client;
+  if (!tracker || !tracker->tracking.on || tracker->tracking.bcast) return;
+  auto pos = command_key_positions(spec, argv);
+  if (pos.empty()) return;
+  std::vector<std::string_view> keys;
+  keys.reserve(pos.size());
+  for (size_t p : pos) keys.push_back(argv[p]);
+  broker.tracking().remember(*tracker, keys);
+}
+
+// The handler and its bookkeeping, shared by clients' commands and scripts' commands: stats,
+// latency histogram and monitor, MONITOR feed and key tracking.
 inline int64_t run_handler(core::Broker& broker, core::Client& client, const CommandSpec& spec,
                            std::span<const std::string_view> argv, int64_t now_ms) {
+  core::Client* const outer = broker.current_client;
+  if (!client.script) broker.current_client = &client;
+  // Scripts show their EVAL before the commands they run; the others show once they ran (a
+  // SELECT shows its new database). Admin commands are never shown.
+  const bool show = !broker.monitors.empty() && !(spec.flags & kAdmin);
+  if (show && (spec.flags & kSkipMonitor)) feed_monitors(broker, client, argv);
   int64_t t0 = core::now_us();
   CommandContext ctx(broker, client, argv, &spec, now_ms);
   spec.handler(ctx);
@@ -88,6 +111,15 @@ inline int64_t run_handler(core::Broker& broker, core::Client& client, const Com
   ++cs.calls;
   cs.usec += static_cast<uint64_t>(took);
   if (ctx.failed) ++cs.failed_calls;
+  const auto& cfg = broker.config();
+  if (cfg.latency_tracking) cs.latency.add_us(static_cast<uint64_t>(took));
+  if (cfg.latency_monitor_threshold > 0 && took / 1000 >= cfg.latency_monitor_threshold) {
+    broker.latency.add((spec.flags & kFast) ? "fast-command" : "command",
+                       static_cast<uint64_t>(took / 1000), now_ms / 1000);
+  }
+  if (show && !(spec.flags & kSkipMonitor)) feed_monitors(broker, client, argv);
+  if (spec.flags & kReadonly) remember_read_keys(broker, client, spec, argv);
+  broker.current_client = outer;
   return took;
 }
 
@@ -244,7 +276,7 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
   // maxmemory: evict before any command (as Redis does); when that cannot make room, refuse
   // what may grow memory: denyoom commands, EXEC of a transaction holding one, and anything
   // queued in MULTI. Not while a busy script runs (we are inside it): the keyspace stays as it is.
-  if (cfg.maxmemory != 0 && broker.busy_script == core::BusyScript::kNone) {
+  if (cfg.maxmemory != 0 && broker.busy_script == core::BusyScript::kNone && !broker.paused()) {
     const bool out_of_memory =
         core::perform_evictions(broker, core::now_ms()) == core::EvictResult::kFail;
     broker.eviction.over_limit_before_command = out_of_memory;
@@ -267,6 +299,11 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
         return false;
       }
     }
+  }
+  if (broker.paused() && must_wait_for_pause(broker, client, *spec)) {
+    // CLIENT PAUSE: the command waits (and the client's later input behind it), then runs.
+    postpone(broker, client, argv);
+    return true;
   }
   if (client.in_multi && !is_transaction_control(*spec)) {
     if (spec->flags & kNoMulti) {
@@ -291,6 +328,12 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     return false;
   }
   run_checked(broker, client, *spec, argv, core::now_ms());
+  // CLIENT CACHING covers the next command only (a whole transaction when queued in MULTI).
+  if (client.tracking.caching && !client.in_multi && spec->name.rfind("client|", 0) != 0) {
+    client.tracking.caching = false;
+  }
+  // Invalidations this command caused for its own client follow its reply.
+  if (broker.tracking().has_pending()) broker.tracking().flush_pending(client);
   // As Redis does after every command: clients blocked on keys this command made ready are
   // served now, before the next command runs, so a pipelined LPUSH + LLEN sees the waiter's pop
   // and two pipelined pushes feed two waiters in order (EXEC counts as one command).

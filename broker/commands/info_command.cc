@@ -118,8 +118,9 @@ void info(CommandContext& ctx) {
     w.field("maxclients", cfg.maxclients);
     w.field("client_recent_max_input_buffer", 0);
     w.field("client_recent_max_output_buffer", 0);
-    w.field("blocked_clients", b.blocking().blocked_clients());
-    w.field("tracking_clients", 0);
+    // Clients held by CLIENT PAUSE count as blocked, as in Redis.
+    w.field("blocked_clients", b.blocking().blocked_clients() + b.paused_clients.size());
+    w.field("tracking_clients", b.tracking().tracking_clients());
     w.field("clients_in_timeout_table", b.blocking().blocked_clients());
   }
   if (on("memory")) {
@@ -216,6 +217,9 @@ void info(CommandContext& ctx) {
     w.field("pubsub_channels", b.pubsub().channel_count());
     w.field("pubsub_patterns", b.pubsub().pattern_count());
     w.field("pubsubshard_channels", b.pubsub().shard_channel_count());
+    w.field("tracking_total_keys", b.tracking().table_keys());
+    w.field("tracking_total_items", b.tracking().table_items());
+    w.field("tracking_total_prefixes", b.tracking().prefix_count());
     w.field("total_error_replies", st.total_error_replies);
     w.field("client_output_buffer_limit_disconnections", st.client_obl_disconnections);
     w.field("io_errors", st.io_errors);
@@ -283,6 +287,19 @@ void info(CommandContext& ctx) {
               "calls=" + std::to_string(cs.calls) + ",usec=" + std::to_string(cs.usec) +
                   ",usec_per_call=" + per + ",rejected_calls=" + std::to_string(cs.rejected_calls) +
                   ",failed_calls=" + std::to_string(cs.failed_calls));
+    });
+  }
+  if (on("latencystats", false)) {
+    // Percentiles from the LATENCY HISTOGRAM buckets (their upper bounds), as Redis's
+    // latency_percentiles_usec_<command> lines.
+    w.section("Latencystats");
+    command_table().for_each([&](const CommandSpec& spec) {
+      const core::LatencyHistogram& h = spec.stats.latency;
+      if (h.count == 0) return;
+      char line[160];
+      snprintf(line, sizeof(line), "p50=%.3f,p99=%.3f,p99.9=%.3f", h.percentile_us(0.50),
+               h.percentile_us(0.99), h.percentile_us(0.999));
+      w.field(("latency_percentiles_usec_" + spec.name).c_str(), line);
     });
   }
   if (on("cluster")) {

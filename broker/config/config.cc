@@ -305,7 +305,11 @@ const std::vector<Option>& options() {
     t.push_back(
         num_opt("slowlog-log-slower-than", true, -1, INT64_MAX, &Config::slowlog_log_slower_than));
     t.push_back(num_opt("slowlog-max-len", true, 0, INT64_MAX, &Config::slowlog_max_len));
-    t.push_back(num_opt("latency-tracking", true, 0, 1, &Config::latency_tracking));
+    t.push_back(bool_opt("latency-tracking", true, &Config::latency_tracking));
+    t.push_back(num_opt("latency-monitor-threshold", true, 0, INT64_MAX,
+                        &Config::latency_monitor_threshold));
+    t.push_back(
+        num_opt("tracking-table-max-keys", true, 0, INT64_MAX, &Config::tracking_table_max_keys));
     t.push_back(num_opt("busy-reply-threshold", true, 0, INT64_MAX, &Config::busy_reply_threshold));
     t.push_back(num_opt("lua-time-limit", true, 0, INT64_MAX, &Config::busy_reply_threshold));
     t.push_back(num_opt("metrics-port", false, 0, 65535, &Config::metrics_port));

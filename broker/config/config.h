@@ -80,7 +80,11 @@ struct Config {
   // misc
   int64_t slowlog_log_slower_than = 10000;
   int64_t slowlog_max_len = 128;
-  int64_t latency_tracking = 1;
+  bool latency_tracking = true;
+  int64_t latency_monitor_threshold = 0;  // ms; 0 = the latency monitor is off
+  // client-side caching: keys remembered for CLIENT TRACKING before the oldest are invalidated
+  // (0 = no limit)
+  int64_t tracking_table_max_keys = 1000000;
   // scripting: a script running longer than this (ms) lets other clients in, to get -BUSY or
   // SCRIPT KILL it (0 = never). lua-time-limit is the old name of the same option.
   int64_t busy_reply_threshold = 5000;

@@ -70,6 +70,10 @@ void Broker::close() {
 void Broker::remove_client(Client* client) {
   clients_.erase(client->id);
   unwatch_all(*client);
+  tracking_.remove_client(*client);
+  if (current_client == client) current_client = nullptr;
+  std::erase(monitors, client);
+  std::erase(paused_clients, client);
   if (pubsub_) pubsub_->remove_client(*client);
 }
 
@@ -117,6 +121,7 @@ void Broker::unwatch_all(Client& client) {
 }
 
 void Broker::key_modified(int db, std::string_view key) {
+  if (tracking_.active()) tracking_.invalidate(key, current_client);
   if (watchers_.empty()) return;
   auto it = watchers_.find(std::make_pair(db, std::string(key)));
   if (it == watchers_.end()) return;

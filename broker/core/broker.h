@@ -15,6 +15,8 @@
 #include "broker/core/database.h"
 #include "broker/core/durability.h"
 #include "broker/core/eviction.h"
+#include "broker/core/latency.h"
+#include "broker/core/tracking.h"
 
 namespace sluice::stream {
 class StreamEngine;
@@ -73,6 +75,8 @@ struct CommandStats {
   uint64_t usec = 0;
   uint64_t rejected_calls = 0;
   uint64_t failed_calls = 0;
+  // LATENCY HISTOGRAM: calls by duration, bucket k = up to 1024 * 2^k ns (latency-tracking).
+  LatencyHistogram latency;
 };
 
 struct Stats {
@@ -203,6 +207,20 @@ class Broker {
   // Marks every client watching a key of `db` dirty (FLUSHDB/FLUSHALL, SWAPDB).
   void touch_all_watched(int db);
 
+  // The client whose command runs now (not a script's fake client: its caller), for NOLOOP
+  // tracking and for invalidations that must follow the command's own reply.
+  Client* current_client = nullptr;
+  Tracking& tracking() { return tracking_; }
+  // MONITOR clients, in the order they asked.
+  std::vector<Client*> monitors;
+  // CLIENT PAUSE: until when (ms), whether only writes wait, and the clients whose commands
+  // wait (in arrival order).
+  int64_t pause_end_ms = 0;
+  bool pause_writes_only = false;
+  std::vector<Client*> paused_clients;
+  bool paused() const { return pause_end_ms != 0; }
+  LatencyMonitor latency;
+
   // Scripting (broker/scripting/), created by the commands layer on first use.
   std::unique_ptr<BrokerExtension> scripting;
   // The function libraries' code as the KV journal last recorded it: replay (below scripting)
@@ -235,6 +253,7 @@ class Broker {
   std::vector<DurableSource*> durables_;
   uint64_t generation_ = 0;
   std::map<std::pair<int, std::string>, std::vector<Client*>, std::less<>> watchers_;
+  Tracking tracking_{*this};
   uint64_t durable_epoch_ = 0;
   WriteEpoch epochs_;
   bool storage_failed_ = false;

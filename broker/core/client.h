@@ -84,6 +84,26 @@ class Client {
   bool blocked = false;
   uint64_t blocked_waiter = 0;
 
+  // MONITOR: every command any client runs is shown to this client (Broker::monitors).
+  bool monitor = false;
+  // CLIENT PAUSE: a command this client sent while the server was paused, to run at unpause
+  // (blocked is set meanwhile, so its further input waits too).
+  bool paused = false;
+  std::vector<std::string> postponed;
+
+  // CLIENT TRACKING (server-assisted client-side caching, core/tracking.h).
+  struct Tracking {
+    bool on = false;
+    bool bcast = false;
+    bool optin = false;
+    bool optout = false;
+    bool noloop = false;
+    bool caching = false;  // CLIENT CACHING yes|no given for the next command
+    bool broken_redirect = false;
+    uint64_t redirect = 0;              // 0 = invalidations go to this connection (RESP3)
+    std::vector<std::string> prefixes;  // BCAST
+  } tracking;
+
   // Output buffer limit bookkeeping: when the soft limit was first exceeded (0 = not now).
   int64_t obl_soft_since_ms = 0;
 };

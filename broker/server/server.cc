@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/client_ops.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/metrics_text.h"
 #include "broker/server/connection.h"
@@ -320,6 +321,10 @@ void Server::before_poll() {
     return;
   }
   ++iterations_;
+  // 0. A CLIENT PAUSE that ended (or was lifted): the commands it held run now, in order.
+  if (!broker_.paused_clients.empty() || broker_.paused()) {
+    commands::resume_paused_if_due(broker_, core::now_ms());
+  }
   // 1. Blocked clients whose keys got data (each retry may queue output and signal again).
   auto& blocking = broker_.blocking();
   if (blocking.has_ready()) blocking.serve_ready();
@@ -350,7 +355,8 @@ void Server::before_poll() {
        }))) {
     start_sync(true);
   }
-  // 4. Replies.
+  // 4. Replies, after the BCAST invalidations collected in this iteration (client tracking).
+  if (broker_.tracking().has_broadcast()) broker_.tracking().broadcast();
   write_replies();
   // 5. Clients to close (output-buffer limits, CLIENT KILL): never mid fan-out.
   std::vector<Connection*> closing;
@@ -571,10 +577,13 @@ void Server::cron() {
   }
   // Active expiry with a time budget: a slice of keys per database per tick.
   size_t budget = 20 * static_cast<size_t>(config_->active_expire_effort) * 10;
-  for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
-  // maxmemory: eviction that ran out of its time budget (maxmemory-eviction-tenacity) goes on
-  // here too, not only before the next command (Redis's eviction time event).
-  if (config_->maxmemory != 0) core::perform_evictions(broker_, now);
+  // Not during CLIENT PAUSE: as in Redis, the dataset stays still while writes are held.
+  if (!broker_.paused()) {
+    for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
+    // maxmemory: eviction that ran out of its time budget (maxmemory-eviction-tenacity) goes on
+    // here too, not only before the next command (Redis's eviction time event).
+    if (config_->maxmemory != 0) core::perform_evictions(broker_, now);
+  }
   // Stream retention: a bounded slice of streams per tick.
   broker_.streams().apply_retention(now);
   // Idle clients.
@@ -597,6 +606,7 @@ void Server::cron() {
 
 void Server::arm_block_timer() {
   int64_t next = broker_.blocking().next_deadline();
+  if (broker_.paused() && (next == 0 || broker_.pause_end_ms < next)) next = broker_.pause_end_ms;
   if (next == 0) {
     uv_timer_stop(&block_timer_);
     return;
@@ -608,6 +618,7 @@ void Server::arm_block_timer() {
 void Server::on_block_timer(uv_timer_t* h) {
   auto* self = static_cast<Server*>(h->data);
   self->broker_.blocking().expire(core::now_ms());
+  // The end of a CLIENT PAUSE also wakes the loop; before_poll runs the held commands.
 }
 
 void Server::on_signal(uv_signal_t* h, int signum) {
