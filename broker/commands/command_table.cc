@@ -24,8 +24,18 @@ CommandTable::CommandTable() {
   register_lcs_commands(*this);
   register_scripting_commands(*this);
   register_function_commands(*this);
+  register_acl_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
+  for (const CommandSpec* s : ordered_) {
+    auto* spec = const_cast<CommandSpec*>(s);
+    spec->acl_id = catalog_.add(spec->name, acl::category_bits(spec->acl_categories), -1,
+                                (spec->flags & kNoAuth) != 0);
+    for (CommandSpec& sub : spec->subcommands) {
+      sub.acl_id = catalog_.add(sub.name, acl::category_bits(sub.acl_categories), spec->acl_id,
+                                (sub.flags & kNoAuth) != 0);
+    }
+  }
 }
 
 void CommandTable::add(CommandSpec spec) {

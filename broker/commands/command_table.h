@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/acl/acl.h"
 #include "broker/core/broker.h"
 #include "broker/core/database.h"
 
@@ -53,6 +54,7 @@ struct CommandSpec {
   std::string since;
   Handler handler = nullptr;
   std::vector<CommandSpec> subcommands;
+  int acl_id = -1;  // the command's id in acl_catalog()
   // INFO commandstats counters, kept here so counting a call is not a map lookup.
   mutable core::CommandStats stats;
 };
@@ -81,8 +83,11 @@ class CommandTable {
     }
   }
   void add(CommandSpec spec);
+  // Every command and subcommand with its categories, for ACL rules (ids in CommandSpec::acl_id).
+  const acl::Catalog& acl_catalog() const { return catalog_; }
 
  private:
+  acl::Catalog catalog_;
   std::vector<std::unique_ptr<CommandSpec>> specs_;
   std::unordered_map<std::string, const CommandSpec*, core::StringHash, std::equal_to<>> by_name_;
   std::vector<const CommandSpec*> ordered_;
@@ -108,6 +113,7 @@ void register_hyperloglog_commands(CommandTable& table);
 void register_lcs_commands(CommandTable& table);
 void register_scripting_commands(CommandTable& table);  // EVAL*, SCRIPT
 void register_function_commands(CommandTable& table);   // FUNCTION, FCALL*
+void register_acl_commands(CommandTable& table);        // ACL
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

@@ -26,6 +26,9 @@ enum class ScriptCall : uint8_t {
   kNoScript,  // flagged noscript (EVAL, MULTI, CLIENT, BLPOP...)
   kReadOnly,  // a write command from EVAL_RO, FCALL_RO or a no-writes script
   kMisconf,   // a write command after a storage failure
+  kNoPermCommand,  // the script's user may not run the command (ACL)
+  kNoPermKey,      // ... or touch one of its keys
+  kNoPermChannel,  // ... or one of its channels
 };
 
 // Runs one command on behalf of a Lua script, on the script's own client (`script_client`: the

@@ -13,6 +13,10 @@
 
 #include "broker/core/output_queue.h"
 
+namespace sluice::acl {
+class User;
+}
+
 namespace sluice::core {
 
 class Client;
@@ -41,6 +45,8 @@ class Client {
   int protocol = 2;
   int db = 0;
   bool authenticated = false;
+  // The ACL user the client runs as (acl/); null means the default user.
+  acl::User* user = nullptr;
   bool close_after_reply = false;
   ReplyMode reply_mode = ReplyMode::kOn;
   bool no_evict = false;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/metrics_text.h"
 #include "broker/server/connection.h"
@@ -83,6 +84,10 @@ bool Server::listen_all() {
 int Server::run() {
   started_ms_ = core::now_ms();
   broker_.start_time_ms = started_ms_;
+  if (std::string err = commands::acl_startup(broker_); !err.empty()) {
+    spdlog::critical("Aborting Sluice startup because of ACL errors: {}", err);
+    return 1;
+  }
   try {
     broker_.open();
   } catch (const std::exception& e) {
