@@ -667,6 +667,28 @@ void Registry::log(LogEntry entry, size_t max_len) {
   while (log_.size() > max_len) log_.pop_back();
 }
 
+const char kProtectedModeDenied[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from the "
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same host "
+    "the server is running, however MAKE SURE Redis is not publicly accessible from internet if "
+    "you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just "
+    "disable the protected mode by editing the Redis configuration file, and setting the "
+    "protected mode option to 'no', and then restarting the server. 3) If you started the server "
+    "manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an "
+    "authentication password for the default user. NOTE: You only need to do one of the above "
+    "things in order for the server to start accepting connections from the outside.\r\n";
+
+bool protected_mode_refuses(bool protected_mode, const User& default_user,
+                            std::string_view peer_ip) {
+  if (!protected_mode || !default_user.nopass()) return false;
+  if (peer_ip.rfind("::ffff:", 0) == 0) peer_ip.remove_prefix(7);  // IPv4-mapped
+  const bool loopback = peer_ip.rfind("127.", 0) == 0 || peer_ip == "::1";
+  return !loopback;
+}
+
 bool split_words(std::string_view line, std::vector<std::string>* words) {
   words->clear();
   size_t i = 0;

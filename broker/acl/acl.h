@@ -222,6 +222,14 @@ class Registry {
   uint64_t next_entry_id_ = 0;
 };
 
+// Protected mode as Redis 7.0: while `protected-mode yes` and the default user has no password
+// (nopass), only clients from the loopback interface are accepted. `peer_ip` is the client's
+// address without its port ("127.0.0.1", "::1", "::ffff:127.0.0.1").
+bool protected_mode_refuses(bool protected_mode, const User& default_user,
+                            std::string_view peer_ip);
+// What a refused client is sent before its connection is closed (the whole RESP line).
+extern const char kProtectedModeDenied[];
+
 // Splits one aclfile/config line into words as Redis's sdssplitargs does (quotes, escapes);
 // false on unbalanced quotes.
 bool split_words(std::string_view line, std::vector<std::string>* words);

@@ -95,6 +95,28 @@ CommandSpec CommandFamily::operator()(std::string name, int arity, uint32_t flag
   return s;
 }
 
+std::string CommandTable::rename(std::string_view from, std::string_view to) {
+  std::string key(from), target(to);
+  for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : target) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto it = by_name_.find(key);
+  if (it == by_name_.end()) return "No such command in rename-command";
+  if (!target.empty() && by_name_.count(target)) return "Target command name already exists";
+  const CommandSpec* spec = it->second;
+  by_name_.erase(it);
+  if (!target.empty()) by_name_[target] = spec;
+  return {};
+}
+
+std::string apply_command_renames(const std::vector<std::pair<std::string, std::string>>& renames) {
+  auto& table = const_cast<CommandTable&>(command_table());
+  for (const auto& [from, to] : renames) {
+    std::string err = table.rename(from, to);
+    if (!err.empty()) return err + " '" + from + "'";
+  }
+  return {};
+}
+
 const CommandTable& command_table() {
   static const CommandTable table;
   return table;

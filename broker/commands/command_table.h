@@ -83,6 +83,9 @@ class CommandTable {
     }
   }
   void add(CommandSpec spec);
+  // rename-command: the command answers to `to` instead of `from` ("" removes it). Returns ""
+  // or the error (unknown command, name taken).
+  std::string rename(std::string_view from, std::string_view to);
   // Every command and subcommand with its categories, for ACL rules (ids in CommandSpec::acl_id).
   const acl::Catalog& acl_catalog() const { return catalog_; }
 
@@ -94,6 +97,8 @@ class CommandTable {
 };
 
 const CommandTable& command_table();
+// Applies the config file's rename-command lines to command_table() (once, at startup).
+std::string apply_command_renames(const std::vector<std::pair<std::string, std::string>>& renames);
 
 // Registration entry points, one per command family (each in its own file).
 void register_connection_commands(CommandTable& table);

@@ -212,8 +212,8 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     size_t bad_pos = 0;
     acl::Verdict verdict = acl_check(user, *spec, argv, &bad_pos);
     if (verdict != acl::Verdict::kOk) {
-      acl_note_denial(broker, client, verdict, client.in_multi ? "multi" : "toplevel", *spec,
-                      argv, bad_pos);
+      acl_note_denial(broker, client, verdict, client.in_multi ? "multi" : "toplevel", *spec, argv,
+                      bad_pos);
       flag_multi_error();
       ++spec->stats.rejected_calls;
       reject(broker, client, acl_denied_text(verdict, *spec));
