@@ -50,6 +50,8 @@ void collect_keys(const CommandSpec& spec, std::span<const std::string_view> arg
   const std::string_view name = spec.name;
   uint8_t access = (spec.flags & kWrite) ? acl::kKeyWrite : acl::kKeyRead;
   if ((spec.flags & kWrite) && write_reads_key(name)) access = acl::kKeyReadWrite;
+  // A script's keys may be read and written (EVAL_RO and FCALL_RO only read them).
+  if (name == "eval" || name == "evalsha" || name == "fcall") access = acl::kKeyReadWrite;
   if (spec.flags & kMovableKeys) {
     if (name == "eval" || name == "evalsha" || name == "fcall" || name == "eval_ro" ||
         name == "evalsha_ro" || name == "fcall_ro") {
@@ -135,10 +137,11 @@ acl::Verdict acl_check(const acl::User& user, const CommandSpec& spec,
   return user.check(request, bad_pos);
 }
 
-void acl_note_denial(core::Broker& broker, const core::Client& client, acl::Verdict verdict,
+void acl_note_denial(core::Broker& broker, core::Client& client, acl::Verdict verdict,
                      const char* context, const CommandSpec& spec,
                      std::span<const std::string_view> argv, size_t bad_pos) {
   AclState& state = acl_state(broker);
+  client.last_command = spec.name;  // as Redis, CLIENT LIST shows the denied command
   acl::LogEntry e;
   e.context = context;
   switch (verdict) {
@@ -191,6 +194,18 @@ std::string acl_denied_text(acl::Verdict verdict, const CommandSpec& spec) {
              "arguments";
     default:
       return "NOPERM this user has no permissions to run the '" + spec.name + "' command";
+  }
+}
+
+void acl_kill_unsubscribed(core::Broker& broker, const acl::User* user) {
+  const bool is_default = user == &acl_registry(broker).default_user();
+  for (const auto& [id, client] : broker.clients()) {
+    if (client->user != user && !(is_default && client->user == nullptr)) continue;
+    bool lost = false;
+    for (const auto& ch : client->channels) lost = lost || !user->channel_allowed(ch, false);
+    for (const auto& ch : client->shard_channels) lost = lost || !user->channel_allowed(ch, false);
+    for (const auto& p : client->patterns) lost = lost || !user->channel_allowed(p, true);
+    if (lost && broker.control) broker.control->kill_client(*client);
   }
 }
 

@@ -56,7 +56,7 @@ acl::Verdict acl_check(const acl::User& user, const CommandSpec& spec,
                        std::span<const std::string_view> argv, size_t* bad_pos);
 
 // Counts a denial, adds the ACL LOG entry. `context` is "toplevel", "multi" or "lua".
-void acl_note_denial(core::Broker& broker, const core::Client& client, acl::Verdict verdict,
+void acl_note_denial(core::Broker& broker, core::Client& client, acl::Verdict verdict,
                      const char* context, const CommandSpec& spec,
                      std::span<const std::string_view> argv, size_t bad_pos);
 // A failed AUTH/HELLO AUTH for `username`.
@@ -65,6 +65,10 @@ void acl_note_auth_failure(core::Broker& broker, const core::Client& client,
 
 // "NOPERM this user has no permissions to ..." (top level).
 std::string acl_denied_text(acl::Verdict verdict, const CommandSpec& spec);
+
+// After the user's rules changed: closes its clients subscribed to a channel or pattern it may
+// no longer use (Redis's ACLKillPubsubClientsIfNeeded).
+void acl_kill_unsubscribed(core::Broker& broker, const acl::User* user);
 
 // Closes the connections of `user` (deleted, or retired by ACL LOAD) and points them at no
 // user; the script client is never one of them.

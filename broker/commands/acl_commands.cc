@@ -20,8 +20,10 @@ void acl_setuser(CommandContext& ctx) {
   if (name.find_first_of(std::string_view(" \0", 2)) != std::string_view::npos) {
     return ctx.error_text("ERR Usernames can't contain spaces or null characters");
   }
-  std::string err = acl_registry(ctx.broker).set_user(name, ctx.args.subspan(3));
+  auto& registry = acl_registry(ctx.broker);
+  std::string err = registry.set_user(name, ctx.args.subspan(3));
   if (!err.empty()) return ctx.error_text("ERR " + err);
+  acl_kill_unsubscribed(ctx.broker, registry.find(name));
   ctx.reply.ok();
 }
 
