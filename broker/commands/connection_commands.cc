@@ -77,7 +77,7 @@ void hello(CommandContext& ctx) {
   if (!ctx.client.authenticated) {
     return ctx.error_text(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-        "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+        "AUTH <user> <pass> option can be used to authenticate the client and select the "
         "RESP protocol version at the same time");
   }
   if (has_setname) ctx.client.name = std::string(setname);
