@@ -223,6 +223,7 @@ void client_kill(CommandContext& ctx) {
   uint64_t want_id = 0;
   std::string addr, laddr, type;
   bool skipme = true;
+  const acl::User* kill_user = nullptr;
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
     std::string_view opt = ctx.arg(i), val = ctx.arg(i + 1);
     if (iequals(opt, "ID")) {
@@ -242,8 +243,8 @@ void client_kill(CommandContext& ctx) {
         return ctx.error_text("ERR Unknown client type '" + std::string(val) + "'");
       }
     } else if (iequals(opt, "USER")) {
-      if (!iequals(val, "default"))
-        return ctx.error_text("ERR No such user '" + std::string(val) + "'");
+      kill_user = acl_registry(ctx.broker).find(val);
+      if (!kill_user) return ctx.error_text("ERR No such user '" + std::string(val) + "'");
     } else if (iequals(opt, "SKIPME")) {
       if (iequals(val, "yes")) {
         skipme = true;
@@ -265,6 +266,7 @@ void client_kill(CommandContext& ctx) {
     if (type == "pubsub" && !c->is_pubsub_client()) continue;
     if (type == "master" || type == "replica" || type == "slave") continue;
     if (skipme && c == &ctx.client) continue;
+    if (kill_user && &client_user(ctx.broker, *c) != kill_user) continue;
     ctx.broker.control->kill_client(*c);
     ++killed;
   }

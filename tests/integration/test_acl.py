@@ -218,9 +218,16 @@ def deleted_user_loses_its_connection_disabled_user_keeps_it():
     c.call("ACL", "SETUSER", "tmp", "off")
     assert_eq(conn.call("PING"), "PONG")
     assert_error(srv.conn().call("AUTH", "tmp", "pw"), "WRONGPASS")
+    other = login(srv, "default", "x")
+    assert_error(c.call("CLIENT", "KILL", "USER", "nosuch"), "ERR No such user 'nosuch'")
     assert_eq(c.call("ACL", "DELUSER", "tmp", "nosuch"), 1)
     assert_true(conn.closed_by_server(), "a deleted user's connection stayed open")
     assert_eq(c.call("PING"), "PONG")
+    c.call("ACL", "SETUSER", "tmp2", "on", ">pw", "~*", "+@all")
+    victim = login(srv, "tmp2", "pw")
+    assert_eq(c.call("CLIENT", "KILL", "USER", "tmp2"), 1)
+    assert_true(victim.closed_by_server(), "CLIENT KILL USER left the connection open")
+    assert_eq(other.call("PING"), "PONG")
 
 
 @test

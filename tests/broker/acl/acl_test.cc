@@ -12,11 +12,14 @@
 namespace sluice::acl {
 namespace {
 
-// A small catalog: get (read string), set (write string), client with id/kill, select, publish.
+// A small catalog: get and strlen (read string), set (write string), del (write keyspace),
+// client with id/kill, select, publish.
 struct Fixture {
   Catalog catalog;
   int get, set, client, client_id, client_kill, select, publish;
   Fixture() {
+    catalog.add("strlen", category_bits("@read @string @fast"), -1, false);
+    catalog.add("del", category_bits("@write @keyspace @slow"), -1, false);
     get = catalog.add("get", category_bits("@read @string @fast"), -1, false);
     set = catalog.add("set", category_bits("@write @string @slow"), -1, false);
     client = catalog.add("client", category_bits("@slow"), -1, false);
