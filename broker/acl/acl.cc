@@ -180,15 +180,17 @@ std::string Selector::apply(std::string_view op) {
     } else {
       access = kKeyReadWrite;
     }
+    // As Redis 7.0: only "~*" means allkeys ("%RW~*" is a pattern), and a pattern given again
+    // gains the new access ("%R~a %W~a" is "~a").
     std::string_view pattern = op.substr(offset);
-    if (pattern == "*" && access == kKeyReadWrite) {
-      all_keys_ = true;
-      keys_.clear();
-    } else {
-      bool found = false;
-      for (const auto& k : keys_) found = found || (k.pattern == pattern && k.access == access);
-      if (!found) keys_.push_back(KeyPattern{std::string(pattern), access});
+    bool found = false;
+    for (auto& k : keys_) {
+      if (k.pattern == pattern) {
+        k.access |= access;
+        found = true;
+      }
     }
+    if (!found) keys_.push_back(KeyPattern{std::string(pattern), access});
   } else if (!op.empty() && op[0] == '&') {
     if (all_channels_) return kChannelsAfterAll;
     std::string_view pattern = op.substr(1);

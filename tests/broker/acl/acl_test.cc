@@ -94,6 +94,10 @@ TEST_SUITE("acl") {
     CHECK(run(u, f.get, {"get", "w1"}, {{1, kKeyRead}}) == Verdict::kKey);
     CHECK(run(u, f.set, {"set", "b1", "v"}, {{1, kKeyReadWrite}}) == Verdict::kOk);
     CHECK(u.root().describe_keys() == "%R~r* %W~w* ~b*");
+    // As Redis 7.0: a pattern given again gains the new access; "%RW~*" is not allkeys.
+    REQUIRE(f.apply(u, {"%W~r*", "%RW~*"}) == "");
+    CHECK(u.root().describe_keys() == "~r* %W~w* ~b* ~*");
+    CHECK_FALSE(u.root().all_keys());
   }
 
   TEST_CASE("subcommands and first arguments are allowed one by one") {
