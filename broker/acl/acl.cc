@@ -531,6 +531,13 @@ Verdict User::check(const Request& request, size_t* bad_pos) const {
   return worst;
 }
 
+bool User::all_keys_for(int command_id) const {
+  for (const auto& s : selectors_) {
+    if (s.all_keys() && (s.all_commands() || s.allows_command(command_id))) return true;
+  }
+  return false;
+}
+
 bool User::channel_allowed(std::string_view channel, bool pattern) const {
   for (const auto& s : selectors_) {
     if (s.channel_allowed(channel, pattern)) return true;

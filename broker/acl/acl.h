@@ -138,6 +138,8 @@ class User {
   std::string apply(std::span<const std::string_view> rules);
 
   Verdict check(const Request& request, size_t* bad_pos) const;
+  // Whether one selector allows the command with every key (SORT's BY and GET patterns need it).
+  bool all_keys_for(int command_id) const;
   // Whether every (pattern) subscription in `channels` is still allowed (after rules change).
   bool channel_allowed(std::string_view channel, bool pattern) const;
 
