@@ -623,13 +623,12 @@ void Registry::set_default_password(std::string_view password) {
   }
 }
 
-std::string Registry::load_lines(const std::vector<std::string>& lines,
+std::string Registry::load_lines(const std::vector<std::vector<std::string>>& lines,
                                  std::vector<std::unique_ptr<User>>* retired) {
   std::map<std::string, std::unique_ptr<User>, std::less<>> fresh;
   for (size_t n = 0; n < lines.size(); ++n) {
     const std::string where = "line " + std::to_string(n + 1) + ": ";
-    std::vector<std::string> words;
-    if (!split_words(lines[n], &words)) return where + "unbalanced quotes in acl line";
+    const std::vector<std::string>& words = lines[n];
     if (words.empty()) continue;
     if (words[0] != "user" || words.size() < 2) return where + "should start with user keyword";
     const std::string& name = words[1];
@@ -696,44 +695,6 @@ bool protected_mode_refuses(bool protected_mode, const User& default_user,
   if (peer_ip.rfind("::ffff:", 0) == 0) peer_ip.remove_prefix(7);  // IPv4-mapped
   const bool loopback = peer_ip.rfind("127.", 0) == 0 || peer_ip == "::1";
   return !loopback;
-}
-
-bool split_words(std::string_view line, std::vector<std::string>* words) {
-  words->clear();
-  size_t i = 0;
-  while (true) {
-    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    if (i >= line.size()) return true;
-    std::string word;
-    char quote = 0;
-    bool done = false;
-    while (!done) {
-      if (quote == 0) {
-        if (i >= line.size() || std::isspace(static_cast<unsigned char>(line[i]))) {
-          done = true;
-        } else if (line[i] == '"' || line[i] == '\'') {
-          quote = line[i++];
-        } else {
-          word += line[i++];
-        }
-      } else {
-        if (i >= line.size()) return false;
-        if (quote == '"' && line[i] == '\\' && i + 1 < line.size()) {
-          char c = line[i + 1];
-          word += c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c;
-          i += 2;
-        } else if (line[i] == quote) {
-          ++i;
-          if (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) return false;
-          quote = 0;
-          done = true;
-        } else {
-          word += line[i++];
-        }
-      }
-    }
-    words->push_back(std::move(word));
-  }
 }
 
 }  // namespace sluice::acl

@@ -207,7 +207,8 @@ class Registry {
   // lines), all or nothing; returns "" or the error. As Redis's ACL LOAD, the default user keeps
   // its address (its rules are replaced) and every other user is replaced: the old ones move to
   // *retired so the caller can close their clients before dropping them.
-  std::string load_lines(const std::vector<std::string>& lines,
+  // Each line is given as its words ("user", name, rules...); an empty line is skipped.
+  std::string load_lines(const std::vector<std::vector<std::string>>& lines,
                          std::vector<std::unique_ptr<User>>* retired);
 
   // ACL LOG.
@@ -231,9 +232,5 @@ bool protected_mode_refuses(bool protected_mode, const User& default_user,
                             std::string_view peer_ip);
 // What a refused client is sent before its connection is closed (the whole RESP line).
 extern const char kProtectedModeDenied[];
-
-// Splits one aclfile/config line into words as Redis's sdssplitargs does (quotes, escapes);
-// false on unbalanced quotes.
-bool split_words(std::string_view line, std::vector<std::string>* words);
 
 }  // namespace sluice::acl

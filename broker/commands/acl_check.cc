@@ -109,18 +109,21 @@ void collect_channels(const CommandSpec& spec, std::span<const std::string_view>
   }
 }
 
-std::string read_aclfile(const std::string& path, std::vector<std::string>* lines) {
+}  // namespace
+
+std::string read_aclfile(const std::string& path, std::vector<std::vector<std::string>>* lines) {
   std::ifstream in(path);
   if (!in) return "Error loading ACLs, opening file '" + path + "': No such file or directory";
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines->push_back(line);
+    std::vector<std::string>& words = lines->emplace_back();
+    if (!config::split_line(line, &words)) {
+      return "line " + std::to_string(lines->size()) + ": unbalanced quotes in acl line";
+    }
   }
   return {};
 }
-
-}  // namespace
 
 AclState& acl_state(core::Broker& broker) {
   if (!broker.acl) broker.acl = std::make_unique<AclState>();
@@ -247,7 +250,7 @@ std::string acl_startup(core::Broker& broker) {
   }
   if (!cfg.requirepass.empty()) registry.set_default_password(cfg.requirepass);
   if (!cfg.aclfile.empty()) {
-    std::vector<std::string> lines;
+    std::vector<std::vector<std::string>> lines;
     std::string err = read_aclfile(cfg.aclfile, &lines);
     if (err.empty()) err = registry.load_lines(lines, &retired);
     if (!err.empty()) return err;

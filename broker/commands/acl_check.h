@@ -51,6 +51,9 @@ bool acl_authenticate(core::Broker& broker, core::Client& client, std::string_vi
 // returns "" or the error (the server refuses to start).
 std::string acl_startup(core::Broker& broker);
 
+// Reads an aclfile into lines of words; returns "" or the error (Redis's words).
+std::string read_aclfile(const std::string& path, std::vector<std::vector<std::string>>* lines);
+
 // Checks argv (of the resolved command or subcommand `spec`) against the user's rules.
 acl::Verdict acl_check(const acl::User& user, const CommandSpec& spec,
                        std::span<const std::string_view> argv, size_t* bad_pos);

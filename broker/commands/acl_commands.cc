@@ -174,18 +174,15 @@ void retire_users(core::Broker& broker, std::vector<std::unique_ptr<acl::User>>&
 void acl_load(CommandContext& ctx) {
   const std::string& path = ctx.broker.config().aclfile;
   if (path.empty()) return ctx.error_text(kNoAclFile);
-  std::ifstream in(path);
-  if (!in) {
-    return ctx.error_text("ERR Error loading ACLs, opening file '" + path +
-                          "': No such file or directory");
+  std::vector<std::vector<std::string>> lines;
+  if (std::string err = read_aclfile(path, &lines); !err.empty()) {
+    return ctx.error_text("ERR " + err);
   }
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
   std::vector<std::unique_ptr<acl::User>> retired;
   std::string err = acl_registry(ctx.broker).load_lines(lines, &retired);
   if (!err.empty()) return ctx.error_text("ERR " + path + ":" + err);
   retire_users(ctx.broker, retired);
+  acl_kill_unsubscribed(ctx.broker, &acl_registry(ctx.broker).default_user());
   ctx.reply.ok();
 }
 

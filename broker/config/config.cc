@@ -327,7 +327,9 @@ const Option* find_option(std::string_view name) {
 }
 
 // Splits a config line into words, honouring "double" and 'single' quotes.
-bool split_line(const std::string& line, Values* out) {
+}  // namespace
+
+bool split_line(const std::string& line, std::vector<std::string>* out) {
   out->clear();
   size_t i = 0;
   while (i < line.size()) {
@@ -359,8 +361,6 @@ bool split_line(const std::string& line, Values* out) {
   }
   return true;
 }
-
-}  // namespace
 
 const std::vector<std::string>& metrics_addresses(const Config& config) {
   return config.metrics_bind.empty() ? config.bind : config.metrics_bind;
@@ -502,16 +502,7 @@ void ConfigStore::load(const std::string& path,
       std::string err;
       if (lower(words[0]) == "user") {
         // Each `user` line declares one ACL user; acl/ parses the rules at startup.
-        std::string user_line = "user";
-        for (const auto& w : values) {
-          user_line += " \"";
-          for (char ch : w) {
-            if (ch == '"' || ch == '\\') user_line += '\\';
-            user_line += ch;
-          }
-          user_line += '"';
-        }
-        c_->acl_users.push_back(std::move(user_line));
+        c_->acl_users.push_back(words);
       } else if (lower(words[0]) == "rename-command") {
         if (values.size() != 2) {
           err = "wrong number of arguments";

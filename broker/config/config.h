@@ -31,7 +31,7 @@ struct Config {
   std::string requirepass;  // the default user's password (acl/)
   // access control: `user <name> <rules...>` lines of the config file (not CONFIG GET/SET) or an
   // aclfile (ACL LOAD/SAVE), never both; ACL LOG length.
-  std::vector<std::string> acl_users;
+  std::vector<std::vector<std::string>> acl_users;  // each line's words, "user" first
   std::string aclfile;
   int64_t acllog_max_len = 128;
   bool protected_mode = true;
@@ -131,6 +131,10 @@ class ConfigStore {
  private:
   Config* c_;
 };
+
+// Splits a config (or aclfile) line into words as redis.conf is read: quotes, \n \r \t and
+// \" escapes inside double quotes; false on an unclosed quote.
+bool split_line(const std::string& line, std::vector<std::string>* out);
 
 // Redis-like memory parsing: "1gb", "64mb", "100k", plain bytes.
 bool parse_memory(std::string_view text, uint64_t* out);

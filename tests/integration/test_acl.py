@@ -281,6 +281,7 @@ def config_file_users_and_rename_command():
         conf = srv.root / "sluice.conf"
         conf.write_text('user default off\n'
                         'user admin on >adminpw ~* &* +@all\n'
+                        'user spaced on ">two words" ~* +@all\n'
                         'rename-command FLUSHALL WIPEALL\n'
                         'rename-command KEYS ""\n')
         srv.template = f"{srv.binary} {conf} --port {{port}} --dir {{dir}}"
@@ -291,6 +292,7 @@ def config_file_users_and_rename_command():
         assert_error(conn.call("FLUSHALL"), "ERR unknown command 'FLUSHALL'")
         assert_error(conn.call("KEYS", "*"), "ERR unknown command 'KEYS'")
         assert_eq(conn.call("WIPEALL"), "OK")
+        assert_eq(srv.conn().call("AUTH", "spaced", "two words"), "OK")
 
 
 

@@ -148,10 +148,11 @@ TEST_SUITE("acl") {
     Registry r(&f.catalog);
     const User* def = &r.default_user();
     std::vector<std::unique_ptr<User>> retired;
-    CHECK(r.load_lines({"user bob on nopass +get", "user bob on"}, &retired) ==
-          "line 2: Duplicate user 'bob' found");
+    CHECK(r.load_lines({{"user", "bob", "on", "nopass", "+get"}, {"user", "bob", "on"}},
+                       &retired) == "line 2: Duplicate user 'bob' found");
     CHECK(r.find("bob") == nullptr);
-    REQUIRE(r.load_lines({"user bob on nopass ~* +get", "user default on >pw +@all ~*"},
+    REQUIRE(r.load_lines({{"user", "bob", "on", "nopass", "~*", "+get"},
+                          {"user", "default", "on", ">pw", "+@all", "~*"}},
                          &retired) == "");
     CHECK(&r.default_user() == def);
     CHECK(r.authenticate("default", "pw") == def);
