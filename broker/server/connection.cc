@@ -157,9 +157,7 @@ size_t Connection::query_buffer_bytes() const {
   return input_.size() - input_pos_ - std::min(input_.size() - input_pos_, parser_.parsed_bytes());
 }
 
-bool Connection::auth_required() const {
-  return !client_.authenticated;
-}
+bool Connection::auth_required() const { return !client_.authenticated; }
 
 void Connection::begin_big_bulk(wire::resp::RequestParser::BigBulk bulk) {
   std::string_view data = input_.view(input_pos_);
