@@ -1,5 +1,7 @@
 #include "broker/commands/client_info.h"
 
+#include "broker/commands/acl_check.h"
+
 namespace sluice::commands {
 
 bool valid_client_name(std::string_view name) {
@@ -9,7 +11,7 @@ bool valid_client_name(std::string_view name) {
   return true;
 }
 
-std::string client_info_line(core::Broker&, const core::Client& c, int64_t now_ms) {
+std::string client_info_line(core::Broker& broker, const core::Client& c, int64_t now_ms) {
   std::string flags;
   if (c.is_pubsub_client()) flags += 'P';
   if (c.in_multi) flags += 'x';
@@ -55,7 +57,7 @@ std::string client_info_line(core::Broker&, const core::Client& c, int64_t now_m
   kv("tot-mem", std::to_string(c.out.bytes() + 16384));
   kv("events", "r");
   kv("cmd", c.last_command);
-  kv("user", "default");
+  kv("user", client_user(broker, c).name());
   kv("redir", c.tracking.on ? std::to_string(c.tracking.redirect) : "-1");
   kv("resp", std::to_string(c.protocol));
   kv("lib-name", c.lib_name);

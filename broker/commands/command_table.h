@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/acl/acl.h"
 #include "broker/core/broker.h"
 #include "broker/core/database.h"
 
@@ -54,6 +55,7 @@ struct CommandSpec {
   std::string since;
   Handler handler = nullptr;
   std::vector<CommandSpec> subcommands;
+  int acl_id = -1;  // the command's id in acl_catalog()
   // INFO commandstats counters, kept here so counting a call is not a map lookup.
   mutable core::CommandStats stats;
 };
@@ -82,14 +84,22 @@ class CommandTable {
     }
   }
   void add(CommandSpec spec);
+  // rename-command: the command answers to `to` instead of `from` ("" removes it). Returns ""
+  // or the error (unknown command, name taken).
+  std::string rename(std::string_view from, std::string_view to);
+  // Every command and subcommand with its categories, for ACL rules (ids in CommandSpec::acl_id).
+  const acl::Catalog& acl_catalog() const { return catalog_; }
 
  private:
+  acl::Catalog catalog_;
   std::vector<std::unique_ptr<CommandSpec>> specs_;
   std::unordered_map<std::string, const CommandSpec*, core::StringHash, std::equal_to<>> by_name_;
   std::vector<const CommandSpec*> ordered_;
 };
 
 const CommandTable& command_table();
+// Applies the config file's rename-command lines to command_table() (once, at startup).
+std::string apply_command_renames(const std::vector<std::pair<std::string, std::string>>& renames);
 
 // Registration entry points, one per command family (each in its own file).
 void register_connection_commands(CommandTable& table);
@@ -114,6 +124,7 @@ void register_function_commands(CommandTable& table);   // FUNCTION, FCALL*
 void register_dump_commands(CommandTable& table);       // DUMP, RESTORE, RESTORE-ASKING
 void register_ops_commands(CommandTable& table);        // MONITOR, LATENCY, LOLWUT
 void register_memory_commands(CommandTable& table);     // MEMORY
+void register_acl_commands(CommandTable& table);        // ACL
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

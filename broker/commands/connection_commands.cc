@@ -2,6 +2,7 @@
 #include <string>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/client_info.h"
 #include "broker/commands/client_ops.h"
@@ -28,34 +29,19 @@ void ping(CommandContext& ctx) {
 
 void echo(CommandContext& ctx) { ctx.reply.bulk(ctx.arg(1)); }
 
-bool check_password(CommandContext& ctx, std::string_view user, std::string_view pass) {
-  const std::string& required = ctx.broker.config().requirepass;
-  if (!iequals(user, "default") || (required.empty() ? false : pass != required)) {
-    ctx.error_text("WRONGPASS invalid username-password pair or user is disabled.");
-    return false;
-  }
-  ctx.client.authenticated = true;
-  return true;
-}
+constexpr const char* kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
 
 void auth(CommandContext& ctx) {
   if (ctx.argc() > 3) return ctx.syntax_error();
-  if (ctx.argc() == 2 && ctx.broker.config().requirepass.empty()) {
+  if (ctx.argc() == 2 && acl_registry(ctx.broker).default_user().nopass()) {
     return ctx.error_text(
         "ERR AUTH <password> called without any password configured for the default user. Are "
         "you sure your configuration is correct?");
   }
   std::string_view user = ctx.argc() == 3 ? ctx.arg(1) : "default";
   std::string_view pass = ctx.argc() == 3 ? ctx.arg(2) : ctx.arg(1);
-  if (ctx.argc() == 3 && ctx.broker.config().requirepass.empty()) {
-    // The default user has no password: any password works for it, as Redis's nopass user.
-    if (!iequals(user, "default")) {
-      return ctx.error_text("WRONGPASS invalid username-password pair or user is disabled.");
-    }
-    ctx.client.authenticated = true;
-    return ctx.reply.ok();
-  }
-  if (check_password(ctx, user, pass)) ctx.reply.ok();
+  if (!acl_authenticate(ctx.broker, ctx.client, user, pass)) return ctx.error_text(kWrongPass);
+  ctx.reply.ok();
 }
 
 void hello(CommandContext& ctx) {
@@ -75,13 +61,8 @@ void hello(CommandContext& ctx) {
     if (iequals(ctx.arg(i), "AUTH") && i + 2 < ctx.argc()) {
       std::string_view user = ctx.arg(i + 1), pass = ctx.arg(i + 2);
       i += 2;
-      if (ctx.broker.config().requirepass.empty()) {
-        if (!iequals(user, "default")) {
-          return ctx.error_text("WRONGPASS invalid username-password pair or user is disabled.");
-        }
-        ctx.client.authenticated = true;
-      } else if (!check_password(ctx, user, pass)) {
-        return;
+      if (!acl_authenticate(ctx.broker, ctx.client, user, pass)) {
+        return ctx.error_text(kWrongPass);
       }
     } else if (iequals(ctx.arg(i), "SETNAME") && more) {
       setname = ctx.arg(++i);
@@ -97,7 +78,7 @@ void hello(CommandContext& ctx) {
   if (!ctx.client.authenticated) {
     return ctx.error_text(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-        "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+        "AUTH <user> <pass> option can be used to authenticate the client and select the "
         "RESP protocol version at the same time");
   }
   if (has_setname) ctx.client.name = std::string(setname);
@@ -145,7 +126,8 @@ void reset(CommandContext& ctx) {
   c.reply_mode = core::ReplyMode::kOn;
   c.no_evict = false;
   c.no_touch = false;
-  c.authenticated = ctx.broker.config().requirepass.empty();
+  c.user = nullptr;
+  c.authenticated = default_user_opens(ctx.broker);
   ctx.reply = wire::resp::ReplyWriter(c.out.staging(), c.protocol);
   ctx.reply.simple("RESET");
 }
@@ -248,6 +230,7 @@ void client_kill(CommandContext& ctx) {
   uint64_t want_id = 0;
   std::string addr, laddr, type;
   bool skipme = true;
+  const acl::User* kill_user = nullptr;
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
     std::string_view opt = ctx.arg(i), val = ctx.arg(i + 1);
     if (iequals(opt, "ID")) {
@@ -267,8 +250,8 @@ void client_kill(CommandContext& ctx) {
         return ctx.error_text("ERR Unknown client type '" + std::string(val) + "'");
       }
     } else if (iequals(opt, "USER")) {
-      if (!iequals(val, "default"))
-        return ctx.error_text("ERR No such user '" + std::string(val) + "'");
+      kill_user = acl_registry(ctx.broker).find(val);
+      if (!kill_user) return ctx.error_text("ERR No such user '" + std::string(val) + "'");
     } else if (iequals(opt, "SKIPME")) {
       if (iequals(val, "yes")) {
         skipme = true;
@@ -290,6 +273,7 @@ void client_kill(CommandContext& ctx) {
     if (type == "pubsub" && !c->is_pubsub_client()) continue;
     if (type == "master" || type == "replica" || type == "slave") continue;
     if (skipme && c == &ctx.client) continue;
+    if (kill_user && &client_user(ctx.broker, *c) != kill_user) continue;
     ctx.broker.control->kill_client(*c);
     ++killed;
   }

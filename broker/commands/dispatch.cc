@@ -4,6 +4,7 @@
 #include <string>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/client_ops.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/context.h"
@@ -138,6 +139,22 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
   if (!arity_ok(*spec, argv.size())) return ScriptCall::kArity;
   *flags = spec->flags;
   if (spec->flags & kNoScript) return ScriptCall::kNoScript;
+  const acl::User& user = client_user(broker, script_client);
+  if (!user.unrestricted()) {
+    size_t bad_pos = 0;
+    acl::Verdict verdict = acl_check(user, *spec, argv, &bad_pos);
+    if (verdict != acl::Verdict::kOk) {
+      acl_note_denial(broker, script_client, verdict, "lua", *spec, argv, bad_pos);
+      switch (verdict) {
+        case acl::Verdict::kKey:
+          return ScriptCall::kNoPermKey;
+        case acl::Verdict::kChannel:
+          return ScriptCall::kNoPermChannel;
+        default:
+          return ScriptCall::kNoPermCommand;
+      }
+    }
+  }
   if (spec->flags & kWrite) {
     if (read_only) return ScriptCall::kReadOnly;
     if (broker.storage_failed()) return ScriptCall::kMisconf;
@@ -246,12 +263,25 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
       return false;
     }
   }
-  const auto& cfg = broker.config();
-  if (!cfg.requirepass.empty() && !client.authenticated && !(spec->flags & kNoAuth)) {
+  if (!client.authenticated && !(spec->flags & kNoAuth)) {
     flag_multi_error();
     ++spec->stats.rejected_calls;
     reject(broker, client, "NOAUTH Authentication required.");
     return false;
+  }
+  // One load and a branch for a user with every permission (the default user as shipped).
+  const acl::User& user = client_user(broker, client);
+  if (!user.unrestricted()) {
+    size_t bad_pos = 0;
+    acl::Verdict verdict = acl_check(user, *spec, argv, &bad_pos);
+    if (verdict != acl::Verdict::kOk) {
+      acl_note_denial(broker, client, verdict, client.in_multi ? "multi" : "toplevel", *spec, argv,
+                      bad_pos);
+      flag_multi_error();
+      ++spec->stats.rejected_calls;
+      reject(broker, client, acl_denied_text(verdict, *spec));
+      return false;
+    }
   }
   if (client.protocol == 2 && client.is_pubsub_client() && !(spec->flags & kSubscribedOk)) {
     ++spec->stats.rejected_calls;
@@ -276,7 +306,8 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
   // maxmemory: evict before any command (as Redis does); when that cannot make room, refuse
   // what may grow memory: denyoom commands, EXEC of a transaction holding one, and anything
   // queued in MULTI. Not while a busy script runs (we are inside it): the keyspace stays as it is.
-  if (cfg.maxmemory != 0 && broker.busy_script == core::BusyScript::kNone && !broker.paused()) {
+  if (broker.config().maxmemory != 0 && broker.busy_script == core::BusyScript::kNone &&
+      !broker.paused()) {
     const bool out_of_memory =
         core::perform_evictions(broker, core::now_ms()) == core::EvictResult::kFail;
     broker.eviction.over_limit_before_command = out_of_memory;

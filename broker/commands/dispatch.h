@@ -20,13 +20,16 @@ void run_checked(core::Broker& broker, core::Client& client, const struct Comman
 
 // Why a script's command did not run (call_for_script); scripting/ words each one as Redis does.
 enum class ScriptCall : uint8_t {
-  kRan,       // the handler ran; its reply (maybe an error reply) is in the client's staging
-  kUnknown,   // no such command or subcommand
-  kArity,     // wrong number of arguments
-  kNoScript,  // flagged noscript (EVAL, MULTI, CLIENT, BLPOP...)
-  kReadOnly,  // a write command from EVAL_RO, FCALL_RO or a no-writes script
-  kMisconf,   // a write command after a storage failure
-  kOom,       // a denyoom command while over maxmemory, before the script wrote anything
+  kRan,            // the handler ran; its reply (maybe an error reply) is in the client's staging
+  kUnknown,        // no such command or subcommand
+  kArity,          // wrong number of arguments
+  kNoScript,       // flagged noscript (EVAL, MULTI, CLIENT, BLPOP...)
+  kReadOnly,       // a write command from EVAL_RO, FCALL_RO or a no-writes script
+  kMisconf,        // a write command after a storage failure
+  kNoPermCommand,  // the script's user may not run the command (ACL)
+  kNoPermKey,      // ... or touch one of its keys
+  kNoPermChannel,  // ... or one of its channels
+  kOom,            // a denyoom command while over maxmemory, before the script wrote anything
 };
 
 // Runs one command on behalf of a Lua script, on the script's own client (`script_client`: the

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
 #include "broker/commands/server_stats.h"
@@ -223,6 +224,11 @@ void info(CommandContext& ctx) {
     w.field("total_error_replies", st.total_error_replies);
     w.field("client_output_buffer_limit_disconnections", st.client_obl_disconnections);
     w.field("io_errors", st.io_errors);
+    const AclStats& denied = acl_state(b).stats;
+    w.field("acl_access_denied_auth", denied.denied_auth);
+    w.field("acl_access_denied_cmd", denied.denied_cmd);
+    w.field("acl_access_denied_key", denied.denied_key);
+    w.field("acl_access_denied_channel", denied.denied_channel);
   }
   if (on("replication")) {
     w.section("Replication");

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "broker/commands/acl_check.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
@@ -341,6 +342,12 @@ void config_set(CommandContext& ctx) {
                                  now_cfg.maxmemory_policy != backup.maxmemory_policy)) {
     core::perform_evictions(ctx.broker, ctx.now_ms, /*unlimited=*/true);
   }
+  for (size_t i = 2; i < ctx.argc(); i += 2) {
+    // requirepass is the default user's password (acl/).
+    if (iequals(ctx.arg(i), "requirepass")) {
+      acl_registry(ctx.broker).set_default_password(ctx.broker.config().requirepass);
+    }
+  }
   ctx.reply.ok();
 }
 
@@ -349,6 +356,7 @@ void config_resetstat(CommandContext& ctx) {
   st = core::Stats{};
   command_table().for_each([](const CommandSpec& spec) { spec.stats = core::CommandStats{}; });
   ctx.broker.slowlog.clear();
+  acl_state(ctx.broker).stats = AclStats{};
   for (int i = 0; i < ctx.broker.db_count(); ++i) ctx.broker.db(i).expired_keys = 0;
   ctx.reply.ok();
 }

@@ -185,6 +185,9 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("timeout", true, 0, INT32_MAX, &Config::timeout));
     t.push_back(num_opt("maxclients", true, 1, 1000000, &Config::maxclients));
     t.push_back(str_opt("requirepass", true, &Config::requirepass));
+    t.push_back(str_opt("aclfile", false, &Config::aclfile));
+    t.push_back(num_opt("acllog-max-len", true, 0, INT32_MAX, &Config::acllog_max_len));
+    t.push_back(bool_opt("protected-mode", true, &Config::protected_mode));
     // Redis 7.0: both between 1mb and LONG_MAX.
     t.push_back(
         mem_opt("proto-max-bulk-len", true, &Config::proto_max_bulk_len, 1 << 20, INT64_MAX));
@@ -362,7 +365,9 @@ const Option* find_option(std::string_view name) {
 }
 
 // Splits a config line into words, honouring "double" and 'single' quotes.
-bool split_line(const std::string& line, Values* out) {
+}  // namespace
+
+bool split_line(const std::string& line, std::vector<std::string>* out) {
   out->clear();
   size_t i = 0;
   while (i < line.size()) {
@@ -394,8 +399,6 @@ bool split_line(const std::string& line, Values* out) {
   }
   return true;
 }
-
-}  // namespace
 
 const std::vector<std::string>& metrics_addresses(const Config& config) {
   return config.metrics_bind.empty() ? config.bind : config.metrics_bind;
@@ -534,7 +537,19 @@ void ConfigStore::load(const std::string& path,
       }
       if (words.empty() || words[0][0] == '#') continue;
       Values values(words.begin() + 1, words.end());
-      std::string err = set(words[0], values, true);
+      std::string err;
+      if (lower(words[0]) == "user") {
+        // Each `user` line declares one ACL user; acl/ parses the rules at startup.
+        c_->acl_users.push_back(words);
+      } else if (lower(words[0]) == "rename-command") {
+        if (values.size() != 2) {
+          err = "wrong number of arguments";
+        } else {
+          c_->renamed_commands.emplace_back(lower(values[0]), values[1]);
+        }
+      } else {
+        err = set(words[0], values, true);
+      }
       if (!err.empty()) {
         throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + path + "' line " +
                                  std::to_string(lineno) + ": '" + line + "': " + err);

@@ -28,7 +28,15 @@ struct Config {
   bool io_uring = false;       // batch reply sends through io_uring (off: no gain measured here)
   int timeout = 0;
   int maxclients = 10000;
-  std::string requirepass;
+  std::string requirepass;  // the default user's password (acl/)
+  // access control: `user <name> <rules...>` lines of the config file (not CONFIG GET/SET) or an
+  // aclfile (ACL LOAD/SAVE), never both; ACL LOG length.
+  std::vector<std::vector<std::string>> acl_users;  // each line's words, "user" first
+  std::string aclfile;
+  int64_t acllog_max_len = 128;
+  bool protected_mode = true;
+  // rename-command lines of the config file: (command, new name or "" to remove it).
+  std::vector<std::pair<std::string, std::string>> renamed_commands;
   uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
   uint64_t client_query_buffer_limit = 1024ull * 1024 * 1024;
   OutputBufferLimit obl_normal{0, 0, 0};
@@ -158,6 +166,10 @@ class ConfigStore {
  private:
   Config* c_;
 };
+
+// Splits a config (or aclfile) line into words as redis.conf is read: quotes, \n \r \t and
+// \" escapes inside double quotes; false on an unclosed quote.
+bool split_line(const std::string& line, std::vector<std::string>* out);
 
 // Redis-like memory parsing: "1gb", "64mb", "100k", plain bytes.
 bool parse_memory(std::string_view text, uint64_t* out);

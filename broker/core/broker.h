@@ -223,6 +223,8 @@ class Broker {
 
   // Scripting (broker/scripting/), created by the commands layer on first use.
   std::unique_ptr<BrokerExtension> scripting;
+  // Access control (users, ACL LOG), created by the commands layer on first use.
+  std::unique_ptr<BrokerExtension> acl;
   // The function libraries' code as the KV journal last recorded it: replay (below scripting)
   // fills it, the scripting layer compiles it after open() and keeps it current.
   std::vector<std::string> function_libraries;

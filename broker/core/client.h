@@ -13,6 +13,10 @@
 
 #include "broker/core/output_queue.h"
 
+namespace sluice::acl {
+class User;
+}
+
 namespace sluice::core {
 
 class Client;
@@ -40,7 +44,11 @@ class Client {
   OutputQueue out;
   int protocol = 2;
   int db = 0;
-  bool authenticated = false;
+  // Connections set it when accepted (the default user needs no password, or not); clients made
+  // in-process (tests, the script client) start logged in as the default user.
+  bool authenticated = true;
+  // The ACL user the client runs as (acl/); null means the default user.
+  acl::User* user = nullptr;
   bool close_after_reply = false;
   ReplyMode reply_mode = ReplyMode::kOn;
   bool no_evict = false;

@@ -32,6 +32,14 @@ const char* script_call_error(commands::ScriptCall outcome) {
       return "Write commands are not allowed from read-only scripts.";
     case commands::ScriptCall::kOom:
       return "-OOM command not allowed when used memory > 'maxmemory'.";
+    case commands::ScriptCall::kNoPermCommand:
+      return "The user executing the script can't run this command or subcommand";
+    case commands::ScriptCall::kNoPermKey:
+      return "The user executing the script can't access at least one of the keys mentioned in "
+             "the command arguments";
+    case commands::ScriptCall::kNoPermChannel:
+      return "The user executing the script can't publish to the channel mentioned in the "
+             "command";
     case commands::ScriptCall::kRan:
     case commands::ScriptCall::kMisconf:
       break;
@@ -104,6 +112,7 @@ void ScriptEngine::begin_run(commands::CommandContext& ctx, lua_State* L, bool i
   run_.caller = &ctx.client;
   run_.L = L;
   script_client_.db = ctx.client.db;
+  script_client_.user = ctx.client.user;
   script_client_.protocol = 2;
   script_client_.out.reset();
   // A script's KV journal records are one unit on disk.

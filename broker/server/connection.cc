@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/dispatch.h"
 #include "broker/server/server.h"
 #include "broker/server/tls.h"
@@ -75,7 +76,7 @@ void Connection::start() {
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) client_.fd = fd;
   client_.created_ms = core::now_ms();
   client_.last_interaction_ms = client_.created_ms;
-  client_.authenticated = broker.config().requirepass.empty();
+  client_.authenticated = commands::default_user_opens(broker);
   uv_tcp_nodelay(&tcp_, 1);
   if (broker.config().tcp_keepalive > 0) {
     uv_tcp_keepalive(&tcp_, 1, static_cast<unsigned>(broker.config().tcp_keepalive));
@@ -217,9 +218,7 @@ size_t Connection::query_buffer_bytes() const {
   return input_.size() - input_pos_ - std::min(input_.size() - input_pos_, parser_.parsed_bytes());
 }
 
-bool Connection::auth_required() const {
-  return !client_.authenticated && !server_->broker().config().requirepass.empty();
-}
+bool Connection::auth_required() const { return !client_.authenticated; }
 
 void Connection::begin_big_bulk(wire::resp::RequestParser::BigBulk bulk) {
   std::string_view data = input_.view(input_pos_);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/client_ops.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/metrics_text.h"
@@ -133,6 +134,14 @@ void Server::close_listeners(std::vector<std::unique_ptr<uv_tcp_t>>* listeners) 
 int Server::run() {
   started_ms_ = core::now_ms();
   broker_.start_time_ms = started_ms_;
+  if (std::string err = commands::apply_command_renames(config_->renamed_commands); !err.empty()) {
+    spdlog::critical("Fatal config error in rename-command: {}", err);
+    return 1;
+  }
+  if (std::string err = commands::acl_startup(broker_); !err.empty()) {
+    spdlog::critical("Aborting Sluice startup because of ACL errors: {}", err);
+    return 1;
+  }
   try {
     broker_.open();
   } catch (const std::exception& e) {
@@ -249,6 +258,27 @@ void Server::admit(Connection* conn) {
     uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return;
+  }
+  if (self->config_->protected_mode) {
+    sockaddr_storage peer{};
+    int len = sizeof(peer);
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (uv_tcp_getpeername(conn->handle(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+      if (peer.ss_family == AF_INET6) {
+        uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&peer), ip, sizeof(ip));
+      } else {
+        uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&peer), ip, sizeof(ip));
+      }
+    }
+    if (acl::protected_mode_refuses(true, commands::acl_registry(broker_).default_user(), ip)) {
+      ++self->broker_.stats().rejected_connections;
+      uv_buf_t b = uv_buf_init(const_cast<char*>(acl::kProtectedModeDenied),
+                               static_cast<unsigned>(std::strlen(acl::kProtectedModeDenied)));
+      uv_try_write(reinterpret_cast<uv_stream_t*>(conn->handle()), &b, 1);
+      uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
+               [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+      return;
+    }
   }
   self->connections_.insert(conn);
   conn->start();
