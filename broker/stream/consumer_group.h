@@ -32,6 +32,14 @@ class ConsumerGroup {
   PendingList pel;
   // Ordered by name: the order XINFO CONSUMERS and XPENDING list them in, as Redis's rax.
   std::map<std::string, std::unique_ptr<Consumer>, std::less<>> consumers;
+  // Dead-letter stream (XGROUP SETDLQ, a Sluice extension): with max_deliveries > 0, an entry
+  // that would be delivered more than max_deliveries times, or is XNACKed FATAL, is appended to
+  // the stream `dlq_key` (same database) and acknowledged. dead_letters counts them (lifetime).
+  uint64_t max_deliveries = 0;  // 0: no dead-letter stream (Redis's behaviour)
+  std::string dlq_key;
+  uint64_t dead_letters = 0;
+
+  bool has_dlq() const { return max_deliveries > 0; }
 
   Consumer* find_consumer(std::string_view consumer_name);
   // The consumer, created (with seen time `now_ms`) if missing; *created tells which.

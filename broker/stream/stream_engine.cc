@@ -386,8 +386,19 @@ StreamEngine::Totals StreamEngine::totals() const {
     t.memory_bytes += s->memory_bytes();
     t.segments += s->log().segment_count();
     t.groups += s->groups.size();
+    for (const auto& [name, g] : s->groups) t.dead_letters += g->dead_letters;
   }
   return t;
+}
+
+std::vector<StreamEngine::DeadLetterGroup> StreamEngine::dead_letter_groups() const {
+  std::vector<DeadLetterGroup> out;
+  for (const auto& [n, s] : by_number_) {
+    for (const auto& [name, g] : s->groups) {
+      if (g->has_dlq()) out.push_back({s->db, &s->key, g.get()});
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice::stream

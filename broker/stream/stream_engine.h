@@ -73,8 +73,16 @@ class StreamEngine final : public core::DurableSource {
     uint64_t memory_bytes = 0;
     uint64_t segments = 0;
     uint64_t groups = 0;
+    uint64_t dead_letters = 0;  // entries moved to dead-letter streams, all groups (lifetime)
   };
   Totals totals() const;
+  // Every group with a dead-letter stream (INFO streams), in stream-number order.
+  struct DeadLetterGroup {
+    int db;
+    const std::string* key;
+    const ConsumerGroup* group;
+  };
+  std::vector<DeadLetterGroup> dead_letter_groups() const;
   uint64_t recovered_truncated_bytes() const { return truncated_bytes_; }
 
   // core::DurableSource
