@@ -277,6 +277,26 @@ void xgroup_setdlq(CommandContext& ctx) {
   notify(ctx, "xgroup-setdlq", ctx.arg(2));
 }
 
+// XGROUP SETCONSUMERIDLE key group milliseconds|OFF (Sluice extension): consumers without
+// pending entries idle that long are deleted by the server's cron (StreamEngine::
+// reap_idle_consumers); those with pending entries show as stale.
+void xgroup_setconsumeridle(CommandContext& ctx) {
+  int64_t ms = 0;
+  if (!iequals(ctx.arg(4), "OFF")) {
+    if (!wire::parse_i64(ctx.arg(4), &ms)) return ctx.not_integer();
+    if (ms < 1) return ctx.error_text("ERR the idle time must be positive (or OFF)");
+  }
+  XGroupArgs a;
+  if (!xgroup_prologue(ctx, false, false, true, &a)) return;
+  auto store = group_store_or_reply(ctx, *a.s);
+  if (!store) return;
+  a.g->consumer_max_idle_ms = ms;
+  wire::Status st = store->group_consumer_idle(*a.g);
+  if (!st.is_ok()) return ctx.error(st);
+  group_written(ctx, *a.s);
+  ctx.reply.ok();
+}
+
 // Redis's text exactly (redis_diff compares it); SETDLQ is documented in the README.
 void xgroup_help(CommandContext& ctx) {
   static const char* kLines[] = {"XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -712,7 +732,7 @@ void xinfo_groups(CommandContext& ctx) {
   for (const auto& [name, g] : s->groups) {
     // Groups with a dead-letter stream show its settings and count (Sluice); others reply
     // exactly as Redis.
-    r.map(g->has_dlq() ? 9 : 6);
+    r.map(6 + (g->has_dlq() ? 3 : 0) + (g->consumer_max_idle_ms > 0 ? 1 : 0));
     r.bulk("name");
     r.bulk(name);
     r.bulk("consumers");
@@ -725,6 +745,10 @@ void xinfo_groups(CommandContext& ctx) {
     reply_entries_read(r, *g);
     r.bulk("lag");
     reply_lag(r, *s, *g);
+    if (g->consumer_max_idle_ms > 0) {
+      r.bulk("consumer-max-idle");
+      r.integer(g->consumer_max_idle_ms);
+    }
     if (g->has_dlq()) {
       r.bulk("max-deliveries");
       r.integer(static_cast<int64_t>(g->max_deliveries));
@@ -750,13 +774,20 @@ void xinfo_consumers(CommandContext& ctx) {
   const int64_t now = ctx.now_ms;
   r.array(g->consumers.size());
   for (const auto& [name, c] : g->consumers) {
-    r.map(3);
+    // With an idle-consumer limit (Sluice), `stale` tells a consumer past it (one with pending
+    // entries: the others are deleted); without one the reply is Redis's.
+    const bool limited = g->consumer_max_idle_ms > 0;
+    r.map(limited ? 4 : 3);
     r.bulk("name");
     r.bulk(name);
     r.bulk("pending");
     r.integer(static_cast<int64_t>(c->pending.size()));
     r.bulk("idle");
     r.integer(elapsed_since(now, c->seen_time_ms));
+    if (limited) {
+      r.bulk("stale");
+      r.integer(g->consumer_stale(*c, now) ? 1 : 0);
+    }
   }
 }
 
@@ -860,6 +891,10 @@ void register_group_commands(CommandTable& t) {
                                   "Deletes a consumer from a consumer group.", "5.0.0"));
   group.subcommands.push_back(sub("setdlq", -5, kWrite, xgroup_setdlq,
                                   "Sets or removes a consumer group's dead-letter stream "
+                                  "(Sluice extension).",
+                                  SLUICE_VERSION));
+  group.subcommands.push_back(sub("setconsumeridle", 5, kWrite, xgroup_setconsumeridle,
+                                  "Sets or removes a consumer group's idle-consumer limit "
                                   "(Sluice extension).",
                                   SLUICE_VERSION));
   CommandSpec help = sub("help", 2, kLoading | kStale, xgroup_help,

@@ -258,6 +258,8 @@ void info(CommandContext& ctx) {
     w.field("stream_read_ahead_hits", ahead.hits);
     // Dead-letter streams (XGROUP SETDLQ): the total, then one line per group that has one.
     w.field("stream_dead_letters", t.dead_letters);
+    w.field("stream_consumers_reaped", b.streams().consumers_reaped());
+    w.field("stream_stale_consumers", t.stale_consumers);
     size_t n = 0;
     for (const auto& d : b.streams().dead_letter_groups()) {
       std::string v = "db=" + std::to_string(d.db) + ",stream=" + *d.key +

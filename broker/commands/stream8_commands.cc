@@ -136,7 +136,8 @@ void xdelex(CommandContext& ctx) {
       continue;
     }
     // As documented for XDELEX, ACKED deletes nothing on a stream without consumer groups.
-    if (a.policy == RefPolicy::kAcked && (s->groups.empty() || stream::entry_referenced(*s, id))) {
+    if (a.policy == RefPolicy::kAcked &&
+        (s->groups.empty() || stream::entry_referenced(*s, id, acked_active_since(ctx)))) {
       results.push_back(kStillReferenced);
       continue;
     }
@@ -175,7 +176,8 @@ void xackdel(CommandContext& ctx) {
     }
     acked.ids.push_back(id);
     const bool exists = !seen.count(id) && s->contains(id);
-    if (exists && a.policy == RefPolicy::kAcked && stream::entry_referenced(*s, id)) {
+    if (exists && a.policy == RefPolicy::kAcked &&
+        stream::entry_referenced(*s, id, acked_active_since(ctx))) {
       results.push_back(kStillReferenced);
       continue;
     }

@@ -78,6 +78,7 @@ Status apply_snapshot(GroupMap* groups, const schema::GroupsSnapshot* snap) {
     g->max_deliveries = gs->max_deliveries();
     g->dlq_key = std::string(sv(gs->dlq_key()));
     g->dead_letters = gs->dead_letters();
+    g->consumer_max_idle_ms = gs->consumer_max_idle();
     std::vector<Consumer*> by_index;
     if (const auto* consumers = gs->consumers()) {
       by_index.reserve(consumers->size());
@@ -300,6 +301,13 @@ Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payloa
       g->dlq_key = std::string(sv(r->dlq_key()));
       return {};
     }
+    case kGroupConsumerIdleRecord: {
+      const auto* r = verified_root<schema::GroupConsumerIdle>(payload);
+      if (!r || !r->group()) return corrupt("group consumer idle");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (g) g->consumer_max_idle_ms = r->max_idle();
+      return {};
+    }
     case kDeadLetterRecord: {
       const auto* r = verified_root<schema::DeadLetter>(payload);
       if (!r || !r->group()) return corrupt("dead letter");
@@ -363,7 +371,7 @@ std::string GroupStore::snapshot_frames(const GroupMap& groups, const IdmpState*
     if (g->has_dlq()) dv = fbb.CreateString(g->dlq_key.data(), g->dlq_key.size());
     group_offsets.push_back(schema::CreateGroupSnapshot(fbb, gname, &last, g->entries_read, cv, iv,
                                                         ov, tv, nv, g->max_deliveries, dv,
-                                                        g->dead_letters));
+                                                        g->dead_letters, g->consumer_max_idle_ms));
   }
   fbb.Finish(schema::CreateGroupsSnapshot(fbb, fbb.CreateVector(group_offsets)));
   std::string frames;
@@ -461,6 +469,13 @@ Status GroupStore::group_dlq(const ConsumerGroup& g) {
   auto key = fbb.CreateString(g.dlq_key.data(), g.dlq_key.size());
   fbb.Finish(schema::CreateGroupDlq(fbb, gname, g.max_deliveries, key));
   return commit(kGroupDlqRecord, as_view(fbb));
+}
+
+Status GroupStore::group_consumer_idle(const ConsumerGroup& g) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  fbb.Finish(schema::CreateGroupConsumerIdle(fbb, gname, g.consumer_max_idle_ms));
+  return commit(kGroupConsumerIdleRecord, as_view(fbb));
 }
 
 Status GroupStore::dead_letter(const ConsumerGroup& g, std::span<const StreamId> ids) {

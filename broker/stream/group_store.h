@@ -42,6 +42,7 @@ enum GroupRecordType : uint8_t {
   kNackRecord = 12,
   kGroupDlqRecord = 13,
   kDeadLetterRecord = 14,
+  kGroupConsumerIdleRecord = 15,
 };
 
 class GroupStore {
@@ -91,6 +92,8 @@ class GroupStore {
   wire::Status group_dlq(const ConsumerGroup& g);
   // `ids` were dead-lettered: they left the PEL and g.dead_letters is the new count.
   wire::Status dead_letter(const ConsumerGroup& g, std::span<const StreamId> ids);
+  // XGROUP SETCONSUMERIDLE: the group's idle-consumer limit.
+  wire::Status group_consumer_idle(const ConsumerGroup& g);
   // XCFGSET: the limits now in `idmp` (its IDs cleared).
   wire::Status idmp_config(const IdmpState& idmp);
   // XADD IDMP added `id` for (pid, iid) at `time_ms`; `idmp` already holds it.
