@@ -314,5 +314,33 @@ def dlq_key_turned_into_another_type_keeps_entries_pending():
     assert_eq(group_info(c, "s", "g")[b"dead-letters"], 0)
 
 
+@test(timeout=240)
+def settings_and_counts_survive_a_group_snapshot():
+    """Enough group records (big names) to make the group journal write a snapshot (over 4 MB);
+    the dead-letter and idle settings and the count come back from it."""
+    with Server() as srv:
+        c = srv.conn()
+        group = "g" * 2000
+        c.call("XADD", "s", "1-0", "f", "v")
+        c.call("XGROUP", "CREATE", "s", group, "0")
+        c.call("XGROUP", "SETDLQ", "s", group, "MAXDELIVERIES", "1", "STREAM", "dlq")
+        c.call("XREADGROUP", "GROUP", group, "c1", "STREAMS", "s", ">")
+        assert_eq(c.call("XCLAIM", "s", group, "c2", "0", "1-0"), [])
+        r = srv.client()
+        pipe = r.pipeline(transaction=False)
+        for i in range(2500):
+            pipe.execute_command("XGROUP", "SETCONSUMERIDLE", "s", group, str(100000 + i))
+        assert_true(all(x in (b"OK", "OK", True) for x in pipe.execute()))
+        c.call("XGROUP", "SETDLQ", "s", group, "MAXDELIVERIES", "7", "STREAM", "dlq2")
+        srv.stop()
+        snaps = [p for p in srv.dir.rglob("groups.snap") if p.stat().st_size > 2000]
+        assert_eq(len(snaps), 1, "a group snapshot was written")
+        srv.start()
+        c = srv.conn()
+        g = as_dict(c.call("XINFO", "GROUPS", "s")[0])
+        assert_eq((g[b"max-deliveries"], g[b"dead-letter-stream"], g[b"dead-letters"],
+                   g[b"consumer-max-idle"], g[b"pending"]), (7, b"dlq2", 1, 102499, 0))
+
+
 if __name__ == "__main__":
     main()
