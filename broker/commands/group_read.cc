@@ -11,6 +11,7 @@
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/arg_parse.h"
+#include "broker/commands/dead_letter.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_support.h"
 #include "broker/commands/stream_support.h"
@@ -106,8 +107,11 @@ std::vector<StreamId> claimable(const ConsumerGroup& g, int64_t now, int64_t min
 // CLAIM: moves up to `count` (0 = all) idle pending entries to `c`, longest idle first, with a
 // new delivery time and one more delivery; pending entries whose stream entry is gone leave the
 // PEL (as XAUTOCLAIM does). Appends the claimed entries in the CLAIM form. Returns the count.
-uint64_t claim_idle(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, int64_t min_idle,
-                    uint64_t count, GroupStore& store, std::string* out, wire::Status* st) {
+// An entry that this claim would deliver more often than the group's dead-letter limit goes to
+// its dead-letter stream instead (dead_letter.h).
+uint64_t claim_idle(core::Broker& broker, int db, Stream& s, ConsumerGroup& g, Consumer& c,
+                    int64_t now, int64_t min_idle, uint64_t count, GroupStore& store,
+                    std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   thread_local std::vector<uint64_t> counts;
   thread_local std::vector<StreamId> gone;
@@ -122,6 +126,10 @@ uint64_t claim_idle(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, int64
     const uint64_t delivered = p->delivery_count;
     const uint64_t next_count =
         delivered < static_cast<uint64_t>(INT64_MAX) ? delivered + 1 : delivered;
+    if (dead_letter_due(g, next_count)) {
+      if (dead_letter(broker, db, now, s, g, id, kDeadLetterMaxDeliveries, store, st)) continue;
+      if (!st->is_ok()) return ids.size();
+    }
     bool found = s.lookup(id, [&](StreamId, std::string_view resp) {
       append_with_delivery(out, resp, idle, delivered);
       return false;
@@ -148,20 +156,22 @@ uint64_t claim_idle(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, int64
 
 // A ">" read: with CLAIM (claim_min_idle >= 0) the idle pending entries first, then new entries
 // up to the rest of `count`.
-uint64_t deliver_claim_and_new(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now,
-                               uint64_t count, bool noack, int64_t claim_min_idle,
-                               GroupStore& store, std::string* out, wire::Status* st) {
+uint64_t deliver_claim_and_new(core::Broker& broker, int db, Stream& s, ConsumerGroup& g,
+                               Consumer& c, int64_t now, uint64_t count, bool noack,
+                               int64_t claim_min_idle, GroupStore& store, std::string* out,
+                               wire::Status* st) {
   if (claim_min_idle < 0) return deliver_new(s, g, c, now, count, noack, false, store, out, st);
-  uint64_t n = claim_idle(s, g, c, now, claim_min_idle, count, store, out, st);
+  uint64_t n = claim_idle(broker, db, s, g, c, now, claim_min_idle, count, store, out, st);
   if (!st->is_ok()) return n;
   if (count != 0 && n >= count) return n;
   return n + deliver_new(s, g, c, now, count == 0 ? 0 : count - n, noack, true, store, out, st);
 }
 
-// Re-delivers `c`'s pending entries with IDs > `after` (deleted entries show as [id, nil]).
-uint64_t deliver_history(Stream& s, ConsumerGroup& g, Consumer& c, StreamId after, int64_t now,
-                         uint64_t count, int protocol, GroupStore& store, std::string* out,
-                         wire::Status* st) {
+// Re-delivers `c`'s pending entries with IDs > `after` (deleted entries show as [id, nil]);
+// those past the group's dead-letter limit go to its dead-letter stream instead.
+uint64_t deliver_history(core::Broker& broker, int db, Stream& s, ConsumerGroup& g, Consumer& c,
+                         StreamId after, int64_t now, uint64_t count, int protocol,
+                         GroupStore& store, std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   thread_local std::vector<uint64_t> counts;
   ids.clear();
@@ -169,9 +179,14 @@ uint64_t deliver_history(Stream& s, ConsumerGroup& g, Consumer& c, StreamId afte
   uint64_t n = 0;
   StreamId from;
   if (after.increment(&from)) {
-    for (auto it = c.pending.lower_bound(from); it != c.pending.end(); ++it) {
+    for (auto it = c.pending.lower_bound(from); it != c.pending.end();) {
       if (count != 0 && n >= count) break;
       StreamId id = *it;
+      ++it;  // dead-lettering removes `id` from c.pending
+      if (stream::Pending* p = g.pel.find(id); p && dead_letter_due(g, p->delivery_count + 1)) {
+        if (dead_letter(broker, db, now, s, g, id, kDeadLetterMaxDeliveries, store, st)) continue;
+        if (!st->is_ok()) return n;
+      }
       bool found = s.lookup(id, [&](StreamId, std::string_view resp) {
         out->append(resp);
         return false;
@@ -272,12 +287,12 @@ void xreadgroup(CommandContext& ctx) {
     r.bulk(key);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n =
-        t.history
-            ? deliver_history(*t.s, *t.g, *c, t.after, ctx.now_ms, static_cast<uint64_t>(count),
-                              ctx.client.protocol, *store, &entries, &st)
-            : deliver_claim_and_new(*t.s, *t.g, *c, ctx.now_ms, static_cast<uint64_t>(count), noack,
-                                    opts.claim_min_idle, *store, &entries, &st);
+    uint64_t n = t.history ? deliver_history(ctx.broker, db, *t.s, *t.g, *c, t.after, ctx.now_ms,
+                                             static_cast<uint64_t>(count), ctx.client.protocol,
+                                             *store, &entries, &st)
+                           : deliver_claim_and_new(ctx.broker, db, *t.s, *t.g, *c, ctx.now_ms,
+                                                   static_cast<uint64_t>(count), noack,
+                                                   opts.claim_min_idle, *store, &entries, &st);
     if (!st.is_ok()) return ctx.error(st);
     r.array(n);
     r.raw(entries);
@@ -339,7 +354,7 @@ void xreadgroup(CommandContext& ctx) {
     Consumer* c = reading_consumer(*broker, db, key, *g, wait->consumer, now);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = deliver_claim_and_new(*s, *g, *c, now, wait->count, wait->noack,
+    uint64_t n = deliver_claim_and_new(*broker, db, *s, *g, *c, now, wait->count, wait->noack,
                                        wait->claim_min_idle, store, &entries, &st);
     broker->streams().mark_dirty(*s);
     if (!st.is_ok()) {

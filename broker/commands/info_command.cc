@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -274,6 +275,20 @@ void info(CommandContext& ctx) {
     w.field("stream_read_ahead_reads", ahead.reads);
     w.field("stream_read_ahead_bytes", ahead.bytes);
     w.field("stream_read_ahead_hits", ahead.hits);
+    // Dead-letter streams (XGROUP SETDLQ): the total, then one line per group that has one.
+    w.field("stream_dead_letters", t.dead_letters);
+    w.field("stream_consumers_reaped", b.streams().consumers_reaped());
+    w.field("stream_stale_consumers", t.stale_consumers);
+    size_t n = 0;
+    for (const auto& d : b.streams().dead_letter_groups()) {
+      std::string v = "db=" + std::to_string(d.db) + ",stream=" + *d.key +
+                      ",group=" + d.group->name + ",dead_letter_stream=" + d.group->dlq_key +
+                      ",max_deliveries=" + std::to_string(d.group->max_deliveries) +
+                      ",dead_letters=" + std::to_string(d.group->dead_letters);
+      std::replace(v.begin(), v.end(), '\r', ' ');
+      std::replace(v.begin(), v.end(), '\n', ' ');
+      w.field(("stream_dlq" + std::to_string(n++)).c_str(), v);
+    }
   }
   if (on("errorstats")) {
     w.section("Errorstats");

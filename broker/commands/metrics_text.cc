@@ -240,6 +240,12 @@ void append_stream_families(core::Broker& broker, int64_t now_ms, std::string* o
                    "Milliseconds part of the group's last-delivered-id.");
   Family consumer_pending("sluice_consumer_pending", kGauge,
                           "Entries the consumer holds unacknowledged.");
+  Family dead_letters("sluice_group_dead_letters_total", kCounter,
+                      "Entries moved to the group's dead-letter stream (XGROUP SETDLQ); only "
+                      "groups with one.");
+  Family stale("sluice_group_stale_consumers", kGauge,
+               "Consumers with pending entries idle past the group's idle-consumer limit "
+               "(XGROUP SETCONSUMERIDLE); only groups with one.");
   Family consumer_idle("sluice_consumer_idle_seconds", kGauge,
                        "Seconds since the consumer last read or claimed (XINFO CONSUMERS idle).");
 
@@ -255,13 +261,20 @@ void append_stream_families(core::Broker& broker, int64_t now_ms, std::string* o
     added.add({{"db", db_label}, {"stream", ref.key}}, s.entries_added());
     for (const auto& [group_name, g] : s.groups) {
       std::optional<int64_t> group_lag = stream::group_lag(s, *g);
-      if (!budget.take(group_lag ? 4 : 3)) break;
+      const bool limited = g->consumer_max_idle_ms > 0;
+      if (!budget.take((group_lag ? 4 : 3) + (g->has_dlq() ? 1 : 0) + (limited ? 1 : 0))) break;
       std::initializer_list<prometheus::Label> labels = {
           {"db", db_label}, {"stream", ref.key}, {"group", group_name}};
       if (group_lag) lag.add(labels, *group_lag);
       pending.add(labels, g->pel.size());
       consumers.add(labels, g->consumers.size());
       delivered.add(labels, g->last_delivered_id.ms);
+      if (g->has_dlq()) dead_letters.add(labels, g->dead_letters);
+      if (limited) {
+        uint64_t n = 0;
+        for (const auto& [cname, c] : g->consumers) n += g->consumer_stale(*c, now_ms) ? 1 : 0;
+        stale.add(labels, n);
+      }
       for (const auto& [consumer_name, c] : g->consumers) {
         if (!budget.take(2)) break;
         std::initializer_list<prometheus::Label> consumer_labels = {{"db", db_label},
@@ -278,7 +291,7 @@ void append_stream_families(core::Broker& broker, int64_t now_ms, std::string* o
     if (budget.truncated()) break;
   }
   for (const Family* f : {&length, &last_id, &added, &lag, &pending, &consumers, &delivered,
-                          &consumer_pending, &consumer_idle}) {
+                          &dead_letters, &stale, &consumer_pending, &consumer_idle}) {
     f->append_to(out);
   }
   Family::single(out, "sluice_metrics_truncated", kGauge,

@@ -11,6 +11,7 @@
 
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
+#include "broker/commands/dead_letter.h"
 #include "broker/commands/group_support.h"
 #include "broker/commands/stream_support.h"
 #include "broker/stream/group_refs.h"
@@ -135,7 +136,8 @@ void xdelex(CommandContext& ctx) {
       continue;
     }
     // As documented for XDELEX, ACKED deletes nothing on a stream without consumer groups.
-    if (a.policy == RefPolicy::kAcked && (s->groups.empty() || stream::entry_referenced(*s, id))) {
+    if (a.policy == RefPolicy::kAcked &&
+        (s->groups.empty() || stream::entry_referenced(*s, id, acked_active_since(ctx)))) {
       results.push_back(kStillReferenced);
       continue;
     }
@@ -174,7 +176,8 @@ void xackdel(CommandContext& ctx) {
     }
     acked.ids.push_back(id);
     const bool exists = !seen.count(id) && s->contains(id);
-    if (exists && a.policy == RefPolicy::kAcked && stream::entry_referenced(*s, id)) {
+    if (exists && a.policy == RefPolicy::kAcked &&
+        stream::entry_referenced(*s, id, acked_active_since(ctx))) {
       results.push_back(kStillReferenced);
       continue;
     }
@@ -239,7 +242,25 @@ void xnack(CommandContext& ctx) {
   constexpr auto kFatalCount = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   std::vector<StreamId> released;
   std::vector<uint64_t> counts;
+  uint64_t dead_lettered = 0;
   for (StreamId id : ids) {
+    // FATAL in a group with a dead-letter stream: the entry goes there at once (dead_letter.h).
+    if (mode == Mode::kFatal && g->has_dlq()) {
+      const stream::Pending* p = g->pel.find(id);
+      if (!p && !(force && s->contains(id))) continue;
+      auto store = group_store_or_reply(ctx, *s);
+      if (!store) return;
+      if (!p) g->pel.assign(id, nullptr, 0, 0);
+      wire::Status st;
+      if (dead_letter(ctx.broker, ctx.client.db, ctx.now_ms, *s, *g, id, kDeadLetterFatal, *store,
+                      &st)) {
+        ++dead_lettered;
+        group_written(ctx, *s);
+        continue;
+      }
+      if (!st.is_ok()) return ctx.error(st);
+      if (!p) g->pel.remove(id);
+    }
     uint64_t count;
     if (const stream::Pending* p = g->pel.find(id)) {
       count = mode == Mode::kSilent  ? (p->delivery_count > 0 ? p->delivery_count - 1 : 0)
@@ -262,7 +283,7 @@ void xnack(CommandContext& ctx) {
     if (!st.is_ok()) return ctx.error(st);
     group_written(ctx, *s);
   }
-  ctx.reply.integer(static_cast<int64_t>(released.size()));
+  ctx.reply.integer(static_cast<int64_t>(released.size() + dead_lettered));
 }
 
 // XCFGSET key [IDMP-DURATION seconds] [IDMP-MAXSIZE n] (Redis 8.6).

@@ -204,7 +204,8 @@ void xadd(CommandContext& ctx) {
   notify(ctx, "xadd", key);
   if (a.trim.strategy != TrimSpec::Strategy::kNone) {
     bool groups_changed = false;
-    auto removed = stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed);
+    auto removed =
+        stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed, acked_active_since(ctx));
     if (removed && *removed > 0) notify(ctx, "xtrim", key);
   }
   ctx.broker.blocking().signal(ctx.client.db, key);
@@ -410,7 +411,8 @@ void xtrim(CommandContext& ctx) {
   if (replied) return;
   if (!s) return ctx.reply.integer(0);
   bool groups_changed = false;
-  auto removed = stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed);
+  auto removed =
+      stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed, acked_active_since(ctx));
   if (!removed) return ctx.error(removed.status());
   if (*removed > 0) {
     stream_written(ctx, *s);

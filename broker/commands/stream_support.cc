@@ -38,6 +38,11 @@ void stream_written(CommandContext& ctx, stream::Stream& s) {
   ctx.broker.key_modified(ctx.client.db, s.key);
 }
 
+int64_t acked_active_since(const CommandContext& ctx) {
+  const int64_t limit = ctx.broker.config().stream_group_inactive_ms;
+  return limit > 0 ? ctx.now_ms - limit : stream::kEveryGroup;
+}
+
 bool parse_ref_policy(std::string_view arg, stream::RefPolicy* out) {
   if (iequals(arg, "KEEPREF")) {
     *out = stream::RefPolicy::kKeepRef;

@@ -29,6 +29,9 @@ bool parse_interval_id(CommandContext& ctx, std::string_view arg, uint64_t missi
                        StreamId* out, bool* exclusive);
 // KEEPREF | DELREF | ACKED (Redis 8.2, any case): sets *out and returns true for one of them.
 bool parse_ref_policy(std::string_view arg, stream::RefPolicy* out);
+// The `active_since_ms` of group_refs.h for this command: now - stream-group-inactive-ms, or
+// every group when that is 0.
+int64_t acked_active_since(const CommandContext& ctx);
 // COUNT argument: integer, negatives become 0. Replies on failure.
 bool parse_count(CommandContext& ctx, std::string_view arg, int64_t* out);
 

@@ -267,6 +267,8 @@ const std::vector<Option>& options() {
     t.push_back(
         num_opt("stream-node-max-bytes", true, 0, INT64_MAX, &Config::stream_node_max_bytes));
     t.push_back(num_opt("stream-retention-ms", true, 0, INT64_MAX, &Config::stream_retention_ms));
+    t.push_back(
+        num_opt("stream-group-inactive-ms", true, 0, INT64_MAX, &Config::stream_group_inactive_ms));
     t.push_back(mem_opt("stream-retention-bytes", true, &Config::stream_retention_bytes));
     t.push_back(mem_opt("stream-tail-cache-bytes", true, &Config::stream_tail_cache_bytes));
     t.push_back(num_opt("list-max-listpack-size", true, INT32_MIN, INT32_MAX,

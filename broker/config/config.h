@@ -63,6 +63,9 @@ struct Config {
   int64_t stream_node_max_entries = 100;
   int64_t stream_node_max_bytes = 4096;
   int64_t stream_retention_ms = 0;
+  // A consumer group with no consumer seen for this long (and not created or loaded within it)
+  // no longer holds back ACKED deletions and trims (Sluice; 0: off, groups always count).
+  int64_t stream_group_inactive_ms = 0;
   uint64_t stream_retention_bytes = 0;
   uint64_t stream_tail_cache_bytes = 256 * 1024;
   // kv

@@ -616,6 +616,8 @@ void Server::cron() {
   }
   // Stream retention: a bounded slice of streams per tick.
   broker_.streams().apply_retention(now);
+  // Idle-consumer limits of consumer groups (XGROUP SETCONSUMERIDLE).
+  broker_.streams().reap_idle_consumers(now);
   // Idle clients.
   if (config_->timeout > 0) {
     std::vector<Connection*> idle;

@@ -1,5 +1,8 @@
 #include "broker/stream/consumer_group.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "broker/stream/stream.h"
 
 namespace sluice::stream {
@@ -9,6 +12,18 @@ using wire::StreamId;
 Consumer* ConsumerGroup::find_consumer(std::string_view consumer_name) {
   auto it = consumers.find(consumer_name);
   return it == consumers.end() ? nullptr : it->second.get();
+}
+
+int64_t ConsumerGroup::wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t ConsumerGroup::last_active_ms() const {
+  int64_t t = base_time_ms;
+  for (const auto& [consumer_name, c] : consumers) t = std::max(t, c->seen_time_ms);
+  return t;
 }
 
 Consumer* ConsumerGroup::ensure_consumer(std::string_view consumer_name, int64_t now_ms,

@@ -32,6 +32,28 @@ class ConsumerGroup {
   PendingList pel;
   // Ordered by name: the order XINFO CONSUMERS and XPENDING list them in, as Redis's rax.
   std::map<std::string, std::unique_ptr<Consumer>, std::less<>> consumers;
+  // Dead-letter stream (XGROUP SETDLQ, a Sluice extension): with max_deliveries > 0, an entry
+  // that would be delivered more than max_deliveries times, or is XNACKed FATAL, is appended to
+  // the stream `dlq_key` (same database) and acknowledged. dead_letters counts them (lifetime).
+  uint64_t max_deliveries = 0;  // 0: no dead-letter stream (Redis's behaviour)
+  std::string dlq_key;
+  uint64_t dead_letters = 0;
+
+  bool has_dlq() const { return max_deliveries > 0; }
+
+  // Idle-consumer limit (XGROUP SETCONSUMERIDLE, a Sluice extension): consumers without pending
+  // entries idle (XINFO CONSUMERS idle) for at least this many ms are deleted by the server's
+  // cron; those with pending entries are reported as stale. 0: off (Redis's behaviour).
+  int64_t consumer_max_idle_ms = 0;
+  bool consumer_stale(const Consumer& c, int64_t now_ms) const {
+    return consumer_max_idle_ms > 0 && now_ms - c.seen_time_ms >= consumer_max_idle_ms;
+  }
+  // When the group was created or loaded (wall clock): the start of its activity, which is
+  // otherwise its consumers' seen times (last_active_ms()).
+  int64_t base_time_ms = wall_ms();
+  int64_t last_active_ms() const;
+
+  static int64_t wall_ms();
 
   Consumer* find_consumer(std::string_view consumer_name);
   // The consumer, created (with seen time `now_ms`) if missing; *created tells which.

@@ -4,20 +4,30 @@
 
 namespace sluice::stream {
 
-bool entry_referenced(const Stream& s, StreamId id) {
+namespace {
+
+bool inactive(const ConsumerGroup& g, int64_t active_since_ms) {
+  return active_since_ms != kEveryGroup && g.last_active_ms() < active_since_ms;
+}
+
+}  // namespace
+
+bool entry_referenced(const Stream& s, StreamId id, int64_t active_since_ms) {
   for (const auto& [name, g] : s.groups) {
+    if (inactive(*g, active_since_ms)) continue;
     if (id > g->last_delivered_id) return true;
     if (g->pel.find(id)) return true;
   }
   return false;
 }
 
-std::optional<StreamId> first_referenced_id(const Stream& s) {
+std::optional<StreamId> first_referenced_id(const Stream& s, int64_t active_since_ms) {
   std::optional<StreamId> first;
   auto consider = [&first](StreamId id) {
     if (!first || id < *first) first = id;
   };
   for (const auto& [name, g] : s.groups) {
+    if (inactive(*g, active_since_ms)) continue;
     if (!g->pel.empty()) consider(g->pel.entries().begin()->first);
     StreamId undelivered;
     if (g->last_delivered_id.increment(&undelivered)) consider(undelivered);
@@ -61,11 +71,11 @@ wire::Status journal_removed_refs(GroupStore& store, const std::vector<RemovedRe
 }
 
 wire::Result<uint64_t> trim_with_refs(Stream& s, const TrimSpec& spec, RefPolicy policy,
-                                      bool* groups_changed) {
+                                      bool* groups_changed, int64_t active_since_ms) {
   *groups_changed = false;
   TrimSpec capped = spec;
   if (policy == RefPolicy::kAcked) {
-    std::optional<StreamId> keep = first_referenced_id(s);
+    std::optional<StreamId> keep = first_referenced_id(s, active_since_ms);
     if (keep && (!capped.keep_from || *keep < *capped.keep_from)) capped.keep_from = keep;
   }
   const StreamId old_start = s.start();

@@ -27,13 +27,18 @@ enum class RefPolicy : uint8_t {
   kAcked,    // delete only entries no group references
 };
 
+// Groups whose last activity (ConsumerGroup::last_active_ms) is before `active_since_ms` are
+// inactive (stream-group-inactive-ms): they reference nothing, so ACKED no longer waits for them.
+// INT64_MIN (the default) counts every group.
+inline constexpr int64_t kEveryGroup = INT64_MIN;
+
 // Whether some group still needs `id` (see the file comment). False when there are no groups.
-bool entry_referenced(const Stream& s, StreamId id);
+bool entry_referenced(const Stream& s, StreamId id, int64_t active_since_ms = kEveryGroup);
 
 // The smallest ID some group still needs, or nullopt when no group needs anything (no groups,
 // or every group has delivered and acknowledged everything). Trimming with ACKED keeps this ID
 // and everything after it.
-std::optional<StreamId> first_referenced_id(const Stream& s);
+std::optional<StreamId> first_referenced_id(const Stream& s, int64_t active_since_ms = kEveryGroup);
 
 // PEL references removed from one group.
 struct RemovedRefs {
@@ -54,6 +59,6 @@ wire::Status journal_removed_refs(GroupStore& store, const std::vector<RemovedRe
 // first_referenced_id() on; DELREF also removes the trimmed entries' references from every PEL
 // and journals that (*groups_changed is then true). Returns the number of entries removed.
 wire::Result<uint64_t> trim_with_refs(Stream& s, const TrimSpec& spec, RefPolicy policy,
-                                      bool* groups_changed);
+                                      bool* groups_changed, int64_t active_since_ms = kEveryGroup);
 
 }  // namespace sluice::stream

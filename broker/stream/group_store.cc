@@ -75,6 +75,10 @@ Status apply_snapshot(GroupMap* groups, const schema::GroupsSnapshot* snap) {
     auto g = std::make_unique<ConsumerGroup>(std::string(sv(gs->name())));
     g->last_delivered_id = from_fb(gs->last_delivered_id());
     g->entries_read = gs->entries_read();
+    g->max_deliveries = gs->max_deliveries();
+    g->dlq_key = std::string(sv(gs->dlq_key()));
+    g->dead_letters = gs->dead_letters();
+    g->consumer_max_idle_ms = gs->consumer_max_idle();
     std::vector<Consumer*> by_index;
     if (const auto* consumers = gs->consumers()) {
       by_index.reserve(consumers->size());
@@ -288,6 +292,33 @@ Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payloa
       }
       return {};
     }
+    case kGroupDlqRecord: {
+      const auto* r = verified_root<schema::GroupDlq>(payload);
+      if (!r || !r->group()) return corrupt("group dlq");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (!g) return {};
+      g->max_deliveries = r->max_deliveries();
+      g->dlq_key = std::string(sv(r->dlq_key()));
+      return {};
+    }
+    case kGroupConsumerIdleRecord: {
+      const auto* r = verified_root<schema::GroupConsumerIdle>(payload);
+      if (!r || !r->group()) return corrupt("group consumer idle");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (g) g->consumer_max_idle_ms = r->max_idle();
+      return {};
+    }
+    case kDeadLetterRecord: {
+      const auto* r = verified_root<schema::DeadLetter>(payload);
+      if (!r || !r->group()) return corrupt("dead letter");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (!g) return {};
+      if (r->ids()) {
+        for (const auto* id : *r->ids()) g->pel.remove(from_fb(id));
+      }
+      g->dead_letters = r->dead_letters();
+      return {};
+    }
     case kAckRecord: {
       const auto* r = verified_root<schema::Ack>(payload);
       if (!r || !r->group()) return corrupt("ack");
@@ -336,8 +367,11 @@ std::string GroupStore::snapshot_frames(const GroupMap& groups, const IdmpState*
     auto ov = fbb.CreateVector(owners);
     auto tv = fbb.CreateVector(times);
     auto nv = fbb.CreateVector(counts);
-    group_offsets.push_back(
-        schema::CreateGroupSnapshot(fbb, gname, &last, g->entries_read, cv, iv, ov, tv, nv));
+    flatbuffers::Offset<flatbuffers::String> dv;
+    if (g->has_dlq()) dv = fbb.CreateString(g->dlq_key.data(), g->dlq_key.size());
+    group_offsets.push_back(schema::CreateGroupSnapshot(fbb, gname, &last, g->entries_read, cv, iv,
+                                                        ov, tv, nv, g->max_deliveries, dv,
+                                                        g->dead_letters, g->consumer_max_idle_ms));
   }
   fbb.Finish(schema::CreateGroupsSnapshot(fbb, fbb.CreateVector(group_offsets)));
   std::string frames;
@@ -427,6 +461,31 @@ Status GroupStore::nack(const ConsumerGroup& g, std::span<const StreamId> ids,
   auto cv = fbb.CreateVector(counts.data(), counts.size());
   fbb.Finish(schema::CreateNack(fbb, gname, iv, cv));
   return commit(kNackRecord, as_view(fbb));
+}
+
+Status GroupStore::group_dlq(const ConsumerGroup& g) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  auto key = fbb.CreateString(g.dlq_key.data(), g.dlq_key.size());
+  fbb.Finish(schema::CreateGroupDlq(fbb, gname, g.max_deliveries, key));
+  return commit(kGroupDlqRecord, as_view(fbb));
+}
+
+Status GroupStore::group_consumer_idle(const ConsumerGroup& g) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  fbb.Finish(schema::CreateGroupConsumerIdle(fbb, gname, g.consumer_max_idle_ms));
+  return commit(kGroupConsumerIdleRecord, as_view(fbb));
+}
+
+Status GroupStore::dead_letter(const ConsumerGroup& g, std::span<const StreamId> ids) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  schema::EntryId* fb_ids = nullptr;
+  auto iv = fbb.CreateUninitializedVectorOfStructs(ids.size(), &fb_ids);
+  for (size_t i = 0; i < ids.size(); ++i) fb_ids[i] = to_fb(ids[i]);
+  fbb.Finish(schema::CreateDeadLetter(fbb, gname, iv, g.dead_letters));
+  return commit(kDeadLetterRecord, as_view(fbb));
 }
 
 Status GroupStore::idmp_config(const IdmpState& idmp) {

@@ -40,6 +40,9 @@ enum GroupRecordType : uint8_t {
   kIdmpDuplicateRecord = 10,
   kIdmpSnapshotRecord = 11,
   kNackRecord = 12,
+  kGroupDlqRecord = 13,
+  kDeadLetterRecord = 14,
+  kGroupConsumerIdleRecord = 15,
 };
 
 class GroupStore {
@@ -85,6 +88,12 @@ class GroupStore {
   // `counts`.
   wire::Status nack(const ConsumerGroup& g, std::span<const StreamId> ids,
                     std::span<const uint64_t> counts);
+  // XGROUP SETDLQ: the group's dead-letter settings.
+  wire::Status group_dlq(const ConsumerGroup& g);
+  // `ids` were dead-lettered: they left the PEL and g.dead_letters is the new count.
+  wire::Status dead_letter(const ConsumerGroup& g, std::span<const StreamId> ids);
+  // XGROUP SETCONSUMERIDLE: the group's idle-consumer limit.
+  wire::Status group_consumer_idle(const ConsumerGroup& g);
   // XCFGSET: the limits now in `idmp` (its IDs cleared).
   wire::Status idmp_config(const IdmpState& idmp);
   // XADD IDMP added `id` for (pid, iid) at `time_ms`; `idmp` already holds it.

@@ -386,8 +386,59 @@ StreamEngine::Totals StreamEngine::totals() const {
     t.memory_bytes += s->memory_bytes();
     t.segments += s->log().segment_count();
     t.groups += s->groups.size();
+    for (const auto& [name, g] : s->groups) {
+      t.dead_letters += g->dead_letters;
+      if (g->consumer_max_idle_ms <= 0) continue;
+      const int64_t now = ConsumerGroup::wall_ms();
+      for (const auto& [cname, c] : g->consumers) {
+        if (g->consumer_stale(*c, now)) ++t.stale_consumers;
+      }
+    }
   }
   return t;
+}
+
+uint64_t StreamEngine::reap_idle_consumers(int64_t now_ms) {
+  uint64_t reaped = 0;
+  for (const auto& [n, s] : by_number_) {
+    for (const auto& [gname, g] : s->groups) {
+      if (g->consumer_max_idle_ms <= 0) continue;
+      std::vector<std::string> idle;
+      for (const auto& [cname, c] : g->consumers) {
+        if (c->pending.empty() && g->consumer_stale(*c, now_ms)) idle.push_back(cname);
+      }
+      if (idle.empty()) continue;
+      wire::Status st;
+      auto store = group_store(*s, &st);
+      if (!store) {
+        spdlog::warn("streams: idle consumers of group '{}' kept: {}", gname, st.detail());
+        continue;
+      }
+      for (const std::string& cname : idle) {
+        g->delete_consumer(cname);
+        st = store->consumer_delete(*g, cname);
+        if (!st.is_ok()) {
+          spdlog::warn("streams: deleting idle consumer '{}' failed: {}", cname, st.detail());
+          break;
+        }
+        ++reaped;
+        broker_.notify('t', "xgroup-delconsumer", s->key, s->db);
+      }
+      mark_dirty(*s);
+    }
+  }
+  consumers_reaped_ += reaped;
+  return reaped;
+}
+
+std::vector<StreamEngine::DeadLetterGroup> StreamEngine::dead_letter_groups() const {
+  std::vector<DeadLetterGroup> out;
+  for (const auto& [n, s] : by_number_) {
+    for (const auto& [name, g] : s->groups) {
+      if (g->has_dlq()) out.push_back({s->db, &s->key, g.get()});
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice::stream

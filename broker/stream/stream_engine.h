@@ -65,6 +65,12 @@ class StreamEngine final : public core::DurableSource {
   RetentionPass apply_retention(int64_t now_ms, size_t max_streams = kRetentionStreamsPerCall,
                                 size_t max_segments = kRetentionSegmentsPerCall);
 
+  // Idle-consumer limits (XGROUP SETCONSUMERIDLE): deletes, in every group with a limit, the
+  // consumers without pending entries idle for at least the limit, journaling each deletion and
+  // emitting `xgroup-delconsumer`. Returns how many were deleted (server cron, every tick).
+  uint64_t reap_idle_consumers(int64_t now_ms);
+  uint64_t consumers_reaped() const { return consumers_reaped_; }
+
   // INFO streams.
   struct Totals {
     uint64_t streams = 0;
@@ -73,8 +79,17 @@ class StreamEngine final : public core::DurableSource {
     uint64_t memory_bytes = 0;
     uint64_t segments = 0;
     uint64_t groups = 0;
+    uint64_t dead_letters = 0;     // entries moved to dead-letter streams, all groups (lifetime)
+    uint64_t stale_consumers = 0;  // consumers past their group's idle limit, pending entries
   };
   Totals totals() const;
+  // Every group with a dead-letter stream (INFO streams), in stream-number order.
+  struct DeadLetterGroup {
+    int db;
+    const std::string* key;
+    const ConsumerGroup* group;
+  };
+  std::vector<DeadLetterGroup> dead_letter_groups() const;
   uint64_t recovered_truncated_bytes() const { return truncated_bytes_; }
 
   // core::DurableSource
@@ -100,7 +115,8 @@ class StreamEngine final : public core::DurableSource {
   std::set<uint64_t> created_unsynced_;  // streams created since the last completed sync
   bool rolled_back_ = false;             // close() writes nothing (roll_back())
   uint64_t truncated_bytes_ = 0;
-  uint64_t retention_cursor_ = 0;  // the stream number retention visits next
+  uint64_t retention_cursor_ = 0;
+  uint64_t consumers_reaped_ = 0;  // the stream number retention visits next
   int streams_dir_fd_ = -1;
 };
 
