@@ -15,7 +15,8 @@
 
 namespace sluice::kv {
 
-inline constexpr size_t kHashMaxListpackEntries = 128;
+// Redis 7.0's defaults (hash-max-listpack-entries 512, hash-max-listpack-value 64).
+inline constexpr size_t kHashMaxListpackEntries = 512;
 inline constexpr size_t kHashMaxListpackValue = 64;
 // Redis stores strings of up to 44 bytes in one allocation with their header ("embstr").
 inline constexpr size_t kEmbstrMaxBytes = 44;

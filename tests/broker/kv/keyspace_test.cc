@@ -123,9 +123,11 @@ TEST_SUITE("kv.keyspace") {
     CHECK(h.encoding() == "hashtable");
     CHECK(*h.get("b") == "3");
     kv::HashObject big;
-    for (int i = 0; i < 129; ++i) big.set(std::to_string(i), "v");
+    for (int i = 0; i < 512; ++i) big.set(std::to_string(i), "v");
+    CHECK(big.encoding() == "listpack");  // hash-max-listpack-entries is 512, as in Redis 7.0
+    big.set("512", "v");
     CHECK(big.encoding() == "hashtable");
-    CHECK(big.size() == 129);
+    CHECK(big.size() == 513);
   }
 
   TEST_CASE("string encodings are reported as Redis would") {
