@@ -17,6 +17,7 @@
 #include "broker/commands/list_support.h"
 #include "broker/commands/set_support.h"
 #include "broker/commands/zset_support.h"
+#include "broker/core/eviction.h"
 #include "broker/kv/rdb_codec.h"
 #include "broker/kv/rdb_stream.h"
 #include "broker/stream/consumer_group.h"
@@ -216,8 +217,14 @@ void restore(CommandContext& ctx) {
   core::Object* stored = replace_key(ctx, db, key, std::move(fresh));
   if (!stream_value) ctx.broker.kv().record_value(db, key, *stored);
   if (ttl != 0) set_ttl(ctx, db, key, *stored, ttl);
-  // IDLETIME back-dates the access time (FREQ has no counter to set: Sluice keeps none).
-  if (opt.idle_seconds > 0) {
+  // As Redis's objectSetLRUOrLFU: FREQ sets the LFU counter under an LFU policy, IDLETIME
+  // back-dates the access time under any other; the option the policy does not use is ignored.
+  if (core::lfu_policy(ctx.broker.config())) {
+    if (opt.freq >= 0) {
+      stored->lfu_counter = static_cast<uint8_t>(opt.freq);
+      stored->last_access_ms = ctx.now_ms;
+    }
+  } else if (opt.idle_seconds > 0) {
     const int64_t idle_ms = std::min(opt.idle_seconds, ctx.now_ms / 1000) * 1000;
     stored->last_access_ms = std::max<int64_t>(1, ctx.now_ms - idle_ms);
   }
