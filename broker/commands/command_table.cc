@@ -24,6 +24,7 @@ CommandTable::CommandTable() {
   register_lcs_commands(*this);
   register_scripting_commands(*this);
   register_function_commands(*this);
+  register_replication_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
 }

@@ -106,8 +106,9 @@ void register_list_commands(CommandTable& table);
 void register_bitmap_commands(CommandTable& table);  // + BITFIELD (bitfield_command.cc)
 void register_hyperloglog_commands(CommandTable& table);
 void register_lcs_commands(CommandTable& table);
-void register_scripting_commands(CommandTable& table);  // EVAL*, SCRIPT
-void register_function_commands(CommandTable& table);   // FUNCTION, FCALL*
+void register_scripting_commands(CommandTable& table);    // EVAL*, SCRIPT
+void register_function_commands(CommandTable& table);     // FUNCTION, FCALL*
+void register_replication_commands(CommandTable& table);  // REPLICAOF, ROLE, WAIT, PSYNC...
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

@@ -7,6 +7,7 @@
 #include "broker/commands/command_table.h"
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
+#include "broker/replication/replication.h"
 
 namespace sluice::commands {
 namespace {
@@ -50,12 +51,41 @@ bool is_transaction_control(const CommandSpec& spec) {
          spec.name == "watch" || spec.name == "quit" || spec.name == "reset";
 }
 
+// Commands whose TTL argument is relative to the clock: the replication stream gets them
+// followed by PEXPIREAT with the absolute time they set, so a replica expires the key when the
+// master does.
+bool has_relative_ttl(const CommandSpec& spec) {
+  const std::string& n = spec.name;
+  return n == "set" || n == "setex" || n == "psetex" || n == "getex" || n == "expire" ||
+         n == "pexpire";
+}
+
+void propagate_with_absolute_ttl(core::Broker& broker, replication::Replication& repl, int db,
+                                 std::span<const std::string_view> argv) {
+  repl.emit(db, argv);
+  core::Object* obj = broker.db(db).find(argv[1], core::now_ms());
+  if (!obj || obj->expire_at_ms <= 0) return;
+  std::string at = std::to_string(obj->expire_at_ms);
+  std::string_view pexpireat[] = {"PEXPIREAT", argv[1], at};
+  repl.emit(db, pexpireat);
+}
+
 // The handler and its bookkeeping, shared by clients' commands and scripts' commands.
 inline int64_t run_handler(core::Broker& broker, core::Client& client, const CommandSpec& spec,
                            std::span<const std::string_view> argv, int64_t now_ms) {
   int64_t t0 = core::now_us();
   CommandContext ctx(broker, client, argv, &spec, now_ms);
+  // The one place writes reach the replication stream: a write that did not emit its effects
+  // itself (replication.h) goes verbatim; a container (EXEC, a script) goes as what it ran.
+  auto& repl = replication::of(broker);
+  auto scope = repl.begin_command();
+  const int db = client.db;
   spec.handler(ctx);
+  const bool wrote = (spec.flags & kWrite) && !ctx.failed && !ctx.blocked;
+  if (wrote && repl.active() && argv.size() >= 2 && has_relative_ttl(spec)) {
+    propagate_with_absolute_ttl(broker, repl, db, argv);
+  }
+  repl.end_command(scope, db, argv, wrote);
   int64_t took = core::now_us() - t0;
   ++broker.stats().total_commands_processed;
   ++client.commands_processed;
@@ -83,6 +113,9 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
   if (spec->flags & kNoScript) return ScriptCall::kNoScript;
   if (spec->flags & kWrite) {
     if (read_only) return ScriptCall::kReadOnly;
+    if (broker.config().replica_read_only && replication::of(broker).is_replica()) {
+      return ScriptCall::kReadOnly;
+    }
     if (broker.storage_failed()) return ScriptCall::kMisconf;
   }
   run_handler(broker, script_client, *spec, argv, core::now_ms());
@@ -215,6 +248,13 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     reject(broker, client,
            std::string("EXECABORT Transaction discarded because of: ") +
                busy_script_error(broker.busy_script));
+    return false;
+  }
+  if ((spec->flags & kWrite) && !client.master && cfg.replica_read_only &&
+      replication::of(broker).is_replica()) {
+    flag_multi_error();
+    ++spec->stats.rejected_calls;
+    reject(broker, client, "READONLY You can't write against a read only replica.");
     return false;
   }
   if (client.in_multi && !is_transaction_control(*spec)) {

@@ -10,6 +10,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_support.h"
+#include "broker/commands/replication_effects.h"
 #include "broker/commands/stream_support.h"
 #include "broker/stream/stream_engine.h"
 
@@ -42,8 +43,9 @@ Consumer* reading_consumer(core::Broker& broker, int db, std::string_view key, C
 
 // Delivers up to `count` (0 = all) entries after the group's cursor to `c`, appending their
 // RESP to *out. Journals the delivery (or only the consumer's seen time). Returns the count.
-uint64_t deliver_new(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count,
-                     bool noack, GroupStore& store, std::string* out, wire::Status* st) {
+uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream& s,
+                     ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count, bool noack,
+                     GroupStore& store, std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   ids.clear();
   StreamId from;
@@ -69,13 +71,14 @@ uint64_t deliver_new(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, uint
   } else {
     *st = store.consumer_seen(g, c);
   }
+  propagate_delivery(broker, db, key, g, c.name, now, ids, {});
   return n;
 }
 
 // Re-delivers `c`'s pending entries with IDs > `after` (deleted entries show as [id, nil]).
-uint64_t deliver_history(Stream& s, ConsumerGroup& g, Consumer& c, StreamId after, int64_t now,
-                         uint64_t count, int protocol, GroupStore& store, std::string* out,
-                         wire::Status* st) {
+uint64_t deliver_history(core::Broker& broker, int db, std::string_view key, Stream& s,
+                         ConsumerGroup& g, Consumer& c, StreamId after, int64_t now, uint64_t count,
+                         int protocol, GroupStore& store, std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   thread_local std::vector<uint64_t> counts;
   ids.clear();
@@ -110,12 +113,14 @@ uint64_t deliver_history(Stream& s, ConsumerGroup& g, Consumer& c, StreamId afte
   } else {
     *st = store.consumer_seen(g, c);
   }
+  propagate_delivery(broker, db, key, g, c.name, now, ids, counts);
   return n;
 }
 
 }  // namespace
 
 void xreadgroup(CommandContext& ctx) {
+  propagate_nothing(ctx.broker);  // deliveries send their effects (replication_effects.h)
   ReadOptions opts;
   if (!parse_read_options(ctx, true, &opts)) return;
   const int64_t timeout = opts.timeout;
@@ -182,11 +187,12 @@ void xreadgroup(CommandContext& ctx) {
     r.bulk(key);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = t.history ? deliver_history(*t.s, *t.g, *c, t.after, ctx.now_ms,
-                                             static_cast<uint64_t>(count), ctx.client.protocol,
-                                             *store, &entries, &st)
-                           : deliver_new(*t.s, *t.g, *c, ctx.now_ms, static_cast<uint64_t>(count),
-                                         noack, *store, &entries, &st);
+    uint64_t n = t.history
+                     ? deliver_history(ctx.broker, db, key, *t.s, *t.g, *c, t.after, ctx.now_ms,
+                                       static_cast<uint64_t>(count), ctx.client.protocol, *store,
+                                       &entries, &st)
+                     : deliver_new(ctx.broker, db, key, *t.s, *t.g, *c, ctx.now_ms,
+                                   static_cast<uint64_t>(count), noack, *store, &entries, &st);
     if (!st.is_ok()) return ctx.error(st);
     r.array(n);
     r.raw(entries);
@@ -244,7 +250,8 @@ void xreadgroup(CommandContext& ctx) {
     Consumer* c = reading_consumer(*broker, db, key, *g, wait->consumer, now);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = deliver_new(*s, *g, *c, now, wait->count, wait->noack, store, &entries, &st);
+    uint64_t n = deliver_new(*broker, db, key, *s, *g, *c, now, wait->count, wait->noack, store,
+                             &entries, &st);
     broker->streams().mark_dirty(*s);
     if (!st.is_ok()) {
       r.error(error_text(st));

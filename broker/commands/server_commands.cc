@@ -432,13 +432,6 @@ void slowlog_help(CommandContext& ctx) {
   ctx.reply.simple("    Reset the slowlog.");
 }
 
-void role(CommandContext& ctx) {
-  ctx.reply.array(3);
-  ctx.reply.bulk("master");
-  ctx.reply.integer(0);
-  ctx.reply.array(0);
-}
-
 void lastsave(CommandContext& ctx) { ctx.reply.integer(ctx.now_ms / 1000); }
 
 void save(CommandContext& ctx) {
@@ -533,8 +526,6 @@ void register_server_commands(CommandTable& t) {
   slowlog.subcommands.push_back(srv("help", 2, kLoading | kStale, slowlog_help,
                                     "Show helpful text about the different subcommands", "@slow"));
   t.add(std::move(slowlog));
-  t.add(srv("role", 1, kNoScript | kLoading | kStale | kFast, role, "Returns the replication role.",
-            "@admin @fast @dangerous"));
   t.add(srv("lastsave", 1, kLoading | kStale | kFast, lastsave,
             "Returns the Unix timestamp of the last successful save to disk.",
             "@admin @fast @dangerous"));

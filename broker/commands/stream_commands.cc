@@ -8,6 +8,7 @@
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_api.h"
+#include "broker/commands/replication_effects.h"
 #include "broker/commands/stream_support.h"
 #include "broker/stream/consumer_group.h"
 #include "broker/stream/stream_engine.h"
@@ -158,10 +159,14 @@ void xadd(CommandContext& ctx) {
   stream_written(ctx, *s);
   reply_id(ctx.reply, *id);
   notify(ctx, "xadd", key);
+  bool trimmed = false;
   if (a.trim.strategy != TrimSpec::Strategy::kNone) {
     auto removed = s->trim(a.trim);
     if (removed && *removed > 0) notify(ctx, "xtrim", key);
+    trimmed = removed && *removed > 0;
   }
+  propagate_xadd(ctx.broker, ctx.client.db, key, *id, ctx.args.subspan(field_pos), trimmed,
+                 s->length());
   ctx.broker.blocking().signal(ctx.client.db, key);
 }
 
@@ -358,6 +363,9 @@ void xtrim(CommandContext& ctx) {
   if (*removed > 0) {
     stream_written(ctx, *s);
     notify(ctx, "xtrim", ctx.arg(1));
+    propagate_xtrim(ctx.broker, ctx.client.db, ctx.arg(1), s->length());
+  } else {
+    propagate_nothing(ctx.broker);
   }
   ctx.reply.integer(static_cast<int64_t>(*removed));
 }

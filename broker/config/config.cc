@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -309,6 +310,36 @@ const std::vector<Option>& options() {
                    return {};
                  }});
     t.push_back(num_opt("metrics-max-series", true, 0, INT64_MAX, &Config::metrics_max_series));
+    // Changed at runtime by REPLICAOF, not CONFIG SET (as in Redis).
+    t.push_back({"replicaof", false, [](const Config& c) { return c.replicaof; },
+                 [](Config& c, const Values& v) -> std::string {
+                   Values words = split_words(v);
+                   if (words.empty() ||
+                       (words.size() == 2 && lower(words[0]) == "no" && lower(words[1]) == "one")) {
+                     c.replicaof.clear();
+                     return {};
+                   }
+                   if (words.size() != 2) return "wrong number of arguments";
+                   char* end = nullptr;
+                   long port = std::strtol(words[1].c_str(), &end, 10);
+                   if (*end != '\0' || port <= 0 || port > 65535) return "Invalid master port";
+                   c.replicaof = words[0] + " " + words[1];
+                   return {};
+                 }});
+    for (const char* name : {"replica-read-only", "slave-read-only"}) {
+      t.push_back(bool_opt(name, true, &Config::replica_read_only));
+    }
+    t.push_back(
+        mem_opt("repl-backlog-size", true, &Config::repl_backlog_size, 16 * 1024, INT64_MAX));
+    t.push_back(
+        num_opt("repl-ping-replica-period", true, 1, INT32_MAX, &Config::repl_ping_replica_period));
+    for (const char* name : {"replica-priority", "slave-priority"}) {
+      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::replica_priority));
+    }
+    t.push_back(str_opt("replica-announce-ip", true, &Config::replica_announce_ip));
+    t.push_back(num_opt("replica-announce-port", true, 0, 65535, &Config::replica_announce_port));
+    t.push_back(str_opt("masterauth", true, &Config::masterauth));
+    t.push_back(str_opt("masteruser", true, &Config::masteruser));
     return t;
   }();
   return table;
@@ -317,6 +348,7 @@ const std::vector<Option>& options() {
 const Option* find_option(std::string_view name) {
   std::string key = lower(name);
   if (key == "slave-output-buffer-limit") key = "client-output-buffer-limit";
+  if (key == "slaveof") key = "replicaof";
   for (const auto& o : options()) {
     if (key == o.name) return &o;
   }

@@ -83,6 +83,16 @@ struct Config {
   int metrics_port = 0;                   // 0 = no metrics endpoint
   std::vector<std::string> metrics_bind;  // empty = the addresses of `bind`
   int64_t metrics_max_series = 10000;     // per-stream/group/consumer samples in one scrape
+  // replication (broker/replication/replication.h)
+  std::string replicaof;                  // "host port" of the master; empty: this is a master
+  bool replica_read_only = true;          // replica-read-only (slave-read-only)
+  uint64_t repl_backlog_size = 1 << 20;   // bytes of the replication stream kept for PSYNC
+  int64_t repl_ping_replica_period = 10;  // seconds between PINGs in the replication stream
+  int64_t replica_priority = 100;         // replica-priority (slave-priority), for Sentinel
+  std::string replica_announce_ip;        // the address the master reports for this replica
+  int64_t replica_announce_port = 0;      // the port it reports (0: the listening port)
+  std::string masterauth;                 // AUTH sent to the master (with masteruser if set)
+  std::string masteruser;
 };
 
 // The addresses the metrics endpoint listens on: metrics-bind, or bind's when it is empty.

@@ -51,6 +51,11 @@ class ServerControl {
   virtual void sleep_ms(int64_t ms) = 0;
   // Drops in-memory state and reopens everything from disk (DEBUG RELOAD).
   virtual std::string reload() = 0;
+  // Connects to a master as its replica (replication.h), or drops the link (empty host).
+  virtual void set_master(const std::string& host, int port) {
+    (void)host;
+    (void)port;
+  }
 };
 
 // An extension that lives as long as the broker (the scripting engine): core owns it without
@@ -197,6 +202,8 @@ class Broker {
 
   // Scripting (broker/scripting/), created by the commands layer on first use.
   std::unique_ptr<BrokerExtension> scripting;
+  // Replication (broker/replication/), created on first use.
+  std::unique_ptr<BrokerExtension> replication;
   // The function libraries' code as the KV journal last recorded it: replay (below scripting)
   // fills it, the scripting layer compiles it after open() and keeps it current.
   std::vector<std::string> function_libraries;

@@ -18,6 +18,7 @@ namespace sluice::server {
 class Connection;
 class SendRing;
 class MetricsHttp;
+class MasterLink;
 
 class Server final : public core::ServerControl {
  public:
@@ -54,6 +55,13 @@ class Server final : public core::ServerControl {
   int64_t uptime_ms() const override;
   void sleep_ms(int64_t ms) override;
   std::string reload() override;
+  void set_master(const std::string& host, int port) override;
+
+  // Replication (master_link.h): the link to the master is gone (the cron reconnects).
+  void master_link_closed(MasterLink* link);
+  // Replaces the data directory's contents with a full-sync payload and reopens the engines.
+  // Returns an error text (empty on success).
+  std::string replace_data(std::string_view payload);
 
  private:
   static void on_connection(uv_stream_t* server, int status);
@@ -80,6 +88,11 @@ class Server final : public core::ServerControl {
   void admit(Connection* conn);
   bool listen_all();
   void wait_for_worker();
+  void replication_cron(int64_t now);
+  // replid and offset of a replica's data, kept across a clean restart (partial resync).
+  std::string repl_state_path() const;
+  void save_repl_state();
+  void load_repl_state();
 
   config::Config* config_;
   core::Broker broker_;
@@ -114,6 +127,9 @@ class Server final : public core::ServerControl {
   std::atomic<bool> worker_busy_{false};
   int64_t started_ms_ = 0;
   int exit_code_ = 0;
+  MasterLink* master_link_ = nullptr;
+  int64_t last_repl_cron_ms_ = 0;
+  int64_t last_repl_ping_ms_ = 0;
   friend class Connection;
 };
 

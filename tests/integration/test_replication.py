@@ -1,0 +1,310 @@
+"""Replication (REPLICAOF, PSYNC, WAIT): one master and two replicas on loopback. A mixed load on
+the master (streams, consumer groups, KV types, scripts, transactions, blocking pops), then every
+key compared between the master and each replica; read-only replicas; WAIT; a replica restart
+resumes with a partial resync; a promoted replica takes writes."""
+
+import time
+
+from sluice_harness import *
+
+
+def info(conn, section="replication"):
+    text = conn.call("INFO", section)
+    out = {}
+    for line in text.decode().splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
+def wait_link_up(replica):
+    c = replica.conn()
+    wait_until(lambda: info(c).get("master_link_status") == "up", timeout=20,
+               msg="replica link up")
+
+
+def wait_caught_up(master, *replicas):
+    m = master.conn()
+    for r in replicas:
+        rc = r.conn()
+        wait_until(lambda: info(rc)["slave_repl_offset"] == info(m)["master_repl_offset"],
+                   timeout=20, msg="replica offset reaches the master's")
+
+
+def drop_times(value):
+    """XINFO replies without the fields that are the local clock of each server."""
+    if isinstance(value, list):
+        out = []
+        skip = False
+        for i, v in enumerate(value):
+            if skip:
+                skip = False
+                continue
+            if v in (b"seen-time", b"active-time", b"idle", b"inactive"):
+                skip = True
+                continue
+            out.append(drop_times(v))
+        return out
+    return value
+
+
+def snapshot(srv, db=0):
+    """Every key of `db` with its type, value, absolute expiry and, for streams, entries, XINFO
+    STREAM FULL, groups, consumers and the PEL."""
+    c = srv.conn()
+    c.call("SELECT", db)
+    keys = []
+    cursor = b"0"
+    while True:
+        cursor, batch = c.call("SCAN", cursor, "COUNT", 1000)
+        keys += batch
+        if cursor == b"0":
+            break
+    out = {}
+    for k in sorted(keys):
+        t = c.call("TYPE", k)
+        item = {"type": t, "pexpiretime": c.call("PEXPIRETIME", k)}
+        if t == b"string":
+            item["value"] = c.call("GET", k)
+        elif t == b"hash":
+            item["value"] = sorted(c.call("HGETALL", k))
+        elif t == b"list":
+            item["value"] = c.call("LRANGE", k, 0, -1)
+        elif t == b"set":
+            item["value"] = sorted(c.call("SMEMBERS", k))
+        elif t == b"zset":
+            item["value"] = c.call("ZRANGE", k, 0, -1, "WITHSCORES")
+        elif t == b"stream":
+            item["entries"] = c.call("XRANGE", k, "-", "+")
+            item["full"] = drop_times(c.call("XINFO", "STREAM", k, "FULL"))
+            groups = c.call("XINFO", "GROUPS", k)
+            item["groups"] = groups
+            for g in groups:
+                name = g[g.index(b"name") + 1]
+                item[b"consumers:" + name] = drop_times(c.call("XINFO", "CONSUMERS", k, name))
+                item[b"pending:" + name] = c.call("XPENDING", k, name)
+                ext = c.call("XPENDING", k, name, "-", "+", 100000)
+                item[b"pel:" + name] = [[e[0], e[1], e[3]] for e in ext]
+        out[k] = item
+    return out
+
+
+def assert_same_data(master, replica, dbs=(0, 1)):
+    for db in dbs:
+        m = snapshot(master, db)
+        r = snapshot(replica, db)
+        assert_eq(sorted(r.keys()), sorted(m.keys()), f"keys of db {db}")
+        for k in m:
+            assert_eq(r[k], m[k], f"key {k!r} of db {db}")
+
+
+def mixed_load(master, rounds=200):
+    c = master.conn()
+    c.call("XGROUP", "CREATE", "jobs", "workers", "$", "MKSTREAM")
+    c.call("XGROUP", "CREATE", "jobs", "audit", "0")
+    for i in range(rounds):
+        c.call("XADD", "jobs", "*", "n", i, "payload", "x" * (i % 17))
+        c.call("XADD", "chat", "MAXLEN", "~", 50, "*", "msg", f"hello {i}")
+        c.call("SET", f"k:{i % 20}", i)
+        c.call("HSET", "h", f"f{i % 30}", i)
+        c.call("LPUSH", "l", i)
+        c.call("ZADD", "z", i * 1.5, f"m{i % 40}")
+        c.call("SADD", "s", i % 25)
+        if i % 3 == 0:
+            got = c.call("XREADGROUP", "GROUP", "workers", f"w{i % 4}", "COUNT", 2,
+                         "STREAMS", "jobs", ">")
+            if got:
+                for entry in got[0][1][:1]:
+                    c.call("XACK", "jobs", "workers", entry[0])
+        if i % 7 == 0:
+            c.call("XREADGROUP", "GROUP", "audit", "a", "COUNT", 5, "NOACK", "STREAMS", "jobs",
+                   ">")
+        if i % 11 == 0:
+            c.call("EVAL", "redis.call('INCR', KEYS[1]); "
+                           "return redis.call('XADD', KEYS[2], '*', 'via', 'lua')",
+                   2, "script:counter", "jobs")
+        if i % 13 == 0:
+            c.call("RPOP", "l")
+            c.call("ZPOPMIN", "z")
+    c.call("XTRIM", "chat", "MAXLEN", "~", 20)
+    c.call("XDEL", "jobs", c.call("XRANGE", "jobs", "-", "+", "COUNT", 1)[0][0])
+    c.call("XCLAIM", "jobs", "workers", "thief", 0,
+           c.call("XPENDING", "jobs", "workers", "-", "+", 1)[0][0])
+    # A transaction, another database, absolute expiry, a function-free script that only reads.
+    c.pipeline(("MULTI",), ("SET", "tx:a", 1), ("INCR", "tx:a"), ("SELECT", 1),
+               ("SET", "db1:key", "v"), ("EXEC",))
+    c.call("SET", "ttl:abs", "v", "PXAT", int(time.time() * 1000) + 3600_000)
+    c.call("EVAL", "return redis.call('GET', KEYS[1])", 1, "k:1")
+
+
+@test(timeout=120)
+def full_sync_and_live_feed_give_equal_data():
+    with Server() as master:
+        m = master.conn()
+        # Data before the replicas attach travels in the full sync.
+        for i in range(50):
+            m.call("XADD", "before", "*", "i", i)
+        m.call("XGROUP", "CREATE", "before", "g", "0")
+        m.call("XREADGROUP", "GROUP", "g", "c", "COUNT", 10, "STREAMS", "before", ">")
+        m.call("SET", "plain", "value")
+        with Server("--replicaof", "127.0.0.1", master.port) as r1, \
+                Server("--replicaof", "127.0.0.1", master.port) as r2:
+            wait_link_up(r1)
+            wait_link_up(r2)
+            mixed_load(master)
+            assert_eq(m.call("WAIT", 2, 10000), 2)
+            wait_caught_up(master, r1, r2)
+            assert_same_data(master, r1)
+            assert_same_data(master, r2)
+            rc = r1.conn()
+            assert_eq(rc.call("XLEN", "before"), 50)
+            assert_eq(rc.call("XPENDING", "before", "g")[0], 10)
+            assert_eq(rc.call("GET", "plain"), b"value")
+            assert_eq(rc.call("XLEN", "jobs"), m.call("XLEN", "jobs"))
+            assert_true(rc.call("XLEN", "jobs") > 200, "the live feed reached the replica")
+            assert_eq(rc.call("XPENDING", "jobs", "workers"), m.call("XPENDING", "jobs", "workers"))
+            assert_true(rc.call("XPENDING", "jobs", "workers")[0] > 0, "entries are pending")
+            assert_eq(rc.call("DBSIZE"), m.call("DBSIZE"))
+            st = info(m, "stats")
+            assert_eq(st["sync_full"], "2")
+
+
+@test(timeout=60)
+def replicas_refuse_writes_and_report_their_role():
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as replica:
+        wait_link_up(replica)
+        r = replica.conn()
+        assert_error(r.call("SET", "k", "v"), "READONLY You can't write against a read only replica.")
+        assert_error(r.call("XADD", "s", "*", "f", "v"), "READONLY")
+        m = master.conn()
+        m.call("SET", "k", "v")
+        assert_eq(m.call("WAIT", 1, 10000), 1)
+        wait_caught_up(master, replica)
+        assert_eq(r.call("GET", "k"), b"v")
+        role = r.call("ROLE")
+        assert_eq(role[:4], [b"slave", b"127.0.0.1", master.port, b"connected"])
+        mrole = m.call("ROLE")
+        assert_eq(mrole[0], b"master")
+        assert_eq(len(mrole[2]), 1)
+        assert_eq(mrole[2][0][1], str(replica.port).encode())
+        mi = info(m)
+        assert_eq(mi["role"], "master")
+        assert_eq(mi["connected_slaves"], "1")
+        assert_true(mi["slave0"].startswith(f"ip=127.0.0.1,port={replica.port},state=online,"),
+                    mi["slave0"])
+        ri = info(r)
+        assert_eq(ri["role"], "slave")
+        assert_eq(ri["master_port"], str(master.port))
+        assert_eq(ri["master_sync_in_progress"], "0")
+        assert_eq(ri["slave_read_only"], "1")
+        assert_eq(ri["master_replid"], mi["master_replid"])
+        assert_eq(len(info(m, "server")["run_id"]), 40)
+        # WAIT on a replica is refused; WAIT for more replicas than exist times out with 1.
+        assert_error(r.call("WAIT", 1, 0), "ERR WAIT cannot be used with replica instances")
+        assert_eq(m.call("WAIT", 2, 200), 1)
+
+
+@test(timeout=60)
+def blocked_readers_on_a_replica_wake_on_replicated_entries():
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as replica:
+        wait_link_up(replica)
+        m = master.conn()
+        m.call("XADD", "feed", "1-1", "a", "1")
+        m.call("WAIT", 1, 10000)
+        reader = replica.conn()
+        reader.send("XREAD", "BLOCK", 0, "STREAMS", "feed", "$")
+        time.sleep(0.2)
+        m.call("XADD", "feed", "2-1", "b", "2")
+        got = reader.read(timeout=10)
+        assert_eq(got, [[b"feed", [[b"2-1", [b"b", b"2"]]]]])
+        # A client blocked on a master's list is served by a later push: the replica gets the pop.
+        blocker = master.conn()
+        blocker.send("BLPOP", "q", 0)
+        time.sleep(0.2)
+        m.call("RPUSH", "q", "x", "y")
+        assert_eq(blocker.read(timeout=10), [b"q", b"x"])
+        # A blocked XREADGROUP served later: the replica gets the delivery.
+        m.call("XGROUP", "CREATE", "feed", "g", "$")
+        group_reader = master.conn()
+        group_reader.send("XREADGROUP", "GROUP", "g", "c", "BLOCK", 0, "STREAMS", "feed", ">")
+        time.sleep(0.2)
+        m.call("XADD", "feed", "3-1", "c", "3")
+        assert_eq(group_reader.read(timeout=10), [[b"feed", [[b"3-1", [b"c", b"3"]]]]])
+        m.call("WAIT", 1, 10000)
+        wait_caught_up(master, replica)
+        assert_same_data(master, replica, dbs=(0,))
+
+
+@test(timeout=90)
+def a_restarted_replica_resumes_with_a_partial_resync():
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as replica:
+        wait_link_up(replica)
+        m = master.conn()
+        for i in range(100):
+            m.call("XADD", "s", "*", "i", i)
+        m.call("WAIT", 1, 10000)
+        wait_caught_up(master, replica)
+        before = info(m, "stats")
+        replica.stop()
+        for i in range(100):
+            m.call("XADD", "s", "*", "i", i)
+            m.call("HSET", "h", i, i)
+        replica.start()
+        wait_link_up(replica)
+        m.call("WAIT", 1, 10000)
+        wait_caught_up(master, replica)
+        after = info(m, "stats")
+        assert_eq(int(after["sync_partial_ok"]), int(before["sync_partial_ok"]) + 1)
+        assert_eq(after["sync_full"], before["sync_full"])
+        assert_same_data(master, replica, dbs=(0,))
+
+
+@test(timeout=90)
+def a_promoted_replica_takes_writes_and_keeps_the_old_history():
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as r1, \
+            Server("--replicaof", "127.0.0.1", master.port) as r2:
+        wait_link_up(r1)
+        wait_link_up(r2)
+        m = master.conn()
+        m.call("XADD", "s", "*", "f", "v")
+        m.call("WAIT", 2, 10000)
+        wait_caught_up(master, r1, r2)
+        old_id = info(m)["master_replid"]
+        master.stop()
+        c1 = r1.conn()
+        assert_eq(c1.call("REPLICAOF", "NO", "ONE"), "OK")
+        i1 = info(c1)
+        assert_eq(i1["role"], "master")
+        assert_eq(i1["master_replid2"], old_id)
+        # The other replica follows the promoted one without a full copy.
+        assert_eq(r2.conn().call("REPLICAOF", "127.0.0.1", r1.port), "OK")
+        wait_link_up(r2)
+        assert_eq(info(c1, "stats")["sync_partial_ok"], "1")
+        assert_eq(info(c1, "stats")["sync_full"], "0")
+        c1.call("XADD", "s", "*", "after", "promotion")
+        c1.call("SET", "new", "data")
+        assert_eq(c1.call("WAIT", 1, 10000), 1)
+        wait_caught_up(r1, r2)
+        assert_eq(r2.conn().call("GET", "new"), b"data")
+        assert_same_data(r1, r2, dbs=(0,))
+
+
+@test(timeout=60)
+def replicaof_at_runtime_and_bad_arguments():
+    with Server() as master, Server() as other:
+        master.conn().call("SET", "from-master", "1")
+        o = other.conn()
+        o.call("SET", "local", "gone after the sync")
+        assert_error(o.call("REPLICAOF", "127.0.0.1", "notaport"), "ERR")
+        assert_eq(o.call("REPLICAOF", "127.0.0.1", master.port), "OK")
+        wait_link_up(other)
+        assert_eq(o.call("GET", "from-master"), b"1")
+        assert_eq(o.call("EXISTS", "local"), 0)
+        assert_eq(o.call("SLAVEOF", "NO", "ONE"), "OK")
+        assert_eq(o.call("SET", "local", "again"), "OK")
+        assert_eq(info(o)["role"], "master")
+
+
+if __name__ == "__main__":
+    main()
