@@ -250,8 +250,23 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
                busy_script_error(broker.busy_script));
     return false;
   }
-  if ((spec->flags & kWrite) && !client.master && cfg.replica_read_only &&
-      replication::of(broker).is_replica()) {
+  auto& repl = replication::of(broker);
+  if (repl.is_replica() && !cfg.replica_serve_stale_data && !client.master &&
+      repl.link != replication::LinkStatus::kConnected && !(spec->flags & kStale)) {
+    flag_multi_error();
+    ++spec->stats.rejected_calls;
+    reject(broker, client,
+           "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+    return false;
+  }
+  if ((spec->flags & kWrite) && !repl.is_replica() && cfg.min_replicas_to_write > 0 &&
+      repl.good_replicas(core::now_ms(), cfg.min_replicas_max_lag) < cfg.min_replicas_to_write) {
+    flag_multi_error();
+    ++spec->stats.rejected_calls;
+    reject(broker, client, "NOREPLICAS Not enough good replicas to write.");
+    return false;
+  }
+  if ((spec->flags & kWrite) && !client.master && cfg.replica_read_only && repl.is_replica()) {
     flag_multi_error();
     ++spec->stats.rejected_calls;
     reject(broker, client, "READONLY You can't write against a read only replica.");

@@ -255,7 +255,8 @@ void info(CommandContext& ctx) {
     w.field("second_repl_offset", repl.second_offset());
     w.field("repl_backlog_active", repl.backlog_histlen() > 0 || repl.active() ? 1 : 0);
     w.field("repl_backlog_size", cfg.repl_backlog_size);
-    w.field("repl_backlog_first_byte_offset", repl.backlog_first_offset());
+    w.field("repl_backlog_first_byte_offset",
+            repl.active() || repl.backlog_histlen() > 0 ? repl.backlog_first_offset() : 0);
     w.field("repl_backlog_histlen", repl.backlog_histlen());
   }
   if (on("cpu")) {

@@ -340,6 +340,15 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("replica-announce-port", true, 0, 65535, &Config::replica_announce_port));
     t.push_back(str_opt("masterauth", true, &Config::masterauth));
     t.push_back(str_opt("masteruser", true, &Config::masteruser));
+    for (const char* name : {"replica-serve-stale-data", "slave-serve-stale-data"}) {
+      t.push_back(bool_opt(name, true, &Config::replica_serve_stale_data));
+    }
+    for (const char* name : {"min-replicas-to-write", "min-slaves-to-write"}) {
+      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::min_replicas_to_write));
+    }
+    for (const char* name : {"min-replicas-max-lag", "min-slaves-max-lag"}) {
+      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::min_replicas_max_lag));
+    }
     return t;
   }();
   return table;

@@ -93,6 +93,9 @@ struct Config {
   int64_t replica_announce_port = 0;      // the port it reports (0: the listening port)
   std::string masterauth;                 // AUTH sent to the master (with masteruser if set)
   std::string masteruser;
+  bool replica_serve_stale_data = true;  // a replica whose link is down still answers reads
+  int64_t min_replicas_to_write = 0;     // writes refused (-NOREPLICAS) below this many replicas
+  int64_t min_replicas_max_lag = 10;     // ... that acknowledged within this many seconds
 };
 
 // The addresses the metrics endpoint listens on: metrics-bind, or bind's when it is empty.

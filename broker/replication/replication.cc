@@ -188,6 +188,14 @@ void Replication::detach(core::Client& client) {
                  replicas.end());
 }
 
+int Replication::good_replicas(int64_t now_ms, int64_t max_lag_s) const {
+  int n = 0;
+  for (const auto& r : replicas) {
+    if (r.online && r.ack_ms > 0 && now_ms - r.ack_ms <= max_lag_s * 1000) ++n;
+  }
+  return n;
+}
+
 int Replication::replicas_acked(uint64_t offset) const {
   int n = 0;
   for (const auto& r : replicas) {

@@ -117,6 +117,8 @@ class Replication final : public core::BrokerExtension {
   // attaches it. Returns whether it was a partial resync.
   bool psync(core::Client& client, std::string_view replid, std::string_view offset_text);
   void detach(core::Client& client);
+  // Replicas that acknowledged within `max_lag_s` seconds (min-replicas-to-write).
+  int good_replicas(int64_t now_ms, int64_t max_lag_s) const;
   // Replicas whose acknowledged offset reached `offset`.
   int replicas_acked(uint64_t offset) const;
   // Asks every replica for an ACK (WAIT): `REPLCONF GETACK *` into the stream.

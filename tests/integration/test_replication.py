@@ -3,6 +3,7 @@ the master (streams, consumer groups, KV types, scripts, transactions, blocking 
 key compared between the master and each replica; read-only replicas; WAIT; a replica restart
 resumes with a partial resync; a promoted replica takes writes."""
 
+import shutil
 import time
 
 from sluice_harness import *
@@ -304,6 +305,135 @@ def replicaof_at_runtime_and_bad_arguments():
         assert_eq(o.call("SLAVEOF", "NO", "ONE"), "OK")
         assert_eq(o.call("SET", "local", "again"), "OK")
         assert_eq(info(o)["role"], "master")
+
+
+@test(timeout=90)
+def a_replica_behind_the_backlog_gets_a_full_copy():
+    with Server("--repl-backlog-size", "16kb") as master, \
+            Server("--replicaof", "127.0.0.1", master.port) as replica:
+        wait_link_up(replica)
+        m = master.conn()
+        m.call("XADD", "s", "*", "f", "v")
+        m.call("WAIT", 1, 10000)
+        wait_caught_up(master, replica)
+        replica.stop()
+        # Far more than the backlog keeps, trimmed meanwhile: the replica's offset is gone.
+        for i in range(500):
+            m.call("XADD", "s", "*", "i", i, "pad", "p" * 200)
+        m.call("XTRIM", "s", "MAXLEN", 100)
+        before = info(m, "stats")
+        replica.start()
+        wait_link_up(replica)
+        m.call("WAIT", 1, 10000)
+        wait_caught_up(master, replica)
+        after = info(m, "stats")
+        assert_eq(int(after["sync_full"]), int(before["sync_full"]) + 1)
+        assert_eq(after["sync_partial_ok"], before["sync_partial_ok"])
+        assert_eq(replica.conn().call("XLEN", "s"), 100)
+        assert_same_data(master, replica, dbs=(0,))
+
+
+@test(timeout=60)
+def min_replicas_to_write_and_client_types():
+    with Server() as master:
+        m = master.conn()
+        assert_eq(m.call("CONFIG", "SET", "min-replicas-to-write", 1), "OK")
+        assert_error(m.call("SET", "k", "v"), "NOREPLICAS Not enough good replicas to write.")
+        with Server("--replicaof", "127.0.0.1", master.port) as replica:
+            wait_link_up(replica)
+            # The replica's first ACK makes it a good replica.
+            wait_until(lambda: m.call("SET", "k", "v") == "OK", timeout=10,
+                       msg="writes accepted with one replica")
+            listed = m.call("CLIENT", "LIST", "TYPE", "replica").decode()
+            assert_eq(len(listed.strip().splitlines()), 1)
+            assert_true("flags=S" in listed, listed)
+            assert_eq(m.call("CLIENT", "LIST", "TYPE", "normal").decode().count("flags=S"), 0)
+            assert_eq(m.call("CLIENT", "KILL", "TYPE", "replica"), 1)
+            # It reconnects and resumes where it was.
+            wait_until(lambda: info(m, "stats")["sync_partial_ok"] == "1", timeout=10,
+                       msg="partial resync after CLIENT KILL")
+            wait_link_up(replica)
+
+
+def start_sentinel(master_port):
+    s = Server(template="/usr/bin/redis-sentinel {dir}/sentinel.conf --port {port}",
+               start=False, name="sentinel")
+    (s.dir / "sentinel.conf").write_text(
+        "bind 127.0.0.1\n"
+        "daemonize no\n"
+        f"dir {s.dir}\n"
+        f"sentinel monitor mymaster 127.0.0.1 {master_port} 2\n"
+        "sentinel down-after-milliseconds mymaster 2000\n"
+        "sentinel failover-timeout mymaster 10000\n"
+        "sentinel parallel-syncs mymaster 1\n")
+    return s.start()
+
+
+def master_port_of(sentinel):
+    addr = sentinel.conn().call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+    return int(addr[1])
+
+
+@test(timeout=120)
+def sentinel_fails_over_to_a_replica_and_keeps_waited_writes():
+    if not shutil.which("redis-sentinel"):
+        raise AssertionError("redis-sentinel is not installed (scripts/deps.sh)")
+    master = Server()
+    r1 = Server("--replicaof", "127.0.0.1", master.port)
+    r2 = Server("--replicaof", "127.0.0.1", master.port)
+    wait_link_up(r1)
+    wait_link_up(r2)
+    sentinels = [start_sentinel(master.port) for _ in range(3)]
+    for s in sentinels:
+        c = s.conn()
+        wait_until(lambda: len(c.call("SENTINEL", "REPLICAS", "mymaster")) == 2 and
+                   len(c.call("SENTINEL", "SENTINELS", "mymaster")) == 2, timeout=30,
+                   msg="sentinels discovered the replicas and each other")
+    m = master.conn()
+    m.call("XGROUP", "CREATE", "orders", "g", "$", "MKSTREAM")
+    acked = []
+    for i in range(200):
+        entry_id = m.call("XADD", "orders", "*", "n", i)
+        if i % 20 == 19:
+            assert_eq(m.call("WAIT", 1, 5000) >= 1, True)
+            acked.append(entry_id)
+    m.call("XREADGROUP", "GROUP", "g", "c", "COUNT", 50, "STREAMS", "orders", ">")
+    assert_true(m.call("WAIT", 2, 5000) == 2)
+    last_acked = acked[-1]
+    killed_at = time.monotonic()
+    master.kill9()
+    wait_until(lambda: master_port_of(sentinels[0]) != master.port, timeout=60,
+               msg="sentinel promoted a replica")
+    took = time.monotonic() - killed_at
+    print(f"      failover took {took:.1f} s after kill -9", flush=True)
+    new_port = master_port_of(sentinels[0])
+    promoted, other = (r1, r2) if r1.port == new_port else (r2, r1)
+    assert_eq(promoted.port, new_port)
+    p = promoted.conn()
+    wait_until(lambda: info(p)["role"] == "master", timeout=10, msg="promoted replica is master")
+    ids = [e[0] for e in p.call("XRANGE", "orders", "-", "+")]
+    for entry_id in acked:
+        assert_true(entry_id in ids, f"acknowledged entry {entry_id!r} survived")
+    assert_eq(p.call("XPENDING", "orders", "g")[0], 50)
+    new_id = p.call("XADD", "orders", "*", "after", "failover")
+    as_tuple = lambda i: tuple(int(x) for x in i.split(b"-"))  # noqa: E731
+    assert_true(as_tuple(new_id) > as_tuple(ids[-1]) >= as_tuple(last_acked), "IDs keep growing")
+    # The other replica now follows the promoted one, and the old master rejoins as a replica.
+    wait_until(lambda: info(other.conn()).get("master_port") == str(new_port) and
+               info(other.conn()).get("master_link_status") == "up", timeout=60,
+               msg="the other replica follows the new master")
+    master.start()
+    wait_until(lambda: info(master.conn()).get("master_port") == str(new_port) and
+               info(master.conn()).get("master_link_status") == "up", timeout=60,
+               msg="the old master rejoined as a replica")
+    assert_eq(p.call("WAIT", 2, 10000), 2)
+    wait_caught_up(promoted, other, master)
+    assert_same_data(promoted, other, dbs=(0,))
+    assert_same_data(promoted, master, dbs=(0,))
+    for s in sentinels:
+        s.stop()
+    for srv in (master, r1, r2):
+        srv.stop()
 
 
 if __name__ == "__main__":
