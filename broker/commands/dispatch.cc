@@ -57,7 +57,7 @@ bool is_transaction_control(const CommandSpec& spec) {
 bool has_relative_ttl(const CommandSpec& spec) {
   const std::string& n = spec.name;
   return n == "set" || n == "setex" || n == "psetex" || n == "getex" || n == "expire" ||
-         n == "pexpire";
+         n == "pexpire" || n == "restore";
 }
 
 void propagate_with_absolute_ttl(core::Broker& broker, replication::Replication& repl, int db,
@@ -81,7 +81,9 @@ inline int64_t run_handler(core::Broker& broker, core::Client& client, const Com
   auto scope = repl.begin_command();
   const int db = client.db;
   spec.handler(ctx);
-  const bool wrote = (spec.flags & kWrite) && !ctx.failed && !ctx.blocked;
+  // PUBLISH goes to replicas too (their subscribers get the message), as in Redis.
+  const bool wrote = ((spec.flags & kWrite) && !ctx.failed && !ctx.blocked) ||
+                     (repl.active() && (spec.name == "publish" || spec.name == "spublish"));
   if (wrote && repl.active() && argv.size() >= 2 && has_relative_ttl(spec)) {
     propagate_with_absolute_ttl(broker, repl, db, argv);
   }

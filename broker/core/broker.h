@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -204,6 +205,8 @@ class Broker {
   std::unique_ptr<BrokerExtension> scripting;
   // Replication (broker/replication/), created on first use.
   std::unique_ptr<BrokerExtension> replication;
+  // Called when a key expires (lazily or by the active cycle): replication sends DEL for it.
+  std::function<void(int db, std::string_view key)> key_expired;
   // The function libraries' code as the KV journal last recorded it: replay (below scripting)
   // fills it, the scripting layer compiles it after open() and keeps it current.
   std::vector<std::string> function_libraries;

@@ -41,7 +41,17 @@ Replication& of(core::Broker& broker) {
   return static_cast<Replication&>(*broker.replication);
 }
 
-Replication::Replication(core::Broker& broker) : broker_(broker), replid_(random_id()) {}
+Replication::Replication(core::Broker& broker) : broker_(broker), replid_(random_id()) {
+  broker_.key_expired = [this](int db, std::string_view key) { expired(db, key); };
+}
+
+void Replication::expired(int db, std::string_view key) {
+  if (!active()) return;
+  open_multi_if_nested();
+  select_db(db);
+  std::string_view argv[] = {"DEL", key};
+  append_command(argv);
+}
 
 void Replication::promote() {
   master_host.clear();

@@ -17,6 +17,7 @@
 //     * a script (EVAL, FCALL) or a transaction (EXEC) as the effects of the commands it ran,
 //       wrapped in MULTI ... EXEC; a script that wrote nothing sends nothing;
 //     * every other write command as it was sent (argv verbatim).
+//   A key the master expires (lazily or actively) is sent as DEL, as Redis does.
 //   A `SELECT <db>` precedes a command whose database differs from the previous one's. The
 //   master also sends `PING` every repl-ping-replica-period seconds and `REPLCONF GETACK *`
 //   when a WAIT needs fresh acknowledgements.
@@ -105,6 +106,9 @@ class Replication final : public core::BrokerExtension {
   // Sends the effects of one command (several are wrapped in MULTI/EXEC unless inside one).
   void emit(int db, std::span<const std::string_view> argv);
   void emit_all(int db, const std::vector<std::vector<std::string>>& commands);
+  // A key expired on this master: DEL goes into the stream, where the expiry happened (before the
+  // effects of a command that found it expired). Does not count as the command's own effect.
+  void expired(int db, std::string_view key);
   // A replica: bytes of its master's stream it applied, kept and passed on verbatim.
   void feed_raw(std::string_view bytes);
   // Whether anything listens (the master keeps a backlog once a replica attached, as Redis).

@@ -6,6 +6,7 @@ resumes with a partial resync; a promoted replica takes writes."""
 import shutil
 import time
 
+from resp_codec import frame_end
 from sluice_harness import *
 
 
@@ -305,6 +306,106 @@ def replicaof_at_runtime_and_bad_arguments():
         assert_eq(o.call("SLAVEOF", "NO", "ONE"), "OK")
         assert_eq(o.call("SET", "local", "again"), "OK")
         assert_eq(info(o)["role"], "master")
+
+
+class FakeReplica:
+    """A raw PSYNC connection: reads the full-sync header and payload, then the command stream,
+    decoded command by command."""
+
+    def __init__(self, master):
+        self.conn = master.conn()
+        self.buf = b""
+        self.conn.send("PSYNC", "?", "-1")
+        header = self._line()
+        assert_true(header.startswith(b"+FULLRESYNC "), header)
+        self.replid, offset = header.split()[1:3]
+        self.offset = int(offset)
+        size = int(self._line()[1:])
+        self._need(size)
+        self.payload, self.buf = self.buf[:size], self.buf[size:]
+        self.commands = []
+
+    def _recv(self):
+        self.conn.sock.settimeout(10)
+        chunk = self.conn.sock.recv(65536)
+        assert_true(chunk, "master closed the replication link")
+        self.buf += chunk
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            self._recv()
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._recv()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_until(self, predicate):
+        while not predicate(self.commands):
+            while True:
+                end = frame_end(self.buf) if self.buf else None
+                if end is None:
+                    break
+                value, _ = parse(self.buf[:end])
+                self.offset += end
+                self.buf = self.buf[end:]
+                self.commands.append([v.upper() if i == 0 else v for i, v in enumerate(value)])
+            if not predicate(self.commands):
+                self._recv()
+        return self.commands
+
+
+@test(timeout=60)
+def the_stream_carries_effects_and_counts_bytes():
+    with Server() as master:
+        m = master.conn()
+        m.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        r = FakeReplica(master)
+        assert_eq(r.offset, int(info(m)["master_repl_offset"]))
+        entry_id = m.call("XADD", "s", "*", "f", "v")
+        got = m.call("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">")
+        assert_eq(got[0][1][0][0], entry_id)
+        m.call("EVAL", "redis.call('SET', 'a', '1'); redis.call('INCR', KEYS[1])", 1, "n")
+        m.call("SADD", "set", "only")
+        m.call("SPOP", "set")
+        m.call("SET", "ttl", "v", "PX", 100)
+        m.call("SELECT", 2)
+        m.call("SET", "in-db2", "x")
+        cmds = r.read_until(lambda c: [b"SET", b"in-db2", b"x"] in c)
+        # XADD with the concrete ID; the delivery as XCLAIM with its time, count and cursor.
+        assert_true([b"XADD", b"s", entry_id, b"f", b"v"] in cmds, cmds)
+        claim = [c for c in cmds if c[0] == b"XCLAIM"][0]
+        assert_eq(claim[1:6], [b"s", b"g", b"c", b"0", entry_id])
+        assert_eq(claim[8:], [b"RETRYCOUNT", b"1", b"FORCE", b"JUSTID", b"LASTID", entry_id])
+        assert_true([b"XGROUP", b"SETID", b"s", b"g", entry_id, b"ENTRIESREAD", b"1"] in cmds,
+                    cmds)
+        # The script as what it did, in MULTI/EXEC.
+        i = cmds.index([b"SET", b"a", b"1"])
+        assert_eq(cmds[i - 1:i + 3], [[b"MULTI"], [b"SET", b"a", b"1"], [b"INCR", b"n"], [b"EXEC"]])
+        assert_true([b"EVAL"] not in [c[:1] for c in cmds], cmds)
+        # SPOP as the SREM of the member it popped; a relative TTL with its absolute time.
+        assert_true([b"SREM", b"set", b"only"] in cmds, cmds)
+        j = cmds.index([b"SET", b"ttl", b"v", b"PX", b"100"])
+        assert_eq(cmds[j + 1][:2], [b"PEXPIREAT", b"ttl"])
+        assert_eq(cmds[-2:], [[b"SELECT", b"2"], [b"SET", b"in-db2", b"x"]])
+        # An expired key goes as DEL.
+        time.sleep(0.2)
+        m.call("SELECT", 0)
+        assert_eq(m.call("GET", "ttl"), None)
+        cmds = r.read_until(lambda c: [b"DEL", b"ttl"] in c)
+        assert_eq(cmds[-2:], [[b"SELECT", b"0"], [b"DEL", b"ttl"]])
+        assert_eq(r.offset, int(info(m)["master_repl_offset"]))
+
+
+@test(timeout=60)
+def published_messages_reach_subscribers_of_replicas():
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as replica:
+        wait_link_up(replica)
+        sub = replica.conn()
+        assert_eq(sub.call("SUBSCRIBE", "news"), [b"subscribe", b"news", 1])
+        master.conn().call("PUBLISH", "news", "hello")
+        assert_eq(sub.read(timeout=10), [b"message", b"news", b"hello"])
 
 
 @test(timeout=90)
