@@ -6,6 +6,8 @@
 #include <fstream>
 #include <random>
 
+#include "wire/resp/reply_writer.h"
+
 namespace sluice::replication {
 namespace {
 
@@ -108,17 +110,8 @@ void Replication::append(std::string_view bytes) {
 
 void Replication::append_command(std::span<const std::string_view> argv) {
   std::string buf;
-  buf.reserve(16 + argv.size() * 16);
-  buf += '*';
-  buf += std::to_string(argv.size());
-  buf += "\r\n";
-  for (std::string_view a : argv) {
-    buf += '$';
-    buf += std::to_string(a.size());
-    buf += "\r\n";
-    buf.append(a);
-    buf += "\r\n";
-  }
+  wire::resp::ReplyWriter::append_header(&buf, '*', argv.size());
+  for (std::string_view a : argv) wire::resp::ReplyWriter::append_bulk(&buf, a);
   append(buf);
 }
 

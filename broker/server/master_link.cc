@@ -9,6 +9,7 @@
 #include "broker/commands/dispatch.h"
 #include "broker/replication/replication.h"
 #include "broker/server/server.h"
+#include "wire/resp/reply_writer.h"
 
 namespace sluice::server {
 namespace {
@@ -119,12 +120,9 @@ void MasterLink::send(std::string bytes) {
 }
 
 void MasterLink::send_command(std::initializer_list<std::string_view> argv) {
-  std::string out = "*" + std::to_string(argv.size()) + "\r\n";
-  for (std::string_view a : argv) {
-    out += "$" + std::to_string(a.size()) + "\r\n";
-    out.append(a);
-    out += "\r\n";
-  }
+  std::string out;
+  wire::resp::ReplyWriter::append_header(&out, '*', argv.size());
+  for (std::string_view a : argv) wire::resp::ReplyWriter::append_bulk(&out, a);
   send(std::move(out));
 }
 
