@@ -13,6 +13,8 @@ PACKAGES=(
   # libraries (DESIGN.md: libuv, flatbuffers, spdlog, doctest)
   libuv1-dev libflatbuffers-dev flatbuffers-compiler libspdlog-dev libfmt-dev doctest-dev
   libhiredis-dev
+  # TLS (tls-port, metrics-tls); the openssl CLI makes the test certificates
+  libssl-dev openssl
   # Lua scripting: PUC Lua 5.1 and the cjson and bit modules Redis scripts expect
   liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
   # reference server, redis-cli and redis-py for the integration and differential tests

@@ -1,5 +1,7 @@
 #include "broker/commands/client_info.h"
 
+#include "broker/commands/acl_check.h"
+
 namespace sluice::commands {
 
 bool valid_client_name(std::string_view name) {
@@ -16,7 +18,7 @@ bool client_has_type(const core::Client& c, std::string_view type) {
   return !c.master && !c.replica && !c.is_pubsub_client();
 }
 
-std::string client_info_line(core::Broker&, const core::Client& c, int64_t now_ms) {
+std::string client_info_line(core::Broker& broker, const core::Client& c, int64_t now_ms) {
   std::string flags;
   if (c.replica) flags += 'S';
   if (c.master) flags += 'M';
@@ -26,6 +28,10 @@ std::string client_info_line(core::Broker&, const core::Client& c, int64_t now_m
   if (c.close_after_reply) flags += 'c';
   if (c.no_evict) flags += 'e';
   if (c.no_touch) flags += 'T';
+  if (c.monitor) flags += 'O';
+  if (c.tracking.on) flags += 't';
+  if (c.tracking.broken_redirect) flags += 'R';
+  if (c.tracking.bcast) flags += 'B';
   if (flags.empty()) flags = "N";
   std::string out;
   out.reserve(320);
@@ -60,8 +66,8 @@ std::string client_info_line(core::Broker&, const core::Client& c, int64_t now_m
   kv("tot-mem", std::to_string(c.out.bytes() + 16384));
   kv("events", "r");
   kv("cmd", c.last_command);
-  kv("user", "default");
-  kv("redir", "-1");
+  kv("user", client_user(broker, c).name());
+  kv("redir", c.tracking.on ? std::to_string(c.tracking.redirect) : "-1");
   kv("resp", std::to_string(c.protocol));
   kv("lib-name", c.lib_name);
   kv("lib-ver", c.lib_ver);

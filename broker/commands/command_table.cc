@@ -11,6 +11,7 @@ CommandTable::CommandTable() {
   register_server_commands(*this);
   register_stream_commands(*this);
   register_group_commands(*this);
+  register_stream8_commands(*this);
   register_pubsub_commands(*this);
   register_kv_commands(*this);
   register_keyspace_commands(*this);
@@ -18,6 +19,7 @@ CommandTable::CommandTable() {
   register_sort_commands(*this);
   register_transaction_commands(*this);
   register_zset_commands(*this);
+  register_geo_commands(*this);
   register_list_commands(*this);
   register_bitmap_commands(*this);
   register_hyperloglog_commands(*this);
@@ -25,8 +27,21 @@ CommandTable::CommandTable() {
   register_scripting_commands(*this);
   register_function_commands(*this);
   register_replication_commands(*this);
+  register_dump_commands(*this);
+  register_ops_commands(*this);
+  register_memory_commands(*this);
+  register_acl_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
+  for (const CommandSpec* s : ordered_) {
+    auto* spec = const_cast<CommandSpec*>(s);
+    spec->acl_id = catalog_.add(spec->name, acl::category_bits(spec->acl_categories), -1,
+                                (spec->flags & kNoAuth) != 0);
+    for (CommandSpec& sub : spec->subcommands) {
+      sub.acl_id = catalog_.add(sub.name, acl::category_bits(sub.acl_categories), spec->acl_id,
+                                (sub.flags & kNoAuth) != 0);
+    }
+  }
 }
 
 void CommandTable::add(CommandSpec spec) {
@@ -84,6 +99,28 @@ CommandSpec CommandFamily::operator()(std::string name, int arity, uint32_t flag
   s.summary = std::move(summary);
   s.since = std::move(since);
   return s;
+}
+
+std::string CommandTable::rename(std::string_view from, std::string_view to) {
+  std::string key(from), target(to);
+  for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : target) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto it = by_name_.find(key);
+  if (it == by_name_.end()) return "No such command in rename-command";
+  if (!target.empty() && by_name_.count(target)) return "Target command name already exists";
+  const CommandSpec* spec = it->second;
+  by_name_.erase(it);
+  if (!target.empty()) by_name_[target] = spec;
+  return {};
+}
+
+std::string apply_command_renames(const std::vector<std::pair<std::string, std::string>>& renames) {
+  auto& table = const_cast<CommandTable&>(command_table());
+  for (const auto& [from, to] : renames) {
+    std::string err = table.rename(from, to);
+    if (!err.empty()) return err + " '" + from + "'";
+  }
+  return {};
 }
 
 const CommandTable& command_table() {

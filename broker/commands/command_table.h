@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/acl/acl.h"
 #include "broker/core/broker.h"
 #include "broker/core/database.h"
 
@@ -38,6 +39,7 @@ enum CommandFlag : uint32_t {
   kStorage = 1u << 17,  // writes to durable storage: refused after a storage failure
   kSkipMonitor = 1u << 18,
   kNoMandatoryKeys = 1u << 19,
+  kAsking = 1u << 20,  // COMMAND INFO only (RESTORE-ASKING): Sluice has no cluster mode
 };
 
 struct CommandSpec {
@@ -53,6 +55,7 @@ struct CommandSpec {
   std::string since;
   Handler handler = nullptr;
   std::vector<CommandSpec> subcommands;
+  int acl_id = -1;  // the command's id in acl_catalog()
   // INFO commandstats counters, kept here so counting a call is not a map lookup.
   mutable core::CommandStats stats;
 };
@@ -81,20 +84,29 @@ class CommandTable {
     }
   }
   void add(CommandSpec spec);
+  // rename-command: the command answers to `to` instead of `from` ("" removes it). Returns ""
+  // or the error (unknown command, name taken).
+  std::string rename(std::string_view from, std::string_view to);
+  // Every command and subcommand with its categories, for ACL rules (ids in CommandSpec::acl_id).
+  const acl::Catalog& acl_catalog() const { return catalog_; }
 
  private:
+  acl::Catalog catalog_;
   std::vector<std::unique_ptr<CommandSpec>> specs_;
   std::unordered_map<std::string, const CommandSpec*, core::StringHash, std::equal_to<>> by_name_;
   std::vector<const CommandSpec*> ordered_;
 };
 
 const CommandTable& command_table();
+// Applies the config file's rename-command lines to command_table() (once, at startup).
+std::string apply_command_renames(const std::vector<std::pair<std::string, std::string>>& renames);
 
 // Registration entry points, one per command family (each in its own file).
 void register_connection_commands(CommandTable& table);
 void register_server_commands(CommandTable& table);
 void register_stream_commands(CommandTable& table);
 void register_group_commands(CommandTable& table);
+void register_stream8_commands(CommandTable& table);
 void register_pubsub_commands(CommandTable& table);
 void register_kv_commands(CommandTable& table);
 void register_keyspace_commands(CommandTable& table);
@@ -102,6 +114,7 @@ void register_set_commands(CommandTable& table);
 void register_sort_commands(CommandTable& table);
 void register_transaction_commands(CommandTable& table);
 void register_zset_commands(CommandTable& table);
+void register_geo_commands(CommandTable& table);
 void register_list_commands(CommandTable& table);
 void register_bitmap_commands(CommandTable& table);  // + BITFIELD (bitfield_command.cc)
 void register_hyperloglog_commands(CommandTable& table);
@@ -109,6 +122,10 @@ void register_lcs_commands(CommandTable& table);
 void register_scripting_commands(CommandTable& table);    // EVAL*, SCRIPT
 void register_function_commands(CommandTable& table);     // FUNCTION, FCALL*
 void register_replication_commands(CommandTable& table);  // REPLICAOF, ROLE, WAIT, PSYNC...
+void register_dump_commands(CommandTable& table);         // DUMP, RESTORE, RESTORE-ASKING
+void register_ops_commands(CommandTable& table);          // MONITOR, LATENCY, LOLWUT
+void register_memory_commands(CommandTable& table);       // MEMORY
+void register_acl_commands(CommandTable& table);          // ACL
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

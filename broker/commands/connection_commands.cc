@@ -2,8 +2,10 @@
 #include <string>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/client_info.h"
+#include "broker/commands/client_ops.h"
 #include "broker/commands/context.h"
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/replication/replication.h"
@@ -28,34 +30,19 @@ void ping(CommandContext& ctx) {
 
 void echo(CommandContext& ctx) { ctx.reply.bulk(ctx.arg(1)); }
 
-bool check_password(CommandContext& ctx, std::string_view user, std::string_view pass) {
-  const std::string& required = ctx.broker.config().requirepass;
-  if (!iequals(user, "default") || (required.empty() ? false : pass != required)) {
-    ctx.error_text("WRONGPASS invalid username-password pair or user is disabled.");
-    return false;
-  }
-  ctx.client.authenticated = true;
-  return true;
-}
+constexpr const char* kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
 
 void auth(CommandContext& ctx) {
   if (ctx.argc() > 3) return ctx.syntax_error();
-  if (ctx.argc() == 2 && ctx.broker.config().requirepass.empty()) {
+  if (ctx.argc() == 2 && acl_registry(ctx.broker).default_user().nopass()) {
     return ctx.error_text(
         "ERR AUTH <password> called without any password configured for the default user. Are "
         "you sure your configuration is correct?");
   }
   std::string_view user = ctx.argc() == 3 ? ctx.arg(1) : "default";
   std::string_view pass = ctx.argc() == 3 ? ctx.arg(2) : ctx.arg(1);
-  if (ctx.argc() == 3 && ctx.broker.config().requirepass.empty()) {
-    // The default user has no password: any password works for it, as Redis's nopass user.
-    if (!iequals(user, "default")) {
-      return ctx.error_text("WRONGPASS invalid username-password pair or user is disabled.");
-    }
-    ctx.client.authenticated = true;
-    return ctx.reply.ok();
-  }
-  if (check_password(ctx, user, pass)) ctx.reply.ok();
+  if (!acl_authenticate(ctx.broker, ctx.client, user, pass)) return ctx.error_text(kWrongPass);
+  ctx.reply.ok();
 }
 
 void hello(CommandContext& ctx) {
@@ -75,13 +62,8 @@ void hello(CommandContext& ctx) {
     if (iequals(ctx.arg(i), "AUTH") && i + 2 < ctx.argc()) {
       std::string_view user = ctx.arg(i + 1), pass = ctx.arg(i + 2);
       i += 2;
-      if (ctx.broker.config().requirepass.empty()) {
-        if (!iequals(user, "default")) {
-          return ctx.error_text("WRONGPASS invalid username-password pair or user is disabled.");
-        }
-        ctx.client.authenticated = true;
-      } else if (!check_password(ctx, user, pass)) {
-        return;
+      if (!acl_authenticate(ctx.broker, ctx.client, user, pass)) {
+        return ctx.error_text(kWrongPass);
       }
     } else if (iequals(ctx.arg(i), "SETNAME") && more) {
       setname = ctx.arg(++i);
@@ -97,7 +79,7 @@ void hello(CommandContext& ctx) {
   if (!ctx.client.authenticated) {
     return ctx.error_text(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-        "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+        "AUTH <user> <pass> option can be used to authenticate the client and select the "
         "RESP protocol version at the same time");
   }
   if (has_setname) ctx.client.name = std::string(setname);
@@ -133,13 +115,20 @@ void reset(CommandContext& ctx) {
   c.multi_queue.clear();
   ctx.broker.unwatch_all(c);
   ctx.broker.pubsub().remove_client(c);
+  // As Redis's RESET: out of MONITOR mode, tracking off.
+  if (c.monitor) {
+    c.monitor = false;
+    std::erase(ctx.broker.monitors, &c);
+  }
+  ctx.broker.tracking().disable(c);
   c.db = 0;
   c.protocol = 2;
   c.name.clear();
   c.reply_mode = core::ReplyMode::kOn;
   c.no_evict = false;
   c.no_touch = false;
-  c.authenticated = ctx.broker.config().requirepass.empty();
+  c.user = nullptr;
+  c.authenticated = default_user_opens(ctx.broker);
   ctx.reply = wire::resp::ReplyWriter(c.out.staging(), c.protocol);
   ctx.reply.simple("RESET");
 }
@@ -240,6 +229,7 @@ void client_kill(CommandContext& ctx) {
   uint64_t want_id = 0;
   std::string addr, laddr, type;
   bool skipme = true;
+  const acl::User* kill_user = nullptr;
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
     std::string_view opt = ctx.arg(i), val = ctx.arg(i + 1);
     if (iequals(opt, "ID")) {
@@ -259,8 +249,8 @@ void client_kill(CommandContext& ctx) {
         return ctx.error_text("ERR Unknown client type '" + std::string(val) + "'");
       }
     } else if (iequals(opt, "USER")) {
-      if (!iequals(val, "default"))
-        return ctx.error_text("ERR No such user '" + std::string(val) + "'");
+      kill_user = acl_registry(ctx.broker).find(val);
+      if (!kill_user) return ctx.error_text("ERR No such user '" + std::string(val) + "'");
     } else if (iequals(opt, "SKIPME")) {
       if (iequals(val, "yes")) {
         skipme = true;
@@ -280,6 +270,7 @@ void client_kill(CommandContext& ctx) {
     if (!laddr.empty() && c->laddr != laddr) continue;
     if (!type.empty() && !client_has_type(*c, type)) continue;
     if (skipme && c == &ctx.client) continue;
+    if (kill_user && &client_user(ctx.broker, *c) != kill_user) continue;
     ctx.broker.control->kill_client(*c);
     ++killed;
   }
@@ -327,7 +318,8 @@ void client_unblock(CommandContext& ctx) {
     }
   }
   core::Client* target = ctx.broker.find_client(static_cast<uint64_t>(id));
-  if (!target || !target->blocked) return ctx.reply.integer(0);
+  // A client waiting for CLIENT PAUSE to end is not blocked on keys: it stays put, as in Redis.
+  if (!target || !target->blocked || target->paused) return ctx.reply.integer(0);
   if (as_error) {
     wire::resp::ReplyWriter w(target->out.staging(), target->protocol);
     w.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
@@ -340,11 +332,14 @@ void client_unblock(CommandContext& ctx) {
   ctx.reply.integer(1);
 }
 
-void client_getredir(CommandContext& ctx) { ctx.reply.integer(-1); }
-
 void client_help(CommandContext& ctx) {
   static const char* kLines[] = {
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "CACHING (YES|NO)",
+      "    In OPTIN/OPTOUT tracking mode, track (or not) the keys read by the next command.",
+      "GETREDIR",
+      "    Return the ID of the client receiving this connection's invalidations (-1: tracking "
+      "is off, 0: none).",
       "GETNAME",
       "    Return the name of the current connection.",
       "ID",
@@ -357,14 +352,23 @@ void client_help(CommandContext& ctx) {
       "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
       "LIST [options ...]",
       "    Return information about client connections.",
-      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-      "    Unblock the specified blocked client.",
+      "UNPAUSE",
+      "    End the current client pause: waiting commands run now.",
+      "PAUSE <timeout> [WRITE|ALL]",
+      "    Hold the commands of all clients (or only their writes) for <timeout> milliseconds.",
       "REPLY (ON|OFF|SKIP)",
       "    Control the replies sent to the current connection.",
       "SETNAME <name>",
       "    Assign the name <name> to the current connection.",
       "SETINFO <LIB-NAME|LIB-VER> <value>",
       "    Set client library name or version.",
+      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+      "    Unblock the specified blocked client.",
+      "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+      "         [OPTIN] [OPTOUT] [NOLOOP]",
+      "    Turn server-assisted client-side caching on or off for this connection.",
+      "TRACKINGINFO",
+      "    Show this connection's tracking mode, redirect and prefixes.",
       "NO-EVICT (ON|OFF)",
       "    Protect the current client connection from eviction.",
       "NO-TOUCH (ON|OFF)",
@@ -408,6 +412,7 @@ void register_connection_commands(CommandTable& t) {
   auto sub = [&](std::string name, int arity, Handler h, std::string summary) {
     // As Redis: scripts may not use CLIENT (but may ask for its help).
     uint32_t flags = kLoading | kStale | (name == "help" ? 0u : kNoScript);
+    if (name == "kill" || name == "list" || name == "pause" || name == "unpause") flags |= kAdmin;
     CommandSpec s = conn(std::move(name), arity, flags, h, std::move(summary));
     return s;
   };
@@ -435,6 +440,18 @@ void register_connection_commands(CommandTable& t) {
   client.subcommands.push_back(sub(
       "getredir", 2, client_getredir,
       "Returns the client ID to which the connection's tracking notifications are redirected."));
+  client.subcommands.push_back(sub("pause", -3, client_pause, "Suspends commands processing."));
+  client.subcommands.push_back(
+      sub("unpause", 2, client_unpause, "Resumes processing commands from paused clients."));
+  client.subcommands.push_back(sub("tracking", -3, client_tracking,
+                                   "Controls server-assisted client-side caching for the "
+                                   "connection."));
+  client.subcommands.push_back(sub("caching", 3, client_caching,
+                                   "Instructs the server whether to track the keys in the "
+                                   "next request."));
+  client.subcommands.push_back(
+      sub("trackinginfo", 2, client_trackinginfo,
+          "Returns information about server-assisted client-side caching for the connection."));
   client.subcommands.push_back(
       sub("help", 2, client_help, "Returns helpful text about the different subcommands."));
   t.add(std::move(client));

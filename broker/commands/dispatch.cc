@@ -4,9 +4,12 @@
 #include <string>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
+#include "broker/commands/client_ops.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
+#include "broker/commands/monitor.h"
 #include "broker/replication/replication.h"
 
 namespace sluice::commands {
@@ -46,6 +49,31 @@ std::string upper(std::string_view s) {
   return out;
 }
 
+constexpr const char* kOomText = "OOM command not allowed when used memory > 'maxmemory'.";
+
+// Whether EXEC would run a command flagged denyoom (Redis's mstate.cmd_flags).
+bool queued_denyoom(const core::Client& client) {
+  const CommandTable& table = command_table();
+  for (const auto& argv : client.multi_queue) {
+    if (argv.empty()) continue;
+    const CommandSpec* spec = table.find(argv[0]);
+    if (spec && !spec->subcommands.empty() && argv.size() >= 2) {
+      if (const CommandSpec* sub = table.find_sub(*spec, argv[1])) spec = sub;
+    }
+    if (spec && (spec->flags & kDenyOom)) return true;
+  }
+  return false;
+}
+
+// EXEC refused: the transaction is discarded and says why (Redis's execCommandAbort).
+void abort_exec(core::Broker& broker, core::Client& client, const std::string& why) {
+  client.in_multi = false;
+  client.multi_error = false;
+  client.multi_queue.clear();
+  broker.unwatch_all(client);
+  reject(broker, client, "EXECABORT Transaction discarded because of: " + why);
+}
+
 bool is_transaction_control(const CommandSpec& spec) {
   return spec.name == "exec" || spec.name == "discard" || spec.name == "multi" ||
          spec.name == "watch" || spec.name == "quit" || spec.name == "reset";
@@ -57,7 +85,7 @@ bool is_transaction_control(const CommandSpec& spec) {
 bool has_relative_ttl(const CommandSpec& spec) {
   const std::string& n = spec.name;
   return n == "set" || n == "setex" || n == "psetex" || n == "getex" || n == "expire" ||
-         n == "pexpire" || n == "restore";
+         n == "pexpire" || n == "restore" || n == "restore-asking";
 }
 
 void propagate_with_absolute_ttl(core::Broker& broker, replication::Replication& repl, int db,
@@ -70,9 +98,30 @@ void propagate_with_absolute_ttl(core::Broker& broker, replication::Replication&
   repl.emit(db, pexpireat);
 }
 
-// The handler and its bookkeeping, shared by clients' commands and scripts' commands.
+// After a read-only command: the keys a tracking client read (a script's reads count for its
+// caller), so that a later write of one of them invalidates its cached copy.
+void remember_read_keys(core::Broker& broker, core::Client& client, const CommandSpec& spec,
+                        std::span<const std::string_view> argv) {
+  core::Client* tracker = client.script ? broker.current_client : &client;
+  if (!tracker || !tracker->tracking.on || tracker->tracking.bcast) return;
+  auto pos = command_key_positions(spec, argv);
+  if (pos.empty()) return;
+  std::vector<std::string_view> keys;
+  keys.reserve(pos.size());
+  for (size_t p : pos) keys.push_back(argv[p]);
+  broker.tracking().remember(*tracker, keys);
+}
+
+// The handler and its bookkeeping, shared by clients' commands and scripts' commands: stats,
+// latency histogram and monitor, MONITOR feed, key tracking and the replication stream.
 inline int64_t run_handler(core::Broker& broker, core::Client& client, const CommandSpec& spec,
                            std::span<const std::string_view> argv, int64_t now_ms) {
+  core::Client* const outer = broker.current_client;
+  if (!client.script) broker.current_client = &client;
+  // Scripts show their EVAL before the commands they run; the others show once they ran (a
+  // SELECT shows its new database). Admin commands are never shown.
+  const bool show = !broker.monitors.empty() && !(spec.flags & kAdmin);
+  if (show && (spec.flags & kSkipMonitor)) feed_monitors(broker, client, argv);
   int64_t t0 = core::now_us();
   CommandContext ctx(broker, client, argv, &spec, now_ms);
   // The one place writes reach the replication stream: a write that did not emit its effects
@@ -95,13 +144,22 @@ inline int64_t run_handler(core::Broker& broker, core::Client& client, const Com
   ++cs.calls;
   cs.usec += static_cast<uint64_t>(took);
   if (ctx.failed) ++cs.failed_calls;
+  const auto& cfg = broker.config();
+  if (cfg.latency_tracking) cs.latency.add_us(static_cast<uint64_t>(took));
+  if (cfg.latency_monitor_threshold > 0 && took / 1000 >= cfg.latency_monitor_threshold) {
+    broker.latency.add((spec.flags & kFast) ? "fast-command" : "command",
+                       static_cast<uint64_t>(took / 1000), now_ms / 1000);
+  }
+  if (show && !(spec.flags & kSkipMonitor)) feed_monitors(broker, client, argv);
+  if (spec.flags & kReadonly) remember_read_keys(broker, client, spec, argv);
+  broker.current_client = outer;
   return took;
 }
 
 }  // namespace
 
 ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
-                           std::span<const std::string_view> argv, bool read_only,
+                           std::span<const std::string_view> argv, bool read_only, bool allow_oom,
                            uint32_t* flags) {
   const CommandTable& table = command_table();
   const CommandSpec* spec = table.find(argv[0]);
@@ -113,12 +171,34 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
   if (!arity_ok(*spec, argv.size())) return ScriptCall::kArity;
   *flags = spec->flags;
   if (spec->flags & kNoScript) return ScriptCall::kNoScript;
+  const acl::User& user = client_user(broker, script_client);
+  if (!user.unrestricted()) {
+    size_t bad_pos = 0;
+    acl::Verdict verdict = acl_check(user, *spec, argv, &bad_pos);
+    if (verdict != acl::Verdict::kOk) {
+      acl_note_denial(broker, script_client, verdict, "lua", *spec, argv, bad_pos);
+      switch (verdict) {
+        case acl::Verdict::kKey:
+          return ScriptCall::kNoPermKey;
+        case acl::Verdict::kChannel:
+          return ScriptCall::kNoPermChannel;
+        default:
+          return ScriptCall::kNoPermCommand;
+      }
+    }
+  }
   if (spec->flags & kWrite) {
     if (read_only) return ScriptCall::kReadOnly;
     if (broker.config().replica_read_only && replication::of(broker).is_replica()) {
       return ScriptCall::kReadOnly;
     }
     if (broker.storage_failed()) return ScriptCall::kMisconf;
+  }
+  // As Redis's scriptVerifyOOM: over maxmemory when the script started, a command that may grow
+  // memory is refused unless the script already wrote (it cannot be stopped halfway).
+  if ((spec->flags & kDenyOom) && !allow_oom && broker.config().maxmemory != 0 &&
+      broker.eviction.over_limit_before_command) {
+    return ScriptCall::kOom;
   }
   run_handler(broker, script_client, *spec, argv, core::now_ms());
   return ScriptCall::kRan;
@@ -218,12 +298,26 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
       return false;
     }
   }
-  const auto& cfg = broker.config();
-  if (!cfg.requirepass.empty() && !client.authenticated && !(spec->flags & kNoAuth)) {
+  if (!client.authenticated && !(spec->flags & kNoAuth)) {
     flag_multi_error();
     ++spec->stats.rejected_calls;
     reject(broker, client, "NOAUTH Authentication required.");
     return false;
+  }
+  // One load and a branch for a user with every permission (the default user as shipped).
+  // The master's link runs as no user (Redis's superuser master client): never checked.
+  const acl::User& user = client_user(broker, client);
+  if (!client.master && !user.unrestricted()) {
+    size_t bad_pos = 0;
+    acl::Verdict verdict = acl_check(user, *spec, argv, &bad_pos);
+    if (verdict != acl::Verdict::kOk) {
+      acl_note_denial(broker, client, verdict, client.in_multi ? "multi" : "toplevel", *spec, argv,
+                      bad_pos);
+      flag_multi_error();
+      ++spec->stats.rejected_calls;
+      reject(broker, client, acl_denied_text(verdict, *spec));
+      return false;
+    }
   }
   if (client.protocol == 2 && client.is_pubsub_client() && !(spec->flags & kSubscribedOk)) {
     ++spec->stats.rejected_calls;
@@ -242,24 +336,43 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
       reject(broker, client, busy_script_error(broker.busy_script));
       return false;
     }
-    // EXEC refused: the transaction is discarded and says why (Redis's execCommandAbort).
-    client.in_multi = false;
-    client.multi_error = false;
-    client.multi_queue.clear();
-    broker.unwatch_all(client);
-    reject(broker, client,
-           std::string("EXECABORT Transaction discarded because of: ") +
-               busy_script_error(broker.busy_script));
+    abort_exec(broker, client, busy_script_error(broker.busy_script));
     return false;
   }
+  // In Redis's processCommand order: maxmemory, min-replicas, read-only replica, stale data,
+  // then CLIENT PAUSE. The master's link on a replica is never refused nor paused (its stream is
+  // applied as sent), nor are this master's replicas (their REPLCONF ACKs).
   auto& repl = replication::of(broker);
-  if (repl.is_replica() && !cfg.replica_serve_stale_data && !client.master &&
-      repl.link != replication::LinkStatus::kConnected && !(spec->flags & kStale)) {
-    flag_multi_error();
-    ++spec->stats.rejected_calls;
-    reject(broker, client,
-           "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
-    return false;
+  const auto& cfg = broker.config();
+  // maxmemory: evict before any command (as Redis does); when that cannot make room, refuse
+  // what may grow memory: denyoom commands, EXEC of a transaction holding one, and anything
+  // queued in MULTI. Not while a busy script runs (we are inside it): the keyspace stays as it is.
+  // A replica ignores maxmemory (Redis's replica-ignore-maxmemory yes): its master evicts and
+  // sends the evictions as DEL.
+  if (cfg.maxmemory != 0 && broker.busy_script == core::BusyScript::kNone && !broker.paused() &&
+      !repl.is_replica()) {
+    const bool out_of_memory =
+        core::perform_evictions(broker, core::now_ms()) == core::EvictResult::kFail;
+    broker.eviction.over_limit_before_command = out_of_memory;
+    if (out_of_memory && !client.master) {
+      const bool is_exec = spec->name == "exec";
+      bool refuse =
+          (spec->flags & kDenyOom) || (is_exec && client.in_multi && queued_denyoom(client));
+      if (client.in_multi && !is_exec && spec->name != "discard" && spec->name != "quit" &&
+          spec->name != "reset") {
+        refuse = true;
+      }
+      if (refuse) {
+        ++spec->stats.rejected_calls;
+        if (is_exec && client.in_multi) {
+          abort_exec(broker, client, kOomText);
+        } else {
+          flag_multi_error();
+          reject(broker, client, kOomText);
+        }
+        return false;
+      }
+    }
   }
   if ((spec->flags & kWrite) && !repl.is_replica() && cfg.min_replicas_to_write > 0 &&
       repl.good_replicas(core::now_ms(), cfg.min_replicas_max_lag) < cfg.min_replicas_to_write) {
@@ -273,6 +386,20 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     ++spec->stats.rejected_calls;
     reject(broker, client, "READONLY You can't write against a read only replica.");
     return false;
+  }
+  if (repl.is_replica() && !cfg.replica_serve_stale_data && !client.master &&
+      repl.link != replication::LinkStatus::kConnected && !(spec->flags & kStale)) {
+    flag_multi_error();
+    ++spec->stats.rejected_calls;
+    reject(broker, client,
+           "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+    return false;
+  }
+  if (broker.paused() && !client.master && !client.replica &&
+      must_wait_for_pause(broker, client, *spec)) {
+    // CLIENT PAUSE: the command waits (and the client's later input behind it), then runs.
+    postpone(broker, client, argv);
+    return true;
   }
   if (client.in_multi && !is_transaction_control(*spec)) {
     if (spec->flags & kNoMulti) {
@@ -297,6 +424,12 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     return false;
   }
   run_checked(broker, client, *spec, argv, core::now_ms());
+  // CLIENT CACHING covers the next command only (a whole transaction when queued in MULTI).
+  if (client.tracking.caching && !client.in_multi && spec->name.rfind("client|", 0) != 0) {
+    client.tracking.caching = false;
+  }
+  // Invalidations this command caused for its own client follow its reply.
+  if (broker.tracking().has_pending()) broker.tracking().flush_pending(client);
   // As Redis does after every command: clients blocked on keys this command made ready are
   // served now, before the next command runs, so a pipelined LPUSH + LLEN sees the waiter's pop
   // and two pipelined pushes feed two waiters in order (EXEC counts as one command).

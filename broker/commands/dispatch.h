@@ -20,22 +20,28 @@ void run_checked(core::Broker& broker, core::Client& client, const struct Comman
 
 // Why a script's command did not run (call_for_script); scripting/ words each one as Redis does.
 enum class ScriptCall : uint8_t {
-  kRan,       // the handler ran; its reply (maybe an error reply) is in the client's staging
-  kUnknown,   // no such command or subcommand
-  kArity,     // wrong number of arguments
-  kNoScript,  // flagged noscript (EVAL, MULTI, CLIENT, BLPOP...)
-  kReadOnly,  // a write command from EVAL_RO, FCALL_RO or a no-writes script
-  kMisconf,   // a write command after a storage failure
+  kRan,            // the handler ran; its reply (maybe an error reply) is in the client's staging
+  kUnknown,        // no such command or subcommand
+  kArity,          // wrong number of arguments
+  kNoScript,       // flagged noscript (EVAL, MULTI, CLIENT, BLPOP...)
+  kReadOnly,       // a write command from EVAL_RO, FCALL_RO or a no-writes script
+  kMisconf,        // a write command after a storage failure
+  kNoPermCommand,  // the script's user may not run the command (ACL)
+  kNoPermKey,      // ... or touch one of its keys
+  kNoPermChannel,  // ... or one of its channels
+  kOom,            // a denyoom command while over maxmemory, before the script wrote anything
 };
 
 // Runs one command on behalf of a Lua script, on the script's own client (`script_client`: the
 // script's database, the protocol chosen with redis.setresp, `script` set so blocking commands
 // answer at once). Same lookup, arity and flag checks as execute() (noscript; writes refused when
-// `read_only`; the MISCONF gate), then the same handler run and stats; the handler journals,
-// emits keyspace events and invalidates WATCH as for any client. The reply is left in
-// script_client.out's staging buffer for the caller to convert and clear. *flags gets the
-// command's flags (kWrite tells the script it wrote). Allocates nothing on the way.
+// `read_only`; the MISCONF gate; denyoom commands refused over maxmemory unless `allow_oom`), then
+// the same handler run and stats; the handler journals, emits keyspace events and invalidates WATCH
+// as for any client. The reply is left in script_client.out's staging buffer for the caller to
+// convert and clear. *flags gets the command's flags (kWrite tells the script it wrote). Allocates
+// nothing on the way.
 ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
-                           std::span<const std::string_view> argv, bool read_only, uint32_t* flags);
+                           std::span<const std::string_view> argv, bool read_only, bool allow_oom,
+                           uint32_t* flags);
 
 }  // namespace sluice::commands

@@ -224,8 +224,8 @@ void register_function_commands(CommandTable& t) {
   CommandFamily f{"scripting"};
   constexpr uint32_t kCallFlags =
       kNoScript | kStale | kSkipMonitor | kNoMandatoryKeys | kMovableKeys;
-  t.add(f("fcall", -3, kCallFlags, fcall, "@slow @scripting", "Invokes a function.", "7.0.0", 0, 0,
-          0));
+  t.add(f("fcall", -3, kCallFlags | kMayReplicate, fcall, "@slow @scripting", "Invokes a function.",
+          "7.0.0", 0, 0, 0));
   t.add(f("fcall_ro", -3, kCallFlags | kReadonly, fcall_ro, "@slow @scripting",
           "Invokes a read-only function.", "7.0.0", 0, 0, 0));
   CommandSpec fn = f("function", -2, 0, nullptr, "@slow", "A container for function commands.",

@@ -356,8 +356,9 @@ void xpending(CommandContext& ctx) {
     --count;
     w.array(4);
     reply_id(w, id);
-    w.bulk(p.consumer->name);
-    w.integer(elapsed_since(now, p.delivery_time_ms));
+    // An entry released by XNACK has no owner and no delivery time.
+    w.bulk(p.consumer ? std::string_view(p.consumer->name) : std::string_view());
+    w.integer(p.consumer ? elapsed_since(now, p.delivery_time_ms) : -1);
     w.integer(static_cast<int64_t>(p.delivery_count));
   };
   if (consumer_given) {
@@ -703,7 +704,7 @@ void reply_groups_full(CommandContext& ctx, const Stream& s, uint64_t count) {
       if (i++ == n) break;
       r.array(4);
       reply_id(r, id);
-      r.bulk(p.consumer->name);
+      r.bulk(p.consumer ? std::string_view(p.consumer->name) : std::string_view());
       r.integer(p.delivery_time_ms);
       r.integer(static_cast<int64_t>(p.delivery_count));
     }

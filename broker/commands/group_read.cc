@@ -1,7 +1,10 @@
 // XREADGROUP: new entries (">") move the group's cursor and enter the PEL of the reading
 // consumer; an explicit ID re-reads that consumer's own pending history. When nothing is served
 // and BLOCK was given, the client waits FIFO per key (BlockingRegistry); each wake-up delivers
-// from the group's current cursor, so every new entry goes to exactly one waiter.
+// from the group's current cursor, so every new entry goes to exactly one waiter. With CLAIM
+// (Redis 8.4) a ">" read first claims the group's entries pending for at least min-idle-time,
+// longest idle first, then reads new ones; every entry then carries its idle time and the number
+// of earlier deliveries.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -29,7 +32,17 @@ struct GroupReadWait {
   std::string consumer;
   uint64_t count = 0;
   bool noack = false;
+  int64_t claim_min_idle = -1;
 };
+
+// An entry as the CLAIM form replies it: [id, fields, idle ms, earlier deliveries].
+void append_with_delivery(std::string* out, std::string_view resp, int64_t idle,
+                          uint64_t delivered) {
+  constexpr std::string_view kPair = "*2\r\n";
+  out->append("*4\r\n");
+  out->append(resp.substr(resp.starts_with(kPair) ? kPair.size() : 0));
+  out->append(":" + std::to_string(idle) + "\r\n:" + std::to_string(delivered) + "\r\n");
+}
 
 // The consumer that reads, created if needed, with its seen time refreshed.
 Consumer* reading_consumer(core::Broker& broker, int db, std::string_view key, ConsumerGroup& g,
@@ -45,7 +58,7 @@ Consumer* reading_consumer(core::Broker& broker, int db, std::string_view key, C
 // RESP to *out. Journals the delivery (or only the consumer's seen time). Returns the count.
 uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream& s,
                      ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count, bool noack,
-                     GroupStore& store, std::string* out, wire::Status* st) {
+                     bool claim_form, GroupStore& store, std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   ids.clear();
   StreamId from;
@@ -53,7 +66,11 @@ uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream&
   bool moved = false;
   if (g.last_delivered_id.increment(&from)) {
     *st = s.range(from, StreamId::max(), false, count, [&](StreamId id, std::string_view resp) {
-      out->append(resp);
+      if (claim_form) {
+        append_with_delivery(out, resp, 0, 0);
+      } else {
+        out->append(resp);
+      }
       ++n;
       g.advance_cursor(s, id);
       moved = true;
@@ -73,6 +90,83 @@ uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream&
   }
   propagate_delivery(broker, db, key, g, c.name, now, ids, {});
   return n;
+}
+
+// The group's entries pending for at least `min_idle` ms at `now`, longest idle first.
+std::vector<StreamId> claimable(const ConsumerGroup& g, int64_t now, int64_t min_idle) {
+  std::vector<std::pair<int64_t, StreamId>> found;
+  for (const auto& [id, p] : g.pel.entries()) {
+    if (now - p.delivery_time_ms >= min_idle) found.emplace_back(p.delivery_time_ms, id);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<StreamId> ids;
+  ids.reserve(found.size());
+  for (const auto& f : found) ids.push_back(f.second);
+  return ids;
+}
+
+// CLAIM: moves up to `count` (0 = all) idle pending entries to `c`, longest idle first, with a
+// new delivery time and one more delivery; pending entries whose stream entry is gone leave the
+// PEL (as XAUTOCLAIM does). Appends the claimed entries in the CLAIM form. Returns the count.
+uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& s, ConsumerGroup& g,
+                    Consumer& c, int64_t now, int64_t min_idle, uint64_t count, GroupStore& store,
+                    std::string* out, wire::Status* st) {
+  thread_local std::vector<StreamId> ids;
+  thread_local std::vector<uint64_t> counts;
+  thread_local std::vector<StreamId> gone;
+  ids.clear();
+  counts.clear();
+  gone.clear();
+  for (StreamId id : claimable(g, now, min_idle)) {
+    if (count != 0 && ids.size() >= count) break;
+    stream::Pending* p = g.pel.find(id);
+    // An entry released by XNACK has no delivery time: its idle time shows as -1 (XPENDING's).
+    const int64_t idle = p->consumer ? now - p->delivery_time_ms : -1;
+    const uint64_t delivered = p->delivery_count;
+    const uint64_t next_count =
+        delivered < static_cast<uint64_t>(INT64_MAX) ? delivered + 1 : delivered;
+    bool found = s.lookup(id, [&](StreamId, std::string_view resp) {
+      append_with_delivery(out, resp, idle, delivered);
+      return false;
+    });
+    if (!found) {
+      g.pel.remove(id);
+      gone.push_back(id);
+      continue;
+    }
+    g.pel.assign(id, &c, now, next_count);
+    ids.push_back(id);
+    counts.push_back(next_count);
+  }
+  if (!gone.empty()) {
+    *st = store.ack(g, gone);
+    if (!st->is_ok()) return ids.size();
+  }
+  if (!ids.empty()) {
+    c.active_time_ms = now;
+    *st = store.deliver(g, c, now, ids, counts, false);
+  }
+  // Replicas get the claim as XCLAIM effects (the entries gone from the stream leave the PEL).
+  if (st->is_ok() && (!ids.empty() || !gone.empty())) {
+    propagate_claim(broker, db, key, g, c.name, now, ids, counts, gone, false);
+  }
+  return ids.size();
+}
+
+// A ">" read: with CLAIM (claim_min_idle >= 0) the idle pending entries first, then new entries
+// up to the rest of `count`.
+uint64_t deliver_claim_and_new(core::Broker& broker, int db, std::string_view key, Stream& s,
+                               ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count,
+                               bool noack, int64_t claim_min_idle, GroupStore& store,
+                               std::string* out, wire::Status* st) {
+  if (claim_min_idle < 0) {
+    return deliver_new(broker, db, key, s, g, c, now, count, noack, false, store, out, st);
+  }
+  uint64_t n = claim_idle(broker, db, key, s, g, c, now, claim_min_idle, count, store, out, st);
+  if (!st->is_ok()) return n;
+  if (count != 0 && n >= count) return n;
+  return n + deliver_new(broker, db, key, s, g, c, now, count == 0 ? 0 : count - n, noack, true,
+                         store, out, st);
 }
 
 // Re-delivers `c`'s pending entries with IDs > `after` (deleted entries show as [id, nil]).
@@ -174,6 +268,10 @@ void xreadgroup(CommandContext& ctx) {
     std::string_view key = ctx.arg(streams_arg + k);
     bool serve = t.history;
     if (!serve && t.s->length() > 0 && t.s->last_entry_id() > t.g->last_delivered_id) serve = true;
+    if (!serve && opts.claim_min_idle >= 0 &&
+        !claimable(*t.g, ctx.now_ms, opts.claim_min_idle).empty()) {
+      serve = true;
+    }
     // As in Redis 7.0, the consumer is created (and seen) only when something is served.
     if (!serve) continue;
     auto store = group_store_or_reply(ctx, *t.s);
@@ -187,12 +285,12 @@ void xreadgroup(CommandContext& ctx) {
     r.bulk(key);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = t.history
-                     ? deliver_history(ctx.broker, db, key, *t.s, *t.g, *c, t.after, ctx.now_ms,
-                                       static_cast<uint64_t>(count), ctx.client.protocol, *store,
-                                       &entries, &st)
-                     : deliver_new(ctx.broker, db, key, *t.s, *t.g, *c, ctx.now_ms,
-                                   static_cast<uint64_t>(count), noack, *store, &entries, &st);
+    uint64_t n = t.history ? deliver_history(ctx.broker, db, key, *t.s, *t.g, *c, t.after,
+                                             ctx.now_ms, static_cast<uint64_t>(count),
+                                             ctx.client.protocol, *store, &entries, &st)
+                           : deliver_claim_and_new(ctx.broker, db, key, *t.s, *t.g, *c, ctx.now_ms,
+                                                   static_cast<uint64_t>(count), noack,
+                                                   opts.claim_min_idle, *store, &entries, &st);
     if (!st.is_ok()) return ctx.error(st);
     r.array(n);
     r.raw(entries);
@@ -214,6 +312,7 @@ void xreadgroup(CommandContext& ctx) {
   wait->consumer = std::string(consumer_name);
   wait->count = static_cast<uint64_t>(count);
   wait->noack = noack;
+  wait->claim_min_idle = opts.claim_min_idle;
   core::Broker* broker = &ctx.broker;
   auto retry = [broker, db, wait](core::Client& client, blocking::BlockingRegistry::Wake why,
                                   std::string_view key) {
@@ -234,14 +333,17 @@ void xreadgroup(CommandContext& ctx) {
       r.error("NOGROUP the consumer group this client was blocked on no longer exists");
       return true;
     }
-    if (!(s->last_id() > g->last_delivered_id)) return false;
+    if (!(s->last_id() > g->last_delivered_id) &&
+        (wait->claim_min_idle < 0 || claimable(*g, core::now_ms(), wait->claim_min_idle).empty())) {
+      return false;
+    }
     wire::Status st;
     if (!s->group_journal) {
       // Unreachable in practice: the group exists, so its journal is open.
       r.error("ERR consumer group journal is not open");
       return true;
     }
-    GroupStore store(*s->group_journal, s->groups);
+    GroupStore store(*s->group_journal, s->groups, &s->idmp);
     // Under appendfsync always the delivery is durable before its reply leaves.
     if (broker->config().appendfsync == config::AppendFsync::kAlways) {
       client.out.hold(broker->pending_epoch());
@@ -250,8 +352,8 @@ void xreadgroup(CommandContext& ctx) {
     Consumer* c = reading_consumer(*broker, db, key, *g, wait->consumer, now);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = deliver_new(*broker, db, key, *s, *g, *c, now, wait->count, wait->noack, store,
-                             &entries, &st);
+    uint64_t n = deliver_claim_and_new(*broker, db, key, *s, *g, *c, now, wait->count, wait->noack,
+                                       wait->claim_min_idle, store, &entries, &st);
     broker->streams().mark_dirty(*s);
     if (!st.is_ok()) {
       r.error(error_text(st));

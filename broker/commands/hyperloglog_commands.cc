@@ -239,7 +239,7 @@ void register_hyperloglog_commands(CommandTable& t) {
   CommandFamily cmd{"hyperloglog"};
   t.add(cmd("pfadd", -2, kWrite | kDenyOom | kFast, pfadd, "@write @hyperloglog @fast",
             "Adds the specified elements to the specified HyperLogLog.", "2.8.9"));
-  t.add(cmd("pfcount", -2, kReadonly, pfcount, "@read @hyperloglog @slow",
+  t.add(cmd("pfcount", -2, kReadonly | kMayReplicate, pfcount, "@read @hyperloglog @slow",
             "Return the approximated cardinality of the set(s) observed by the HyperLogLog at "
             "key(s).",
             "2.8.9", 1, -1, 1));

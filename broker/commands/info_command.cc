@@ -7,9 +7,11 @@
 #include <sstream>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
 #include "broker/commands/server_stats.h"
+#include "broker/core/memory.h"
 #include "broker/kv/kv_store.h"
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/replication/replication.h"
@@ -118,19 +120,24 @@ void info(CommandContext& ctx) {
     w.field("maxclients", cfg.maxclients);
     w.field("client_recent_max_input_buffer", 0);
     w.field("client_recent_max_output_buffer", 0);
-    w.field("blocked_clients", b.blocking().blocked_clients());
-    w.field("tracking_clients", 0);
+    // Clients held by CLIENT PAUSE count as blocked, as in Redis.
+    w.field("blocked_clients", b.blocking().blocked_clients() + b.paused_clients.size());
+    w.field("tracking_clients", b.tracking().tracking_clients());
     w.field("clients_in_timeout_table", b.blocking().blocked_clients());
   }
   if (on("memory")) {
+    // used_memory counts the allocator's live blocks, as Redis's zmalloc does (core/memory.h).
     uint64_t rss = rss_bytes();
+    core::note_peak_memory();
+    uint64_t used = core::used_memory();
+    uint64_t peak = core::peak_used_memory();
     w.section("Memory");
-    w.field("used_memory", rss);
-    w.field("used_memory_human", human(rss));
+    w.field("used_memory", used);
+    w.field("used_memory_human", human(used));
     w.field("used_memory_rss", rss);
     w.field("used_memory_rss_human", human(rss));
-    w.field("used_memory_peak", rss);
-    w.field("used_memory_peak_human", human(rss));
+    w.field("used_memory_peak", peak);
+    w.field("used_memory_peak_human", human(peak));
     // Scripting (Redis 7.0's fields, plus number_of_libraries).
     auto& scripts = scripting::engine(b);
     uint64_t vm_eval = scripts.eval_vm_bytes();
@@ -153,7 +160,11 @@ void info(CommandContext& ctx) {
     w.field("maxmemory", cfg.maxmemory);
     w.field("maxmemory_human", human(cfg.maxmemory));
     w.field("maxmemory_policy", cfg.maxmemory_policy);
-    w.field("mem_fragmentation_ratio", "1.00");
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2f",
+                  used ? static_cast<double>(rss) / static_cast<double>(used) : 0.0);
+    w.field("mem_fragmentation_ratio", ratio);
+    w.field("mem_not_counted_for_evict", core::mem_not_counted_for_evict(b, core::now_ms()));
     w.field("mem_allocator", "libc");
   }
   if (on("persistence")) {
@@ -201,19 +212,27 @@ void info(CommandContext& ctx) {
     w.field("total_net_output_bytes", st.total_net_output_bytes);
     w.field("rejected_connections", st.rejected_connections);
     w.field("expired_keys", expired);
-    w.field("evicted_keys", 0);
+    w.field("evicted_keys", b.stats().evicted_keys);
     w.field("evicted_scripts", scripting::engine(b).evicted_scripts());
     w.field("keyspace_hits", st.keyspace_hits);
     w.field("keyspace_misses", st.keyspace_misses);
     w.field("pubsub_channels", b.pubsub().channel_count());
     w.field("pubsub_patterns", b.pubsub().pattern_count());
     w.field("pubsubshard_channels", b.pubsub().shard_channel_count());
+    w.field("tracking_total_keys", b.tracking().table_keys());
+    w.field("tracking_total_items", b.tracking().table_items());
+    w.field("tracking_total_prefixes", b.tracking().prefix_count());
     w.field("total_error_replies", st.total_error_replies);
     w.field("client_output_buffer_limit_disconnections", st.client_obl_disconnections);
     w.field("io_errors", st.io_errors);
     w.field("sync_full", replication::of(b).sync_full);
     w.field("sync_partial_ok", replication::of(b).sync_partial_ok);
     w.field("sync_partial_err", replication::of(b).sync_partial_err);
+    const AclStats& denied = acl_state(b).stats;
+    w.field("acl_access_denied_auth", denied.denied_auth);
+    w.field("acl_access_denied_cmd", denied.denied_cmd);
+    w.field("acl_access_denied_key", denied.denied_key);
+    w.field("acl_access_denied_channel", denied.denied_channel);
   }
   if (on("replication")) {
     auto& repl = replication::of(b);
@@ -308,6 +327,19 @@ void info(CommandContext& ctx) {
               "calls=" + std::to_string(cs.calls) + ",usec=" + std::to_string(cs.usec) +
                   ",usec_per_call=" + per + ",rejected_calls=" + std::to_string(cs.rejected_calls) +
                   ",failed_calls=" + std::to_string(cs.failed_calls));
+    });
+  }
+  if (on("latencystats", false)) {
+    // Percentiles from the LATENCY HISTOGRAM buckets (their upper bounds), as Redis's
+    // latency_percentiles_usec_<command> lines.
+    w.section("Latencystats");
+    command_table().for_each([&](const CommandSpec& spec) {
+      const core::LatencyHistogram& h = spec.stats.latency;
+      if (h.count == 0) return;
+      char line[160];
+      snprintf(line, sizeof(line), "p50=%.3f,p99=%.3f,p99.9=%.3f", h.percentile_us(0.50),
+               h.percentile_us(0.99), h.percentile_us(0.999));
+      w.field(("latency_percentiles_usec_" + spec.name).c_str(), line);
     });
   }
   if (on("cluster")) {

@@ -29,8 +29,9 @@ void del(CommandContext& ctx) {
 }
 
 void exists(CommandContext& ctx) {
+  // As Redis's EXISTS: counted as a hit or miss, but not an access (LRU/LFU unchanged).
   int64_t n = 0;
-  for (size_t i = 1; i < ctx.argc(); ++i) n += lookup_read(ctx, ctx.arg(i)) ? 1 : 0;
+  for (size_t i = 1; i < ctx.argc(); ++i) n += lookup_read(ctx, ctx.arg(i), false) ? 1 : 0;
   ctx.reply.integer(n);
 }
 
@@ -325,14 +326,10 @@ void object_encoding(CommandContext& ctx) {
   ctx.reply.bulk(obj->encoding());
 }
 
-bool lfu_policy(CommandContext& ctx) {
-  return ctx.broker.config().maxmemory_policy.find("lfu") != std::string::npos;
-}
-
 void object_idletime(CommandContext& ctx) {
   core::Object* obj = ctx.db().find(ctx.arg(2), ctx.now_ms);
   if (!obj) return ctx.reply.null();
-  if (lfu_policy(ctx)) {
+  if (core::lfu_policy(ctx.broker.config())) {
     return ctx.error_text(
         "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
         "switching between policies at runtime LRU and LFU data will take some time to adjust.");
@@ -344,15 +341,13 @@ void object_idletime(CommandContext& ctx) {
 void object_freq(CommandContext& ctx) {
   core::Object* obj = ctx.db().find(ctx.arg(2), ctx.now_ms);
   if (!obj) return ctx.reply.null();
-  if (!lfu_policy(ctx)) {
+  if (!core::lfu_policy(ctx.broker.config())) {
     return ctx.error_text(
         "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
         "that when switching between policies at runtime LRU and LFU data will take some time "
         "to adjust.");
   }
-  // Sluice does not evict, so it keeps no LFU counter: report Redis's initial counter value,
-  // what a key that is not accessed often shows.
-  ctx.reply.integer(5);
+  ctx.reply.integer(core::lfu_decayed(*obj, ctx.now_ms, ctx.broker.config().lfu_decay_time));
 }
 
 void object_refcount(CommandContext& ctx) {

@@ -10,7 +10,7 @@
 
 namespace sluice::commands {
 
-core::Object* lookup_read(CommandContext& ctx, std::string_view key) {
+core::Object* lookup_read(CommandContext& ctx, std::string_view key, bool touch) {
   core::Object* obj = ctx.db().find(key, ctx.now_ms);
   auto& st = ctx.broker.stats();
   if (!obj) {
@@ -18,13 +18,13 @@ core::Object* lookup_read(CommandContext& ctx, std::string_view key) {
     return nullptr;
   }
   ++st.keyspace_hits;
-  if (!ctx.client.no_touch) obj->last_access_ms = ctx.now_ms;
+  if (touch && !ctx.client.no_touch) core::note_access(*obj, ctx.now_ms, ctx.broker.config());
   return obj;
 }
 
 core::Object* lookup_write(CommandContext& ctx, std::string_view key) {
   core::Object* obj = ctx.db().find(key, ctx.now_ms);
-  if (obj) obj->last_access_ms = ctx.now_ms;
+  if (obj) core::note_access(*obj, ctx.now_ms, ctx.broker.config());
   return obj;
 }
 

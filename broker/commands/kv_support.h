@@ -18,9 +18,9 @@ namespace sluice::commands {
 void register_hash_commands(CommandTable& table);
 void register_expire_commands(CommandTable& table);
 
-// A live key for a read: counts keyspace hits/misses and refreshes the access time (unless the
-// client asked for CLIENT NO-TOUCH).
-core::Object* lookup_read(CommandContext& ctx, std::string_view key);
+// A live key for a read: counts keyspace hits/misses and refreshes the access time and LFU
+// counter (unless the client asked for CLIENT NO-TOUCH, or `touch` is false: EXISTS).
+core::Object* lookup_read(CommandContext& ctx, std::string_view key, bool touch = true);
 // A live key for a write (no stats), access time refreshed.
 core::Object* lookup_write(CommandContext& ctx, std::string_view key);
 

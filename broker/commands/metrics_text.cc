@@ -9,6 +9,7 @@
 #include "broker/commands/command_table.h"
 #include "broker/commands/prometheus_text.h"
 #include "broker/commands/server_stats.h"
+#include "broker/core/memory.h"
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/storage/quarantine.h"
 #include "broker/storage/read_ahead.h"
@@ -95,7 +96,9 @@ void append_server_families(core::Broker& broker, std::string* out) {
                  st.total_net_output_bytes);
 
   Family::single(out, "sluice_used_memory_bytes", kGauge,
-                 "Resident set size of the server process (INFO used_memory).", rss_bytes());
+                 "Bytes allocated by the server (INFO used_memory).", core::used_memory());
+  Family::single(out, "sluice_used_memory_rss_bytes", kGauge,
+                 "Resident set size of the server process (INFO used_memory_rss).", rss_bytes());
 
   Family::single(out, "sluice_storage_failed", kGauge,
                  "1 after a failed write or fdatasync, until the disk takes writes again.",

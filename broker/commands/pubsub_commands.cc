@@ -204,9 +204,9 @@ void register_pubsub_commands(CommandTable& t) {
   t.add(shard_keys(cmd("sunsubscribe", -1, kSub, sunsubscribe, "@pubsub @slow",
                        "Stops listening to messages posted to shard channels.", "7.0.0"),
                    -1));
-  t.add(cmd("publish", 3, kPubSub | kLoading | kStale | kFast, publish, "@pubsub @fast",
-            "Posts a message to a channel.", "2.0.0"));
-  t.add(shard_keys(cmd("spublish", 3, kPubSub | kLoading | kStale | kFast, spublish,
+  t.add(cmd("publish", 3, kPubSub | kLoading | kStale | kFast | kMayReplicate, publish,
+            "@pubsub @fast", "Posts a message to a channel.", "2.0.0"));
+  t.add(shard_keys(cmd("spublish", 3, kPubSub | kLoading | kStale | kFast | kMayReplicate, spublish,
                        "@pubsub @fast", "Post a message to a shard channel", "7.0.0"),
                    1));
 

@@ -7,22 +7,44 @@
 
 namespace sluice::commands {
 
+namespace {
+
+// The policy keyword for a trim; KEEPREF (the default) needs none.
+std::string_view policy_word(stream::RefPolicy policy) {
+  switch (policy) {
+    case stream::RefPolicy::kDelRef:
+      return "DELREF";
+    case stream::RefPolicy::kAcked:
+      return "ACKED";
+    default:
+      return {};
+  }
+}
+
+}  // namespace
+
 void propagate_xadd(core::Broker& broker, int db, std::string_view key, wire::StreamId id,
-                    std::span<const std::string_view> fields, bool trimmed, uint64_t length) {
+                    std::span<const std::string_view> fields, const XaddEffects& effects) {
   auto& repl = replication::of(broker);
   if (!repl.active()) return propagate_nothing(broker);
   std::string id_text = id.to_string();
-  std::string len_text = std::to_string(length);
+  std::string len_text = std::to_string(effects.length);
   std::vector<std::string_view> argv{"XADD", key};
-  if (trimmed) argv.insert(argv.end(), {"MAXLEN", "=", len_text});
+  if (effects.idmp) argv.insert(argv.end(), {"IDMP", effects.idmp_pid, effects.idmp_iid});
+  if (effects.trimmed) {
+    if (auto word = policy_word(effects.policy); !word.empty()) argv.push_back(word);
+    argv.insert(argv.end(), {"MAXLEN", "=", len_text});
+  }
   argv.push_back(id_text);
   argv.insert(argv.end(), fields.begin(), fields.end());
   repl.emit(db, argv);
 }
 
-void propagate_xtrim(core::Broker& broker, int db, std::string_view key, uint64_t length) {
+void propagate_xtrim(core::Broker& broker, int db, std::string_view key, uint64_t length,
+                     stream::RefPolicy policy) {
   std::string len_text = std::to_string(length);
-  std::string_view argv[] = {"XTRIM", key, "MAXLEN", "=", len_text};
+  std::vector<std::string_view> argv{"XTRIM", key, "MAXLEN", "=", len_text};
+  if (auto word = policy_word(policy); !word.empty()) argv.push_back(word);
   replication::of(broker).emit(db, argv);
 }
 

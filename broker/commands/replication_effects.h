@@ -1,6 +1,7 @@
 // The replication effects of the stream commands whose arguments do not determine their result
-// (replication.h lists them): XADD with its concrete ID, trimming as an exact MAXLEN, and group
-// deliveries as XCLAIM / XGROUP SETID.
+// (replication.h lists them): XADD with its concrete ID (and its IDMP entry), trimming as an exact
+// MAXLEN with its reference policy, and group deliveries (XREADGROUP, its CLAIM option) as XCLAIM /
+// XGROUP SETID.
 #pragma once
 
 #include <cstdint>
@@ -9,15 +10,27 @@
 
 #include "broker/core/broker.h"
 #include "broker/stream/consumer_group.h"
+#include "broker/stream/group_refs.h"
 #include "wire/stream_id.h"
 
 namespace sluice::commands {
 
-// XADD key [MAXLEN = <length after>] <id> field value ...
+// What an XADD did besides appending: its trimming (with the reference policy it used) and its
+// idempotency entry (IDMP producer-id iid; IDMPAUTO goes as IDMP with the iid it computed).
+struct XaddEffects {
+  bool trimmed = false;
+  uint64_t length = 0;  // the stream's length after the XADD
+  stream::RefPolicy policy = stream::RefPolicy::kKeepRef;
+  bool idmp = false;
+  std::string_view idmp_pid;
+  std::string_view idmp_iid;
+};
+// XADD key [KEEPREF|DELREF|ACKED] [IDMP pid iid] [MAXLEN = <length after>] <id> field value ...
 void propagate_xadd(core::Broker& broker, int db, std::string_view key, wire::StreamId id,
-                    std::span<const std::string_view> fields, bool trimmed, uint64_t length);
-// XTRIM key MAXLEN = <length after>
-void propagate_xtrim(core::Broker& broker, int db, std::string_view key, uint64_t length);
+                    std::span<const std::string_view> fields, const XaddEffects& effects);
+// XTRIM key MAXLEN = <length after> [DELREF|ACKED]
+void propagate_xtrim(core::Broker& broker, int db, std::string_view key, uint64_t length,
+                     stream::RefPolicy policy);
 // `consumer` of `g` now owns `ids` with delivery time `now` and `counts` (empty: all 1); the
 // group's cursor and read counter are sent too.
 void propagate_delivery(core::Broker& broker, int db, std::string_view key,

@@ -73,9 +73,9 @@ void register_scripting_commands(CommandTable& t) {
   CommandFamily f{"scripting"};
   constexpr uint32_t kEvalFlags =
       kNoScript | kStale | kSkipMonitor | kNoMandatoryKeys | kMovableKeys;
-  t.add(f("eval", -3, kEvalFlags, eval, "@slow @scripting", "Executes a server-side Lua script.",
-          "2.6.0", 0, 0, 0));
-  t.add(f("evalsha", -3, kEvalFlags, evalsha, "@slow @scripting",
+  t.add(f("eval", -3, kEvalFlags | kMayReplicate, eval, "@slow @scripting",
+          "Executes a server-side Lua script.", "2.6.0", 0, 0, 0));
+  t.add(f("evalsha", -3, kEvalFlags | kMayReplicate, evalsha, "@slow @scripting",
           "Executes a server-side Lua script by SHA1 digest.", "2.6.0", 0, 0, 0));
   t.add(f("eval_ro", -3, kEvalFlags | kReadonly, eval_ro, "@slow @scripting",
           "Executes a read-only server-side Lua script.", "7.0.0", 0, 0, 0));

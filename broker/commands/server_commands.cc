@@ -7,11 +7,13 @@
 #include <chrono>
 #include <thread>
 
+#include "broker/commands/acl_check.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
 #include "broker/core/glob.h"
 #include "broker/kv/kv_store.h"
+#include "broker/replication/replication.h"
 
 namespace sluice::commands {
 namespace {
@@ -44,7 +46,8 @@ void reply_flags(wire::resp::ReplyWriter& r, uint32_t flags) {
                                                             {kNoMandatoryKeys, "no_mandatory_keys"},
                                                             {kNoMulti, "no_multi"},
                                                             {kMovableKeys, "movablekeys"},
-                                                            {kAllowBusy, "allow_busy"}};
+                                                            {kAllowBusy, "allow_busy"},
+                                                            {kAsking, "asking"}};
   size_t n = 0;
   for (const auto& [bit, name] : kNames) n += (flags & bit) ? 1 : 0;
   r.set(n);
@@ -167,21 +170,83 @@ void command_list(CommandContext& ctx) {
   for (const auto& n : names) ctx.reply.bulk(n);
 }
 
-void command_getkeys(CommandContext& ctx) {
+// The spec and key positions of the full command in args[2..] (COMMAND GETKEYS and
+// GETKEYSANDFLAGS); false after replying with the error.
+bool full_command_keys(CommandContext& ctx, const CommandSpec** spec_out,
+                       std::vector<size_t>* pos) {
   std::span<const std::string_view> cmd = ctx.args.subspan(2);
   const CommandSpec* spec = command_table().find(cmd[0]);
-  if (!spec) return ctx.error_text("ERR Invalid command specified");
+  if (!spec) {
+    ctx.error_text("ERR Invalid command specified");
+    return false;
+  }
   if ((spec->arity > 0 && static_cast<int>(cmd.size()) != spec->arity) ||
       static_cast<int>(cmd.size()) < -spec->arity) {
-    return ctx.error_text("ERR Invalid number of arguments specified for command");
+    ctx.error_text("ERR Invalid number of arguments specified for command");
+    return false;
   }
   if (!spec->subcommands.empty() && cmd.size() > 1) {
     if (const CommandSpec* sub = command_table().find_sub(*spec, cmd[1])) spec = sub;
   }
-  auto pos = command_key_positions(*spec, cmd);
-  if (pos.empty()) return ctx.error_text("ERR The command has no key arguments");
+  *pos = command_key_positions(*spec, cmd);
+  if (pos->empty()) {
+    ctx.error_text("ERR The command has no key arguments");
+    return false;
+  }
+  *spec_out = spec;
+  return true;
+}
+
+void command_getkeys(CommandContext& ctx) {
+  const CommandSpec* spec;
+  std::vector<size_t> pos;
+  if (!full_command_keys(ctx, &spec, &pos)) return;
   ctx.reply.array(pos.size());
-  for (size_t p : pos) ctx.reply.bulk(cmd[p]);
+  for (size_t p : pos) ctx.reply.bulk(ctx.arg(2 + p));
+}
+
+// Redis's key-spec flags of the `nth` key of a command: what the commands that name them
+// declare, else read-only access for read commands and read-write update for writes.
+std::vector<const char*> key_flags(const CommandSpec& spec, size_t nth) {
+  const std::string& n = spec.name;
+  auto any = [&](std::initializer_list<const char*> names) {
+    for (const char* x : names) {
+      if (n == x) return true;
+    }
+    return false;
+  };
+  if (any({"set", "mset", "setex", "psetex"})) return {"OW", "update"};
+  if (any({"del", "unlink"})) return {"RM", "delete"};
+  if (any({"lpush", "rpush", "lpushx", "rpushx", "sadd", "append"})) return {"RW", "insert"};
+  if (any({"incr", "decr", "incrby", "decrby", "incrbyfloat"})) {
+    return {"RW", "access", "update"};
+  }
+  if (n == "getdel") return {"RW", "access", "delete"};
+  if (any({"exists", "type", "ttl", "pttl", "expiretime", "pexpiretime", "strlen"})) return {"RO"};
+  if (any({"rpoplpush", "lmove"})) {
+    if (nth == 0) return {"RW", "access", "delete"};
+    return {"RW", "insert"};
+  }
+  if (any({"rename", "renamenx"})) {
+    if (nth == 0) return {"RW", "access", "delete"};
+    return {"OW", n == "rename" ? "update" : "insert"};
+  }
+  if (spec.flags & kReadonly) return {"RO", "access"};
+  return {"RW", "update"};
+}
+
+void command_getkeysandflags(CommandContext& ctx) {
+  const CommandSpec* spec;
+  std::vector<size_t> pos;
+  if (!full_command_keys(ctx, &spec, &pos)) return;
+  ctx.reply.array(pos.size());
+  for (size_t i = 0; i < pos.size(); ++i) {
+    ctx.reply.array(2);
+    ctx.reply.bulk(ctx.arg(2 + pos[i]));
+    auto flags = key_flags(*spec, i);
+    ctx.reply.set(flags.size());
+    for (const char* f : flags) ctx.reply.simple(f);
+  }
 }
 
 void command_help(CommandContext& ctx) {
@@ -198,6 +263,8 @@ void command_help(CommandContext& ctx) {
                                  "    Return documentation details about multiple commands.",
                                  "GETKEYS <full-command>",
                                  "    Return the keys from a full command.",
+                                 "GETKEYSANDFLAGS <full-command>",
+                                 "    Return the keys and the access flags from a full command.",
                                  "HELP",
                                  "    Print this help."};
   ctx.reply.array(std::size(kLines));
@@ -259,6 +326,30 @@ void config_set(CommandContext& ctx) {
                             "') - " + err);
     }
   }
+  // TLS options apply together, once (a new certificate and its key in one CONFIG SET).
+  for (size_t i = 2; i < ctx.argc(); i += 2) {
+    if (!iequals(ctx.arg(i).substr(0, 4), "tls-") || ctx.broker.control == nullptr) continue;
+    if (!ctx.broker.control->apply_tls_config().empty()) {
+      ctx.broker.config() = backup;
+      return ctx.error_text("ERR CONFIG SET failed (possibly related to argument '" +
+                            std::string(ctx.arg(i)) +
+                            "') - Unable to update TLS configuration. Check server logs.");
+    }
+    break;
+  }
+  // A lower maxmemory (or a policy that can now evict) takes effect at once: evict down to it.
+  const auto& now_cfg = ctx.broker.config();
+  if (now_cfg.maxmemory != 0 && !replication::of(ctx.broker).is_replica() &&
+      (now_cfg.maxmemory != backup.maxmemory ||
+       now_cfg.maxmemory_policy != backup.maxmemory_policy)) {
+    core::perform_evictions(ctx.broker, ctx.now_ms, /*unlimited=*/true);
+  }
+  for (size_t i = 2; i < ctx.argc(); i += 2) {
+    // requirepass is the default user's password (acl/).
+    if (iequals(ctx.arg(i), "requirepass")) {
+      acl_registry(ctx.broker).set_default_password(ctx.broker.config().requirepass);
+    }
+  }
   ctx.reply.ok();
 }
 
@@ -267,6 +358,7 @@ void config_resetstat(CommandContext& ctx) {
   st = core::Stats{};
   command_table().for_each([](const CommandSpec& spec) { spec.stats = core::CommandStats{}; });
   ctx.broker.slowlog.clear();
+  acl_state(ctx.broker).stats = AclStats{};
   for (int i = 0; i < ctx.broker.db_count(); ++i) ctx.broker.db(i).expired_keys = 0;
   ctx.reply.ok();
 }
@@ -321,6 +413,7 @@ void flush_db(core::Broker& broker, int db) {
 void flushdb(CommandContext& ctx) {
   if (!parse_flush_mode(ctx)) return;
   flush_db(ctx.broker, ctx.client.db);
+  ctx.broker.tracking().invalidate_all(ctx.broker.current_client);
   ctx.wrote = true;
   ctx.reply.ok();
 }
@@ -328,6 +421,7 @@ void flushdb(CommandContext& ctx) {
 void flushall(CommandContext& ctx) {
   if (!parse_flush_mode(ctx)) return;
   for (int i = 0; i < ctx.broker.db_count(); ++i) flush_db(ctx.broker, i);
+  ctx.broker.tracking().invalidate_all(ctx.broker.current_client);
   ctx.wrote = true;
   ctx.reply.ok();
 }
@@ -479,6 +573,9 @@ void register_server_commands(CommandTable& t) {
                                 "Returns a list of command names.", "@slow @connection"));
   cmd.subcommands.push_back(srv("getkeys", -3, kLoading | kStale, command_getkeys,
                                 "Extracts the key names from an arbitrary command.",
+                                "@slow @connection"));
+  cmd.subcommands.push_back(srv("getkeysandflags", -4, kLoading | kStale, command_getkeysandflags,
+                                "Extracts the key names and access flags for an arbitrary command.",
                                 "@slow @connection"));
   cmd.subcommands.push_back(srv("help", 2, kLoading | kStale, command_help,
                                 "Returns helpful text about the different subcommands.",

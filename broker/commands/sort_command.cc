@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/kv_support.h"
@@ -33,6 +34,11 @@ struct SortOptions {
   std::optional<std::string_view> store;
   std::vector<std::string_view> gets;
 };
+
+bool full_key_access(CommandContext& ctx) {
+  const acl::User& user = client_user(ctx.broker, ctx.client);
+  return user.unrestricted() || user.all_keys_for(ctx.spec->acl_id);
+}
 
 bool parse_options(CommandContext& ctx, bool readonly, SortOptions* o) {
   for (size_t j = 2; j < ctx.argc(); ++j) {
@@ -55,8 +61,18 @@ bool parse_options(CommandContext& ctx, bool readonly, SortOptions* o) {
     } else if (iequals(a, "BY") && left >= 1) {
       o->by = ctx.arg(++j);
       // Once a BY without '*' was given nothing is sorted, whatever BY follows (as Redis).
-      if (o->by->find('*') == std::string_view::npos) o->dontsort = true;
+      if (o->by->find('*') == std::string_view::npos) {
+        o->dontsort = true;
+      } else if (!full_key_access(ctx)) {
+        // A pattern reads keys the ACL never saw: only for users with access to every key.
+        ctx.error_text("ERR BY option of SORT denied due to insufficient ACL permissions.");
+        return false;
+      }
     } else if (iequals(a, "GET") && left >= 1) {
+      if (!full_key_access(ctx)) {
+        ctx.error_text("ERR GET option of SORT denied due to insufficient ACL permissions.");
+        return false;
+      }
       o->gets.push_back(ctx.arg(++j));
     } else {
       ctx.syntax_error();

@@ -8,20 +8,29 @@
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_api.h"
+#include "broker/commands/group_support.h"
 #include "broker/commands/replication_effects.h"
 #include "broker/commands/stream_support.h"
 #include "broker/stream/consumer_group.h"
+#include "broker/stream/group_refs.h"
 #include "broker/stream/stream_engine.h"
 
 namespace sluice::commands {
 namespace {
 
 using stream::IdRequest;
+using stream::RefPolicy;
 using stream::Stream;
 using stream::TrimSpec;
 
 struct AddTrimArgs {
   TrimSpec trim;
+  RefPolicy policy = RefPolicy::kKeepRef;  // Redis 8.2: KEEPREF | DELREF | ACKED
+  // Redis 8.6: IDMP producer-id idempotent-id, or IDMPAUTO producer-id (iid from the content).
+  bool idmp = false;
+  bool idmp_auto = false;
+  std::string_view idmp_pid;
+  std::string_view idmp_iid;
   bool limit_given = false;
   bool nomkstream = false;
   bool id_given = false;
@@ -91,6 +100,16 @@ bool parse_add_trim(CommandContext& ctx, bool xadd, AddTrimArgs* a) {
       a->trim.limit = limit;
       a->limit_given = true;
       ++i;
+    } else if (parse_ref_policy(opt, &a->policy)) {
+    } else if (xadd && iequals(opt, "IDMP") && more >= 2 && !a->idmp) {
+      a->idmp = true;
+      a->idmp_pid = ctx.arg(i + 1);
+      a->idmp_iid = ctx.arg(i + 2);
+      i += 2;
+    } else if (xadd && iequals(opt, "IDMPAUTO") && more >= 1 && !a->idmp) {
+      a->idmp = a->idmp_auto = true;
+      a->idmp_pid = ctx.arg(i + 1);
+      ++i;
     } else if (xadd && iequals(opt, "NOMKSTREAM")) {
       a->nomkstream = true;
     } else if (xadd) {
@@ -145,6 +164,33 @@ void xadd(CommandContext& ctx) {
     if (a.nomkstream) return ctx.reply.null();
     if (!(s = create_stream(ctx, key))) return;
   }
+  std::string auto_iid;
+  if (a.idmp) {
+    if (a.idmp_auto) {
+      auto_iid = stream::content_iid(ctx.args.subspan(field_pos));
+      a.idmp_iid = auto_iid;
+    }
+    s->idmp.expire(ctx.now_ms);
+    if (auto original = s->idmp.find(a.idmp_pid, a.idmp_iid)) {
+      // A resent entry: nothing is added, the reply is the first one's ID.
+      s->idmp.count_duplicate();
+      auto store = group_store_or_reply(ctx, *s);
+      if (!store) return;
+      wire::Status st = store->idmp_duplicate(s->idmp);
+      if (!st.is_ok()) return ctx.error(st);
+      group_written(ctx, *s);
+      // Replicas count the duplicate too: the same IDMP with the first entry's ID, which adds
+      // nothing there either (and, should the iid have expired there, fails as an old ID).
+      XaddEffects effects;
+      effects.length = s->length();
+      effects.idmp = true;
+      effects.idmp_pid = a.idmp_pid;
+      effects.idmp_iid = a.idmp_iid;
+      propagate_xadd(ctx.broker, ctx.client.db, key, *original, ctx.args.subspan(field_pos),
+                     effects);
+      return reply_id(ctx.reply, *original);
+    }
+  }
   if (s->last_id() == StreamId::max()) {
     return ctx.error_text(
         "ERR The stream has exhausted the last possible ID, unable to add more items");
@@ -157,16 +203,28 @@ void xadd(CommandContext& ctx) {
   wire::Status st = s->append(*id, ctx.args.subspan(field_pos));
   if (!st.is_ok()) return ctx.error(st);
   stream_written(ctx, *s);
+  if (a.idmp) {
+    s->idmp.add(a.idmp_pid, a.idmp_iid, *id, ctx.now_ms);
+    auto store = group_store_or_reply(ctx, *s);
+    if (!store) return;
+    st = store->idmp_add(s->idmp, a.idmp_pid, a.idmp_iid, *id, ctx.now_ms);
+    if (!st.is_ok()) return ctx.error(st);
+  }
   reply_id(ctx.reply, *id);
   notify(ctx, "xadd", key);
-  bool trimmed = false;
+  XaddEffects effects;
   if (a.trim.strategy != TrimSpec::Strategy::kNone) {
-    auto removed = s->trim(a.trim);
+    bool groups_changed = false;
+    auto removed = stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed);
     if (removed && *removed > 0) notify(ctx, "xtrim", key);
-    trimmed = removed && *removed > 0;
+    effects.trimmed = removed && *removed > 0;
   }
-  propagate_xadd(ctx.broker, ctx.client.db, key, *id, ctx.args.subspan(field_pos), trimmed,
-                 s->length());
+  effects.length = s->length();
+  effects.policy = a.policy;
+  effects.idmp = a.idmp;
+  effects.idmp_pid = a.idmp_pid;
+  effects.idmp_iid = a.idmp_iid;
+  propagate_xadd(ctx.broker, ctx.client.db, key, *id, ctx.args.subspan(field_pos), effects);
   ctx.broker.blocking().signal(ctx.client.db, key);
 }
 
@@ -243,6 +301,7 @@ void xread(CommandContext& ctx) {
   const size_t nstreams = opts.nstreams;
   auto wait = std::make_shared<XReadWait>();
   wait->count = static_cast<uint64_t>(opts.count);
+  std::vector<bool> last_only_keys;  // "+": only the last entry
   for (size_t k = 0; k < nstreams; ++k) {
     std::string_view key = ctx.arg(streams_arg + k);
     std::string_view id_arg = ctx.arg(streams_arg + nstreams + k);
@@ -250,8 +309,17 @@ void xread(CommandContext& ctx) {
     Stream* s = lookup_stream(ctx, key, &replied);
     if (replied) return;
     StreamId id;
+    bool last_only = false;
     if (id_arg == "$") {
       id = s ? s->last_id() : StreamId{};
+    } else if (id_arg == "+") {
+      // Redis 7.4: the last entry of the stream (COUNT does not apply); on an empty stream,
+      // like "$", whatever is added next.
+      if (s && s->length() > 0) {
+        last_only = s->last_entry_id().decrement(&id);
+      } else {
+        id = s ? s->last_id() : StreamId{};
+      }
     } else if (id_arg == ">") {
       return ctx.error_text(
           "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
@@ -261,6 +329,7 @@ void xread(CommandContext& ctx) {
     }
     wait->keys.emplace_back(key);
     wait->after.push_back(id);
+    last_only_keys.push_back(last_only);
   }
   // Serve synchronously every stream that has something after its ID. Which ones do is known
   // before any entry is read, so the reply is written in place: the entries go straight from the
@@ -287,8 +356,8 @@ void xread(CommandContext& ctx) {
       StreamId from;
       wait->after[k].increment(&from);
       // A read error (the log turned unreadable) still leaves a well-formed reply: no entries.
-      if (!append_range(ctx.client.out, *serve[k], from, StreamId::max(), false, wait->count)
-               .is_ok()) {
+      const uint64_t count = last_only_keys[k] ? 1 : wait->count;
+      if (!append_range(ctx.client.out, *serve[k], from, StreamId::max(), false, count).is_ok()) {
         ctx.reply.array(0);
       }
     }
@@ -358,12 +427,13 @@ void xtrim(CommandContext& ctx) {
   Stream* s = lookup_stream(ctx, ctx.arg(1), &replied);
   if (replied) return;
   if (!s) return ctx.reply.integer(0);
-  auto removed = s->trim(a.trim);
+  bool groups_changed = false;
+  auto removed = stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed);
   if (!removed) return ctx.error(removed.status());
   if (*removed > 0) {
     stream_written(ctx, *s);
     notify(ctx, "xtrim", ctx.arg(1));
-    propagate_xtrim(ctx.broker, ctx.client.db, ctx.arg(1), s->length());
+    propagate_xtrim(ctx.broker, ctx.client.db, ctx.arg(1), s->length(), a.policy);
   } else {
     propagate_nothing(ctx.broker);
   }
@@ -459,7 +529,9 @@ void xinfo_stream(CommandContext& ctx) {
   auto& r = ctx.reply;
   int64_t keys, nodes;
   radix_shape(*s, ctx.broker.config().stream_node_max_entries, &keys, &nodes);
-  r.map(full ? 9 : 10);
+  s->idmp.expire(ctx.now_ms);
+  const bool idmp = s->idmp.in_use();
+  r.map((full ? 9 : 10) + (idmp ? 6 : 0));
   r.bulk("length");
   r.integer(static_cast<int64_t>(s->length()));
   r.bulk("radix-tree-keys");
@@ -474,6 +546,20 @@ void xinfo_stream(CommandContext& ctx) {
   r.integer(static_cast<int64_t>(s->entries_added()));
   r.bulk("recorded-first-entry-id");
   reply_id(r, s->first_id());
+  if (idmp) {
+    r.bulk("idmp-duration");
+    r.integer(s->idmp.duration_s());
+    r.bulk("idmp-maxsize");
+    r.integer(s->idmp.max_size());
+    r.bulk("pids-tracked");
+    r.integer(static_cast<int64_t>(s->idmp.pids_tracked()));
+    r.bulk("iids-tracked");
+    r.integer(static_cast<int64_t>(s->idmp.iids_tracked()));
+    r.bulk("iids-added");
+    r.integer(static_cast<int64_t>(s->idmp.iids_added()));
+    r.bulk("iids-duplicates");
+    r.integer(static_cast<int64_t>(s->idmp.iids_duplicates()));
+  }
   if (!full) {
     r.bulk("groups");
     r.integer(static_cast<int64_t>(s->groups.size()));

@@ -38,6 +38,19 @@ void stream_written(CommandContext& ctx, stream::Stream& s) {
   ctx.broker.key_modified(ctx.client.db, s.key);
 }
 
+bool parse_ref_policy(std::string_view arg, stream::RefPolicy* out) {
+  if (iequals(arg, "KEEPREF")) {
+    *out = stream::RefPolicy::kKeepRef;
+  } else if (iequals(arg, "DELREF")) {
+    *out = stream::RefPolicy::kDelRef;
+  } else if (iequals(arg, "ACKED")) {
+    *out = stream::RefPolicy::kAcked;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 bool parse_strict_id(CommandContext& ctx, std::string_view arg, uint64_t missing_seq,
                      StreamId* out) {
   if (!wire::parse_stream_id(arg, out, missing_seq)) {
@@ -124,6 +137,16 @@ bool parse_read_options(CommandContext& ctx, bool xreadgroup, ReadOptions* out) 
       out->consumer = ctx.arg(i + 2);
       have_group = true;
       i += 2;
+    } else if (xreadgroup && iequals(o, "CLAIM") && more) {
+      ++i;
+      if (!wire::parse_i64(ctx.arg(i), &out->claim_min_idle)) {
+        ctx.not_integer();
+        return false;
+      }
+      if (out->claim_min_idle < 0) {
+        ctx.error_text("ERR min-idle-time must be a positive integer");
+        return false;
+      }
     } else if (iequals(o, "NOACK")) {
       if (!xreadgroup) {
         ctx.error_text(

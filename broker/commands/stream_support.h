@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "broker/commands/context.h"
+#include "broker/stream/group_refs.h"
 #include "broker/stream/stream.h"
 
 namespace sluice::commands {
@@ -26,6 +27,8 @@ bool parse_strict_id(CommandContext& ctx, std::string_view arg, uint64_t missing
 // XRANGE-style interval bound: "-", "+", "(id" exclusive, or an ID. Replies on failure.
 bool parse_interval_id(CommandContext& ctx, std::string_view arg, uint64_t missing_seq,
                        StreamId* out, bool* exclusive);
+// KEEPREF | DELREF | ACKED (Redis 8.2, any case): sets *out and returns true for one of them.
+bool parse_ref_policy(std::string_view arg, stream::RefPolicy* out);
 // COUNT argument: integer, negatives become 0. Replies on failure.
 bool parse_count(CommandContext& ctx, std::string_view arg, int64_t* out);
 
@@ -37,6 +40,7 @@ struct ReadOptions {
   size_t streams_arg = 0;  // index of the first key
   size_t nstreams = 0;
   bool noack = false;
+  int64_t claim_min_idle = -1;  // CLAIM min-idle-time (XREADGROUP, Redis 8.4); -1 = not given
   std::string_view group;
   std::string_view consumer;
 };

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/commands/acl_check.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/dispatch.h"
 #include "broker/commands/kv_support.h"
@@ -85,6 +86,25 @@ void exec(CommandContext& ctx) {
     const CommandSpec* spec = spec_of(cmd);
     // The queue owns the arguments: a command may keep a big one instead of copying it.
     client.owned_args = cmd;
+    // Rules may have changed since the command was queued: checked again, as Redis does.
+    const acl::User& user = client_user(ctx.broker, client);
+    size_t bad_pos = 0;
+    acl::Verdict verdict = acl::Verdict::kOk;
+    if (!user.unrestricted()) verdict = acl_check(user, *spec, argv, &bad_pos);
+    if (verdict != acl::Verdict::kOk) {
+      acl_note_denial(ctx.broker, client, verdict, "multi", *spec, argv, bad_pos);
+      const char* reason = verdict == acl::Verdict::kKey
+                               ? "no permission to touch the specified keys"
+                           : verdict == acl::Verdict::kChannel
+                               ? "no permission to access one of the channels used as arguments"
+                               : "no permission to execute the command or subcommand";
+      ctx.reply.error(std::string("NOPERM ACLs rules changed between the moment the transaction "
+                                  "was accumulated and the EXEC call. This command is no longer "
+                                  "allowed for the following reason: ") +
+                      reason);
+      client.owned_args = {};
+      continue;
+    }
     run_checked(ctx.broker, client, *spec, argv, core::now_ms());
     client.owned_args = {};
   }

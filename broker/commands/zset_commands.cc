@@ -24,15 +24,6 @@ using kv::ZSetObject;
 
 constexpr const char* kNanErr = "ERR resulting score is not a number (NaN)";
 
-enum ZAddFlags : unsigned {
-  kNx = 1,
-  kXx = 2,
-  kGt = 4,
-  kLt = 8,
-  kIncr = 16,
-  kCh = 32,
-};
-
 // What zsetAdd did to one member.
 enum class AddOutcome { kAdded, kUpdated, kUnchanged, kNop, kNan };
 
@@ -42,13 +33,13 @@ AddOutcome zset_add(ZSetObject& z, std::string_view member, double score, unsign
                     const kv::ZSetLimits& limits, double* newscore, ZMember** touched) {
   ZMember* m = z.find(member);
   if (m) {
-    if (flags & kNx) return AddOutcome::kNop;
+    if (flags & kZAddNx) return AddOutcome::kNop;
     double cur = m->score;
-    if (flags & kIncr) {
+    if (flags & kZAddIncr) {
       score += cur;
       if (std::isnan(score)) return AddOutcome::kNan;
     }
-    if (((flags & kLt) && score >= cur) || ((flags & kGt) && score <= cur)) {
+    if (((flags & kZAddLt) && score >= cur) || ((flags & kZAddGt) && score <= cur)) {
       return AddOutcome::kNop;
     }
     *newscore = score;
@@ -57,38 +48,45 @@ AddOutcome zset_add(ZSetObject& z, std::string_view member, double score, unsign
     *touched = m;
     return AddOutcome::kUpdated;
   }
-  if (flags & kXx) return AddOutcome::kNop;
+  if (flags & kZAddXx) return AddOutcome::kNop;
   *newscore = score;
   *touched = z.insert(member, score, limits);
   return AddOutcome::kAdded;
 }
 
-void zadd_generic(CommandContext& ctx, unsigned flags, size_t scoreidx) {
+}  // namespace
+
+bool zadd_check_flags(CommandContext& ctx, unsigned flags, size_t pairs) {
+  if (pairs == 0) {
+    ctx.syntax_error();
+    return false;
+  }
+  if ((flags & kZAddNx) && (flags & kZAddXx)) {
+    ctx.error_text("ERR XX and NX options at the same time are not compatible");
+    return false;
+  }
+  if (((flags & kZAddGt) && (flags & kZAddNx)) || ((flags & kZAddLt) && (flags & kZAddNx)) ||
+      ((flags & kZAddGt) && (flags & kZAddLt))) {
+    ctx.error_text("ERR GT, LT, and/or NX options at the same time are not compatible");
+    return false;
+  }
+  if ((flags & kZAddIncr) && pairs > 1) {
+    ctx.error_text("ERR INCR option supports a single increment-element pair");
+    return false;
+  }
+  return true;
+}
+
+void zadd_scores(CommandContext& ctx, unsigned flags, std::span<const double> scores,
+                 std::span<const std::string_view> members) {
   std::string_view key = ctx.arg(1);
-  const size_t args = ctx.argc() - scoreidx;
-  if (args == 0 || args % 2 != 0) return ctx.syntax_error();
-  const size_t pairs = args / 2;
-  if ((flags & kNx) && (flags & kXx)) {
-    return ctx.error_text("ERR XX and NX options at the same time are not compatible");
-  }
-  if (((flags & kGt) && (flags & kNx)) || ((flags & kLt) && (flags & kNx)) ||
-      ((flags & kGt) && (flags & kLt))) {
-    return ctx.error_text("ERR GT, LT, and/or NX options at the same time are not compatible");
-  }
-  if ((flags & kIncr) && pairs > 1) {
-    return ctx.error_text("ERR INCR option supports a single increment-element pair");
-  }
-  thread_local std::vector<double> scores;
-  scores.resize(pairs);
-  for (size_t i = 0; i < pairs; ++i) {
-    if (!parse_score(ctx.arg(scoreidx + 2 * i), &scores[i])) return ctx.error_text(kNotFloatErr);
-  }
+  const size_t pairs = scores.size();
   bool replied = false;
   ZSetObject* z = write_zset(ctx, key, &replied);
   if (replied) return;
-  const bool incr = flags & kIncr;
+  const bool incr = flags & kZAddIncr;
   if (!z) {
-    if (flags & kXx) return incr ? ctx.reply.null() : ctx.reply.integer(0);
+    if (flags & kZAddXx) return incr ? ctx.reply.null() : ctx.reply.integer(0);
     z = static_cast<ZSetObject*>(
         replace_key(ctx, ctx.client.db, key, std::make_unique<ZSetObject>()));
   }
@@ -100,8 +98,7 @@ void zadd_generic(CommandContext& ctx, unsigned flags, size_t scoreidx) {
   for (size_t i = 0; i < pairs; ++i) {
     ZMember* m = nullptr;
     double newscore = 0;
-    AddOutcome out =
-        zset_add(*z, ctx.arg(scoreidx + 2 * i + 1), scores[i], flags, limits, &newscore, &m);
+    AddOutcome out = zset_add(*z, members[i], scores[i], flags, limits, &newscore, &m);
     if (out == AddOutcome::kNan) {
       ctx.error_text(kNanErr);
       break;
@@ -120,7 +117,25 @@ void zadd_generic(CommandContext& ctx, unsigned flags, size_t scoreidx) {
   }
   if (ctx.failed) return;
   if (incr) return processed ? reply_score(ctx.reply, score) : ctx.reply.null();
-  ctx.reply.integer((flags & kCh) ? added + updated : added);
+  ctx.reply.integer((flags & kZAddCh) ? added + updated : added);
+}
+
+namespace {
+
+void zadd_generic(CommandContext& ctx, unsigned flags, size_t scoreidx) {
+  const size_t args = ctx.argc() - scoreidx;
+  if (args % 2 != 0) return ctx.syntax_error();
+  const size_t pairs = args / 2;
+  thread_local std::vector<double> scores;
+  thread_local std::vector<std::string_view> members;
+  scores.resize(pairs);
+  members.resize(pairs);
+  for (size_t i = 0; i < pairs; ++i) members[i] = ctx.arg(scoreidx + 2 * i + 1);
+  if (!zadd_check_flags(ctx, flags, pairs)) return;
+  for (size_t i = 0; i < pairs; ++i) {
+    if (!parse_score(ctx.arg(scoreidx + 2 * i), &scores[i])) return ctx.error_text(kNotFloatErr);
+  }
+  zadd_scores(ctx, flags, scores, members);
 }
 
 void zadd(CommandContext& ctx) {
@@ -129,17 +144,17 @@ void zadd(CommandContext& ctx) {
   for (; i < ctx.argc(); ++i) {
     std::string_view a = ctx.arg(i);
     if (iequals(a, "nx")) {
-      flags |= kNx;
+      flags |= kZAddNx;
     } else if (iequals(a, "xx")) {
-      flags |= kXx;
+      flags |= kZAddXx;
     } else if (iequals(a, "ch")) {
-      flags |= kCh;
+      flags |= kZAddCh;
     } else if (iequals(a, "incr")) {
-      flags |= kIncr;
+      flags |= kZAddIncr;
     } else if (iequals(a, "gt")) {
-      flags |= kGt;
+      flags |= kZAddGt;
     } else if (iequals(a, "lt")) {
-      flags |= kLt;
+      flags |= kZAddLt;
     } else {
       break;
     }
@@ -147,7 +162,7 @@ void zadd(CommandContext& ctx) {
   zadd_generic(ctx, flags, i);
 }
 
-void zincrby(CommandContext& ctx) { zadd_generic(ctx, kIncr, 2); }
+void zincrby(CommandContext& ctx) { zadd_generic(ctx, kZAddIncr, 2); }
 
 void zrem(CommandContext& ctx) {
   std::string_view key = ctx.arg(1);

@@ -67,24 +67,16 @@ void for_selection(const ZTree& tree, const Selection& sel, F&& fn) {
 // the selection is empty. Replies with the stored count.
 void store_selection(CommandContext& ctx, std::string_view dst, const ZSetObject* src,
                      const Selection& sel) {
-  const int db = ctx.client.db;
-  if (!src || sel.count == 0) {
-    if (delete_key(ctx, db, dst)) {
-      ctx.broker.notify('g', "del", dst, db);
-      ctx.wrote = true;
-    }
-    return ctx.reply.integer(0);
+  std::unique_ptr<ZSetObject> result;
+  if (src && sel.count != 0) {
+    result = std::make_unique<ZSetObject>();
+    result->set_skiplist();
+    const kv::ZSetLimits limits = zset_limits(ctx.broker);
+    for_selection(src->tree(), sel,
+                  [&](ZTree::Pos p) { result->insert(p.member()->view(), p.score(), limits); });
   }
-  auto result = std::make_unique<ZSetObject>();
-  result->set_skiplist();
-  const kv::ZSetLimits limits = zset_limits(ctx.broker);
-  for_selection(src->tree(), sel,
-                [&](ZTree::Pos p) { result->insert(p.member()->view(), p.score(), limits); });
-  result->convert_if_small(limits);
-  const size_t n = result->size();
-  auto* stored = static_cast<ZSetObject*>(replace_key(ctx, db, dst, std::move(result)));
-  kv::record_zset_value(ctx.broker.kv(), db, dst, *stored);
-  zset_written(ctx, dst, "zrangestore");
+  const size_t n = result ? result->size() : 0;
+  store_zset(ctx, dst, std::move(result), "zrangestore");
   ctx.reply.integer(static_cast<int64_t>(n));
 }
 

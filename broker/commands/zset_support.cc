@@ -9,6 +9,7 @@
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/kv_support.h"
+#include "broker/kv/zset_records.h"
 
 namespace sluice::commands {
 namespace {
@@ -168,6 +169,22 @@ void zset_written(CommandContext& ctx, std::string_view key, const char* event) 
   kv_written(ctx, key);
   ctx.broker.notify('z', event, key, db);
   ctx.broker.blocking().signal(db, key);
+}
+
+void store_zset(CommandContext& ctx, std::string_view dst, std::unique_ptr<kv::ZSetObject> result,
+                const char* event) {
+  const int db = ctx.client.db;
+  if (!result || result->size() == 0) {
+    if (delete_key(ctx, db, dst)) {
+      ctx.broker.notify('g', "del", dst, db);
+      ctx.wrote = true;
+    }
+    return;
+  }
+  result->convert_if_small(zset_limits(ctx.broker));
+  auto* stored = static_cast<kv::ZSetObject*>(replace_key(ctx, db, dst, std::move(result)));
+  kv::record_zset_value(ctx.broker.kv(), db, dst, *stored);
+  zset_written(ctx, dst, event);
 }
 
 void drop_if_empty(CommandContext& ctx, std::string_view key, const kv::ZSetObject* z) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,22 @@ namespace sluice::commands {
 void register_zset_range_commands(CommandTable& table);
 void register_zset_pop_commands(CommandTable& table);
 void register_zset_algebra_commands(CommandTable& table);
+
+// ZADD's options (GEOADD takes NX, XX and CH).
+enum ZAddFlag : unsigned {
+  kZAddNx = 1,
+  kZAddXx = 2,
+  kZAddGt = 4,
+  kZAddLt = 8,
+  kZAddIncr = 16,
+  kZAddCh = 32,
+};
+// ZADD's checks of its options against the number of score-member pairs; replies on error.
+bool zadd_check_flags(CommandContext& ctx, unsigned flags, size_t pairs);
+// ZADD on the key ctx.arg(1) once its arguments are parsed and checked: adds or updates the
+// members, journals the effect and replies (the count, or the score under INCR).
+void zadd_scores(CommandContext& ctx, unsigned flags, std::span<const double> scores,
+                 std::span<const std::string_view> members);
 
 inline constexpr const char* kScoreRangeErr = "ERR min or max is not a float";
 inline constexpr const char* kLexRangeErr = "ERR min or max not valid string range item";
@@ -58,6 +75,10 @@ size_t format_score(double score, char* buf);
 // After an effect on the zset at `key` of the client's db: WATCH, durability hold, keyspace
 // event, waiters of BZPOPMIN & co. The caller has journaled the effect.
 void zset_written(CommandContext& ctx, std::string_view key, const char* event);
+// Puts a command's result set at `dst` (STORE forms), journaled, with keyspace event `event`;
+// an empty or null result deletes `dst` instead ("del").
+void store_zset(CommandContext& ctx, std::string_view dst, std::unique_ptr<kv::ZSetObject> result,
+                const char* event);
 // Removes an emptied set (journaled by the removal record's replay) and emits "del".
 void drop_if_empty(CommandContext& ctx, std::string_view key, const kv::ZSetObject* z);
 

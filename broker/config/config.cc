@@ -112,7 +112,9 @@ Option enum_opt(const char* name, bool is_mutable, std::vector<std::string> allo
           [field, allowed](Config& c, const Values& v) -> std::string {
             std::string s = v.size() == 1 ? lower(v[0]) : std::string();
             if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
-              return "argument(s) must be one of the following: " + join(allowed);
+              std::string names;
+              for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+              return "argument(s) must be one of the following: " + names;
             }
             c.*field = s;
             return {};
@@ -184,6 +186,9 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("timeout", true, 0, INT32_MAX, &Config::timeout));
     t.push_back(num_opt("maxclients", true, 1, 1000000, &Config::maxclients));
     t.push_back(str_opt("requirepass", true, &Config::requirepass));
+    t.push_back(str_opt("aclfile", false, &Config::aclfile));
+    t.push_back(num_opt("acllog-max-len", true, 0, INT32_MAX, &Config::acllog_max_len));
+    t.push_back(bool_opt("protected-mode", true, &Config::protected_mode));
     // Redis 7.0: both between 1mb and LONG_MAX.
     t.push_back(
         mem_opt("proto-max-bulk-len", true, &Config::proto_max_bulk_len, 1 << 20, INT64_MAX));
@@ -274,9 +279,14 @@ const std::vector<Option>& options() {
     t.push_back(mem_opt("maxmemory", true, &Config::maxmemory));
     t.push_back(mem_opt("hll-sparse-max-bytes", true, &Config::hll_sparse_max_bytes));
     t.push_back(enum_opt("maxmemory-policy", true,
-                         {"noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu",
-                          "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"},
+                         {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                          "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"},
                          &Config::maxmemory_policy));
+    t.push_back(num_opt("maxmemory-samples", true, 1, INT32_MAX, &Config::maxmemory_samples));
+    t.push_back(
+        num_opt("maxmemory-eviction-tenacity", true, 0, 100, &Config::maxmemory_eviction_tenacity));
+    t.push_back(num_opt("lfu-log-factor", true, 0, INT32_MAX, &Config::lfu_log_factor));
+    t.push_back(num_opt("lfu-decay-time", true, 0, INT32_MAX, &Config::lfu_decay_time));
     t.push_back(
         num_opt("set-max-intset-entries", true, 0, INT64_MAX, &Config::set_max_intset_entries));
     // Redis 7.0 names and their pre-7.0 aliases, one value each.
@@ -299,7 +309,11 @@ const std::vector<Option>& options() {
     t.push_back(
         num_opt("slowlog-log-slower-than", true, -1, INT64_MAX, &Config::slowlog_log_slower_than));
     t.push_back(num_opt("slowlog-max-len", true, 0, INT64_MAX, &Config::slowlog_max_len));
-    t.push_back(num_opt("latency-tracking", true, 0, 1, &Config::latency_tracking));
+    t.push_back(bool_opt("latency-tracking", true, &Config::latency_tracking));
+    t.push_back(num_opt("latency-monitor-threshold", true, 0, INT64_MAX,
+                        &Config::latency_monitor_threshold));
+    t.push_back(
+        num_opt("tracking-table-max-keys", true, 0, INT64_MAX, &Config::tracking_table_max_keys));
     t.push_back(num_opt("busy-reply-threshold", true, 0, INT64_MAX, &Config::busy_reply_threshold));
     t.push_back(num_opt("lua-time-limit", true, 0, INT64_MAX, &Config::busy_reply_threshold));
     t.push_back(num_opt("metrics-port", false, 0, 65535, &Config::metrics_port));
@@ -349,6 +363,33 @@ const std::vector<Option>& options() {
     for (const char* name : {"min-replicas-max-lag", "min-slaves-max-lag"}) {
       t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::min_replicas_max_lag));
     }
+    t.push_back(bool_opt("metrics-tls", false, &Config::metrics_tls));
+    // TLS: CONFIG SET of any of the mutable ones rebuilds the context (Server::apply_tls_config).
+    t.push_back(num_opt("tls-port", true, 0, 65535, &Config::tls_port));
+    t.push_back(str_opt("tls-cert-file", true, &Config::tls_cert_file));
+    t.push_back(str_opt("tls-key-file", true, &Config::tls_key_file));
+    t.push_back(str_opt("tls-key-file-pass", true, &Config::tls_key_file_pass));
+    t.push_back(str_opt("tls-ca-cert-file", true, &Config::tls_ca_cert_file));
+    t.push_back(str_opt("tls-ca-cert-dir", true, &Config::tls_ca_cert_dir));
+    t.push_back(
+        enum_opt("tls-auth-clients", true, {"no", "yes", "optional"}, &Config::tls_auth_clients));
+    t.push_back(str_opt("tls-protocols", true, &Config::tls_protocols));
+    t.push_back(str_opt("tls-ciphers", true, &Config::tls_ciphers));
+    t.push_back(str_opt("tls-ciphersuites", true, &Config::tls_ciphersuites));
+    t.push_back(bool_opt("tls-prefer-server-ciphers", true, &Config::tls_prefer_server_ciphers));
+    t.push_back(bool_opt("tls-session-caching", true, &Config::tls_session_caching));
+    t.push_back(
+        num_opt("tls-session-cache-size", true, 0, INT32_MAX, &Config::tls_session_cache_size));
+    t.push_back(num_opt("tls-session-cache-timeout", true, 0, INT32_MAX,
+                        &Config::tls_session_cache_timeout));
+    t.push_back(str_opt("tls-dh-params-file", true, &Config::tls_dh_params_file));
+    // Accepted for redis.conf compatibility; unused: the link to a master is plain TCP and
+    // there is no cluster.
+    t.push_back(str_opt("tls-client-cert-file", true, &Config::tls_client_cert_file));
+    t.push_back(str_opt("tls-client-key-file", true, &Config::tls_client_key_file));
+    t.push_back(str_opt("tls-client-key-file-pass", true, &Config::tls_client_key_file_pass));
+    t.push_back(bool_opt("tls-replication", true, &Config::tls_replication));
+    t.push_back(bool_opt("tls-cluster", true, &Config::tls_cluster));
     return t;
   }();
   return table;
@@ -365,7 +406,9 @@ const Option* find_option(std::string_view name) {
 }
 
 // Splits a config line into words, honouring "double" and 'single' quotes.
-bool split_line(const std::string& line, Values* out) {
+}  // namespace
+
+bool split_line(const std::string& line, std::vector<std::string>* out) {
   out->clear();
   size_t i = 0;
   while (i < line.size()) {
@@ -397,8 +440,6 @@ bool split_line(const std::string& line, Values* out) {
   }
   return true;
 }
-
-}  // namespace
 
 const std::vector<std::string>& metrics_addresses(const Config& config) {
   return config.metrics_bind.empty() ? config.bind : config.metrics_bind;
@@ -537,7 +578,19 @@ void ConfigStore::load(const std::string& path,
       }
       if (words.empty() || words[0][0] == '#') continue;
       Values values(words.begin() + 1, words.end());
-      std::string err = set(words[0], values, true);
+      std::string err;
+      if (lower(words[0]) == "user") {
+        // Each `user` line declares one ACL user; acl/ parses the rules at startup.
+        c_->acl_users.push_back(words);
+      } else if (lower(words[0]) == "rename-command") {
+        if (values.size() != 2) {
+          err = "wrong number of arguments";
+        } else {
+          c_->renamed_commands.emplace_back(lower(values[0]), values[1]);
+        }
+      } else {
+        err = set(words[0], values, true);
+      }
       if (!err.empty()) {
         throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + path + "' line " +
                                  std::to_string(lineno) + ": '" + line + "': " + err);

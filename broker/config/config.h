@@ -28,7 +28,15 @@ struct Config {
   bool io_uring = false;       // batch reply sends through io_uring (off: no gain measured here)
   int timeout = 0;
   int maxclients = 10000;
-  std::string requirepass;
+  std::string requirepass;  // the default user's password (acl/)
+  // access control: `user <name> <rules...>` lines of the config file (not CONFIG GET/SET) or an
+  // aclfile (ACL LOAD/SAVE), never both; ACL LOG length.
+  std::vector<std::vector<std::string>> acl_users;  // each line's words, "user" first
+  std::string aclfile;
+  int64_t acllog_max_len = 128;
+  bool protected_mode = true;
+  // rename-command lines of the config file: (command, new name or "" to remove it).
+  std::vector<std::pair<std::string, std::string>> renamed_commands;
   uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
   uint64_t client_query_buffer_limit = 1024ull * 1024 * 1024;
   OutputBufferLimit obl_normal{0, 0, 0};
@@ -59,8 +67,13 @@ struct Config {
   uint64_t stream_tail_cache_bytes = 256 * 1024;
   // kv
   int64_t active_expire_effort = 1;
+  // memory limit and eviction (core/eviction.h)
   uint64_t maxmemory = 0;
   std::string maxmemory_policy = "noeviction";
+  int64_t maxmemory_samples = 5;
+  int64_t maxmemory_eviction_tenacity = 10;
+  int64_t lfu_log_factor = 10;
+  int64_t lfu_decay_time = 1;
   // Encoding thresholds of the collection types (what OBJECT ENCODING reports; Redis's names).
   int64_t set_max_intset_entries = 512;
   // sorted sets: when OBJECT ENCODING turns from listpack to skiplist (zset-max-ziplist-* too)
@@ -75,7 +88,11 @@ struct Config {
   // misc
   int64_t slowlog_log_slower_than = 10000;
   int64_t slowlog_max_len = 128;
-  int64_t latency_tracking = 1;
+  bool latency_tracking = true;
+  int64_t latency_monitor_threshold = 0;  // ms; 0 = the latency monitor is off
+  // client-side caching: keys remembered for CLIENT TRACKING before the oldest are invalidated
+  // (0 = no limit)
+  int64_t tracking_table_max_keys = 1000000;
   // scripting: a script running longer than this (ms) lets other clients in, to get -BUSY or
   // SCRIPT KILL it (0 = never). lua-time-limit is the old name of the same option.
   int64_t busy_reply_threshold = 5000;
@@ -96,7 +113,33 @@ struct Config {
   bool replica_serve_stale_data = true;  // a replica whose link is down still answers reads
   int64_t min_replicas_to_write = 0;     // writes refused (-NOREPLICAS) below this many replicas
   int64_t min_replicas_max_lag = 10;     // ... that acknowledged within this many seconds
+  bool metrics_tls = false;              // serve metrics-port over TLS (the tls-* context)
+  // TLS (Redis's tls-* names): a listener on tls-port beside `port` (or alone with port 0)
+  int tls_port = 0;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_key_file_pass;
+  std::string tls_ca_cert_file;
+  std::string tls_ca_cert_dir;
+  std::string tls_auth_clients = "yes";  // yes | no | optional
+  std::string tls_protocols;             // "" = "TLSv1.2 TLSv1.3"
+  std::string tls_ciphers;               // TLSv1.2 and older; "" = OpenSSL's default
+  std::string tls_ciphersuites;          // TLSv1.3; "" = OpenSSL's default
+  bool tls_prefer_server_ciphers = false;
+  bool tls_session_caching = true;
+  int64_t tls_session_cache_size = 20480;
+  int64_t tls_session_cache_timeout = 300;
+  std::string tls_dh_params_file;  // "" = OpenSSL's built-in DH parameters
+  // Accepted, unused: the link to a master (replicaof) is plain TCP.
+  std::string tls_client_cert_file;
+  std::string tls_client_key_file;
+  std::string tls_client_key_file_pass;
+  bool tls_replication = false;
+  bool tls_cluster = false;
 };
+
+// Whether the server needs a TLS context (tls-port or metrics-tls).
+inline bool tls_enabled(const Config& config) { return config.tls_port != 0 || config.metrics_tls; }
 
 // The addresses the metrics endpoint listens on: metrics-bind, or bind's when it is empty.
 const std::vector<std::string>& metrics_addresses(const Config& config);
@@ -136,6 +179,10 @@ class ConfigStore {
  private:
   Config* c_;
 };
+
+// Splits a config (or aclfile) line into words as redis.conf is read: quotes, \n \r \t and
+// \" escapes inside double quotes; false on an unclosed quote.
+bool split_line(const std::string& line, std::vector<std::string>* out);
 
 // Redis-like memory parsing: "1gb", "64mb", "100k", plain bytes.
 bool parse_memory(std::string_view text, uint64_t* out);

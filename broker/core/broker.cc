@@ -41,7 +41,7 @@ void Broker::open() {
       release_object(db.index(), key, std::move(obj));
       key_modified(db.index(), key);
       notify('x', "expired", key, db.index());
-      if (key_expired) key_expired(db.index(), key);
+      if (key_removed) key_removed(db.index(), key);
     };
   }
   if (!blocking_) blocking_ = std::make_unique<blocking::BlockingRegistry>();
@@ -71,6 +71,10 @@ void Broker::close() {
 void Broker::remove_client(Client* client) {
   clients_.erase(client->id);
   unwatch_all(*client);
+  tracking_.remove_client(*client);
+  if (current_client == client) current_client = nullptr;
+  std::erase(monitors, client);
+  std::erase(paused_clients, client);
   if (pubsub_) pubsub_->remove_client(*client);
 }
 
@@ -118,6 +122,7 @@ void Broker::unwatch_all(Client& client) {
 }
 
 void Broker::key_modified(int db, std::string_view key) {
+  if (tracking_.active()) tracking_.invalidate(key, current_client);
   if (watchers_.empty()) return;
   auto it = watchers_.find(std::make_pair(db, std::string(key)));
   if (it == watchers_.end()) return;

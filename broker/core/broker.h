@@ -15,6 +15,9 @@
 #include "broker/core/client.h"
 #include "broker/core/database.h"
 #include "broker/core/durability.h"
+#include "broker/core/eviction.h"
+#include "broker/core/latency.h"
+#include "broker/core/tracking.h"
 
 namespace sluice::stream {
 class StreamEngine;
@@ -57,6 +60,9 @@ class ServerControl {
     (void)host;
     (void)port;
   }
+  // After CONFIG SET changed tls-* options: rebuilds the TLS context for new connections.
+  // Returns why it failed (the current context stays); "" on success or when TLS is off.
+  virtual std::string apply_tls_config() { return {}; }
 };
 
 // An extension that lives as long as the broker (the scripting engine): core owns it without
@@ -75,6 +81,8 @@ struct CommandStats {
   uint64_t usec = 0;
   uint64_t rejected_calls = 0;
   uint64_t failed_calls = 0;
+  // LATENCY HISTOGRAM: calls by duration, bucket k = up to 1024 * 2^k ns (latency-tracking).
+  LatencyHistogram latency;
 };
 
 struct Stats {
@@ -92,6 +100,7 @@ struct Stats {
   uint64_t stream_retention_dropped_entries = 0;
   uint64_t storage_rollbacks = 0;          // failed batches undone (Broker::roll_back_storage)
   uint64_t storage_resumes = 0;            // times writes resumed after a failure (probe_storage)
+  uint64_t evicted_keys = 0;               // removed under maxmemory (core/eviction.h)
   std::map<std::string, uint64_t> errors;  // by error prefix ("ERR", "WRONGTYPE")
 };
 
@@ -188,6 +197,9 @@ class Broker {
   bool storage_needs_sync() const;
   SyncBatch collect_sync();
 
+  // maxmemory eviction (core/eviction.h).
+  EvictionState eviction;
+
   // Slow log.
   std::vector<SlowlogEntry> slowlog;  // newest last
   uint64_t slowlog_next_id = 0;
@@ -201,12 +213,29 @@ class Broker {
   // Marks every client watching a key of `db` dirty (FLUSHDB/FLUSHALL, SWAPDB).
   void touch_all_watched(int db);
 
+  // The client whose command runs now (not a script's fake client: its caller), for NOLOOP
+  // tracking and for invalidations that must follow the command's own reply.
+  Client* current_client = nullptr;
+  Tracking& tracking() { return tracking_; }
+  // MONITOR clients, in the order they asked.
+  std::vector<Client*> monitors;
+  // CLIENT PAUSE: until when (ms), whether only writes wait, and the clients whose commands
+  // wait (in arrival order).
+  int64_t pause_end_ms = 0;
+  bool pause_writes_only = false;
+  std::vector<Client*> paused_clients;
+  bool paused() const { return pause_end_ms != 0; }
+  LatencyMonitor latency;
+
   // Scripting (broker/scripting/), created by the commands layer on first use.
   std::unique_ptr<BrokerExtension> scripting;
   // Replication (broker/replication/), created on first use.
   std::unique_ptr<BrokerExtension> replication;
-  // Called when a key expires (lazily or by the active cycle): replication sends DEL for it.
-  std::function<void(int db, std::string_view key)> key_expired;
+  // Called when a key goes without a command removing it (expiry, lazy or active, and maxmemory
+  // eviction): replication sends DEL for it.
+  std::function<void(int db, std::string_view key)> key_removed;
+  // Access control (users, ACL LOG), created by the commands layer on first use.
+  std::unique_ptr<BrokerExtension> acl;
   // The function libraries' code as the KV journal last recorded it: replay (below scripting)
   // fills it, the scripting layer compiles it after open() and keeps it current.
   std::vector<std::string> function_libraries;
@@ -237,6 +266,7 @@ class Broker {
   std::vector<DurableSource*> durables_;
   uint64_t generation_ = 0;
   std::map<std::pair<int, std::string>, std::vector<Client*>, std::less<>> watchers_;
+  Tracking tracking_{*this};
   uint64_t durable_epoch_ = 0;
   WriteEpoch epochs_;
   bool storage_failed_ = false;

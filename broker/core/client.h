@@ -13,6 +13,10 @@
 
 #include "broker/core/output_queue.h"
 
+namespace sluice::acl {
+class User;
+}
+
 namespace sluice::core {
 
 class Client;
@@ -40,7 +44,11 @@ class Client {
   OutputQueue out;
   int protocol = 2;
   int db = 0;
-  bool authenticated = false;
+  // Connections set it when accepted (the default user needs no password, or not); clients made
+  // in-process (tests, the script client) start logged in as the default user.
+  bool authenticated = true;
+  // The ACL user the client runs as (acl/); null means the default user.
+  acl::User* user = nullptr;
   bool close_after_reply = false;
   ReplyMode reply_mode = ReplyMode::kOn;
   bool no_evict = false;
@@ -90,6 +98,26 @@ class Client {
   // Blocking state (blocking/).
   bool blocked = false;
   uint64_t blocked_waiter = 0;
+
+  // MONITOR: every command any client runs is shown to this client (Broker::monitors).
+  bool monitor = false;
+  // CLIENT PAUSE: a command this client sent while the server was paused, to run at unpause
+  // (blocked is set meanwhile, so its further input waits too).
+  bool paused = false;
+  std::vector<std::string> postponed;
+
+  // CLIENT TRACKING (server-assisted client-side caching, core/tracking.h).
+  struct Tracking {
+    bool on = false;
+    bool bcast = false;
+    bool optin = false;
+    bool optout = false;
+    bool noloop = false;
+    bool caching = false;  // CLIENT CACHING yes|no given for the next command
+    bool broken_redirect = false;
+    uint64_t redirect = 0;              // 0 = invalidations go to this connection (RESP3)
+    std::vector<std::string> prefixes;  // BCAST
+  } tracking;
 
   // Output buffer limit bookkeeping: when the soft limit was first exceeded (0 = not now).
   int64_t obl_soft_since_ms = 0;

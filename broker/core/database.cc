@@ -1,5 +1,6 @@
 #include "broker/core/database.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace sluice::core {
@@ -58,7 +59,7 @@ std::unique_ptr<Object> Database::put(std::string_view key, std::unique_ptr<Obje
   e->value = std::move(obj);
   if (at != 0) {
     ++expires_count_;
-    heap_.push({at, e->key});
+    heap_push(at, e->key);
   }
   return old;
 }
@@ -75,7 +76,7 @@ void Database::set_expire(std::string_view key, Object* obj, int64_t at_ms) {
   obj->expire_at_ms = at_ms;
   if (at_ms != 0) {
     ++expires_count_;
-    heap_.push({at_ms, std::string(key)});
+    heap_push(at_ms, std::string(key));
   }
 }
 
@@ -99,7 +100,7 @@ Database::KeyList Database::clear() {
     out.emplace_back(std::move(key), std::move(obj));
   });
   expires_count_ = 0;
-  heap_ = {};
+  heap_.clear();
   return out;
 }
 
@@ -109,16 +110,37 @@ void Database::swap_contents(Database& other) {
   std::swap(heap_, other.heap_);
 }
 
+uint64_t Database::next_random() {
+  // xorshift64*: cheap, and RANDOMKEY and eviction sampling need no cryptographic quality.
+  random_state_ ^= random_state_ >> 12;
+  random_state_ ^= random_state_ << 25;
+  random_state_ ^= random_state_ >> 27;
+  return random_state_ * 2685821657736338717ull;
+}
+
 const std::string* Database::random_key() {
-  // xorshift64*: cheap, and RANDOMKEY needs no cryptographic quality.
-  auto rnd = [this] {
-    random_state_ ^= random_state_ >> 12;
-    random_state_ ^= random_state_ << 25;
-    random_state_ ^= random_state_ >> 27;
-    return random_state_ * 2685821657736338717ull;
-  };
-  Entry* e = table_.random_entry(rnd);
+  Entry* e = table_.random_entry([this] { return next_random(); });
   return e ? &e->key : nullptr;
+}
+
+void Database::heap_push(int64_t at_ms, std::string key) {
+  heap_.push_back({at_ms, std::move(key)});
+  std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+}
+
+void Database::heap_pop() {
+  std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  heap_.pop_back();
+}
+
+const std::string* Database::soonest_expiring() {
+  while (!heap_.empty()) {
+    const HeapEntry& top = heap_.front();
+    Entry* e = table_.find(top.key);
+    if (e && e->value->expire_at_ms == top.at_ms) return &e->key;
+    heap_pop();
+  }
+  return nullptr;
 }
 
 void Database::expire_now(std::string_view key) {
@@ -133,13 +155,13 @@ void Database::expire_now(std::string_view key) {
 size_t Database::expire_cycle(int64_t now_ms, size_t max_keys) {
   size_t removed = 0;
   const auto start = std::chrono::steady_clock::now();
-  while (!heap_.empty() && heap_.top().at_ms <= now_ms) {
+  while (!heap_.empty() && heap_.front().at_ms <= now_ms) {
     if (removed >= max_keys && removed % 32 == 0 &&
         std::chrono::steady_clock::now() - start > kExpireCycleBudget) {
       break;
     }
-    HeapEntry top = heap_.top();
-    heap_.pop();
+    HeapEntry top = std::move(heap_.front());
+    heap_pop();
     Entry* e = table_.find(top.key);
     // Stale heap entries (key gone, TTL changed or removed) are skipped.
     if (!e || e->value->expire_at_ms != top.at_ms) continue;
@@ -150,8 +172,9 @@ size_t Database::expire_cycle(int64_t now_ms, size_t max_keys) {
   if (heap_.size() > 4 * (expires_count_ + 64)) {
     decltype(heap_) fresh;
     table_.for_each([&](const Entry& e) {
-      if (e.value->expire_at_ms != 0) fresh.push({e.value->expire_at_ms, e.key});
+      if (e.value->expire_at_ms != 0) fresh.push_back({e.value->expire_at_ms, e.key});
     });
+    std::make_heap(fresh.begin(), fresh.end(), std::greater<>{});
     heap_.swap(fresh);
   }
   return removed;

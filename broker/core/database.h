@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,6 +70,33 @@ class Database {
   }
   // A random key (expired or not), or nullptr when empty.
   const std::string* random_key();
+  // Eviction sampling (core/eviction.h): fn(const std::string& key, Object& obj) for `count`
+  // random keys (maybe repeated) — of every key, or of the keys with a TTL only.
+  template <typename F>
+  void sample(size_t count, F&& fn) {
+    if (table_.size() == 0) return;
+    for (size_t i = 0; i < count; ++i) {
+      Entry* e = table_.random_entry([this] { return next_random(); });
+      if (!e || !e->value) return;
+      fn(static_cast<const std::string&>(e->key), *e->value);
+    }
+  }
+  template <typename F>
+  void sample_volatile(size_t count, F&& fn) {
+    if (expires_count_ == 0) return;
+    // The heap holds every key with a TTL, plus stale entries (at most about 3 in 4, see
+    // expire_cycle): a few draws per wanted key find live ones.
+    for (size_t tries = 0, found = 0; found < count && tries < 4 * count + 8; ++tries) {
+      const HeapEntry& h = heap_[next_random() % heap_.size()];
+      Entry* e = table_.find(h.key);
+      if (!e || !e->value || e->value->expire_at_ms != h.at_ms) continue;
+      ++found;
+      fn(static_cast<const std::string&>(e->key), *e->value);
+    }
+  }
+  // The key with a TTL that expires first (volatile-ttl), or nullptr when no key has a TTL.
+  // Stale heap entries met on the way are dropped.
+  const std::string* soonest_expiring();
 
   // Active expiry: removes expired keys, at least `max_keys` of them when that many are due, and
   // more while the call has spent less than its time budget. Returns how many it removed.
@@ -86,11 +112,14 @@ class Database {
     bool operator>(const HeapEntry& o) const { return at_ms > o.at_ms; }
   };
   void expire_now(std::string_view key);
+  void heap_push(int64_t at_ms, std::string key);
+  void heap_pop();
+  uint64_t next_random();
 
   int index_;
   Table table_;
   size_t expires_count_ = 0;
-  std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap_;
+  std::vector<HeapEntry> heap_;  // a min-heap by at_ms (std::push_heap with greater<>)
   uint64_t random_state_ = 0x9e3779b97f4a7c15ull;
 };
 

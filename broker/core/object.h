@@ -29,8 +29,10 @@ class Object {
   // OBJECT ENCODING: the encoding Redis 7.0 would report for this value ("listpack", ...).
   virtual std::string_view encoding() const = 0;
 
-  int64_t expire_at_ms = 0;  // absolute unix time in ms; 0 = no TTL
-  int64_t last_access_ms = 0;
+  int64_t expire_at_ms = 0;    // absolute unix time in ms; 0 = no TTL
+  int64_t last_access_ms = 0;  // LRU: the last access (0 = not since loaded)
+  // LFU: Redis's logarithmic access counter (core/eviction.h); it decays from last_access_ms.
+  uint8_t lfu_counter = 5;
 
  private:
   ObjectType type_;

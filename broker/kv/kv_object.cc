@@ -50,6 +50,15 @@ bool HashObject::set(std::string_view field, std::string_view value) {
   return true;
 }
 
+void HashObject::add_absent(std::string_view field, std::string_view value) {
+  if (is_table_) {
+    set(field, value);
+    return;
+  }
+  small_.emplace_back(field, value);
+  if (small_.size() > kHashMaxListpackEntries) convert();
+}
+
 bool HashObject::erase(std::string_view field) {
   if (is_table_) return table_.erase(field);
   for (auto it = small_.begin(); it != small_.end(); ++it) {

@@ -48,6 +48,9 @@ class HashObject final : public core::Object {
   std::string* get_mut(std::string_view field);
   // Sets a field; returns true if it was new.
   bool set(std::string_view field, std::string_view value);
+  // Adds a field the caller knows is absent (RESTORE checks a payload's fields first): no lookup
+  // in the listpack encoding.
+  void add_absent(std::string_view field, std::string_view value);
   bool erase(std::string_view field);
   // Converts to the table encoding if a write of these lengths would make Redis convert (the
   // entry count is checked by set()).

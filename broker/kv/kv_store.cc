@@ -278,6 +278,26 @@ void KvStore::record_hash_set(int db, std::string_view key,
   emit_small(pairs.size());
 }
 
+void KvStore::record_value(int db, std::string_view key, const core::Object& obj) {
+  if (obj.type() == core::ObjectType::kString) {
+    return record_string(db, key, static_cast<const StringObject&>(obj));
+  }
+  if (obj.type() == core::ObjectType::kHash) {
+    std::vector<std::string_view> pairs;
+    static_cast<const HashObject&>(obj).for_each([&](const std::string& f, const std::string& v) {
+      pairs.push_back(f);
+      pairs.push_back(v);
+      if (pairs.size() == 2 * kSnapshotFieldsPerRecord) {
+        record_hash_set(db, key, pairs);
+        pairs.clear();
+      }
+    });
+    if (!pairs.empty()) record_hash_set(db, key, pairs);
+    return;
+  }
+  if (const KvTypeModule* m = find_kv_type_module(obj.type())) m->snapshot(*this, db, key, obj);
+}
+
 void KvStore::record_hash_del(int db, std::string_view key,
                               std::span<const std::string_view> fields) {
   auto f = fb_string_list(fbb_, fields);
@@ -468,6 +488,8 @@ Status KvStore::replay(uint8_t type, std::string_view payload) {
 }
 
 uint64_t KvStore::journal_bytes() const { return journal_ ? journal_->journal_bytes() : 0; }
+
+uint64_t KvStore::journal_buffer_bytes() const { return journal_ ? journal_->buffer_bytes() : 0; }
 
 void KvStore::snapshot_functions(KvRecordSink& out) const {
   if (broker_.function_libraries.empty()) return;

@@ -74,6 +74,9 @@ class KvStore : public core::DurableSource,
   // (the caller may then move the arguments' bytes into the hash).
   void record_hash_set(int db, std::string_view key, std::span<const std::string_view> pairs);
   void record_hash_del(int db, std::string_view key, std::span<const std::string_view> fields);
+  // The whole value of a key that holds nothing in the journal's view (RESTORE): a string,
+  // hash, list, set or sorted set, TTL excluded.
+  void record_value(int db, std::string_view key, const core::Object& obj);
   // A string's or hash's TTL (absolute ms, 0 = none). Streams journal their own.
   void record_expire(int db, std::string_view key, int64_t at_ms);
   // FLUSHDB (db) or FLUSHALL (-1): one record instead of one per key.
@@ -96,6 +99,8 @@ class KvStore : public core::DurableSource,
   void set_snapshot_threshold(uint64_t bytes) { snapshot_threshold_ = bytes; }
   uint64_t snapshots_written() const { return snapshots_written_; }
   uint64_t journal_bytes() const;
+  // RAM held by the journal's buffer of unwritten records (INFO mem_not_counted_for_evict).
+  uint64_t journal_buffer_bytes() const;
   // Writes a snapshot now, on this thread (a background one in progress is abandoned).
   wire::Status write_snapshot();
   // Starts a background snapshot (flush() does when the journal is large). False when one is

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <new>
 
+#include "broker/core/memory.h"
 #include "wire/stream_id.h"
 
 namespace sluice::kv {
@@ -136,10 +137,10 @@ uint32_t skip(const char* data, uint32_t off, uint32_t k) {
 
 void ListObject::NodeRing::grow() {
   const uint32_t new_cap = cap_ == 0 ? 1 : cap_ * 2;
-  auto* fresh = static_cast<Node*>(std::malloc(sizeof(Node) * new_cap));
+  auto* fresh = static_cast<Node*>(core::counted_malloc(sizeof(Node) * new_cap));
   if (!fresh) throw std::bad_alloc();
   for (uint32_t i = 0; i < size_; ++i) fresh[i] = (*this)[i];
-  std::free(buf_);
+  core::counted_free(buf_);
   buf_ = fresh;
   cap_ = new_cap;
   head_ = 0;
@@ -182,12 +183,12 @@ ListObject::ListObject(ListLimits limits)
     : core::Object(core::ObjectType::kList), limits_(limits) {}
 
 ListObject::~ListObject() {
-  for (size_t i = 0; i < nodes_.size(); ++i) std::free(nodes_[i].data);
+  for (size_t i = 0; i < nodes_.size(); ++i) core::counted_free(nodes_[i].data);
 }
 
 ListObject::Node ListObject::new_node(uint32_t capacity) const {
   Node n;
-  n.data = static_cast<char*>(std::malloc(capacity));
+  n.data = static_cast<char*>(core::counted_malloc(capacity));
   if (!n.data) throw std::bad_alloc();
   n.capacity = capacity;
   return n;
@@ -195,7 +196,7 @@ ListObject::Node ListObject::new_node(uint32_t capacity) const {
 
 void ListObject::free_node(Node& n) {
   forget_cache(n);
-  std::free(n.data);
+  core::counted_free(n.data);
   n.data = nullptr;
 }
 
@@ -216,14 +217,14 @@ void ListObject::relayout(Node& n, uint32_t new_cap, uint32_t new_begin) {
   const uint32_t used = n.used();
   if (new_cap != n.capacity) {
     if (new_begin == n.begin) {
-      char* grown = static_cast<char*>(std::realloc(n.data, new_cap));
+      char* grown = static_cast<char*>(core::counted_realloc(n.data, new_cap));
       if (!grown) throw std::bad_alloc();
       n.data = grown;
     } else {
-      char* fresh = static_cast<char*>(std::malloc(new_cap));
+      char* fresh = static_cast<char*>(core::counted_malloc(new_cap));
       if (!fresh) throw std::bad_alloc();
       if (used > 0) std::memcpy(fresh + new_begin, n.data + n.begin, used);
-      std::free(n.data);
+      core::counted_free(n.data);
       n.data = fresh;
     }
     n.capacity = new_cap;
@@ -478,13 +479,13 @@ void ListObject::splice(size_t ni, uint32_t off, uint32_t old_len, const list_co
         const uint32_t cap = round16(std::max<uint64_t>(
             new_used, std::min<uint64_t>(uint64_t{n.capacity} * 2,
                                          std::max<uint64_t>(limits_.max_bytes, new_used))));
-        char* fresh = static_cast<char*>(std::malloc(cap));
+        char* fresh = static_cast<char*>(core::counted_malloc(cap));
         if (!fresh) throw std::bad_alloc();
         const auto begin = static_cast<uint32_t>((cap - new_used) / 2);
         const uint32_t before = off - n.begin;
         std::memcpy(fresh + begin, n.data + n.begin, before);
         std::memcpy(fresh + begin + before + sz, n.data + rest, n.end - rest);
-        std::free(n.data);
+        core::counted_free(n.data);
         n.data = fresh;
         n.capacity = cap;
         n.begin = begin;
@@ -528,7 +529,7 @@ void ListObject::splice(size_t ni, uint32_t off, uint32_t old_len, const list_co
   if (to_left) {
     if (n.capacity - n.end < sz) {
       const uint32_t cap = round16(uint64_t{n.end} + sz);
-      char* grown = static_cast<char*>(std::realloc(n.data, cap));
+      char* grown = static_cast<char*>(core::counted_realloc(n.data, cap));
       if (!grown) throw std::bad_alloc();
       n.data = grown;
       n.capacity = cap;
@@ -595,7 +596,7 @@ size_t ListObject::maybe_merge(size_t ni) {
   std::memcpy(a.data + a.end, b.data + b.begin, b.used());
   a.end += b.used();
   a.count += b.count;
-  std::free(b.data);
+  core::counted_free(b.data);
   nodes_.erase(left + 1);
   return left;
 }

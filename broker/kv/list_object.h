@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/core/memory.h"
 #include "broker/core/object.h"
 
 namespace sluice::kv {
@@ -199,7 +200,7 @@ class ListObject final : public core::Object {
     NodeRing() = default;
     NodeRing(const NodeRing&) = delete;
     NodeRing& operator=(const NodeRing&) = delete;
-    ~NodeRing() { std::free(buf_); }
+    ~NodeRing() { core::counted_free(buf_); }
     size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
     Node& operator[](size_t i) { return buf_[(head_ + i) & (cap_ - 1)]; }

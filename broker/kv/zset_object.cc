@@ -5,13 +5,15 @@
 #include <functional>
 #include <new>
 
+#include "broker/core/memory.h"
+
 namespace sluice::kv {
 namespace {
 
 constexpr size_t kMinSlots = 16;
 
 uintptr_t* alloc_slots(size_t n) {
-  void* p = std::calloc(n, sizeof(uintptr_t));
+  void* p = core::counted_calloc(n, sizeof(uintptr_t));
   if (!p) throw std::bad_alloc();
   return static_cast<uintptr_t*>(p);
 }
@@ -23,7 +25,7 @@ ZMemberIndex::~ZMemberIndex() { clear(); }
 uint64_t ZMemberIndex::hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
 
 void ZMemberIndex::clear() {
-  std::free(slots_);
+  core::counted_free(slots_);
   slots_ = nullptr;
   mask_ = 0;
   size_ = 0;
@@ -68,7 +70,7 @@ void ZMemberIndex::resize(size_t n) {
     while (slots_[i] != 0) i = (i + 1) & mask_;
     slots_[i] = s;
   }
-  std::free(old);
+  core::counted_free(old);
 }
 
 void ZMemberIndex::erase(const ZMember* m, uint64_t h) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "broker/core/memory.h"
 #include "wire/check.h"
 
 namespace sluice::kv {
@@ -17,7 +18,7 @@ size_t leaf_bytes(uint32_t cap) {
 }
 
 void* checked_malloc(size_t n) {
-  void* p = std::malloc(n);
+  void* p = core::counted_malloc(n);
   if (!p) throw std::bad_alloc();
   return p;
 }
@@ -41,7 +42,7 @@ ZMember* ZMember::create(std::string_view bytes, double score) {
   return m;
 }
 
-void ZMember::destroy(ZMember* m) { std::free(m); }
+void ZMember::destroy(ZMember* m) { core::counted_free(m); }
 
 size_t ZMember::alloc_bytes() const {
   size_t len = view().size();
@@ -61,7 +62,7 @@ ZTree::Leaf* ZTree::new_leaf(uint32_t cap) {
 
 void ZTree::free_leaf(Leaf* l) {
   node_bytes_ -= leaf_bytes(l->cap);
-  std::free(l);
+  core::counted_free(l);
 }
 
 ZTree::Inner* ZTree::new_inner() {
@@ -73,7 +74,7 @@ ZTree::Inner* ZTree::new_inner() {
 
 void ZTree::free_inner(Inner* in) {
   node_bytes_ -= sizeof(Inner);
-  std::free(in);
+  core::counted_free(in);
 }
 
 void ZTree::free_subtree(void* node, int height) {

@@ -44,7 +44,7 @@ Replication& of(core::Broker& broker) {
 }
 
 Replication::Replication(core::Broker& broker) : broker_(broker), replid_(random_id()) {
-  broker_.key_expired = [this](int db, std::string_view key) { expired(db, key); };
+  broker_.key_removed = [this](int db, std::string_view key) { expired(db, key); };
 }
 
 void Replication::expired(int db, std::string_view key) {

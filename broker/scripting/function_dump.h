@@ -8,7 +8,7 @@
 // An RDB string is a length (1, 2, 5 or 9 bytes: 00xxxxxx, 01xxxxxx xxxxxxxx, 0x80 + 32-bit BE,
 // 0x81 + 64-bit BE) and the bytes, or 0xC3 + compressed length + original length + LZF data
 // (Redis compresses strings over 20 bytes when that saves space). Sluice writes plain strings and
-// reads both.
+// reads both (wire/rdb_format.h).
 #pragma once
 
 #include <cstdint>
@@ -16,10 +16,11 @@
 #include <string_view>
 #include <vector>
 
+#include "wire/rdb_format.h"
+
 namespace sluice::scripting {
 
-// CRC-64 with the Jones polynomial, reflected (Redis's crc64; "123456789" -> 0xe9c6d914c4b8d9ca).
-uint64_t crc64_jones(uint64_t crc, std::string_view data);
+using wire::rdb::crc64_jones;
 
 std::string encode_function_dump(const std::vector<std::string_view>& library_codes);
 

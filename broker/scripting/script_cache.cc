@@ -17,6 +17,15 @@
 namespace sluice::scripting {
 namespace {
 
+constexpr const char* kOomError = "OOM command not allowed when used memory > 'maxmemory'.";
+
+// A script or function that may write (no allow-oom, no no-writes) is refused as a whole when
+// the memory check before its command found no room, as Redis flags it denyoom.
+bool over_maxmemory(core::Broker& broker, uint32_t flags) {
+  return !(flags & (kNoWrites | kAllowOom)) && broker.config().maxmemory != 0 &&
+         broker.eviction.over_limit_before_command;
+}
+
 bool parse_script_flag(std::string_view word, uint32_t* flags) {
   if (word == "no-writes") {
     *flags |= kNoWrites;
@@ -194,6 +203,7 @@ void ScriptEngine::eval(commands::CommandContext& ctx, bool by_sha, bool read_on
                             ". Writes are refused until the server is restarted; reads keep "
                             "working.");
     }
+    if (over_maxmemory(broker_, script->flags)) return ctx.error_text(kOomError);
   }
   lua_State* L = eval_env_.L;
   auto keys = ctx.args.subspan(3, static_cast<size_t>(numkeys));
@@ -204,6 +214,7 @@ void ScriptEngine::eval(commands::CommandContext& ctx, bool by_sha, bool read_on
   fill_array(L, &eval_env_.argv_ref, &eval_env_.argv_count, "ARGV", args);
   begin_run(ctx, L, true, read_only || (script->flags & kNoWrites),
             std::string_view(script->sha.data(), 40));
+  run_.allow_oom = (script->flags & kAllowOom) != 0;
   run(ctx, L, 0);
   end_run();
 }
@@ -316,12 +327,14 @@ void ScriptEngine::fcall(commands::CommandContext& ctx, bool read_only) {
                           ". Writes are refused until the server is restarted; reads keep "
                           "working.");
   }
+  if (over_maxmemory(broker_, fn.flags)) return ctx.error_text(kOomError);
   lua_State* L = function_env_.L;
   lua_rawgeti(L, LUA_REGISTRYINDEX, function_env_.handler_ref);
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn.ref);
   push_string_array(L, ctx.args.subspan(3, static_cast<size_t>(numkeys)));
   push_string_array(L, ctx.args.subspan(3 + static_cast<size_t>(numkeys)));
   begin_run(ctx, L, false, read_only || (fn.flags & kNoWrites), fn.name);
+  run_.allow_oom = (fn.flags & kAllowOom) != 0;
   run(ctx, L, 2);
   end_run();
 }

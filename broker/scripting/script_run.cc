@@ -30,6 +30,16 @@ const char* script_call_error(commands::ScriptCall outcome) {
       return "This Redis command is not allowed from script";
     case commands::ScriptCall::kReadOnly:
       return "Write commands are not allowed from read-only scripts.";
+    case commands::ScriptCall::kOom:
+      return "-OOM command not allowed when used memory > 'maxmemory'.";
+    case commands::ScriptCall::kNoPermCommand:
+      return "The user executing the script can't run this command or subcommand";
+    case commands::ScriptCall::kNoPermKey:
+      return "The user executing the script can't access at least one of the keys mentioned in "
+             "the command arguments";
+    case commands::ScriptCall::kNoPermChannel:
+      return "The user executing the script can't publish to the channel mentioned in the "
+             "command";
     case commands::ScriptCall::kRan:
     case commands::ScriptCall::kMisconf:
       break;
@@ -102,6 +112,7 @@ void ScriptEngine::begin_run(commands::CommandContext& ctx, lua_State* L, bool i
   run_.caller = &ctx.client;
   run_.L = L;
   script_client_.db = ctx.client.db;
+  script_client_.user = ctx.client.user;
   script_client_.protocol = 2;
   script_client_.out.reset();
   // A script's KV journal records are one unit on disk.
@@ -212,7 +223,8 @@ int ScriptEngine::lua_command(lua_State* L, bool raise) {
   uint32_t flags = 0;
   commands::ScriptCall outcome = commands::ScriptCall::kUnknown;
   try {
-    outcome = commands::call_for_script(broker_, script_client_, argv_, run_.read_only, &flags);
+    outcome = commands::call_for_script(broker_, script_client_, argv_, run_.read_only,
+                                        run_.wrote || run_.allow_oom, &flags);
   } catch (const std::exception& e) {
     // Nothing may unwind through Lua's C frames: report it as the command's error.
     spdlog::error("command {} from a script failed: {}", argv_[0], e.what());

@@ -106,6 +106,7 @@ struct RunState {
   bool is_eval = true;
   bool read_only = false;  // writes refused (EVAL_RO, FCALL_RO, no-writes)
   bool wrote = false;      // called a write command: SCRIPT KILL refuses
+  bool allow_oom = false;  // flagged allow-oom: denyoom commands run over maxmemory
   bool killed = false;     // SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE: stop at the next hook
   bool busy = false;       // past busy-reply-threshold: other clients get -BUSY
   bool held = false;       // the caller's reply waits for durability (appendfsync always)

@@ -6,9 +6,11 @@
 #include <cstring>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
 #include "broker/commands/dispatch.h"
 #include "broker/replication/replication.h"
 #include "broker/server/server.h"
+#include "broker/server/tls.h"
 #include "broker/server/uring.h"
 #include "wire/resp/reply_writer.h"
 
@@ -27,6 +29,9 @@ constexpr size_t kMaxIov = 64;
 // A command batch that queued output on at least this many other connections makes its
 // connection a fan-out source (re-read during the reply sweep).
 constexpr uint64_t kFanoutSourceMin = 8;
+// TLS: plaintext replies encrypted ahead of the socket at most. The rest waits in the reply
+// queue, where the output-buffer limits count it, as they count a plain connection's backlog.
+constexpr size_t kTlsEncryptAhead = 256 * 1024;
 
 std::string peer_name(uv_tcp_t* tcp, bool local) {
   sockaddr_storage ss{};
@@ -62,6 +67,8 @@ Connection::Connection(Server* server, uint64_t id) : server_(server), client_(i
 
 Connection::~Connection() = default;
 
+void Connection::use_tls(std::unique_ptr<TlsSession> session) { tls_ = std::move(session); }
+
 void Connection::start() {
   auto& broker = server_->broker();
   client_.addr = peer_name(&tcp_, false);
@@ -70,7 +77,7 @@ void Connection::start() {
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) client_.fd = fd;
   client_.created_ms = core::now_ms();
   client_.last_interaction_ms = client_.created_ms;
-  client_.authenticated = broker.config().requirepass.empty();
+  client_.authenticated = commands::default_user_opens(broker);
   uv_tcp_nodelay(&tcp_, 1);
   if (broker.config().tcp_keepalive > 0) {
     uv_tcp_keepalive(&tcp_, 1, static_cast<unsigned>(broker.config().tcp_keepalive));
@@ -90,15 +97,23 @@ uv_buf_t Connection::read_buffer() {
     read_iteration_ = iteration;
     read_bytes_ = 0;
   }
+  if (read_bytes_ >= (big_filling_ ? kBigReadBudget : kReadBudget)) return uv_buf_init(nullptr, 0);
+  if (tls_) [[unlikely]] {
+    // Ciphertext goes to the scratch buffer, plaintext into the input below (input_space).
+    std::span<char> scratch = TlsSession::read_scratch();
+    return uv_buf_init(scratch.data(), static_cast<unsigned>(scratch.size()));
+  }
+  return input_space();
+}
+
+uv_buf_t Connection::input_space() {
   if (big_filling_) {
-    if (read_bytes_ >= kBigReadBudget) return uv_buf_init(nullptr, 0);
     std::string& big = big_args_.back();
     // Zero-fill a chunk ahead (std::string has no uninitialized growth); capacity was reserved,
     // so the bytes never move. Reads stop exactly at the bulk's end, as Redis's do.
     if (big.size() == big_filled_) big.resize(std::min(big_total_, big_filled_ + kBigReadChunk));
     return uv_buf_init(big.data() + big_filled_, static_cast<unsigned>(big.size() - big_filled_));
   }
-  if (read_bytes_ >= kReadBudget) return uv_buf_init(nullptr, 0);
   // Drop consumed bytes before growing, so the buffer holds only unparsed input.
   if (input_pos_ > 0) {
     input_.consume(input_pos_);
@@ -110,7 +125,7 @@ uv_buf_t Connection::read_buffer() {
   return uv_buf_init(input_.reserve(want), static_cast<unsigned>(want));
 }
 
-void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(s->data);
   // The read budget of this iteration is spent: level-triggered polling comes back next time.
   if (nread == UV_ENOBUFS) return;
@@ -119,7 +134,54 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     return;
   }
   if (nread == 0) return;
+  if (self->tls_) [[unlikely]] {
+    self->tls_received(buf->base, static_cast<size_t>(nread));
+    return;
+  }
   self->received(static_cast<size_t>(nread));
+}
+
+void Connection::tls_received(const char* data, size_t n) {
+  tls_->feed(data, n);
+  if (!tls_->established()) {
+    TlsSession::Status status = tls_->handshake();
+    if (status == TlsSession::Status::kError) {
+      // Plaintext on the TLS port, an unknown CA, no client certificate...: this client only.
+      spdlog::info("Error accepting a TLS client connection from {}: {}", client_.addr,
+                   tls_->error());
+      if (write_in_flight_ == 0) {
+        std::string_view alert = tls_->output();  // best effort
+        uv_buf_t b =
+            uv_buf_init(const_cast<char*>(alert.data()), static_cast<unsigned>(alert.size()));
+        if (b.len > 0) uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
+      }
+      close();
+      return;
+    }
+    if (tls_->has_output()) server_->schedule_flush(this);
+    if (status != TlsSession::Status::kDone) return;
+    spdlog::debug("TLS client {} ({}) connected, certificate: {}", client_.id, client_.addr,
+                  tls_->peer_subject());
+  }
+  // Everything fed is decrypted now: bytes left inside OpenSSL would wait for a socket event
+  // that may never come.
+  while (!closing_ && !close_requested && !client_.close_after_reply) {
+    uv_buf_t space = input_space();
+    size_t got = 0;
+    TlsSession::Status status = tls_->read(space.base, space.len, &got);
+    if (status == TlsSession::Status::kDone) {
+      received(got);
+      continue;
+    }
+    if (status == TlsSession::Status::kWantInput) break;
+    if (status == TlsSession::Status::kError) {
+      spdlog::info("TLS error from client {} ({}): {}", client_.id, client_.addr, tls_->error());
+    }
+    close();
+    return;
+  }
+  // Post-handshake messages (session tickets, key updates) go out with the next flush.
+  if (!closing_ && tls_->has_output()) server_->schedule_flush(this);
 }
 
 void Connection::received(size_t n) {
@@ -157,9 +219,7 @@ size_t Connection::query_buffer_bytes() const {
   return input_.size() - input_pos_ - std::min(input_.size() - input_pos_, parser_.parsed_bytes());
 }
 
-bool Connection::auth_required() const {
-  return !client_.authenticated && !server_->broker().config().requirepass.empty();
-}
+bool Connection::auth_required() const { return !client_.authenticated; }
 
 void Connection::begin_big_bulk(wire::resp::RequestParser::BigBulk bulk) {
   std::string_view data = input_.view(input_pos_);
@@ -182,6 +242,10 @@ bool Connection::read_now() {
   ssize_t n = ::read(client_.fd, buf.base, buf.len);
   // Nothing there, end of file or an error: libuv's next poll reports the last two.
   if (n <= 0) return false;
+  if (tls_) [[unlikely]] {
+    tls_received(buf.base, static_cast<size_t>(n));
+    return true;
+  }
   received(static_cast<size_t>(n));
   return true;
 }
@@ -258,6 +322,10 @@ size_t Connection::gather_output() {
 }
 
 void Connection::flush() {
+  if (tls_) [[unlikely]] {
+    tls_flush();
+    return;
+  }
   size_t total = gather_output();
   if (total == 0) {
     if (!closing_ && write_in_flight_ == 0) finish_if_drained();
@@ -271,6 +339,10 @@ void Connection::flush() {
 }
 
 bool Connection::queue_send(SendRing& ring) {
+  if (tls_) [[unlikely]] {
+    tls_flush();
+    return false;
+  }
   size_t total = gather_output();
   if (total == 0) {
     if (!closing_ && write_in_flight_ == 0) finish_if_drained();
@@ -320,6 +392,56 @@ void Connection::wrote(ssize_t n, size_t total) {
   finish_if_drained();
 }
 
+void Connection::tls_flush() {
+  if (closing_ || write_in_flight_ > 0) return;  // on_write flushes again
+  auto& broker = server_->broker();
+  for (;;) {
+    size_t ahead = tls_->output_bytes();
+    if (ahead < kTlsEncryptAhead && tls_->established()) {
+      iov_.clear();
+      size_t total = client_.out.releasable(broker.durable_epoch(), &iov_, kMaxIov);
+      size_t room = std::min(total, kTlsEncryptAhead - ahead);
+      size_t done = 0;
+      for (const iovec& v : iov_) {
+        if (done == room) break;
+        size_t take = std::min(v.iov_len, room - done);
+        tls_->write(static_cast<const char*>(v.iov_base), take);
+        done += take;
+      }
+      if (done > 0) {
+        broker.stats().total_net_output_bytes += done;
+        client_.out.consume(done);
+      }
+    }
+    std::string_view cipher = tls_->output();
+    if (cipher.empty()) {
+      finish_if_drained();
+      return;
+    }
+    uv_buf_t b =
+        uv_buf_init(const_cast<char*>(cipher.data()), static_cast<unsigned>(cipher.size()));
+    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
+    if (n == UV_EAGAIN || n == UV_ENOSYS) n = 0;
+    if (n < 0) {
+      close();
+      return;
+    }
+    tls_->consume_output(static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < cipher.size()) {
+      // The socket is full: libuv writes the rest when it can. Those bytes stay where they are
+      // until on_write, since no ciphertext is taken out of OpenSSL while a write is in flight.
+      std::string_view rest = cipher.substr(static_cast<size_t>(n));
+      uv_buf_t r = uv_buf_init(const_cast<char*>(rest.data()), static_cast<unsigned>(rest.size()));
+      if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &r, 1, on_write) != 0) {
+        close();
+        return;
+      }
+      write_in_flight_ = rest.size();
+      return;
+    }
+  }
+}
+
 void Connection::finish_if_drained() {
   if (client_.close_after_reply &&
       !client_.out.waiting_for_durability(server_->broker().durable_epoch()) &&
@@ -337,8 +459,12 @@ void Connection::on_write(uv_write_t* req, int status) {
     self->close();
     return;
   }
-  self->server_->broker().stats().total_net_output_bytes += n;
-  self->client_.out.consume(n);
+  if (self->tls_) [[unlikely]] {
+    self->tls_->consume_output(n);  // the plaintext left the reply queue when encrypted
+  } else {
+    self->server_->broker().stats().total_net_output_bytes += n;
+    self->client_.out.consume(n);
+  }
   self->server_->schedule_flush(self);
 }
 

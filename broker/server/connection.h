@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ namespace sluice::server {
 
 class SendRing;
 class Server;
+class TlsSession;
 
 class Connection final : public core::ClientHost {
  public:
@@ -29,6 +31,9 @@ class Connection final : public core::ClientHost {
   uv_tcp_t* handle() { return &tcp_; }
   core::Client& client() { return client_; }
 
+  // Makes this a TLS connection (before start): the handshake runs on the first bytes read.
+  void use_tls(std::unique_ptr<TlsSession> session);
+  bool tls() const { return tls_ != nullptr; }
   // Starts reading after accept.
   void start();
   // Writes what is releasable. Called by the server before polling.
@@ -65,7 +70,13 @@ class Connection final : public core::ClientHost {
   // Where the next read goes: the big bulk being received, or the input buffer. An empty
   // buffer when this iteration's read budget is spent.
   uv_buf_t read_buffer();
+  // The same without the read budget (plaintext already read off the socket).
+  uv_buf_t input_space();
   void received(size_t n);
+  // TLS: ciphertext read from the socket; runs the handshake, then decrypts into the input.
+  void tls_received(const char* data, size_t n);
+  // TLS: encrypts releasable replies (a bounded amount ahead of the socket) and writes them.
+  void tls_flush();
   void begin_big_bulk(wire::resp::RequestParser::BigBulk bulk);
   // Unparsed input as Redis counts it against client-query-buffer-limit.
   size_t query_buffer_bytes() const;
@@ -98,6 +109,8 @@ class Connection final : public core::ClientHost {
   size_t send_total_ = 0;  // its byte count  // bytes handed to uv_write, not yet completed
   bool reading_ = false;
   bool closing_ = false;
+  // Null for plain connections: their paths test this one pointer and nothing else.
+  std::unique_ptr<TlsSession> tls_;
 };
 
 }  // namespace sluice::server

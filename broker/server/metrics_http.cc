@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "broker/server/http_request.h"
+#include "broker/server/tls.h"
 #include "wire/check.h"
 
 namespace sluice::server {
@@ -25,11 +26,12 @@ struct MetricsHttp::Connection {
   uv_write_t write_req{};
   uv_shutdown_t shutdown_req{};
   http::RequestParser parser;
-  std::string response;      // owned until the write callback
-  char read_buffer[4096];    // one read at a time per stream, so one buffer suffices
-  uint64_t deadline_ms = 0;  // uv_now() after which the connection is closed
-  bool responded = false;    // from here on, input is read and discarded
-  bool peer_closed = false;  // EOF seen while the response was still being written
+  std::unique_ptr<TlsSession> tls;  // HTTPS only
+  std::string response;             // owned until the write callback
+  char read_buffer[4096];           // one read at a time per stream, so one buffer suffices
+  uint64_t deadline_ms = 0;         // uv_now() after which the connection is closed
+  bool responded = false;           // from here on, input is read and discarded
+  bool peer_closed = false;         // EOF seen while the response was still being written
   bool closing = false;
 };
 
@@ -37,9 +39,26 @@ namespace {
 
 bool is_ipv6(const std::string& address) { return address.find(':') != std::string::npos; }
 
-std::string endpoint_url(const std::string& address, int port) {
+std::string endpoint_url(const std::string& address, int port, bool tls) {
   std::string host = is_ipv6(address) ? "[" + address + "]" : address;
-  return "http://" + host + ":" + std::to_string(port) + "/metrics";
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port) + "/metrics";
+}
+
+// A write that owns its bytes (TLS handshake messages): freed by its callback, which libuv runs
+// (cancelled if need be) before the stream's close callback.
+void write_owned(uv_stream_t* stream, std::string bytes) {
+  if (bytes.empty()) return;
+  struct Owned {
+    uv_write_t req;
+    std::string bytes;
+  };
+  auto* w = new Owned{{}, std::move(bytes)};
+  w->req.data = w;
+  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+  if (uv_write(&w->req, stream, &buf, 1,
+               [](uv_write_t* req, int) { delete static_cast<Owned*>(req->data); }) != 0) {
+    delete w;
+  }
 }
 
 }  // namespace
@@ -76,7 +95,8 @@ bool MetricsHttp::start() {
       close();
       return false;
     }
-    spdlog::info("Metrics endpoint listening on {}", endpoint_url(address, options_.port));
+    spdlog::info("Metrics endpoint listening on {}",
+                 endpoint_url(address, options_.port, options_.tls != nullptr));
   }
   return true;
 }
@@ -113,6 +133,13 @@ void MetricsHttp::on_connection(uv_stream_t* listener, int status) {
     self->close_connection(conn);  // a flood: not even a 503
     return;
   }
+  if (self->options_.tls != nullptr) {
+    if (self->connections_.size() > kMaxConnections) {
+      self->close_connection(conn);
+      return;
+    }
+    conn->tls = std::make_unique<TlsSession>(self->options_.tls->get());
+  }
   conn->deadline_ms = uv_now(self->loop_) + kConnectionTimeoutMs;
   uv_read_start(
       conn->stream(),
@@ -134,6 +161,10 @@ void MetricsHttp::on_connection(uv_stream_t* listener, int status) {
           return;
         }
         if (nread == 0 || c->responded) return;
+        if (c->tls) {
+          c->owner->tls_received(c, buf->base, static_cast<size_t>(nread));
+          return;
+        }
         auto state = c->parser.feed(std::string_view(buf->base, static_cast<size_t>(nread)));
         if (state != http::ParseState::kIncomplete) {
           c->owner->send(c, http::metrics_response(c->parser, c->owner->render_));
@@ -148,6 +179,39 @@ void MetricsHttp::on_connection(uv_stream_t* listener, int status) {
     conn->deadline_ms = uv_now(self->loop_) + kLingerMs;
     self->send(conn, std::string(http::service_unavailable_response()));
   }
+}
+
+void MetricsHttp::tls_received(Connection* conn, const char* data, size_t n) {
+  TlsSession& tls = *conn->tls;
+  tls.feed(data, n);
+  if (!tls.established()) {
+    TlsSession::Status status = tls.handshake();
+    write_owned(conn->stream(), tls.take_output());
+    if (status == TlsSession::Status::kError) {
+      spdlog::info("metrics endpoint: TLS handshake failed: {}", tls.error());
+      close_connection(conn);
+      return;
+    }
+    if (status != TlsSession::Status::kDone) return;
+  }
+  char plain[4096];
+  while (!conn->responded) {
+    size_t got = 0;
+    TlsSession::Status status = tls.read(plain, sizeof(plain), &got);
+    if (status == TlsSession::Status::kWantInput) break;
+    if (status != TlsSession::Status::kDone) {
+      close_connection(conn);
+      return;
+    }
+    if (conn->parser.feed(std::string_view(plain, got)) != http::ParseState::kIncomplete) {
+      std::string response = http::metrics_response(conn->parser, render_);
+      tls.write(response.data(), response.size());
+      tls.shutdown();
+      send(conn, tls.take_output());
+      return;
+    }
+  }
+  write_owned(conn->stream(), tls.take_output());
 }
 
 void MetricsHttp::send(Connection* conn, std::string response) {

@@ -4,6 +4,8 @@
 // Bounded everywhere, so a scraper or an attacker cannot stall or bloat the broker: request
 // heads of http::kMaxRequestHeadBytes, kMaxConnections served at once (more get 503, and past
 // four times that they are closed unanswered), and kConnectionTimeoutMs per connection.
+// With a TlsContext (metrics-tls) it serves HTTPS: the same, inside a TLS session per connection
+// (connections past kMaxConnections are closed without the 503, which needs a handshake).
 #pragma once
 
 #include <uv.h>
@@ -18,6 +20,8 @@
 
 namespace sluice::server {
 
+class TlsContext;
+
 class MetricsHttp {
  public:
   static constexpr size_t kMaxConnections = 16;
@@ -28,6 +32,7 @@ class MetricsHttp {
   struct Options {
     std::vector<std::string> addresses;  // IPv4 or IPv6 literals
     int port = 0;
+    const TlsContext* tls = nullptr;  // HTTPS with the broker's current TLS context; null: HTTP
   };
   // Produces the body of GET /metrics; runs on the loop thread, once per scrape.
   using Renderer = std::function<std::string()>;
@@ -56,6 +61,8 @@ class MetricsHttp {
   // Writes the connection's one response, then half-closes and drains until the client closes.
   void send(Connection* conn, std::string response);
   void connection_closed(Connection* conn);
+  // HTTPS: ciphertext from the client; handshakes, then feeds the request parser.
+  void tls_received(Connection* conn, const char* data, size_t n);
 
   uv_loop_t* loop_;
   Options options_;

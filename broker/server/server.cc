@@ -13,12 +13,15 @@
 #include <thread>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/acl_check.h"
+#include "broker/commands/client_ops.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/metrics_text.h"
 #include "broker/replication/replication.h"
 #include "broker/server/connection.h"
 #include "broker/server/master_link.h"
 #include "broker/server/metrics_http.h"
+#include "broker/server/tls.h"
 #include "broker/server/uring.h"
 #include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
@@ -53,40 +56,96 @@ Server::~Server() { uv_loop_close(&loop_); }
 int64_t Server::uptime_ms() const { return core::now_ms() - started_ms_; }
 
 bool Server::listen_all() {
+  // port 0 with a tls-port: TLS only (as Redis). port 0 alone: an ephemeral port (tests).
+  if (config_->port != 0 || config_->tls_port == 0) {
+    if (!listen_on(config_->port, false, &port_)) return false;
+  }
+  if (config_->tls_port != 0 && !listen_on(config_->tls_port, true, &tls_port_)) return false;
+  return true;
+}
+
+bool Server::listen_on(int port, bool tls, int* bound) {
   for (const auto& addr : config_->bind) {
     auto tcp = std::make_unique<uv_tcp_t>();
     uv_tcp_init(&loop_, tcp.get());
     tcp->data = this;
     sockaddr_storage ss{};
     bool v6 = addr.find(':') != std::string::npos;
-    int rc = v6 ? uv_ip6_addr(addr.c_str(), config_->port, reinterpret_cast<sockaddr_in6*>(&ss))
-                : uv_ip4_addr(addr.c_str(), config_->port, reinterpret_cast<sockaddr_in*>(&ss));
+    int rc = v6 ? uv_ip6_addr(addr.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss))
+                : uv_ip4_addr(addr.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss));
     if (rc == 0) rc = uv_tcp_bind(tcp.get(), reinterpret_cast<const sockaddr*>(&ss), 0);
     if (rc == 0) {
-      rc =
-          uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), config_->tcp_backlog, on_connection);
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), config_->tcp_backlog,
+                     tls ? on_tls_connection : on_connection);
     }
     if (rc != 0) {
-      spdlog::critical("Could not create server TCP listening socket {}:{}: {}", addr,
-                       config_->port, uv_strerror(rc));
+      spdlog::critical("Could not create server {}TCP listening socket {}:{}: {}",
+                       tls ? "TLS " : "", addr, port, uv_strerror(rc));
       uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()),
                [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
       return false;
     }
-    if (port_ == 0) {
-      sockaddr_storage bound{};
-      int len = sizeof(bound);
-      uv_tcp_getsockname(tcp.get(), reinterpret_cast<sockaddr*>(&bound), &len);
-      port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    if (*bound == 0) {
+      sockaddr_storage local{};
+      int len = sizeof(local);
+      uv_tcp_getsockname(tcp.get(), reinterpret_cast<sockaddr*>(&local), &len);
+      *bound = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
     }
-    listeners_.push_back(std::move(tcp));
+    (tls ? tls_listeners_ : listeners_).push_back(std::move(tcp));
   }
   return true;
+}
+
+std::string Server::apply_tls_config() {
+  if (!tls_ && !config::tls_enabled(*config_)) return {};  // off, and stays off
+  // The first context is kept only once it loaded; later ones replace the current one inside.
+  std::unique_ptr<TlsContext> first = tls_ ? nullptr : std::make_unique<TlsContext>();
+  TlsContext& ctx = tls_ ? *tls_ : *first;
+  std::string err = ctx.configure(*config_);
+  if (err.empty() && config_->tls_port != tls_port_) err = relisten_tls();
+  if (!err.empty()) {
+    spdlog::warn("Failed to update TLS configuration: {}", err);
+    return err;
+  }
+  if (first) tls_ = std::move(first);
+  spdlog::info("TLS configuration reloaded: new connections use it");
+  return {};
+}
+
+std::string Server::relisten_tls() {
+  std::vector<std::unique_ptr<uv_tcp_t>> old;
+  old.swap(tls_listeners_);
+  int bound = 0;
+  if (config_->tls_port != 0 && !listen_on(config_->tls_port, true, &bound)) {
+    close_listeners(&tls_listeners_);
+    tls_listeners_.swap(old);
+    return "could not listen on tls-port " + std::to_string(config_->tls_port);
+  }
+  close_listeners(&old);
+  tls_port_ = bound;
+  if (bound != 0) spdlog::info("Accepting TLS connections on port {}", bound);
+  return {};
+}
+
+void Server::close_listeners(std::vector<std::unique_ptr<uv_tcp_t>>* listeners) {
+  for (auto& l : *listeners) {
+    uv_close(reinterpret_cast<uv_handle_t*>(l.release()),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  }
+  listeners->clear();
 }
 
 int Server::run() {
   started_ms_ = core::now_ms();
   broker_.start_time_ms = started_ms_;
+  if (std::string err = commands::apply_command_renames(config_->renamed_commands); !err.empty()) {
+    spdlog::critical("Fatal config error in rename-command: {}", err);
+    return 1;
+  }
+  if (std::string err = commands::acl_startup(broker_); !err.empty()) {
+    spdlog::critical("Aborting Sluice startup because of ACL errors: {}", err);
+    return 1;
+  }
   try {
     broker_.open();
   } catch (const std::exception& e) {
@@ -102,9 +161,21 @@ int Server::run() {
     repl.link = replication::LinkStatus::kConnecting;
     repl.link_down_since_ms = started_ms_;
   }
+  if (config::tls_enabled(*config_)) {
+    tls_ = std::make_unique<TlsContext>();
+    std::string err = tls_->configure(*config_);
+    if (!err.empty()) {
+      spdlog::critical("Failed to configure TLS: {}", err);
+      broker_.close();
+      uv_run(&loop_, UV_RUN_NOWAIT);
+      return 1;
+    }
+  }
   if (config_->metrics_port != 0) {
     metrics_ = std::make_unique<MetricsHttp>(
-        &loop_, MetricsHttp::Options{config::metrics_addresses(*config_), config_->metrics_port},
+        &loop_,
+        MetricsHttp::Options{config::metrics_addresses(*config_), config_->metrics_port,
+                             config_->metrics_tls ? tls_.get() : nullptr},
         [this] { return commands::render_metrics(broker_, core::now_ms()); });
   }
   if ((metrics_ && !metrics_->start()) || !listen_all()) {
@@ -139,6 +210,7 @@ int Server::run() {
   sigint_.data = this;
   uv_signal_start(&sigint_, on_signal, SIGINT);
 
+  if (tls_port_ != 0) spdlog::info("Accepting TLS connections on port {}", tls_port_);
   spdlog::info("Sluice {} ready to accept connections on port {} (dir {}, pid {}, appendfsync {})",
                SLUICE_VERSION, port_, config_->dir, getpid(),
                config_->appendfsync == config::AppendFsync::kAlways     ? "always"
@@ -154,17 +226,30 @@ int Server::run() {
 void Server::on_connection(uv_stream_t* listener, int status) {
   auto* self = static_cast<Server*>(listener->data);
   if (status < 0 || self->shutting_down_) return;
-  auto* conn = new Connection(self, self->broker_.next_client_id());
+  self->accept_on(listener, false);
+}
+
+void Server::on_tls_connection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status < 0 || self->shutting_down_) return;
+  self->accept_on(listener, true);
+}
+
+void Server::accept_on(uv_stream_t* listener, bool tls) {
+  auto* conn = new Connection(this, broker_.next_client_id());
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(conn->handle())) != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return;
   }
-  self->admit(conn);
+  // The context current now: a reload later does not touch this connection.
+  if (tls) conn->use_tls(std::make_unique<TlsSession>(tls_->get()));
+  admit(conn);
 }
 
-void Server::accept_fd(int fd) {
+void Server::accept_fd(int fd, bool tls) {
   auto* conn = new Connection(this, broker_.next_client_id());
+  if (tls) conn->use_tls(std::make_unique<TlsSession>(tls_->get()));
   if (uv_tcp_open(conn->handle(), fd) != 0) {
     ::close(fd);
     uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
@@ -181,10 +266,32 @@ void Server::admit(Connection* conn) {
     ++self->broker_.stats().rejected_connections;
     static const char kMsg[] = "-ERR max number of clients reached\r\n";
     uv_buf_t b = uv_buf_init(const_cast<char*>(kMsg), sizeof(kMsg) - 1);
-    uv_try_write(reinterpret_cast<uv_stream_t*>(conn->handle()), &b, 1);
+    // (A TLS client could not read it before a handshake: it is just closed.)
+    if (!conn->tls()) uv_try_write(reinterpret_cast<uv_stream_t*>(conn->handle()), &b, 1);
     uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
              [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return;
+  }
+  if (self->config_->protected_mode) {
+    sockaddr_storage peer{};
+    int len = sizeof(peer);
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (uv_tcp_getpeername(conn->handle(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+      if (peer.ss_family == AF_INET6) {
+        uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&peer), ip, sizeof(ip));
+      } else {
+        uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&peer), ip, sizeof(ip));
+      }
+    }
+    if (acl::protected_mode_refuses(true, commands::acl_registry(broker_).default_user(), ip)) {
+      ++self->broker_.stats().rejected_connections;
+      uv_buf_t b = uv_buf_init(const_cast<char*>(acl::kProtectedModeDenied),
+                               static_cast<unsigned>(std::strlen(acl::kProtectedModeDenied)));
+      uv_try_write(reinterpret_cast<uv_stream_t*>(conn->handle()), &b, 1);
+      uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
+               [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+      return;
+    }
   }
   self->connections_.insert(conn);
   conn->start();
@@ -220,13 +327,15 @@ void Server::on_prepare(uv_prepare_t* h) { static_cast<Server*>(h->data)->before
 // script's caller is left alone: its input buffer holds the command that is running.
 void Server::serve_while_busy(core::Client* running) {
   if (shutting_down_ || shutdown_after_script_) return;
-  for (auto& l : listeners_) {
-    uv_os_fd_t lfd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(l.get()), &lfd) != 0) continue;
-    for (int i = 0; i < 64; ++i) {
-      int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) break;
-      accept_fd(fd);
+  for (bool tls : {false, true}) {
+    for (auto& l : tls ? tls_listeners_ : listeners_) {
+      uv_os_fd_t lfd;
+      if (uv_fileno(reinterpret_cast<uv_handle_t*>(l.get()), &lfd) != 0) continue;
+      for (int i = 0; i < 64; ++i) {
+        int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) break;
+        accept_fd(fd, tls);
+      }
     }
   }
   std::vector<Connection*> conns(connections_.begin(), connections_.end());
@@ -255,6 +364,10 @@ void Server::before_poll() {
     return;
   }
   ++iterations_;
+  // 0. A CLIENT PAUSE that ended (or was lifted): the commands it held run now, in order.
+  if (!broker_.paused_clients.empty() || broker_.paused()) {
+    commands::resume_paused_if_due(broker_, core::now_ms());
+  }
   // 1. Blocked clients whose keys got data (each retry may queue output and signal again).
   auto& blocking = broker_.blocking();
   if (blocking.has_ready()) blocking.serve_ready();
@@ -285,7 +398,8 @@ void Server::before_poll() {
        }))) {
     start_sync(true);
   }
-  // 4. Replies.
+  // 4. Replies, after the BCAST invalidations collected in this iteration (client tracking).
+  if (broker_.tracking().has_broadcast()) broker_.tracking().broadcast();
   write_replies();
   // 5. Clients to close (output-buffer limits, CLIENT KILL): never mid fan-out.
   std::vector<Connection*> closing;
@@ -506,7 +620,16 @@ void Server::cron() {
   }
   // Active expiry with a time budget: a slice of keys per database per tick.
   size_t budget = 20 * static_cast<size_t>(config_->active_expire_effort) * 10;
-  for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
+  // Not during CLIENT PAUSE: as in Redis, the dataset stays still while writes are held.
+  if (!broker_.paused()) {
+    for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
+    // maxmemory: eviction that ran out of its time budget (maxmemory-eviction-tenacity) goes on
+    // here too, not only before the next command (Redis's eviction time event). A replica
+    // leaves it to its master (replica-ignore-maxmemory).
+    if (config_->maxmemory != 0 && !replication::of(broker_).is_replica()) {
+      core::perform_evictions(broker_, now);
+    }
+  }
   // Stream retention: a bounded slice of streams per tick.
   broker_.streams().apply_retention(now);
   // Idle clients.
@@ -631,6 +754,7 @@ void Server::load_repl_state() {
 
 void Server::arm_block_timer() {
   int64_t next = broker_.blocking().next_deadline();
+  if (broker_.paused() && (next == 0 || broker_.pause_end_ms < next)) next = broker_.pause_end_ms;
   if (next == 0) {
     uv_timer_stop(&block_timer_);
     return;
@@ -642,6 +766,7 @@ void Server::arm_block_timer() {
 void Server::on_block_timer(uv_timer_t* h) {
   auto* self = static_cast<Server*>(h->data);
   self->broker_.blocking().expire(core::now_ms());
+  // The end of a CLIENT PAUSE also wakes the loop; before_poll runs the held commands.
 }
 
 void Server::on_signal(uv_signal_t* h, int signum) {
@@ -665,11 +790,8 @@ void Server::request_shutdown(bool save) {
 }
 
 void Server::begin_shutdown() {
-  for (auto& l : listeners_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(l.release()),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-  }
-  listeners_.clear();
+  close_listeners(&listeners_);
+  close_listeners(&tls_listeners_);
   if (metrics_) metrics_->close();
   // Best-effort flush of pending replies, then close every connection.
   for (Connection* c : std::vector<Connection*>(connections_.begin(), connections_.end())) {

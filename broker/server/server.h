@@ -19,6 +19,7 @@ class Connection;
 class SendRing;
 class MetricsHttp;
 class MasterLink;
+class TlsContext;
 
 class Server final : public core::ServerControl {
  public:
@@ -62,9 +63,12 @@ class Server final : public core::ServerControl {
   // Replaces the data directory's contents with a full-sync payload and reopens the engines.
   // Returns an error text (empty on success).
   std::string replace_data(std::string_view payload);
+  std::string apply_tls_config() override;
 
  private:
   static void on_connection(uv_stream_t* server, int status);
+  static void on_tls_connection(uv_stream_t* server, int status);
+  void accept_on(uv_stream_t* listener, bool tls);
   static void on_prepare(uv_prepare_t* h);
   static void on_cron(uv_timer_t* h);
   static void on_signal(uv_signal_t* h, int signum);
@@ -87,6 +91,11 @@ class Server final : public core::ServerControl {
   void begin_shutdown();
   void admit(Connection* conn);
   bool listen_all();
+  // Binds `port` on every `bind` address; the actual port (for port 0 in tests) in *bound.
+  bool listen_on(int port, bool tls, int* bound);
+  // CONFIG SET tls-port: binds the new port, then closes the old listeners (kept on failure).
+  std::string relisten_tls();
+  void close_listeners(std::vector<std::unique_ptr<uv_tcp_t>>* listeners);
   void wait_for_worker();
   void replication_cron(int64_t now);
   // replid and offset of a replica's data, kept across a clean restart (partial resync).
@@ -98,6 +107,9 @@ class Server final : public core::ServerControl {
   core::Broker broker_;
   uv_loop_t loop_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  std::vector<std::unique_ptr<uv_tcp_t>> tls_listeners_;
+  std::unique_ptr<TlsContext> tls_;  // the tls-* context; null without tls-port or metrics-tls
+  int tls_port_ = 0;
   std::unique_ptr<MetricsHttp> metrics_;  // metrics-port; null when 0
   uv_prepare_t prepare_;
   std::unique_ptr<SendRing> ring_;  // batched reply sends; null: writev per connection
@@ -120,7 +132,7 @@ class Server final : public core::ServerControl {
   int port_ = 0;
   bool shutting_down_ = false;
   bool shutdown_after_script_ = false;  // SHUTDOWN NOSAVE arrived while a script was busy
-  void accept_fd(int fd);
+  void accept_fd(int fd, bool tls);
   bool sync_running_ = false;
   uint64_t fsync_ticks_ = 0;
   int64_t last_probe_ms_ = 0;  // storage failed: when cron last tried a probe write

@@ -567,6 +567,8 @@ Status Journal::roll_back(CutTo cut) {
   return result;
 }
 
+uint64_t Journal::buffer_bytes() const { return impl_->pending.capacity(); }
+
 uint64_t Journal::journal_bytes() const {
   return impl_->file_bytes - kFileHeaderBytes + impl_->pending.size();
 }

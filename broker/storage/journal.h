@@ -101,6 +101,8 @@ class Journal {
 
   // Journal bytes since the last snapshot (owner decides when to snapshot).
   uint64_t journal_bytes() const;
+  // Bytes of RAM held by the buffer of records not yet written (its capacity).
+  uint64_t buffer_bytes() const;
   // Replaces the snapshot with `frames` (already framed with append_frame) and empties the
   // journal. Durable when it returns OK (it fsyncs). Runs on the calling thread. Not while a
   // background snapshot is in progress.

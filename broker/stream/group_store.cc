@@ -49,6 +49,9 @@ flatbuffers::FlatBufferBuilder& builder() {
   return fbb;
 }
 
+// The snapshot's owner index of a PEL entry released by XNACK.
+constexpr uint32_t kNoOwner = 0xffffffffu;
+
 ConsumerGroup* find_group(GroupMap* groups, const flatbuffers::String* name) {
   auto it = groups->find(sv(name));
   if (it != groups->end()) return it->second.get();
@@ -95,14 +98,69 @@ Status apply_snapshot(GroupMap* groups, const schema::GroupsSnapshot* snap) {
     }
     for (size_t i = 0; i < n; ++i) {
       uint32_t owner = owners->Get(static_cast<flatbuffers::uoffset_t>(i));
-      if (owner >= by_index.size()) return corrupt("snapshot PEL owner out of range");
+      if (owner != kNoOwner && owner >= by_index.size()) {
+        return corrupt("snapshot PEL owner out of range");
+      }
       auto idx = static_cast<flatbuffers::uoffset_t>(i);
-      g->pel.assign(from_fb(ids->Get(idx)), by_index[owner], times->Get(idx), counts->Get(idx));
+      g->pel.assign(from_fb(ids->Get(idx)), owner == kNoOwner ? nullptr : by_index[owner],
+                    times->Get(idx), counts->Get(idx));
     }
     std::string name = g->name;
     (*groups)[name] = std::move(g);
   }
   return {};
+}
+
+Status apply_idmp_snapshot(IdmpState* idmp, const schema::IdmpSnapshot* r) {
+  idmp->restore(r->duration(), r->max_size(), r->configured(), r->added(), r->duplicates());
+  const auto* pids = r->pids();
+  const auto* owners = r->owners();
+  const auto* iids = r->iids();
+  const auto* ids = r->ids();
+  const auto* times = r->times();
+  size_t n = iids ? iids->size() : 0;
+  if (n > 0 && (!pids || !owners || !ids || !times || owners->size() != n || ids->size() != n ||
+                times->size() != n)) {
+    return corrupt("idmp snapshot vectors differ in length");
+  }
+  for (size_t i = 0; i < n; ++i) {
+    auto idx = static_cast<flatbuffers::uoffset_t>(i);
+    uint32_t owner = owners->Get(idx);
+    if (owner >= pids->size()) return corrupt("idmp snapshot owner out of range");
+    idmp->restore_iid(sv(pids->Get(owner)), sv(iids->Get(idx)), from_fb(ids->Get(idx)),
+                      times->Get(idx));
+  }
+  return {};
+}
+
+std::string idmp_snapshot_frame(const IdmpState& idmp) {
+  flatbuffers::FlatBufferBuilder fbb(1024 + idmp.iids_tracked() * 64);
+  std::vector<flatbuffers::Offset<flatbuffers::String>> pids;
+  std::vector<uint32_t> owners;
+  std::vector<flatbuffers::Offset<flatbuffers::String>> iids;
+  std::vector<schema::EntryId> ids;
+  std::vector<int64_t> times;
+  for (const auto& [pid, p] : idmp.producers()) {
+    auto owner = static_cast<uint32_t>(pids.size());
+    pids.push_back(fbb.CreateString(pid.data(), pid.size()));
+    for (const IdmpState::Iid& e : p.order) {
+      owners.push_back(owner);
+      iids.push_back(fbb.CreateString(e.iid.data(), e.iid.size()));
+      ids.push_back(to_fb(e.id));
+      times.push_back(e.added_ms);
+    }
+  }
+  auto pv = fbb.CreateVector(pids);
+  auto ov = fbb.CreateVector(owners);
+  auto iv = fbb.CreateVector(iids);
+  auto idv = fbb.CreateVectorOfStructs(ids);
+  auto tv = fbb.CreateVector(times);
+  fbb.Finish(schema::CreateIdmpSnapshot(fbb, idmp.duration_s(), idmp.max_size(), idmp.configured(),
+                                        idmp.iids_added(), idmp.iids_duplicates(), pv, ov, iv, idv,
+                                        tv));
+  std::string frame;
+  storage::append_frame(&frame, kIdmpSnapshotRecord, as_view(fbb));
+  return frame;
 }
 
 }  // namespace
@@ -115,16 +173,46 @@ bool GroupStore::exists(const std::string& dir) {
 
 wire::Result<std::unique_ptr<storage::Journal>> GroupStore::open(const std::string& dir,
                                                                  GroupMap* groups,
-                                                                 uint64_t* truncated_bytes) {
+                                                                 uint64_t* truncated_bytes,
+                                                                 IdmpState* idmp) {
   groups->clear();
-  auto replay = [groups](uint8_t type, std::string_view payload, bool) {
-    return apply(groups, type, payload);
+  if (idmp) idmp->clear();
+  auto replay = [groups, idmp](uint8_t type, std::string_view payload, bool) {
+    return apply(groups, type, payload, idmp);
   };
   return storage::Journal::open(dir, kJournalName, replay, truncated_bytes);
 }
 
-Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payload) {
+Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payload,
+                         IdmpState* idmp) {
   switch (type) {
+    case kIdmpConfigRecord: {
+      const auto* r = verified_root<schema::IdmpConfig>(payload);
+      if (!r) return corrupt("idmp config");
+      if (idmp) idmp->configure(r->duration(), r->max_size());
+      return {};
+    }
+    case kIdmpAddRecord: {
+      const auto* r = verified_root<schema::IdmpAdd>(payload);
+      if (!r || !r->pid() || !r->iid()) return corrupt("idmp add");
+      if (idmp) {
+        idmp->add(sv(r->pid()), sv(r->iid()), from_fb(r->id()), r->time());
+        idmp->set_counters(r->added(), idmp->iids_duplicates());
+      }
+      return {};
+    }
+    case kIdmpDuplicateRecord: {
+      const auto* r = verified_root<schema::IdmpDuplicate>(payload);
+      if (!r) return corrupt("idmp duplicate");
+      if (idmp) idmp->set_counters(idmp->iids_added(), r->duplicates());
+      return {};
+    }
+    case kIdmpSnapshotRecord: {
+      const auto* r = verified_root<schema::IdmpSnapshot>(payload);
+      if (!r) return corrupt("idmp snapshot");
+      if (idmp) return apply_idmp_snapshot(idmp, r);
+      return {};
+    }
     case kGroupsSnapshotRecord: {
       const auto* r = verified_root<schema::GroupsSnapshot>(payload);
       if (!r) return corrupt("snapshot");
@@ -188,6 +276,18 @@ Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payloa
       }
       return {};
     }
+    case kNackRecord: {
+      const auto* r = verified_root<schema::Nack>(payload);
+      if (!r || !r->group()) return corrupt("nack");
+      ConsumerGroup* g = find_group(groups, r->group());
+      if (!g || !r->ids()) return {};
+      const auto* counts = r->counts();
+      if (!counts || counts->size() != r->ids()->size()) return corrupt("nack counts");
+      for (flatbuffers::uoffset_t i = 0; i < r->ids()->size(); ++i) {
+        g->pel.assign(from_fb(r->ids()->Get(i)), nullptr, 0, counts->Get(i));
+      }
+      return {};
+    }
     case kAckRecord: {
       const auto* r = verified_root<schema::Ack>(payload);
       if (!r || !r->group()) return corrupt("ack");
@@ -201,7 +301,7 @@ Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payloa
   }
 }
 
-std::string GroupStore::snapshot_frames(const GroupMap& groups) {
+std::string GroupStore::snapshot_frames(const GroupMap& groups, const IdmpState* idmp) {
   size_t pel_total = 0;
   for (const auto& [name, g] : groups) pel_total += g->pel.size();
   flatbuffers::FlatBufferBuilder fbb(1024 + pel_total * 40);
@@ -225,7 +325,7 @@ std::string GroupStore::snapshot_frames(const GroupMap& groups) {
     counts.reserve(g->pel.size());
     for (const auto& [id, p] : g->pel.entries()) {
       ids.push_back(to_fb(id));
-      owners.push_back(index.at(p.consumer));
+      owners.push_back(p.consumer ? index.at(p.consumer) : kNoOwner);
       times.push_back(p.delivery_time_ms);
       counts.push_back(p.delivery_count);
     }
@@ -242,6 +342,7 @@ std::string GroupStore::snapshot_frames(const GroupMap& groups) {
   fbb.Finish(schema::CreateGroupsSnapshot(fbb, fbb.CreateVector(group_offsets)));
   std::string frames;
   storage::append_frame(&frames, kGroupsSnapshotRecord, as_view(fbb));
+  if (idmp && idmp->in_use()) frames += idmp_snapshot_frame(*idmp);
   return frames;
 }
 
@@ -254,8 +355,9 @@ Status GroupStore::commit(uint8_t type, std::string_view payload) {
   for (const auto& [name, g] : groups_) {
     estimate += 128 + g->pel.size() * 40 + g->consumers.size() * 64;
   }
+  if (idmp_) estimate += 128 + idmp_->iids_tracked() * 96;
   if (bytes < 2 * estimate) return {};
-  return journal_.write_snapshot(snapshot_frames(groups_));
+  return journal_.write_snapshot(snapshot_frames(groups_, idmp_));
 }
 
 Status GroupStore::group_state(const ConsumerGroup& g, bool create) {
@@ -315,9 +417,43 @@ Status GroupStore::ack(const ConsumerGroup& g, std::span<const StreamId> ids) {
   return commit(kAckRecord, as_view(fbb));
 }
 
+Status GroupStore::nack(const ConsumerGroup& g, std::span<const StreamId> ids,
+                        std::span<const uint64_t> counts) {
+  auto& fbb = builder();
+  auto gname = fbb.CreateString(g.name.data(), g.name.size());
+  schema::EntryId* fb_ids = nullptr;
+  auto iv = fbb.CreateUninitializedVectorOfStructs(ids.size(), &fb_ids);
+  for (size_t i = 0; i < ids.size(); ++i) fb_ids[i] = to_fb(ids[i]);
+  auto cv = fbb.CreateVector(counts.data(), counts.size());
+  fbb.Finish(schema::CreateNack(fbb, gname, iv, cv));
+  return commit(kNackRecord, as_view(fbb));
+}
+
+Status GroupStore::idmp_config(const IdmpState& idmp) {
+  auto& fbb = builder();
+  fbb.Finish(schema::CreateIdmpConfig(fbb, idmp.duration_s(), idmp.max_size()));
+  return commit(kIdmpConfigRecord, as_view(fbb));
+}
+
+Status GroupStore::idmp_add(const IdmpState& idmp, std::string_view pid, std::string_view iid,
+                            StreamId id, int64_t time_ms) {
+  auto& fbb = builder();
+  auto p = fbb.CreateString(pid.data(), pid.size());
+  auto i = fbb.CreateString(iid.data(), iid.size());
+  schema::EntryId eid = to_fb(id);
+  fbb.Finish(schema::CreateIdmpAdd(fbb, p, i, &eid, time_ms, idmp.iids_added()));
+  return commit(kIdmpAddRecord, as_view(fbb));
+}
+
+Status GroupStore::idmp_duplicate(const IdmpState& idmp) {
+  auto& fbb = builder();
+  fbb.Finish(schema::CreateIdmpDuplicate(fbb, idmp.iids_duplicates()));
+  return commit(kIdmpDuplicateRecord, as_view(fbb));
+}
+
 Status load_stream_groups(Stream& s, uint64_t* truncated_bytes) {
   if (!GroupStore::exists(s.dir())) return {};
-  auto journal = GroupStore::open(s.dir(), &s.groups, truncated_bytes);
+  auto journal = GroupStore::open(s.dir(), &s.groups, truncated_bytes, &s.idmp);
   if (!journal) return journal.status();
   s.group_journal = std::move(*journal);
   return {};
@@ -333,7 +469,7 @@ std::optional<GroupStore> group_store(Stream& s, Status* error) {
     }
     s.group_journal = std::move(*journal);
   }
-  return std::optional<GroupStore>(std::in_place, *s.group_journal, s.groups);
+  return std::optional<GroupStore>(std::in_place, *s.group_journal, s.groups, &s.idmp);
 }
 
 }  // namespace sluice::stream

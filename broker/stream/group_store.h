@@ -19,6 +19,7 @@
 
 #include "broker/storage/journal.h"
 #include "broker/stream/consumer_group.h"
+#include "broker/stream/idmp.h"
 #include "wire/status.h"
 
 namespace sluice::stream {
@@ -33,6 +34,12 @@ enum GroupRecordType : uint8_t {
   kDeliverRecord = 5,
   kAckRecord = 6,
   kGroupsSnapshotRecord = 7,
+  // Idempotent producers (idmp.h) share the journal: stream metadata kept like the groups'.
+  kIdmpConfigRecord = 8,
+  kIdmpAddRecord = 9,
+  kIdmpDuplicateRecord = 10,
+  kIdmpSnapshotRecord = 11,
+  kNackRecord = 12,
 };
 
 class GroupStore {
@@ -44,18 +51,22 @@ class GroupStore {
 
   // Whether `dir` holds a group journal or snapshot.
   static bool exists(const std::string& dir);
-  // Opens dir/groups.{snap,journal} (creating them) and replays them into *groups (cleared).
+  // Opens dir/groups.{snap,journal} (creating them) and replays them into *groups and *idmp
+  // (both cleared; IDMP records are skipped when idmp is null).
   static wire::Result<std::unique_ptr<storage::Journal>> open(const std::string& dir,
                                                               GroupMap* groups,
-                                                              uint64_t* truncated_bytes = nullptr);
-  // Applies one record to *groups (replay).
-  static wire::Status apply(GroupMap* groups, uint8_t type, std::string_view payload);
-  // The whole state as snapshot frames.
-  static std::string snapshot_frames(const GroupMap& groups);
+                                                              uint64_t* truncated_bytes = nullptr,
+                                                              IdmpState* idmp = nullptr);
+  // Applies one record to *groups or *idmp (replay).
+  static wire::Status apply(GroupMap* groups, uint8_t type, std::string_view payload,
+                            IdmpState* idmp = nullptr);
+  // The whole state as snapshot frames (the IDMP state too when given and in use).
+  static std::string snapshot_frames(const GroupMap& groups, const IdmpState* idmp = nullptr);
 
-  // A writer over `journal` for the state in `groups`. Both must outlive it.
-  GroupStore(storage::Journal& journal, const GroupMap& groups)
-      : journal_(journal), groups_(groups) {}
+  // A writer over `journal` for the state in `groups` (and `idmp`, which snapshots include). All
+  // must outlive it.
+  GroupStore(storage::Journal& journal, const GroupMap& groups, const IdmpState* idmp = nullptr)
+      : journal_(journal), groups_(groups), idmp_(idmp) {}
 
   // XGROUP CREATE (create) or SETID: the group's cursor and read counter.
   wire::Status group_state(const ConsumerGroup& g, bool create);
@@ -70,12 +81,24 @@ class GroupStore {
                        bool set_cursor);
   // `ids` left the PEL (XACK, or their entries no longer exist).
   wire::Status ack(const ConsumerGroup& g, std::span<const StreamId> ids);
+  // XNACK: `ids` are now pending for no consumer, delivery time 0, with the delivery counts in
+  // `counts`.
+  wire::Status nack(const ConsumerGroup& g, std::span<const StreamId> ids,
+                    std::span<const uint64_t> counts);
+  // XCFGSET: the limits now in `idmp` (its IDs cleared).
+  wire::Status idmp_config(const IdmpState& idmp);
+  // XADD IDMP added `id` for (pid, iid) at `time_ms`; `idmp` already holds it.
+  wire::Status idmp_add(const IdmpState& idmp, std::string_view pid, std::string_view iid,
+                        StreamId id, int64_t time_ms);
+  // XADD IDMP found a duplicate (`idmp` already counted it).
+  wire::Status idmp_duplicate(const IdmpState& idmp);
 
  private:
   wire::Status commit(uint8_t type, std::string_view payload);
 
   storage::Journal& journal_;
   const GroupMap& groups_;
+  const IdmpState* idmp_;
 };
 
 // Loads a stream's groups at open, if it has group files (StreamEngine::open).

@@ -7,7 +7,7 @@ void PendingList::assign(StreamId id, Consumer* owner, int64_t delivery_time_ms,
   auto [it, inserted] = entries_.try_emplace(id);
   Pending& p = it->second;
   if (!inserted && p.consumer != owner && p.consumer) p.consumer->pending.erase(id);
-  if (inserted || p.consumer != owner) owner->pending.insert(owner->pending.end(), id);
+  if (owner && (inserted || p.consumer != owner)) owner->pending.insert(owner->pending.end(), id);
   p.consumer = owner;
   p.delivery_time_ms = delivery_time_ms;
   p.delivery_count = delivery_count;

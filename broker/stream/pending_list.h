@@ -24,7 +24,7 @@ struct Consumer {
 };
 
 struct Pending {
-  Consumer* consumer = nullptr;
+  Consumer* consumer = nullptr;  // null: released by XNACK, owned by no consumer
   int64_t delivery_time_ms = 0;
   uint64_t delivery_count = 0;
 };
@@ -35,8 +35,8 @@ class PendingList {
  public:
   using Map = std::map<StreamId, Pending>;
 
-  // Makes `id` pending for `owner` with the given delivery time and count, moving it from its
-  // previous owner if it had one.
+  // Makes `id` pending for `owner` (null: for no consumer, XNACK) with the given delivery time
+  // and count, moving it from its previous owner if it had one.
   void assign(StreamId id, Consumer* owner, int64_t delivery_time_ms, uint64_t delivery_count);
   // Removes `id` from the PEL and its owner; false if it was not pending.
   bool remove(StreamId id);

@@ -412,7 +412,8 @@ Result<uint64_t> Stream::trim(const TrimSpec& spec) {
     bool stopped = false;
     Status st =
         log_->scan(start_, StreamId::max(), false, [&](StreamId id, uint8_t, std::string_view) {
-          if ((by_len && len <= spec.maxlen) || (!by_len && id >= spec.minid)) {
+          if ((by_len && len <= spec.maxlen) || (!by_len && id >= spec.minid) ||
+              (spec.keep_from && id >= *spec.keep_from)) {
             new_start = id;
             stopped = true;
             return false;
@@ -434,6 +435,7 @@ Result<uint64_t> Stream::trim(const TrimSpec& spec) {
       if (node.total == 0) break;
       if (limit && removed + node.live > limit) break;
       bool remove_node = by_len ? len - node.live >= spec.maxlen : node.last_id < spec.minid;
+      if (spec.keep_from && !(node.last_id < *spec.keep_from)) remove_node = false;
       if (!remove_node) break;
       len -= node.live;
       removed += node.live;

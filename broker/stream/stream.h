@@ -19,6 +19,7 @@
 #include "broker/storage/segmented_log.h"
 #include "broker/stream/consumer_group.h"
 #include "broker/stream/entry_codec.h"
+#include "broker/stream/idmp.h"
 #include "wire/status.h"
 #include "wire/stream_id.h"
 
@@ -31,6 +32,9 @@ struct TrimSpec {
   uint64_t maxlen = 0;
   StreamId minid;
   int64_t limit = -1;  // -1: default (approx: 100 * node_max_entries; exact: no limit)
+  // Entries with IDs >= keep_from stay whatever the strategy says (trimming with ACKED stops at
+  // the first entry a consumer group still references).
+  std::optional<StreamId> keep_from;
 };
 
 // Retention limits (stream-retention-ms / stream-retention-bytes); 0 turns a limit off.
@@ -134,6 +138,8 @@ class Stream final : public core::Object {
   std::map<std::string, std::unique_ptr<ConsumerGroup>, std::less<>> groups;
   // The groups module's journal (opened by it; lives in this directory).
   std::unique_ptr<storage::Journal> group_journal;
+  // Idempotent producers (XADD IDMP), journaled in group_journal with the groups.
+  IdmpState idmp;
 
   // Estimated RAM of this stream (INFO streams).
   uint64_t memory_bytes() const;

@@ -146,12 +146,15 @@ def metrics_options_show_in_config_get_and_only_max_series_changes_at_runtime():
     c.call("FLUSHALL")
     assert_eq(c.call("CONFIG", "GET", "metrics-*"),
               [b"metrics-port", str(METRICS_PORT).encode(), b"metrics-bind", b"127.0.0.1",
-               b"metrics-max-series", b"10000"])
+               b"metrics-max-series", b"10000", b"metrics-tls", b"no"])
     err = c.call("CONFIG", "SET", "metrics-port", "9999")
     assert_eq(err.message, "ERR CONFIG SET failed (possibly related to argument 'metrics-port') "
                            "- can't set immutable config")
     err = c.call("CONFIG", "SET", "metrics-bind", "0.0.0.0")
     assert_eq(err.message, "ERR CONFIG SET failed (possibly related to argument 'metrics-bind') "
+                           "- can't set immutable config")
+    err = c.call("CONFIG", "SET", "metrics-tls", "yes")
+    assert_eq(err.message, "ERR CONFIG SET failed (possibly related to argument 'metrics-tls') "
                            "- can't set immutable config")
     for key in ("a", "b"):
         c.call("XADD", key, "1-1", "f", "v")

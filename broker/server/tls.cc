@@ -1,0 +1,299 @@
+#include "broker/server/tls.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <sstream>
+
+namespace sluice::server {
+namespace {
+
+constexpr size_t kReadScratch = 64 * 1024;
+
+// The oldest queued OpenSSL error as text, and the queue emptied (so the next failure does not
+// report a stale one).
+std::string openssl_error() {
+  unsigned long code = ERR_get_error();
+  std::string text;
+  if (code != 0) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    text = buf;
+  }
+  ERR_clear_error();
+  return text.empty() ? "unknown error" : text;
+}
+
+// tls-protocols: "TLSv1.2 TLSv1.3" (any case). Empty means TLSv1.2 and TLSv1.3, as in Redis.
+bool protocol_options(const std::string& text, uint64_t* no_options) {
+  bool v1 = false, v11 = false, v12 = false, v13 = false;
+  std::istringstream in(text);
+  std::string word;
+  bool any = false;
+  while (in >> word) {
+    std::string w;
+    for (char c : word) w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (w == "tlsv1") {
+      v1 = true;
+    } else if (w == "tlsv1.1") {
+      v11 = true;
+    } else if (w == "tlsv1.2") {
+      v12 = true;
+    } else if (w == "tlsv1.3") {
+      v13 = true;
+    } else {
+      return false;
+    }
+    any = true;
+  }
+  if (!any) v12 = v13 = true;
+  uint64_t no = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3;
+  if (!v1) no |= SSL_OP_NO_TLSv1;
+  if (!v11) no |= SSL_OP_NO_TLSv1_1;
+  if (!v12) no |= SSL_OP_NO_TLSv1_2;
+  if (!v13) no |= SSL_OP_NO_TLSv1_3;
+  *no_options = no;
+  return true;
+}
+
+int key_password(char* buf, int size, int, void* userdata) {
+  const auto* pass = static_cast<const std::string*>(userdata);
+  if (pass == nullptr || pass->size() > static_cast<size_t>(size)) return 0;
+  std::copy(pass->begin(), pass->end(), buf);
+  return static_cast<int>(pass->size());
+}
+
+}  // namespace
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+std::string TlsContext::configure(const config::Config& c) {
+  ERR_clear_error();
+  if (c.tls_cert_file.empty()) return "No tls-cert-file configured!";
+  if (c.tls_key_file.empty()) return "No tls-key-file configured!";
+  if (c.tls_auth_clients != "no" && c.tls_ca_cert_file.empty() && c.tls_ca_cert_dir.empty()) {
+    return "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-auth-clients "
+           "is enabled!";
+  }
+  uint64_t no_protocols = 0;
+  if (!protocol_options(c.tls_protocols, &no_protocols)) {
+    return "Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' "
+           "and 'TLSv1.3'.";
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return "Failed to create TLS context: " + openssl_error();
+  auto fail = [ctx](std::string why) {
+    SSL_CTX_free(ctx);
+    return why;
+  };
+  // No renegotiation (TLS 1.3 has none; this refuses it under 1.2, either side asking).
+  uint64_t options =
+      no_protocols | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_DH_USE;
+  if (c.tls_prefer_server_ciphers) options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+  if (!c.tls_session_caching) options |= SSL_OP_NO_TICKET;
+  SSL_CTX_set_options(ctx, options);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+  if (c.tls_session_caching) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(ctx, c.tls_session_cache_size);
+    SSL_CTX_set_timeout(ctx, static_cast<long>(c.tls_session_cache_timeout));
+    static const unsigned char kSessionId[] = "sluice";
+    SSL_CTX_set_session_id_context(ctx, kSessionId, sizeof(kSessionId) - 1);
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  }
+  // The password is only read while the key loads.
+  std::string pass = c.tls_key_file_pass;
+  if (!pass.empty()) {
+    SSL_CTX_set_default_passwd_cb(ctx, key_password);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &pass);
+  }
+  if (SSL_CTX_use_certificate_chain_file(ctx, c.tls_cert_file.c_str()) <= 0) {
+    return fail("Failed to load certificate: " + c.tls_cert_file + ": " + openssl_error());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, c.tls_key_file.c_str(), SSL_FILETYPE_PEM) <= 0) {
+    return fail("Failed to load private key: " + c.tls_key_file + ": " + openssl_error());
+  }
+  SSL_CTX_set_default_passwd_cb(ctx, nullptr);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (SSL_CTX_check_private_key(ctx) <= 0) {
+    return fail("The private key does not match the certificate: " + openssl_error());
+  }
+  if (!c.tls_ca_cert_file.empty() || !c.tls_ca_cert_dir.empty()) {
+    const char* file = c.tls_ca_cert_file.empty() ? nullptr : c.tls_ca_cert_file.c_str();
+    const char* dir = c.tls_ca_cert_dir.empty() ? nullptr : c.tls_ca_cert_dir.c_str();
+    if (SSL_CTX_load_verify_locations(ctx, file, dir) <= 0) {
+      return fail("Failed to configure CA certificate(s) file/directory: " + openssl_error());
+    }
+  }
+  if (!c.tls_dh_params_file.empty()) {
+    BIO* file = BIO_new_file(c.tls_dh_params_file.c_str(), "r");
+    EVP_PKEY* dh = file ? PEM_read_bio_Parameters(file, nullptr) : nullptr;
+    BIO_free(file);
+    if (dh == nullptr || SSL_CTX_set0_tmp_dh_pkey(ctx, dh) <= 0) {
+      EVP_PKEY_free(dh);
+      return fail("Failed to load DH parameters: " + c.tls_dh_params_file + ": " + openssl_error());
+    }
+  } else {
+    SSL_CTX_set_dh_auto(ctx, 1);
+  }
+  if (!c.tls_ciphers.empty() && SSL_CTX_set_cipher_list(ctx, c.tls_ciphers.c_str()) <= 0) {
+    return fail("Failed to configure ciphers: " + c.tls_ciphers);
+  }
+  if (!c.tls_ciphersuites.empty() &&
+      SSL_CTX_set_ciphersuites(ctx, c.tls_ciphersuites.c_str()) <= 0) {
+    return fail("Failed to configure ciphersuites: " + c.tls_ciphersuites);
+  }
+  int verify = SSL_VERIFY_NONE;
+  if (c.tls_auth_clients == "yes") verify = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  if (c.tls_auth_clients == "optional") verify = SSL_VERIFY_PEER;
+  SSL_CTX_set_verify(ctx, verify, nullptr);
+  SSL_CTX_free(ctx_);
+  ctx_ = ctx;
+  return {};
+}
+
+TlsSession::TlsSession(ssl_ctx_st* ctx) {
+  ssl_ = SSL_new(ctx);
+  rbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(BIO_s_mem());
+  // An empty memory BIO reports "retry" rather than EOF, so SSL_read asks for more input.
+  BIO_set_mem_eof_return(rbio_, -1);
+  BIO_set_mem_eof_return(wbio_, -1);
+  SSL_set_bio(ssl_, rbio_, wbio_);
+  SSL_set_accept_state(ssl_);
+}
+
+TlsSession::~TlsSession() { SSL_free(ssl_); }
+
+std::span<char> TlsSession::read_scratch() {
+  static char buffer[kReadScratch];
+  return {buffer, sizeof(buffer)};
+}
+
+void TlsSession::feed(const char* data, size_t n) {
+  while (n > 0) {
+    int chunk = static_cast<int>(std::min<size_t>(n, INT_MAX));
+    int w = BIO_write(rbio_, data, chunk);
+    if (w <= 0) return;
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void TlsSession::set_error(int ret) {
+  int err = SSL_get_error(ssl_, ret);
+  if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_SSL) {
+    error_ = openssl_error();
+  } else {
+    error_ = "SSL error " + std::to_string(err);
+    ERR_clear_error();
+  }
+}
+
+TlsSession::Status TlsSession::handshake() {
+  if (established_) return Status::kDone;
+  ERR_clear_error();
+  int ret = SSL_do_handshake(ssl_);
+  if (ret == 1) {
+    established_ = true;
+    return Status::kDone;
+  }
+  if (SSL_get_error(ssl_, ret) == SSL_ERROR_WANT_READ) return Status::kWantInput;
+  set_error(ret);
+  return Status::kError;
+}
+
+TlsSession::Status TlsSession::read(char* buf, size_t len, size_t* n) {
+  *n = 0;
+  ERR_clear_error();
+  int ret = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(len, INT_MAX)));
+  if (ret > 0) {
+    *n = static_cast<size_t>(ret);
+    return Status::kDone;
+  }
+  int err = SSL_get_error(ssl_, ret);
+  if (err == SSL_ERROR_WANT_READ) return Status::kWantInput;
+  if (err == SSL_ERROR_ZERO_RETURN) return Status::kClosed;
+  set_error(ret);
+  return Status::kError;
+}
+
+void TlsSession::write(const char* data, size_t n) {
+  ERR_clear_error();
+  while (n > 0) {
+    int chunk = static_cast<int>(std::min<size_t>(n, INT_MAX));
+    int w = SSL_write(ssl_, data, chunk);
+    if (w <= 0) {
+      set_error(w);
+      return;
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void TlsSession::shutdown() {
+  ERR_clear_error();
+  if (established_) SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+void TlsSession::drain_bio() {
+  size_t pending = BIO_ctrl_pending(wbio_);
+  if (pending == 0) return;
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+  }
+  size_t at = out_.size();
+  out_.resize(at + pending);
+  int got = BIO_read(wbio_, out_.data() + at, static_cast<int>(pending));
+  out_.resize(at + static_cast<size_t>(std::max(got, 0)));
+}
+
+std::string_view TlsSession::output() {
+  drain_bio();
+  return std::string_view(out_).substr(out_pos_);
+}
+
+void TlsSession::consume_output(size_t n) {
+  out_pos_ = std::min(out_.size(), out_pos_ + n);
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+    // A large reply's buffer is not kept for the connection's life.
+    if (out_.capacity() > 1024 * 1024) out_.shrink_to_fit();
+  }
+}
+
+std::string TlsSession::take_output() {
+  drain_bio();
+  std::string out = out_.substr(out_pos_);
+  out_.clear();
+  out_pos_ = 0;
+  return out;
+}
+
+bool TlsSession::has_output() { return out_pos_ < out_.size() || BIO_ctrl_pending(wbio_) > 0; }
+
+size_t TlsSession::output_bytes() { return out_.size() - out_pos_ + BIO_ctrl_pending(wbio_); }
+
+std::string TlsSession::peer_subject() const {
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  if (cert == nullptr) return {};
+  char buf[512];
+  X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof(buf));
+  X509_free(cert);
+  return buf;
+}
+
+}  // namespace sluice::server
