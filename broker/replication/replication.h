@@ -7,17 +7,19 @@
 // - The replication stream is a RESP command stream of *effects*, as Redis's: every write
 //   command that ran on the master is sent once, in execution order, as the commands that
 //   reproduce its result without clock or randomness:
-//     * XADD with the concrete ID it created, and its trimming as `MAXLEN = <length after>`;
-//       XTRIM as `MAXLEN = <length after>`;
+//     * XADD with the concrete ID it created, its `IDMP pid iid` (the iid IDMPAUTO computed; a
+//       duplicate as IDMP with the first entry's ID: counted, adds nothing) and its trimming as
+//       `MAXLEN = <length after>` with its DELREF/ACKED policy; XTRIM the same way;
 //     * an XREADGROUP delivery (also one served to a blocked client later) as
 //       `XGROUP CREATECONSUMER`, one `XCLAIM key group consumer 0 id TIME <ms> RETRYCOUNT <n>
 //       FORCE JUSTID LASTID <cursor>` per delivered entry and `XGROUP SETID key group <cursor>
-//       ENTRIESREAD <n>`; XCLAIM / XAUTOCLAIM the same way;
+//       ENTRIESREAD <n>`; XCLAIM / XAUTOCLAIM / XREADGROUP CLAIM the same way;
 //     * a blocked BLPOP/BRPOP/BLMOVE/BLMPOP/BZPOP* served later as the plain pop it did;
 //     * a script (EVAL, FCALL) or a transaction (EXEC) as the effects of the commands it ran,
 //       wrapped in MULTI ... EXEC; a script that wrote nothing sends nothing;
 //     * every other write command as it was sent (argv verbatim).
-//   A key the master expires (lazily or actively) is sent as DEL, as Redis does.
+//   A key the master expires (lazily or actively) or evicts (maxmemory) is sent as DEL, as
+//   Redis does; replicas do not evict (replica-ignore-maxmemory).
 //   A `SELECT <db>` precedes a command whose database differs from the previous one's. The
 //   master also sends `PING` every repl-ping-replica-period seconds and `REPLCONF GETACK *`
 //   when a WAIT needs fresh acknowledgements.

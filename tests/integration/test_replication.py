@@ -133,6 +133,25 @@ def mixed_load(master, rounds=200):
     c.call("XDEL", "jobs", c.call("XRANGE", "jobs", "-", "+", "COUNT", 1)[0][0])
     c.call("XCLAIM", "jobs", "workers", "thief", 0,
            c.call("XPENDING", "jobs", "workers", "-", "+", 1)[0][0])
+    # Redis 8 streams: an idempotent producer's resend adds nothing (on replicas either), its
+    # limits, XACKDEL / XDELEX with reference policies, XNACK, XREADGROUP CLAIM, trims with
+    # DELREF; GEO; RESTORE with a relative TTL.
+    first = c.call("XADD", "idem", "IDMP", "p1", "i1", "*", "v", 1)
+    assert_eq(c.call("XADD", "idem", "IDMP", "p1", "i1", "*", "v", 1), first)
+    auto = c.call("XADD", "idem", "IDMPAUTO", "p2", "*", "v", 2)
+    assert_eq(c.call("XADD", "idem", "IDMPAUTO", "p2", "*", "v", 2), auto)
+    c.call("XCFGSET", "idem", "IDMP-MAXSIZE", 50)
+    c.call("XADD", "idem", "IDMP", "p1", "i2", "*", "v", 3)
+    pending = [e[0] for e in c.call("XPENDING", "jobs", "workers", "-", "+", 4)]
+    assert_eq(c.call("XACKDEL", "jobs", "workers", "DELREF", "IDS", 1, pending[0]), [1])
+    c.call("XNACK", "jobs", "workers", "FAIL", "IDS", 1, pending[1])
+    c.call("XDELEX", "jobs", "ACKED", "IDS", 1, c.call("XRANGE", "jobs", "-", "+", "COUNT", 1)[0][0])
+    assert_true(c.call("XREADGROUP", "GROUP", "workers", "claimer", "COUNT", 3, "CLAIM", 0,
+                       "STREAMS", "jobs", ">"), "CLAIM took entries")
+    c.call("XADD", "jobs", "DELREF", "MAXLEN", 210, "*", "n", "last")
+    c.call("GEOADD", "geo", 13.361389, 38.115556, "Palermo", 15.087269, 37.502669, "Catania")
+    c.call("GEOSEARCHSTORE", "geo:near", "geo", "FROMLONLAT", 15, 37, "BYRADIUS", 200, "km", "ASC")
+    c.call("RESTORE", "restored", 600_000, c.call("DUMP", "h"))
     # A transaction, another database, absolute expiry, a function-free script that only reads.
     c.pipeline(("MULTI",), ("SET", "tx:a", 1), ("INCR", "tx:a"), ("SELECT", 1),
                ("SET", "db1:key", "v"), ("EXEC",))
@@ -155,11 +174,27 @@ def full_sync_and_live_feed_give_equal_data():
             wait_link_up(r1)
             wait_link_up(r2)
             mixed_load(master)
+            # maxmemory eviction on the master reaches replicas as DEL (replicas ignore
+            # maxmemory): the volatile key with the shortest TTL goes.
+            m.call("CONFIG", "SET", "maxmemory-policy", "volatile-ttl")
+            m.call("SET", "evict:soon", "x" * 200_000, "EX", 30)
+            mem = info(m, "memory")
+            counted = int(mem["used_memory"]) - int(mem["mem_not_counted_for_evict"])
+            m.call("CONFIG", "SET", "maxmemory", counted - 100_000)
+            m.call("CONFIG", "SET", "maxmemory", 0)
+            assert_eq(m.call("EXISTS", "evict:soon"), 0)
+            assert_true(int(info(m, "stats")["evicted_keys"]) >= 1, "a key was evicted")
             assert_eq(m.call("WAIT", 2, 10000), 2)
             wait_caught_up(master, r1, r2)
             assert_same_data(master, r1)
             assert_same_data(master, r2)
             rc = r1.conn()
+            assert_eq(rc.call("EXISTS", "evict:soon"), 0)
+            assert_eq(rc.call("EXISTS", "restored"), 1)
+            # The idempotency state came along: counts equal, one entry per iid.
+            assert_eq(rc.call("XLEN", "idem"), 3)
+            assert_eq(rc.call("XRANGE", "idem", "-", "+"), m.call("XRANGE", "idem", "-", "+"))
+            assert_eq(rc.call("XINFO", "STREAM", "idem"), m.call("XINFO", "STREAM", "idem"))
             assert_eq(rc.call("XLEN", "before"), 50)
             assert_eq(rc.call("XPENDING", "before", "g")[0], 10)
             assert_eq(rc.call("GET", "plain"), b"value")
@@ -535,6 +570,44 @@ def sentinel_fails_over_to_a_replica_and_keeps_waited_writes():
         s.stop()
     for srv in (master, r1, r2):
         srv.stop()
+
+
+@test(timeout=60)
+def acl_monitor_and_pauses_leave_the_master_link_alone():
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as rep:
+        wait_link_up(rep)
+        m, r = master.conn(), rep.conn()
+        # The replica's default user may not write, and the replica pauses its clients' writes:
+        # the master's stream is applied all the same, and a MONITOR on the replica shows it.
+        assert_eq(r.call("ACL", "SETUSER", "default", "-@write"), "OK")
+        assert_eq(r.call("CLIENT", "PAUSE", 100_000, "WRITE"), "OK")
+        mon = rep.conn()
+        assert_eq(mon.call("MONITOR"), "OK")
+        m.call("SET", "after:acl", "v")
+        m.call("XADD", "after:acl:s", "1-1", "f", "v")
+        assert_eq(m.call("WAIT", 1, 10000), 1)
+        wait_caught_up(master, rep)
+        assert_eq(r.call("GET", "after:acl"), b"v")
+        assert_eq(r.call("XLEN", "after:acl:s"), 1)
+        # The SELECT (and a PING) the master sent may come first.
+        seen = []
+        while len(seen) < 5 and not any('"SET" "after:acl" "v"' in line for line in seen):
+            seen.append(mon.read())
+        assert_true(any('"SET" "after:acl" "v"' in line for line in seen), seen)
+        r.call("CLIENT", "UNPAUSE")
+        # CLIENT PAUSE WRITE on the master holds a client's write (and its propagation) while the
+        # replica keeps acknowledging; the write reaches the replica once the pause ends.
+        assert_eq(m.call("CLIENT", "PAUSE", 100_000, "WRITE"), "OK")
+        writer = master.conn()
+        writer.send("SET", "held", "1")
+        assert_eq(m.call("WAIT", 1, 10000), 1)
+        assert_eq(m.call("EXISTS", "held"), 0)
+        assert_eq(r.call("EXISTS", "held"), 0)
+        assert_eq(m.call("CLIENT", "UNPAUSE"), "OK")
+        assert_eq(writer.read(), "OK")
+        assert_eq(m.call("WAIT", 1, 10000), 1)
+        assert_eq(r.call("GET", "held"), b"1")
+        assert_same_data(master, rep, dbs=(0,))
 
 
 if __name__ == "__main__":
