@@ -19,6 +19,8 @@ PACKAGES=(
   liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
   # reference server, redis-cli and redis-py for the integration and differential tests
   redis-server redis-tools python3 python3-redis
+  # Redis Sentinel fails a Sluice master over in the replication tests
+  redis-sentinel
   # job-queue frameworks the integration tests run against the server (BullMQ comes from npm:
   # scripts/npm-deps.sh)
   python3-rq python3-celery ruby-sidekiq

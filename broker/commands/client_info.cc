@@ -11,8 +11,17 @@ bool valid_client_name(std::string_view name) {
   return true;
 }
 
+bool client_has_type(const core::Client& c, std::string_view type) {
+  if (type == "master") return c.master;
+  if (type == "replica" || type == "slave") return c.replica;
+  if (type == "pubsub") return c.is_pubsub_client();
+  return !c.master && !c.replica && !c.is_pubsub_client();
+}
+
 std::string client_info_line(core::Broker& broker, const core::Client& c, int64_t now_ms) {
   std::string flags;
+  if (c.replica) flags += 'S';
+  if (c.master) flags += 'M';
   if (c.is_pubsub_client()) flags += 'P';
   if (c.in_multi) flags += 'x';
   if (c.blocked) flags += 'b';

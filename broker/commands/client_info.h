@@ -9,6 +9,9 @@
 namespace sluice::commands {
 
 std::string client_info_line(core::Broker& broker, const core::Client& client, int64_t now_ms);
+// CLIENT LIST / KILL TYPE: "normal", "pubsub", "master" (the link a replica applies its master's
+// stream on) or "replica"/"slave" (a replica attached to this master). `type` is lowercase.
+bool client_has_type(const core::Client& client, std::string_view type);
 // Names and SETINFO values: printable ASCII, no spaces (Redis's validateClientAttr).
 bool valid_client_name(std::string_view name);
 

@@ -26,6 +26,7 @@ CommandTable::CommandTable() {
   register_lcs_commands(*this);
   register_scripting_commands(*this);
   register_function_commands(*this);
+  register_replication_commands(*this);
   register_dump_commands(*this);
   register_ops_commands(*this);
   register_memory_commands(*this);

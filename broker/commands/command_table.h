@@ -119,12 +119,13 @@ void register_list_commands(CommandTable& table);
 void register_bitmap_commands(CommandTable& table);  // + BITFIELD (bitfield_command.cc)
 void register_hyperloglog_commands(CommandTable& table);
 void register_lcs_commands(CommandTable& table);
-void register_scripting_commands(CommandTable& table);  // EVAL*, SCRIPT
-void register_function_commands(CommandTable& table);   // FUNCTION, FCALL*
-void register_dump_commands(CommandTable& table);       // DUMP, RESTORE, RESTORE-ASKING
-void register_ops_commands(CommandTable& table);        // MONITOR, LATENCY, LOLWUT
-void register_memory_commands(CommandTable& table);     // MEMORY
-void register_acl_commands(CommandTable& table);        // ACL
+void register_scripting_commands(CommandTable& table);    // EVAL*, SCRIPT
+void register_function_commands(CommandTable& table);     // FUNCTION, FCALL*
+void register_replication_commands(CommandTable& table);  // REPLICAOF, ROLE, WAIT, PSYNC...
+void register_dump_commands(CommandTable& table);         // DUMP, RESTORE, RESTORE-ASKING
+void register_ops_commands(CommandTable& table);          // MONITOR, LATENCY, LOLWUT
+void register_memory_commands(CommandTable& table);       // MEMORY
+void register_acl_commands(CommandTable& table);          // ACL
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,

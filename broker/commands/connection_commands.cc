@@ -8,6 +8,7 @@
 #include "broker/commands/client_ops.h"
 #include "broker/commands/context.h"
 #include "broker/pubsub/pubsub_hub.h"
+#include "broker/replication/replication.h"
 
 namespace sluice::commands {
 namespace {
@@ -97,7 +98,7 @@ void hello(CommandContext& ctx) {
   r.bulk("mode");
   r.bulk("standalone");
   r.bulk("role");
-  r.bulk("master");
+  r.bulk(replication::of(ctx.broker).is_replica() ? "replica" : "master");
   r.bulk("modules");
   r.array(0);
 }
@@ -202,9 +203,7 @@ void client_list(CommandContext& ctx) {
   std::string out;
   for (const auto& [id, c] : ctx.broker.clients()) {
     if (!ids.empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) continue;
-    if (type_filter == "normal" && c->is_pubsub_client()) continue;
-    if (type_filter == "pubsub" && !c->is_pubsub_client()) continue;
-    if (type_filter == "master" || type_filter == "replica" || type_filter == "slave") continue;
+    if (!type_filter.empty() && !client_has_type(*c, type_filter)) continue;
     out += client_info_line(ctx.broker, *c, ctx.now_ms);
     out += '\n';
   }
@@ -269,9 +268,7 @@ void client_kill(CommandContext& ctx) {
     if (want_id && id != want_id) continue;
     if (!addr.empty() && c->addr != addr) continue;
     if (!laddr.empty() && c->laddr != laddr) continue;
-    if (type == "normal" && c->is_pubsub_client()) continue;
-    if (type == "pubsub" && !c->is_pubsub_client()) continue;
-    if (type == "master" || type == "replica" || type == "slave") continue;
+    if (!type.empty() && !client_has_type(*c, type)) continue;
     if (skipme && c == &ctx.client) continue;
     if (kill_user && &client_user(ctx.broker, *c) != kill_user) continue;
     ctx.broker.control->kill_client(*c);

@@ -56,7 +56,7 @@ class CommandContext {
   // Whether a command that finds nothing may park the client (BLPOP, XREAD BLOCK...). Inside
   // MULTI/EXEC and inside a Lua script a blocking command answers at once as if its timeout had
   // passed, as in Redis.
-  bool may_block() const { return !client.in_multi && !client.script; }
+  bool may_block() const { return !client.in_multi && !client.script && !client.master; }
 
   // Set by handlers that wrote durable state, so the reply waits for the sync under `always`.
   bool wrote = false;

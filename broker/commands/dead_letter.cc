@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "broker/blocking/blocking_registry.h"
+#include "broker/commands/replication_effects.h"
 #include "broker/stream/entry_codec.h"
 #include "broker/stream/stream_engine.h"
 
@@ -66,6 +67,7 @@ bool dead_letter(core::Broker& broker, int db, int64_t now_ms, Stream& s, Consum
   broker.key_modified(db, g.dlq_key);
   broker.notify('t', "xadd", g.dlq_key, db);
   broker.blocking().signal(db, g.dlq_key);
+  propagate_dead_letter(broker, db, g.dlq_key, *dlq_id, fields, s.key, g.name, id);
 
   g.pel.remove(id);
   ++g.dead_letters;

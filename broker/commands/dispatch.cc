@@ -10,6 +10,7 @@
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/monitor.h"
+#include "broker/replication/replication.h"
 
 namespace sluice::commands {
 namespace {
@@ -78,6 +79,25 @@ bool is_transaction_control(const CommandSpec& spec) {
          spec.name == "watch" || spec.name == "quit" || spec.name == "reset";
 }
 
+// Commands whose TTL argument is relative to the clock: the replication stream gets them
+// followed by PEXPIREAT with the absolute time they set, so a replica expires the key when the
+// master does.
+bool has_relative_ttl(const CommandSpec& spec) {
+  const std::string& n = spec.name;
+  return n == "set" || n == "setex" || n == "psetex" || n == "getex" || n == "expire" ||
+         n == "pexpire" || n == "restore" || n == "restore-asking";
+}
+
+void propagate_with_absolute_ttl(core::Broker& broker, replication::Replication& repl, int db,
+                                 std::span<const std::string_view> argv) {
+  repl.emit(db, argv);
+  core::Object* obj = broker.db(db).find(argv[1], core::now_ms());
+  if (!obj || obj->expire_at_ms <= 0) return;
+  std::string at = std::to_string(obj->expire_at_ms);
+  std::string_view pexpireat[] = {"PEXPIREAT", argv[1], at};
+  repl.emit(db, pexpireat);
+}
+
 // After a read-only command: the keys a tracking client read (a script's reads count for its
 // caller), so that a later write of one of them invalidates its cached copy.
 void remember_read_keys(core::Broker& broker, core::Client& client, const CommandSpec& spec,
@@ -93,7 +113,7 @@ void remember_read_keys(core::Broker& broker, core::Client& client, const Comman
 }
 
 // The handler and its bookkeeping, shared by clients' commands and scripts' commands: stats,
-// latency histogram and monitor, MONITOR feed and key tracking.
+// latency histogram and monitor, MONITOR feed, key tracking and the replication stream.
 inline int64_t run_handler(core::Broker& broker, core::Client& client, const CommandSpec& spec,
                            std::span<const std::string_view> argv, int64_t now_ms) {
   core::Client* const outer = broker.current_client;
@@ -104,7 +124,19 @@ inline int64_t run_handler(core::Broker& broker, core::Client& client, const Com
   if (show && (spec.flags & kSkipMonitor)) feed_monitors(broker, client, argv);
   int64_t t0 = core::now_us();
   CommandContext ctx(broker, client, argv, &spec, now_ms);
+  // The one place writes reach the replication stream: a write that did not emit its effects
+  // itself (replication.h) goes verbatim; a container (EXEC, a script) goes as what it ran.
+  auto& repl = replication::of(broker);
+  auto scope = repl.begin_command();
+  const int db = client.db;
   spec.handler(ctx);
+  // PUBLISH goes to replicas too (their subscribers get the message), as in Redis.
+  const bool wrote = ((spec.flags & kWrite) && !ctx.failed && !ctx.blocked) ||
+                     (repl.active() && (spec.name == "publish" || spec.name == "spublish"));
+  if (wrote && repl.active() && argv.size() >= 2 && has_relative_ttl(spec)) {
+    propagate_with_absolute_ttl(broker, repl, db, argv);
+  }
+  repl.end_command(scope, db, argv, wrote);
   int64_t took = core::now_us() - t0;
   ++broker.stats().total_commands_processed;
   ++client.commands_processed;
@@ -157,6 +189,9 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
   }
   if (spec->flags & kWrite) {
     if (read_only) return ScriptCall::kReadOnly;
+    if (broker.config().replica_read_only && replication::of(broker).is_replica()) {
+      return ScriptCall::kReadOnly;
+    }
     if (broker.storage_failed()) return ScriptCall::kMisconf;
   }
   // As Redis's scriptVerifyOOM: over maxmemory when the script started, a command that may grow
@@ -270,8 +305,9 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     return false;
   }
   // One load and a branch for a user with every permission (the default user as shipped).
+  // The master's link runs as no user (Redis's superuser master client): never checked.
   const acl::User& user = client_user(broker, client);
-  if (!user.unrestricted()) {
+  if (!client.master && !user.unrestricted()) {
     size_t bad_pos = 0;
     acl::Verdict verdict = acl_check(user, *spec, argv, &bad_pos);
     if (verdict != acl::Verdict::kOk) {
@@ -303,15 +339,22 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
     abort_exec(broker, client, busy_script_error(broker.busy_script));
     return false;
   }
+  // In Redis's processCommand order: maxmemory, min-replicas, read-only replica, stale data,
+  // then CLIENT PAUSE. The master's link on a replica is never refused nor paused (its stream is
+  // applied as sent), nor are this master's replicas (their REPLCONF ACKs).
+  auto& repl = replication::of(broker);
+  const auto& cfg = broker.config();
   // maxmemory: evict before any command (as Redis does); when that cannot make room, refuse
   // what may grow memory: denyoom commands, EXEC of a transaction holding one, and anything
   // queued in MULTI. Not while a busy script runs (we are inside it): the keyspace stays as it is.
-  if (broker.config().maxmemory != 0 && broker.busy_script == core::BusyScript::kNone &&
-      !broker.paused()) {
+  // A replica ignores maxmemory (Redis's replica-ignore-maxmemory yes): its master evicts and
+  // sends the evictions as DEL.
+  if (cfg.maxmemory != 0 && broker.busy_script == core::BusyScript::kNone && !broker.paused() &&
+      !repl.is_replica()) {
     const bool out_of_memory =
         core::perform_evictions(broker, core::now_ms()) == core::EvictResult::kFail;
     broker.eviction.over_limit_before_command = out_of_memory;
-    if (out_of_memory) {
+    if (out_of_memory && !client.master) {
       const bool is_exec = spec->name == "exec";
       bool refuse =
           (spec->flags & kDenyOom) || (is_exec && client.in_multi && queued_denyoom(client));
@@ -331,7 +374,29 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
       }
     }
   }
-  if (broker.paused() && must_wait_for_pause(broker, client, *spec)) {
+  if ((spec->flags & kWrite) && !repl.is_replica() && cfg.min_replicas_to_write > 0 &&
+      repl.good_replicas(core::now_ms(), cfg.min_replicas_max_lag) < cfg.min_replicas_to_write) {
+    flag_multi_error();
+    ++spec->stats.rejected_calls;
+    reject(broker, client, "NOREPLICAS Not enough good replicas to write.");
+    return false;
+  }
+  if ((spec->flags & kWrite) && !client.master && cfg.replica_read_only && repl.is_replica()) {
+    flag_multi_error();
+    ++spec->stats.rejected_calls;
+    reject(broker, client, "READONLY You can't write against a read only replica.");
+    return false;
+  }
+  if (repl.is_replica() && !cfg.replica_serve_stale_data && !client.master &&
+      repl.link != replication::LinkStatus::kConnected && !(spec->flags & kStale)) {
+    flag_multi_error();
+    ++spec->stats.rejected_calls;
+    reject(broker, client,
+           "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+    return false;
+  }
+  if (broker.paused() && !client.master && !client.replica &&
+      must_wait_for_pause(broker, client, *spec)) {
     // CLIENT PAUSE: the command waits (and the client's later input behind it), then runs.
     postpone(broker, client, argv);
     return true;

@@ -11,6 +11,7 @@
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_api.h"
 #include "broker/commands/group_support.h"
+#include "broker/commands/replication_effects.h"
 #include "broker/commands/stream_support.h"
 #include "broker/stream/stream_engine.h"
 
@@ -582,6 +583,8 @@ void xclaim(CommandContext& ctx) {
     st = store->deliver(*g, *c, delivery_time, claimed, counts, false);
   if (!st.is_ok()) return ctx.error(st);
   if (cursor_moved || !gone.empty() || !claimed.empty()) group_written(ctx, *s);
+  propagate_claim(ctx.broker, ctx.client.db, ctx.arg(1), *g, ctx.arg(3), delivery_time, claimed,
+                  counts, gone, cursor_moved);
   ctx.reply.array(claimed.size());
   ctx.reply.raw(body);
 }
@@ -692,6 +695,8 @@ void xautoclaim(CommandContext& ctx) {
   if (st.is_ok() && !claimed.empty()) st = store->deliver(*g, *c, now, claimed, counts, false);
   if (!st.is_ok()) return ctx.error(st);
   if (!gone.empty() || !claimed.empty()) group_written(ctx, *s);
+  propagate_claim(ctx.broker, ctx.client.db, ctx.arg(1), *g, ctx.arg(3), now, claimed, counts, gone,
+                  false);
   auto& r = ctx.reply;
   r.array(3);
   reply_id(r, cursor);

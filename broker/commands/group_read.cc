@@ -14,6 +14,7 @@
 #include "broker/commands/dead_letter.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_support.h"
+#include "broker/commands/replication_effects.h"
 #include "broker/commands/stream_support.h"
 #include "broker/stream/stream_engine.h"
 
@@ -56,9 +57,9 @@ Consumer* reading_consumer(core::Broker& broker, int db, std::string_view key, C
 
 // Delivers up to `count` (0 = all) entries after the group's cursor to `c`, appending their
 // RESP to *out. Journals the delivery (or only the consumer's seen time). Returns the count.
-uint64_t deliver_new(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count,
-                     bool noack, bool claim_form, GroupStore& store, std::string* out,
-                     wire::Status* st) {
+uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream& s,
+                     ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count, bool noack,
+                     bool claim_form, GroupStore& store, std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   ids.clear();
   StreamId from;
@@ -88,6 +89,7 @@ uint64_t deliver_new(Stream& s, ConsumerGroup& g, Consumer& c, int64_t now, uint
   } else {
     *st = store.consumer_seen(g, c);
   }
+  propagate_delivery(broker, db, key, g, c.name, now, ids, {});
   return n;
 }
 
@@ -109,8 +111,8 @@ std::vector<StreamId> claimable(const ConsumerGroup& g, int64_t now, int64_t min
 // PEL (as XAUTOCLAIM does). Appends the claimed entries in the CLAIM form. Returns the count.
 // An entry that this claim would deliver more often than the group's dead-letter limit goes to
 // its dead-letter stream instead (dead_letter.h).
-uint64_t claim_idle(core::Broker& broker, int db, Stream& s, ConsumerGroup& g, Consumer& c,
-                    int64_t now, int64_t min_idle, uint64_t count, GroupStore& store,
+uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& s, ConsumerGroup& g,
+                    Consumer& c, int64_t now, int64_t min_idle, uint64_t count, GroupStore& store,
                     std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   thread_local std::vector<uint64_t> counts;
@@ -151,27 +153,34 @@ uint64_t claim_idle(core::Broker& broker, int db, Stream& s, ConsumerGroup& g, C
     c.active_time_ms = now;
     *st = store.deliver(g, c, now, ids, counts, false);
   }
+  // Replicas get the claim as XCLAIM effects (the entries gone from the stream leave the PEL).
+  if (st->is_ok() && (!ids.empty() || !gone.empty())) {
+    propagate_claim(broker, db, key, g, c.name, now, ids, counts, gone, false);
+  }
   return ids.size();
 }
 
 // A ">" read: with CLAIM (claim_min_idle >= 0) the idle pending entries first, then new entries
 // up to the rest of `count`.
-uint64_t deliver_claim_and_new(core::Broker& broker, int db, Stream& s, ConsumerGroup& g,
-                               Consumer& c, int64_t now, uint64_t count, bool noack,
-                               int64_t claim_min_idle, GroupStore& store, std::string* out,
-                               wire::Status* st) {
-  if (claim_min_idle < 0) return deliver_new(s, g, c, now, count, noack, false, store, out, st);
-  uint64_t n = claim_idle(broker, db, s, g, c, now, claim_min_idle, count, store, out, st);
+uint64_t deliver_claim_and_new(core::Broker& broker, int db, std::string_view key, Stream& s,
+                               ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count,
+                               bool noack, int64_t claim_min_idle, GroupStore& store,
+                               std::string* out, wire::Status* st) {
+  if (claim_min_idle < 0) {
+    return deliver_new(broker, db, key, s, g, c, now, count, noack, false, store, out, st);
+  }
+  uint64_t n = claim_idle(broker, db, key, s, g, c, now, claim_min_idle, count, store, out, st);
   if (!st->is_ok()) return n;
   if (count != 0 && n >= count) return n;
-  return n + deliver_new(s, g, c, now, count == 0 ? 0 : count - n, noack, true, store, out, st);
+  return n + deliver_new(broker, db, key, s, g, c, now, count == 0 ? 0 : count - n, noack, true,
+                         store, out, st);
 }
 
 // Re-delivers `c`'s pending entries with IDs > `after` (deleted entries show as [id, nil]);
 // those past the group's dead-letter limit go to its dead-letter stream instead.
-uint64_t deliver_history(core::Broker& broker, int db, Stream& s, ConsumerGroup& g, Consumer& c,
-                         StreamId after, int64_t now, uint64_t count, int protocol,
-                         GroupStore& store, std::string* out, wire::Status* st) {
+uint64_t deliver_history(core::Broker& broker, int db, std::string_view key, Stream& s,
+                         ConsumerGroup& g, Consumer& c, StreamId after, int64_t now, uint64_t count,
+                         int protocol, GroupStore& store, std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   thread_local std::vector<uint64_t> counts;
   ids.clear();
@@ -211,12 +220,14 @@ uint64_t deliver_history(core::Broker& broker, int db, Stream& s, ConsumerGroup&
   } else {
     *st = store.consumer_seen(g, c);
   }
+  propagate_delivery(broker, db, key, g, c.name, now, ids, counts);
   return n;
 }
 
 }  // namespace
 
 void xreadgroup(CommandContext& ctx) {
+  propagate_nothing(ctx.broker);  // deliveries send their effects (replication_effects.h)
   ReadOptions opts;
   if (!parse_read_options(ctx, true, &opts)) return;
   const int64_t timeout = opts.timeout;
@@ -287,10 +298,10 @@ void xreadgroup(CommandContext& ctx) {
     r.bulk(key);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = t.history ? deliver_history(ctx.broker, db, *t.s, *t.g, *c, t.after, ctx.now_ms,
-                                             static_cast<uint64_t>(count), ctx.client.protocol,
-                                             *store, &entries, &st)
-                           : deliver_claim_and_new(ctx.broker, db, *t.s, *t.g, *c, ctx.now_ms,
+    uint64_t n = t.history ? deliver_history(ctx.broker, db, key, *t.s, *t.g, *c, t.after,
+                                             ctx.now_ms, static_cast<uint64_t>(count),
+                                             ctx.client.protocol, *store, &entries, &st)
+                           : deliver_claim_and_new(ctx.broker, db, key, *t.s, *t.g, *c, ctx.now_ms,
                                                    static_cast<uint64_t>(count), noack,
                                                    opts.claim_min_idle, *store, &entries, &st);
     if (!st.is_ok()) return ctx.error(st);
@@ -354,7 +365,7 @@ void xreadgroup(CommandContext& ctx) {
     Consumer* c = reading_consumer(*broker, db, key, *g, wait->consumer, now);
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = deliver_claim_and_new(*broker, db, *s, *g, *c, now, wait->count, wait->noack,
+    uint64_t n = deliver_claim_and_new(*broker, db, key, *s, *g, *c, now, wait->count, wait->noack,
                                        wait->claim_min_idle, store, &entries, &st);
     broker->streams().mark_dirty(*s);
     if (!st.is_ok()) {

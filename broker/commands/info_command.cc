@@ -15,6 +15,7 @@
 #include "broker/core/memory.h"
 #include "broker/kv/kv_store.h"
 #include "broker/pubsub/pubsub_hub.h"
+#include "broker/replication/replication.h"
 #include "broker/scripting/scripting.h"
 #include "broker/storage/quarantine.h"
 #include "broker/storage/read_ahead.h"
@@ -225,6 +226,9 @@ void info(CommandContext& ctx) {
     w.field("total_error_replies", st.total_error_replies);
     w.field("client_output_buffer_limit_disconnections", st.client_obl_disconnections);
     w.field("io_errors", st.io_errors);
+    w.field("sync_full", replication::of(b).sync_full);
+    w.field("sync_partial_ok", replication::of(b).sync_partial_ok);
+    w.field("sync_partial_err", replication::of(b).sync_partial_err);
     const AclStats& denied = acl_state(b).stats;
     w.field("acl_access_denied_auth", denied.denied_auth);
     w.field("acl_access_denied_cmd", denied.denied_cmd);
@@ -232,18 +236,48 @@ void info(CommandContext& ctx) {
     w.field("acl_access_denied_channel", denied.denied_channel);
   }
   if (on("replication")) {
+    auto& repl = replication::of(b);
     w.section("Replication");
-    w.field("role", "master");
-    w.field("connected_slaves", 0);
+    w.field("role", repl.is_replica() ? "slave" : "master");
+    if (repl.is_replica()) {
+      const bool up = repl.link == replication::LinkStatus::kConnected;
+      w.field("master_host", repl.master_host);
+      w.field("master_port", repl.master_port);
+      w.field("master_link_status", up ? "up" : "down");
+      w.field("master_last_io_seconds_ago",
+              up ? static_cast<int64_t>((now - repl.last_io_ms) / 1000) : int64_t{-1});
+      w.field("master_sync_in_progress", repl.link == replication::LinkStatus::kTransfer ? 1 : 0);
+      w.field("slave_read_repl_offset", repl.offset());
+      w.field("slave_repl_offset", repl.offset());
+      if (!up) {
+        w.field("master_link_down_since_seconds",
+                static_cast<int64_t>((now - repl.link_down_since_ms) / 1000));
+      }
+      w.field("slave_priority", cfg.replica_priority);
+      w.field("slave_read_only", cfg.replica_read_only ? 1 : 0);
+      w.field("replica_announced", 1);
+    }
+    size_t online = 0;
+    for (const auto& r : repl.replicas) online += r.online ? 1 : 0;
+    w.field("connected_slaves", online);
+    size_t n = 0;
+    for (const auto& r : repl.replicas) {
+      if (!r.online) continue;
+      w.field(("slave" + std::to_string(n++)).c_str(),
+              "ip=" + r.ip + ",port=" + std::to_string(r.port) +
+                  ",state=online,offset=" + std::to_string(r.ack_offset) +
+                  ",lag=" + std::to_string(r.ack_ms ? (now - r.ack_ms) / 1000 : 0));
+    }
     w.field("master_failover_state", "no-failover");
-    w.field("master_replid", b.run_id);
-    w.field("master_replid2", "0000000000000000000000000000000000000000");
-    w.field("master_repl_offset", 0);
-    w.field("second_repl_offset", -1);
-    w.field("repl_backlog_active", 0);
-    w.field("repl_backlog_size", 1048576);
-    w.field("repl_backlog_first_byte_offset", 0);
-    w.field("repl_backlog_histlen", 0);
+    w.field("master_replid", repl.replid());
+    w.field("master_replid2", repl.replid2());
+    w.field("master_repl_offset", repl.offset());
+    w.field("second_repl_offset", repl.second_offset());
+    w.field("repl_backlog_active", repl.backlog_histlen() > 0 || repl.active() ? 1 : 0);
+    w.field("repl_backlog_size", cfg.repl_backlog_size);
+    w.field("repl_backlog_first_byte_offset",
+            repl.active() || repl.backlog_histlen() > 0 ? repl.backlog_first_offset() : 0);
+    w.field("repl_backlog_histlen", repl.backlog_histlen());
   }
   if (on("cpu")) {
     rusage self{};

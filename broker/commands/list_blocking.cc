@@ -13,6 +13,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/list_support.h"
+#include "broker/replication/replication.h"
 
 namespace sluice::commands {
 namespace {
@@ -66,6 +67,20 @@ bool serve(core::Broker& broker, int db, const ListWait& w, core::Client& client
     case ListWait::Kind::kMove:
       move_element(broker, db, key, list, w.dst, w.from, w.to, now, reply);
       break;
+  }
+  // The replication stream gets the pop it did (replication.h).
+  auto end_name = [](ListEnd e) { return e == ListEnd::kHead ? "LEFT" : "RIGHT"; };
+  std::string count = std::to_string(w.count);
+  const char* pop = w.from == ListEnd::kHead ? "LPOP" : "RPOP";
+  if (w.kind == ListWait::Kind::kMove) {
+    std::string_view argv[] = {"LMOVE", key, w.dst, end_name(w.from), end_name(w.to)};
+    replication::of(broker).emit(db, argv);
+  } else if (w.kind == ListWait::Kind::kMpop) {
+    std::string_view argv[] = {pop, key, count};
+    replication::of(broker).emit(db, argv);
+  } else {
+    std::string_view argv[] = {pop, key};
+    replication::of(broker).emit(db, argv);
   }
   return true;
 }

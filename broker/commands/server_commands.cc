@@ -13,6 +13,7 @@
 #include "broker/commands/error_text.h"
 #include "broker/core/glob.h"
 #include "broker/kv/kv_store.h"
+#include "broker/replication/replication.h"
 
 namespace sluice::commands {
 namespace {
@@ -338,8 +339,9 @@ void config_set(CommandContext& ctx) {
   }
   // A lower maxmemory (or a policy that can now evict) takes effect at once: evict down to it.
   const auto& now_cfg = ctx.broker.config();
-  if (now_cfg.maxmemory != 0 && (now_cfg.maxmemory != backup.maxmemory ||
-                                 now_cfg.maxmemory_policy != backup.maxmemory_policy)) {
+  if (now_cfg.maxmemory != 0 && !replication::of(ctx.broker).is_replica() &&
+      (now_cfg.maxmemory != backup.maxmemory ||
+       now_cfg.maxmemory_policy != backup.maxmemory_policy)) {
     core::perform_evictions(ctx.broker, ctx.now_ms, /*unlimited=*/true);
   }
   for (size_t i = 2; i < ctx.argc(); i += 2) {
@@ -524,13 +526,6 @@ void slowlog_help(CommandContext& ctx) {
   ctx.reply.simple("    Reset the slowlog.");
 }
 
-void role(CommandContext& ctx) {
-  ctx.reply.array(3);
-  ctx.reply.bulk("master");
-  ctx.reply.integer(0);
-  ctx.reply.array(0);
-}
-
 void lastsave(CommandContext& ctx) { ctx.reply.integer(ctx.now_ms / 1000); }
 
 void save(CommandContext& ctx) {
@@ -628,8 +623,6 @@ void register_server_commands(CommandTable& t) {
   slowlog.subcommands.push_back(srv("help", 2, kLoading | kStale, slowlog_help,
                                     "Show helpful text about the different subcommands", "@slow"));
   t.add(std::move(slowlog));
-  t.add(srv("role", 1, kNoScript | kLoading | kStale | kFast, role, "Returns the replication role.",
-            "@admin @fast @dangerous"));
   t.add(srv("lastsave", 1, kLoading | kStale | kFast, lastsave,
             "Returns the Unix timestamp of the last successful save to disk.",
             "@admin @fast @dangerous"));

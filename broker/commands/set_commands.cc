@@ -12,6 +12,7 @@
 #include "broker/commands/sort_source.h"
 #include "broker/core/glob.h"
 #include "broker/kv/set_records.h"
+#include "broker/replication/replication.h"
 
 namespace sluice::commands {
 namespace {
@@ -208,6 +209,8 @@ void spop_one(CommandContext& ctx) {
   std::string_view member = s->random_member(rnd(), buf);
   ctx.reply.bulk(member);
   kv::record_set_rem(ctx.broker.kv(), db, key, std::span<const std::string_view>(&member, 1));
+  std::string_view srem[] = {"SREM", key, member};  // the replication effect (replication.h)
+  replication::of(ctx.broker).emit(db, srem);
   s->remove(member);  // `member` may view the entry it removes: not used after this
   ctx.broker.notify('s', "spop", key, db);
   if (s->empty()) {
@@ -261,6 +264,8 @@ void spop_count(CommandContext& ctx) {
     }
     std::vector<std::string_view> views(popped.begin(), popped.end());
     kv::record_set_rem(ctx.broker.kv(), db, key, views);
+    views.insert(views.begin(), {"SREM", key});
+    replication::of(ctx.broker).emit(db, views);
     return;
   }
   // Most members leave: move the few that stay into a new set, reply what is left of the old
@@ -277,6 +282,10 @@ void spop_count(CommandContext& ctx) {
   s->for_each([&](std::string_view m) { ctx.reply.bulk(m); });
   s->swap_contents(*kept);
   kv::record_set_store(ctx.broker.kv(), db, key, *s, true);
+  std::vector<std::vector<std::string>> effects{{"DEL", std::string(key)},
+                                                {"SADD", std::string(key)}};
+  s->for_each([&](std::string_view m) { effects.back().emplace_back(m); });
+  replication::of(ctx.broker).emit_all(db, effects);
 }
 
 void spop(CommandContext& ctx) {

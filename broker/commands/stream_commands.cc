@@ -9,6 +9,7 @@
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_api.h"
 #include "broker/commands/group_support.h"
+#include "broker/commands/replication_effects.h"
 #include "broker/commands/stream_support.h"
 #include "broker/stream/consumer_group.h"
 #include "broker/stream/group_refs.h"
@@ -178,6 +179,15 @@ void xadd(CommandContext& ctx) {
       wire::Status st = store->idmp_duplicate(s->idmp);
       if (!st.is_ok()) return ctx.error(st);
       group_written(ctx, *s);
+      // Replicas count the duplicate too: the same IDMP with the first entry's ID, which adds
+      // nothing there either (and, should the iid have expired there, fails as an old ID).
+      XaddEffects effects;
+      effects.length = s->length();
+      effects.idmp = true;
+      effects.idmp_pid = a.idmp_pid;
+      effects.idmp_iid = a.idmp_iid;
+      propagate_xadd(ctx.broker, ctx.client.db, key, *original, ctx.args.subspan(field_pos),
+                     effects);
       return reply_id(ctx.reply, *original);
     }
   }
@@ -202,12 +212,20 @@ void xadd(CommandContext& ctx) {
   }
   reply_id(ctx.reply, *id);
   notify(ctx, "xadd", key);
+  XaddEffects effects;
   if (a.trim.strategy != TrimSpec::Strategy::kNone) {
     bool groups_changed = false;
     auto removed =
         stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed, acked_active_since(ctx));
     if (removed && *removed > 0) notify(ctx, "xtrim", key);
+    effects.trimmed = removed && *removed > 0;
   }
+  effects.length = s->length();
+  effects.policy = a.policy;
+  effects.idmp = a.idmp;
+  effects.idmp_pid = a.idmp_pid;
+  effects.idmp_iid = a.idmp_iid;
+  propagate_xadd(ctx.broker, ctx.client.db, key, *id, ctx.args.subspan(field_pos), effects);
   ctx.broker.blocking().signal(ctx.client.db, key);
 }
 
@@ -417,6 +435,9 @@ void xtrim(CommandContext& ctx) {
   if (*removed > 0) {
     stream_written(ctx, *s);
     notify(ctx, "xtrim", ctx.arg(1));
+    propagate_xtrim(ctx.broker, ctx.client.db, ctx.arg(1), s->length(), a.policy);
+  } else {
+    propagate_nothing(ctx.broker);
   }
   ctx.reply.integer(static_cast<int64_t>(*removed));
 }

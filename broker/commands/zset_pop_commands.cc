@@ -14,6 +14,7 @@
 #include "broker/commands/kv_support.h"
 #include "broker/commands/zset_support.h"
 #include "broker/kv/zset_records.h"
+#include "broker/replication/replication.h"
 
 namespace sluice::commands {
 namespace {
@@ -143,6 +144,10 @@ void block_pop(CommandContext& ctx, size_t first, size_t n, int64_t deadline, bo
       client.out.hold(broker->pending_epoch());
     }
     pop_members(*broker, db, key, z, wait->max, wait->count, r, wait->shape);
+    // The replication stream gets the pop it did (replication.h).
+    std::string count_text = std::to_string(wait->count);
+    std::string_view argv[] = {wait->max ? "ZPOPMAX" : "ZPOPMIN", key, count_text};
+    replication::of(*broker).emit(db, argv);
     return true;
   };
   ctx.broker.blocking().block(ctx.client, db, wait->keys, deadline, retry);

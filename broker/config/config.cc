@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -325,6 +326,45 @@ const std::vector<Option>& options() {
                    return {};
                  }});
     t.push_back(num_opt("metrics-max-series", true, 0, INT64_MAX, &Config::metrics_max_series));
+    // Changed at runtime by REPLICAOF, not CONFIG SET (as in Redis).
+    t.push_back({"replicaof", false, [](const Config& c) { return c.replicaof; },
+                 [](Config& c, const Values& v) -> std::string {
+                   Values words = split_words(v);
+                   if (words.empty() ||
+                       (words.size() == 2 && lower(words[0]) == "no" && lower(words[1]) == "one")) {
+                     c.replicaof.clear();
+                     return {};
+                   }
+                   if (words.size() != 2) return "wrong number of arguments";
+                   char* end = nullptr;
+                   long port = std::strtol(words[1].c_str(), &end, 10);
+                   if (*end != '\0' || port <= 0 || port > 65535) return "Invalid master port";
+                   c.replicaof = words[0] + " " + words[1];
+                   return {};
+                 }});
+    for (const char* name : {"replica-read-only", "slave-read-only"}) {
+      t.push_back(bool_opt(name, true, &Config::replica_read_only));
+    }
+    t.push_back(
+        mem_opt("repl-backlog-size", true, &Config::repl_backlog_size, 16 * 1024, INT64_MAX));
+    t.push_back(
+        num_opt("repl-ping-replica-period", true, 1, INT32_MAX, &Config::repl_ping_replica_period));
+    for (const char* name : {"replica-priority", "slave-priority"}) {
+      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::replica_priority));
+    }
+    t.push_back(str_opt("replica-announce-ip", true, &Config::replica_announce_ip));
+    t.push_back(num_opt("replica-announce-port", true, 0, 65535, &Config::replica_announce_port));
+    t.push_back(str_opt("masterauth", true, &Config::masterauth));
+    t.push_back(str_opt("masteruser", true, &Config::masteruser));
+    for (const char* name : {"replica-serve-stale-data", "slave-serve-stale-data"}) {
+      t.push_back(bool_opt(name, true, &Config::replica_serve_stale_data));
+    }
+    for (const char* name : {"min-replicas-to-write", "min-slaves-to-write"}) {
+      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::min_replicas_to_write));
+    }
+    for (const char* name : {"min-replicas-max-lag", "min-slaves-max-lag"}) {
+      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::min_replicas_max_lag));
+    }
     t.push_back(bool_opt("metrics-tls", false, &Config::metrics_tls));
     // TLS: CONFIG SET of any of the mutable ones rebuilds the context (Server::apply_tls_config).
     t.push_back(num_opt("tls-port", true, 0, 65535, &Config::tls_port));
@@ -345,8 +385,8 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("tls-session-cache-timeout", true, 0, INT32_MAX,
                         &Config::tls_session_cache_timeout));
     t.push_back(str_opt("tls-dh-params-file", true, &Config::tls_dh_params_file));
-    // Accepted for redis.conf compatibility; Sluice makes no outgoing connections (no
-    // replication, no cluster), so nothing uses them.
+    // Accepted for redis.conf compatibility; unused: the link to a master is plain TCP and
+    // there is no cluster.
     t.push_back(str_opt("tls-client-cert-file", true, &Config::tls_client_cert_file));
     t.push_back(str_opt("tls-client-key-file", true, &Config::tls_client_key_file));
     t.push_back(str_opt("tls-client-key-file-pass", true, &Config::tls_client_key_file_pass));
@@ -360,6 +400,7 @@ const std::vector<Option>& options() {
 const Option* find_option(std::string_view name) {
   std::string key = lower(name);
   if (key == "slave-output-buffer-limit") key = "client-output-buffer-limit";
+  if (key == "slaveof") key = "replicaof";
   for (const auto& o : options()) {
     if (key == o.name) return &o;
   }

@@ -103,7 +103,20 @@ struct Config {
   int metrics_port = 0;                   // 0 = no metrics endpoint
   std::vector<std::string> metrics_bind;  // empty = the addresses of `bind`
   int64_t metrics_max_series = 10000;     // per-stream/group/consumer samples in one scrape
-  bool metrics_tls = false;               // serve metrics-port over TLS (the tls-* context)
+  // replication (broker/replication/replication.h)
+  std::string replicaof;                  // "host port" of the master; empty: this is a master
+  bool replica_read_only = true;          // replica-read-only (slave-read-only)
+  uint64_t repl_backlog_size = 1 << 20;   // bytes of the replication stream kept for PSYNC
+  int64_t repl_ping_replica_period = 10;  // seconds between PINGs in the replication stream
+  int64_t replica_priority = 100;         // replica-priority (slave-priority), for Sentinel
+  std::string replica_announce_ip;        // the address the master reports for this replica
+  int64_t replica_announce_port = 0;      // the port it reports (0: the listening port)
+  std::string masterauth;                 // AUTH sent to the master (with masteruser if set)
+  std::string masteruser;
+  bool replica_serve_stale_data = true;  // a replica whose link is down still answers reads
+  int64_t min_replicas_to_write = 0;     // writes refused (-NOREPLICAS) below this many replicas
+  int64_t min_replicas_max_lag = 10;     // ... that acknowledged within this many seconds
+  bool metrics_tls = false;              // serve metrics-port over TLS (the tls-* context)
   // TLS (Redis's tls-* names): a listener on tls-port beside `port` (or alone with port 0)
   int tls_port = 0;
   std::string tls_cert_file;
@@ -120,7 +133,7 @@ struct Config {
   int64_t tls_session_cache_size = 20480;
   int64_t tls_session_cache_timeout = 300;
   std::string tls_dh_params_file;  // "" = OpenSSL's built-in DH parameters
-  // Accepted, unused: Sluice makes no outgoing connections.
+  // Accepted, unused: the link to a master (replicaof) is plain TCP.
   std::string tls_client_cert_file;
   std::string tls_client_key_file;
   std::string tls_client_key_file_pass;

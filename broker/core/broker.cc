@@ -41,6 +41,7 @@ void Broker::open() {
       release_object(db.index(), key, std::move(obj));
       key_modified(db.index(), key);
       notify('x', "expired", key, db.index());
+      if (key_removed) key_removed(db.index(), key);
     };
   }
   if (!blocking_) blocking_ = std::make_unique<blocking::BlockingRegistry>();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +55,11 @@ class ServerControl {
   virtual void sleep_ms(int64_t ms) = 0;
   // Drops in-memory state and reopens everything from disk (DEBUG RELOAD).
   virtual std::string reload() = 0;
+  // Connects to a master as its replica (replication.h), or drops the link (empty host).
+  virtual void set_master(const std::string& host, int port) {
+    (void)host;
+    (void)port;
+  }
   // After CONFIG SET changed tls-* options: rebuilds the TLS context for new connections.
   // Returns why it failed (the current context stays); "" on success or when TLS is off.
   virtual std::string apply_tls_config() { return {}; }
@@ -223,6 +229,11 @@ class Broker {
 
   // Scripting (broker/scripting/), created by the commands layer on first use.
   std::unique_ptr<BrokerExtension> scripting;
+  // Replication (broker/replication/), created on first use.
+  std::unique_ptr<BrokerExtension> replication;
+  // Called when a key goes without a command removing it (expiry, lazy or active, and maxmemory
+  // eviction): replication sends DEL for it.
+  std::function<void(int db, std::string_view key)> key_removed;
   // Access control (users, ACL LOG), created by the commands layer on first use.
   std::unique_ptr<BrokerExtension> acl;
   // The function libraries' code as the KV journal last recorded it: replay (below scripting)

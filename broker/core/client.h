@@ -88,6 +88,13 @@ class Client {
   // listed by CLIENT LIST, and its commands act as non-blocking.
   bool script = false;
 
+  // Replication: the connection this replica applies its master's stream on (no replies, no
+  // read-only check), or a replica attached to this master (it gets the stream).
+  bool master = false;
+  bool replica = false;
+  int replica_port = 0;    // REPLCONF listening-port
+  std::string replica_ip;  // REPLCONF ip-address
+
   // Blocking state (blocking/).
   bool blocked = false;
   uint64_t blocked_waiter = 0;

@@ -243,6 +243,7 @@ EvictResult perform_evictions(Broker& broker, int64_t now_ms, bool unlimited) {
     if (!pick_key(broker, broker.eviction, pc, now_ms, &db, &key)) return EvictResult::kFail;
     broker.delete_key(db, key);
     broker.notify('e', "evicted", key, db);
+    if (broker.key_removed) broker.key_removed(db, key);
     ++broker.stats().evicted_keys;
     ++evicted;
     used = counted_bytes(broker, now_ms, 1);

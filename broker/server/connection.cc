@@ -8,6 +8,7 @@
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/acl_check.h"
 #include "broker/commands/dispatch.h"
+#include "broker/replication/replication.h"
 #include "broker/server/server.h"
 #include "broker/server/tls.h"
 #include "broker/server/uring.h"
@@ -528,6 +529,7 @@ void Connection::close() {
   closing_ = true;
   auto& broker = server_->broker();
   broker.blocking().remove(client_);
+  if (client_.replica) replication::of(broker).detach(client_);
   server_->connection_closed(this);
   broker.remove_client(&client_);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);

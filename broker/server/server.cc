@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "broker/blocking/blocking_registry.h"
@@ -15,7 +17,9 @@
 #include "broker/commands/client_ops.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/metrics_text.h"
+#include "broker/replication/replication.h"
 #include "broker/server/connection.h"
+#include "broker/server/master_link.h"
 #include "broker/server/metrics_http.h"
 #include "broker/server/tls.h"
 #include "broker/server/uring.h"
@@ -147,6 +151,15 @@ int Server::run() {
   } catch (const std::exception& e) {
     spdlog::critical("Fatal error loading the data in '{}': {}", config_->dir, e.what());
     return 1;
+  }
+  load_repl_state();
+  if (!config_->replicaof.empty()) {
+    auto& repl = replication::of(broker_);
+    size_t sp = config_->replicaof.find(' ');
+    repl.master_host = config_->replicaof.substr(0, sp);
+    repl.master_port = std::atoi(config_->replicaof.c_str() + sp + 1);
+    repl.link = replication::LinkStatus::kConnecting;
+    repl.link_down_since_ms = started_ms_;
   }
   if (config::tls_enabled(*config_)) {
     tls_ = std::make_unique<TlsContext>();
@@ -611,8 +624,11 @@ void Server::cron() {
   if (!broker_.paused()) {
     for (int i = 0; i < broker_.db_count(); ++i) broker_.db(i).expire_cycle(now, budget);
     // maxmemory: eviction that ran out of its time budget (maxmemory-eviction-tenacity) goes on
-    // here too, not only before the next command (Redis's eviction time event).
-    if (config_->maxmemory != 0) core::perform_evictions(broker_, now);
+    // here too, not only before the next command (Redis's eviction time event). A replica
+    // leaves it to its master (replica-ignore-maxmemory).
+    if (config_->maxmemory != 0 && !replication::of(broker_).is_replica()) {
+      core::perform_evictions(broker_, now);
+    }
   }
   // Stream retention: a bounded slice of streams per tick.
   broker_.streams().apply_retention(now);
@@ -634,6 +650,108 @@ void Server::cron() {
   for (Connection* c : connections_) {
     if (c->client().obl_soft_since_ms != 0) c->output_ready(c->client());
   }
+  replication_cron(now);
+}
+
+void Server::replication_cron(int64_t now) {
+  if (now - last_repl_cron_ms_ < 1000) return;
+  last_repl_cron_ms_ = now;
+  auto& repl = replication::of(broker_);
+  if (repl.is_replica()) {
+    if (master_link_) {
+      master_link_->cron();
+    } else if (!shutting_down_) {
+      master_link_ = new MasterLink(this, repl.master_host, repl.master_port);
+      master_link_->start();
+    }
+  } else if (now - last_repl_ping_ms_ >= config_->repl_ping_replica_period * 1000) {
+    last_repl_ping_ms_ = now;
+    repl.ping_replicas();
+  }
+}
+
+void Server::set_master(const std::string& host, int port) {
+  if (master_link_) {
+    master_link_->stop();
+    master_link_ = nullptr;
+  }
+  if (host.empty()) return;
+  master_link_ = new MasterLink(this, host, port);
+  master_link_->start();
+}
+
+void Server::master_link_closed(MasterLink* link) {
+  if (master_link_ == link) master_link_ = nullptr;
+}
+
+std::string Server::replace_data(std::string_view payload) {
+  namespace fs = std::filesystem;
+  broker_.blocking().clear();
+  wait_for_worker();
+  broker_.close();
+  const fs::path root(config_->dir);
+  std::error_code ec;
+  // Only directories hold data (top-level files are logs, pid files, configs).
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    if (entry.is_directory()) fs::remove_all(entry.path(), ec);
+  }
+  std::string err;
+  size_t pos = 0;
+  while (err.empty() && pos < payload.size()) {
+    uint32_t name_len = 0;
+    uint64_t size = 0;
+    if (payload.size() - pos < 4) {
+      err = "truncated payload";
+      break;
+    }
+    std::memcpy(&name_len, payload.data() + pos, 4);
+    pos += 4;
+    if (payload.size() - pos < name_len + 8ull) {
+      err = "truncated payload";
+      break;
+    }
+    std::string name(payload.substr(pos, name_len));
+    pos += name_len;
+    std::memcpy(&size, payload.data() + pos, 8);
+    pos += 8;
+    if (payload.size() - pos < size || name.find("..") != std::string::npos || name[0] == '/') {
+      err = "bad payload entry";
+      break;
+    }
+    fs::path path = root / name;
+    fs::create_directories(path.parent_path(), ec);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(payload.data() + pos, static_cast<std::streamsize>(size));
+    if (!out) err = "cannot write " + path.string();
+    pos += size;
+  }
+  try {
+    broker_.open();
+  } catch (const std::exception& e) {
+    if (err.empty()) err = e.what();
+  }
+  return err;
+}
+
+std::string Server::repl_state_path() const { return config_->dir + "/repl-state"; }
+
+void Server::save_repl_state() {
+  auto& repl = replication::of(broker_);
+  if (!repl.is_replica() && repl.replicas.empty() && repl.offset() == 0) return;
+  std::ofstream out(repl_state_path(), std::ios::trunc);
+  out << repl.replid() << " " << repl.offset() << "\n";
+}
+
+void Server::load_repl_state() {
+  // Valid only for the data a clean shutdown left: read once, then removed, so a crash that
+  // follows never pairs old offsets with newer data.
+  std::ifstream in(repl_state_path());
+  std::string id;
+  uint64_t offset = 0;
+  if (in >> id >> offset && id.size() == 40) replication::of(broker_).adopt(id, offset);
+  in.close();
+  std::error_code ec;
+  std::filesystem::remove(repl_state_path(), ec);
 }
 
 void Server::arm_block_timer() {
@@ -682,8 +800,13 @@ void Server::begin_shutdown() {
     c->flush();
     c->close();
   }
+  if (master_link_) {
+    master_link_->stop();
+    master_link_ = nullptr;
+  }
   wait_for_worker();
   broker_.close();  // final flush + fdatasync of every log and journal
+  save_repl_state();
   uv_prepare_stop(&prepare_);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   uv_idle_stop(&spin_);

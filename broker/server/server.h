@@ -18,6 +18,7 @@ namespace sluice::server {
 class Connection;
 class SendRing;
 class MetricsHttp;
+class MasterLink;
 class TlsContext;
 
 class Server final : public core::ServerControl {
@@ -55,6 +56,13 @@ class Server final : public core::ServerControl {
   int64_t uptime_ms() const override;
   void sleep_ms(int64_t ms) override;
   std::string reload() override;
+  void set_master(const std::string& host, int port) override;
+
+  // Replication (master_link.h): the link to the master is gone (the cron reconnects).
+  void master_link_closed(MasterLink* link);
+  // Replaces the data directory's contents with a full-sync payload and reopens the engines.
+  // Returns an error text (empty on success).
+  std::string replace_data(std::string_view payload);
   std::string apply_tls_config() override;
 
  private:
@@ -89,6 +97,11 @@ class Server final : public core::ServerControl {
   std::string relisten_tls();
   void close_listeners(std::vector<std::unique_ptr<uv_tcp_t>>* listeners);
   void wait_for_worker();
+  void replication_cron(int64_t now);
+  // replid and offset of a replica's data, kept across a clean restart (partial resync).
+  std::string repl_state_path() const;
+  void save_repl_state();
+  void load_repl_state();
 
   config::Config* config_;
   core::Broker broker_;
@@ -126,6 +139,9 @@ class Server final : public core::ServerControl {
   std::atomic<bool> worker_busy_{false};
   int64_t started_ms_ = 0;
   int exit_code_ = 0;
+  MasterLink* master_link_ = nullptr;
+  int64_t last_repl_cron_ms_ = 0;
+  int64_t last_repl_ping_ms_ = 0;
   friend class Connection;
 };
 

@@ -1,0 +1,165 @@
+// Replication (REPLICAOF, PSYNC, WAIT): the master's replication stream and backlog, the list of
+// attached replicas, and this server's role. No sockets here: the server's MasterLink
+// (server/master_link.h) is the replica's connection to its master; a replica attached to this
+// master is an ordinary client connection marked `replica`.
+//
+// Contract.
+// - The replication stream is a RESP command stream of *effects*, as Redis's: every write
+//   command that ran on the master is sent once, in execution order, as the commands that
+//   reproduce its result without clock or randomness:
+//     * XADD with the concrete ID it created, its `IDMP pid iid` (the iid IDMPAUTO computed; a
+//       duplicate as IDMP with the first entry's ID: counted, adds nothing) and its trimming as
+//       `MAXLEN = <length after>` with its DELREF/ACKED policy; XTRIM the same way;
+//     * an XREADGROUP delivery (also one served to a blocked client later) as
+//       `XGROUP CREATECONSUMER`, one `XCLAIM key group consumer 0 id TIME <ms> RETRYCOUNT <n>
+//       FORCE JUSTID LASTID <cursor>` per delivered entry and `XGROUP SETID key group <cursor>
+//       ENTRIESREAD <n>`; XCLAIM / XAUTOCLAIM / XREADGROUP CLAIM the same way;
+//     * a blocked BLPOP/BRPOP/BLMOVE/BLMPOP/BZPOP* served later as the plain pop it did;
+//     * a script (EVAL, FCALL) or a transaction (EXEC) as the effects of the commands it ran,
+//       wrapped in MULTI ... EXEC; a script that wrote nothing sends nothing;
+//     * every other write command as it was sent (argv verbatim).
+//   A key the master expires (lazily or actively) or evicts (maxmemory) is sent as DEL, as
+//   Redis does; replicas do not evict (replica-ignore-maxmemory).
+//   A `SELECT <db>` precedes a command whose database differs from the previous one's. The
+//   master also sends `PING` every repl-ping-replica-period seconds and `REPLCONF GETACK *`
+//   when a WAIT needs fresh acknowledgements.
+// - Offsets count bytes of that stream: master_repl_offset is the number of bytes produced
+//   since the replication ID was created (a full sync does not count). The backlog keeps the
+//   last repl-backlog-size bytes; PSYNC <replid> <offset> gets +CONTINUE and the bytes from
+//   <offset> on when replid is the current ID (or the previous one, replid2, up to
+//   second_repl_offset) and <offset> is still in the backlog. Otherwise:
+// - Full sync: `+FULLRESYNC <replid> <offset>`, then `$<length>\r\n` and a payload (no trailing
+//   CRLF): the data directory's files as they were when every write up to <offset> had been
+//   flushed (a crash-consistent copy: segments, journals, snapshots; sidecar indexes are
+//   rebuilt). Payload layout, repeated: path length (u32 LE), relative path, file length
+//   (u64 LE), bytes. The replica closes its engines, replaces its data with those files,
+//   reopens them (recovery), then applies the stream from <offset> on.
+// - A replica applies the stream on a client flagged `master` (no replies, no read-only
+//   check), counts the bytes of every complete command into its offset, and keeps the same
+//   bytes in its own backlog, so its offset and backlog equal its master's and a replica
+//   promoted by REPLICAOF NO ONE keeps the old ID as replid2: the other replicas of the old
+//   master continue with PSYNC. It sends `REPLCONF ACK <offset>` every second and on GETACK.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/core/broker.h"
+
+namespace sluice::replication {
+
+enum class LinkStatus : uint8_t { kNone, kConnecting, kHandshake, kTransfer, kConnected };
+
+struct AttachedReplica {
+  core::Client* client = nullptr;
+  std::string ip;
+  int port = 0;  // REPLCONF listening-port
+  bool online = false;
+  uint64_t ack_offset = 0;
+  int64_t ack_ms = 0;
+};
+
+class Replication final : public core::BrokerExtension {
+ public:
+  explicit Replication(core::Broker& broker);
+
+  // ---- role ----
+  bool is_replica() const { return !master_host.empty(); }
+  std::string master_host;  // empty: this server is a master
+  int master_port = 0;
+  LinkStatus link = LinkStatus::kNone;
+  int64_t link_down_since_ms = 0;
+  int64_t last_io_ms = 0;  // the master link's last byte
+  // Makes this server a master again (REPLICAOF NO ONE): the current ID becomes replid2, valid up
+  // to the current offset, and a fresh ID starts (Redis's shiftReplicationId).
+  void promote();
+
+  // ---- history ----
+  const std::string& replid() const { return replid_; }
+  const std::string& replid2() const { return replid2_; }
+  uint64_t offset() const { return offset_; }
+  int64_t second_offset() const { return second_offset_; }
+  uint64_t backlog_first_offset() const { return offset_ - backlog_.size() + 1; }
+  uint64_t backlog_histlen() const { return backlog_.size(); }
+  // A replica adopts its master's history (after FULLRESYNC, or +CONTINUE with a new ID).
+  void adopt(std::string replid, uint64_t offset);
+  void adopt_new_id(std::string replid);
+  // Whether PSYNC replid offset can continue from the backlog.
+  bool can_continue(std::string_view replid, uint64_t psync_offset) const;
+  // The stream bytes from psync_offset on (can_continue() held).
+  std::string backlog_from(uint64_t psync_offset) const;
+
+  // ---- the stream ----
+  // The master's command hooks (dispatch.cc): a command starts; it ends, and if nothing more
+  // precise was emitted for it and it wrote, its argv is sent verbatim.
+  struct Scope {
+    bool emitted_before;
+  };
+  Scope begin_command() {
+    ++depth_;
+    Scope s{emitted_};
+    emitted_ = false;
+    return s;
+  }
+  void end_command(Scope scope, int db, std::span<const std::string_view> argv, bool wrote);
+  // Sends the effects of one command (several are wrapped in MULTI/EXEC unless inside one).
+  void emit(int db, std::span<const std::string_view> argv);
+  void emit_all(int db, const std::vector<std::vector<std::string>>& commands);
+  // A key expired on this master: DEL goes into the stream, where the expiry happened (before the
+  // effects of a command that found it expired). Does not count as the command's own effect.
+  void expired(int db, std::string_view key);
+  // A replica: bytes of its master's stream it applied, kept and passed on verbatim.
+  void feed_raw(std::string_view bytes);
+  // Whether anything listens (the master keeps a backlog once a replica attached, as Redis).
+  bool active() const { return !is_replica() && backlog_active_; }
+
+  // ---- attached replicas (master side) ----
+  std::vector<AttachedReplica> replicas;
+  AttachedReplica* find_replica(const core::Client& client);
+  // PSYNC from `client`: writes +CONTINUE or +FULLRESYNC (and the payload) to its output and
+  // attaches it. Returns whether it was a partial resync.
+  bool psync(core::Client& client, std::string_view replid, std::string_view offset_text);
+  void detach(core::Client& client);
+  // Replicas that acknowledged within `max_lag_s` seconds (min-replicas-to-write).
+  int good_replicas(int64_t now_ms, int64_t max_lag_s) const;
+  // Replicas whose acknowledged offset reached `offset`.
+  int replicas_acked(uint64_t offset) const;
+  // Asks every replica for an ACK (WAIT): `REPLCONF GETACK *` into the stream.
+  void request_acks();
+  // PING into the stream (the server's cron, every repl-ping-replica-period).
+  void ping_replicas();
+
+  uint64_t sync_full = 0;
+  uint64_t sync_partial_ok = 0;
+  uint64_t sync_partial_err = 0;
+
+ private:
+  void append(std::string_view bytes);
+  void append_command(std::span<const std::string_view> argv);
+  void select_db(int db);
+  void open_multi_if_nested();
+  // The data directory as the full-sync payload.
+  std::string snapshot_payload();
+
+  core::Broker& broker_;
+  std::string replid_;
+  std::string replid2_ = std::string(40, '0');
+  uint64_t offset_ = 0;
+  int64_t second_offset_ = -1;
+  std::string backlog_;  // the newest bytes, at most repl-backlog-size
+  bool backlog_active_ = false;
+  int stream_db_ = -1;  // the database the stream last SELECTed
+  int depth_ = 0;       // commands running (nested: EXEC, scripts)
+  bool emitted_ = false;
+  bool multi_open_ = false;
+};
+
+// The broker's replication state (created on first use).
+Replication& of(core::Broker& broker);
+// A random 40-hex ID (replication IDs).
+std::string random_id();
+
+}  // namespace sluice::replication

@@ -1,0 +1,81 @@
+// MasterLink: a replica's connection to its master (replication/replication.h states the
+// protocol). Handshake (PING, AUTH, REPLCONF listening-port / capa, PSYNC), then either the full
+// sync payload (written over the data directory, engines reopened) or +CONTINUE, then the live
+// stream, applied command by command on a client flagged `master`. Sends REPLCONF ACK every
+// second (cron) and on GETACK. On any error the link closes; the server's cron makes a new one.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "broker/core/client.h"
+#include "wire/resp/request_parser.h"
+
+namespace sluice::server {
+
+class Server;
+
+class MasterLink final : public core::ClientHost {
+ public:
+  MasterLink(Server* server, std::string host, int port);
+  ~MasterLink() override;
+  // Connects. On failure the link closes itself (closed() turns true).
+  void start();
+  // Closes the connection; the object is deleted by its close callback.
+  void stop();
+  // Once a second: REPLCONF ACK when streaming.
+  void cron();
+  bool closed() const { return closing_; }
+
+  // ClientHost: the master's client gets no replies.
+  void output_ready(core::Client& client) override { client.out.reset(); }
+  void close_soon(core::Client&) override {}
+  void unblocked(core::Client&) override {}
+
+ private:
+  enum class State : uint8_t {
+    kConnecting,
+    kPing,
+    kAuth,
+    kPort,
+    kCapa,
+    kPsync,
+    kBulkHeader,
+    kBulk,
+    kStreaming
+  };
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void on_close(uv_handle_t* h);
+  void send(std::string bytes);
+  void send_command(std::initializer_list<std::string_view> argv);
+  void fail(const std::string& why);
+  void process();
+  // One reply line of the handshake, or false when it is not complete yet.
+  bool take_line(std::string* line);
+  void handshake_reply(const std::string& line);
+  bool load_payload();
+  void apply_stream();
+  void send_ack();
+
+  Server* server_;
+  std::string host_;
+  int port_;
+  uv_tcp_t tcp_;
+  uv_connect_t connect_req_;
+  State state_ = State::kConnecting;
+  std::string in_;
+  size_t in_pos_ = 0;
+  char read_buf_[64 * 1024];
+  uint64_t bulk_len_ = 0;
+  core::Client client_;
+  wire::resp::RequestParser parser_;
+  std::vector<std::string_view> argv_;
+  bool closing_ = false;
+};
+
+}  // namespace sluice::server
