@@ -326,6 +326,7 @@ const std::vector<Option>& options() {
                    return {};
                  }});
     t.push_back(num_opt("metrics-max-series", true, 0, INT64_MAX, &Config::metrics_max_series));
+    t.push_back(str_opt("metrics-token", true, &Config::metrics_token));
     // Changed at runtime by REPLICAOF, not CONFIG SET (as in Redis).
     t.push_back({"replicaof", false, [](const Config& c) { return c.replicaof; },
                  [](Config& c, const Values& v) -> std::string {
@@ -559,6 +560,16 @@ bool canonical_keyspace_events(std::string_view flags, std::string* canonical) {
   return true;
 }
 
+namespace {
+
+// Options whose values are passwords: error messages name them without their values.
+bool is_secret(std::string_view name) {
+  std::string n = lower(name);
+  return n == "requirepass" || n == "masterauth" || n == "metrics-token";
+}
+
+}  // namespace
+
 ConfigStore::ConfigStore(Config* config) : c_(config) {}
 
 void ConfigStore::load(const std::string& path,
@@ -594,16 +605,18 @@ void ConfigStore::load(const std::string& path,
         err = set(words[0], values, true);
       }
       if (!err.empty()) {
+        // A secret's value never reaches the log: the line is shown without its arguments.
+        std::string shown = is_secret(words[0]) ? words[0] + " <redacted>" : line;
         throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + path + "' line " +
-                                 std::to_string(lineno) + ": '" + line + "': " + err);
+                                 std::to_string(lineno) + ": '" + shown + "': " + err);
       }
     }
   }
   for (const auto& [name, value] : args) {
     std::string err = set(name, {value}, true);
     if (!err.empty()) {
-      throw std::runtime_error("*** FATAL CONFIG ERROR *** option '--" + name + " " + value +
-                               "': " + err);
+      throw std::runtime_error("*** FATAL CONFIG ERROR *** option '--" + name + " " +
+                               (is_secret(name) ? std::string("<redacted>") : value) + "': " + err);
     }
   }
 }

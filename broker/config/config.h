@@ -103,6 +103,7 @@ struct Config {
   int metrics_port = 0;                   // 0 = no metrics endpoint
   std::vector<std::string> metrics_bind;  // empty = the addresses of `bind`
   int64_t metrics_max_series = 10000;     // per-stream/group/consumer samples in one scrape
+  std::string metrics_token;              // Bearer token accepted by the metrics endpoint
   // replication (broker/replication/replication.h)
   std::string replicaof;                  // "host port" of the master; empty: this is a master
   bool replica_read_only = true;          // replica-read-only (slave-read-only)

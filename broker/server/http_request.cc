@@ -1,9 +1,14 @@
 #include "broker/server/http_request.h"
 
+#include <cstdint>
+
+#include "broker/commands/arg_parse.h"
 #include "broker/commands/prometheus_text.h"
 
 namespace sluice::server::http {
 namespace {
+
+using commands::iequals;
 
 constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
 
@@ -47,6 +52,8 @@ const char* reason_phrase(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 404:
       return "Not Found";
     case 405:
@@ -58,7 +65,61 @@ const char* reason_phrase(int status) {
   }
 }
 
+// Standard base64 (RFC 4648, padding optional); false on any other character.
+bool base64_decode(std::string_view in, std::string* out) {
+  uint32_t acc = 0;
+  int bits = 0;
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  for (char ch : in) {
+    int v;
+    if (ch >= 'A' && ch <= 'Z') {
+      v = ch - 'A';
+    } else if (ch >= 'a' && ch <= 'z') {
+      v = ch - 'a' + 26;
+    } else if (ch >= '0' && ch <= '9') {
+      v = ch - '0' + 52;
+    } else if (ch == '+') {
+      v = 62;
+    } else if (ch == '/') {
+      v = 63;
+    } else {
+      return false;
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+Credentials parse_authorization(std::string_view header) {
+  Credentials c;
+  size_t sp = header.find(' ');
+  if (sp == std::string_view::npos) return c;
+  std::string_view scheme = header.substr(0, sp);
+  std::string_view rest = header.substr(header.find_first_not_of(' ', sp));
+  if (iequals(scheme, "bearer") && !rest.empty()) {
+    c.scheme = Credentials::Scheme::kBearer;
+    c.secret = rest;
+  } else if (iequals(scheme, "basic")) {
+    std::string decoded;
+    if (!base64_decode(rest, &decoded)) return c;
+    size_t colon = decoded.find(':');
+    c.scheme = Credentials::Scheme::kBasic;
+    if (colon == std::string::npos) {
+      c.secret = std::move(decoded);  // a bare password
+    } else {
+      c.user = decoded.substr(0, colon);
+      c.secret = decoded.substr(colon + 1);
+    }
+  }
+  return c;
+}
 
 ParseState RequestParser::fail(std::string why) {
   error_ = std::move(why);
@@ -130,6 +191,13 @@ ParseState RequestParser::parse_head(std::string_view head) {
     if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
       return fail("malformed header line");
     }
+    if (iequals(line.substr(0, colon), "authorization")) {
+      std::string_view value = line.substr(colon + 1);
+      size_t first = value.find_first_not_of(" \t");
+      value = first == std::string_view::npos ? std::string_view() : value.substr(first);
+      value = value.substr(0, value.find_last_not_of(" \t") + 1);
+      request_.authorization = value;
+    }
   }
   request_.method = method;
   request_.target = target;
@@ -146,17 +214,23 @@ std::string build_response(int status, std::string_view content_type, std::strin
   out += content_type;
   out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   if (status == 405) out += "Allow: GET, HEAD\r\n";
+  if (status == 401) out += "WWW-Authenticate: Basic realm=\"sluice\"\r\n";
   out += "Connection: close\r\n\r\n";
   if (!head_only) out += body;
   return out;
 }
 
 std::string metrics_response(const RequestParser& parser,
-                             const std::function<std::string()>& render_metrics) {
+                             const std::function<std::string()>& render_metrics,
+                             const Authorizer& authorize) {
   if (parser.state() != ParseState::kComplete) {
     return build_response(400, kTextPlain, "Bad Request: " + parser.error() + "\n");
   }
   const Request& req = parser.request();
+  if (authorize && !authorize(parse_authorization(req.authorization))) {
+    return build_response(401, kTextPlain, "Unauthorized: credentials required\n",
+                          req.method == "HEAD");
+  }
   if (req.path != "/metrics") {
     return build_response(404, kTextPlain, "Not Found: the metrics are at /metrics\n");
   }

@@ -16,15 +16,26 @@ struct Request {
   std::string method;  // as sent; methods are case-sensitive
   std::string target;  // as sent: origin-form "/metrics?x" or absolute-form "http://h/metrics"
   std::string path;    // the target's path, without query (absolute-form: without scheme/host)
+  std::string authorization;  // the Authorization header's value (trimmed), "" if absent
 };
+
+// Credentials of an Authorization header: "Basic base64(user:password)" or "Bearer <token>".
+struct Credentials {
+  enum class Scheme { kNone, kBasic, kBearer } scheme = Scheme::kNone;
+  std::string user;    // Basic: "" when the header gives no user (a bare password)
+  std::string secret;  // Basic: the password; Bearer: the token
+};
+// kNone for a missing, malformed or other-scheme header. Scheme names are case-insensitive.
+Credentials parse_authorization(std::string_view header);
 
 enum class ParseState { kIncomplete, kComplete, kBad };
 
 // Parses one request head from bytes fed in any pieces. Accepts HTTP/1.0 and HTTP/1.1, CRLF or
 // bare LF line ends, and empty lines before the request line; refuses (kBad) a malformed
 // request line or header line and a head over max_head_bytes (even before it ends). Headers
-// are checked, not kept: the endpoint answers every request the same way and then closes, so
-// a body is never read. Once kComplete or kBad, feed() ignores further bytes.
+// are checked, and only Authorization is kept: the endpoint answers every request the same
+// way and then closes, so a body is never read. Once kComplete or kBad, feed() ignores
+// further bytes.
 class RequestParser {
  public:
   explicit RequestParser(size_t max_head_bytes = kMaxRequestHeadBytes)
@@ -54,11 +65,16 @@ class RequestParser {
 std::string build_response(int status, std::string_view content_type, std::string_view body,
                            bool head_only = false);
 
+// Whether a request's credentials open the endpoint; null when no credentials are needed.
+using Authorizer = std::function<bool(const Credentials&)>;
+
 // The endpoint's answer to what `parser` saw (kComplete or kBad): 400 for a refused request,
-// 404 for a path other than /metrics, 405 for a method other than GET or HEAD on /metrics, and
-// otherwise 200 with render_metrics()'s text (HEAD: headers only).
+// 401 (with WWW-Authenticate: Basic realm="sluice") when `authorize` refuses the request's
+// credentials, 404 for a path other than /metrics, 405 for a method other than GET or HEAD on
+// /metrics, and otherwise 200 with render_metrics()'s text (HEAD: headers only).
 std::string metrics_response(const RequestParser& parser,
-                             const std::function<std::string()>& render_metrics);
+                             const std::function<std::string()>& render_metrics,
+                             const Authorizer& authorize = nullptr);
 
 // The response to a connection over the endpoint's connection cap.
 std::string_view service_unavailable_response();

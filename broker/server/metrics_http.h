@@ -18,6 +18,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "broker/server/http_request.h"
+
 namespace sluice::server {
 
 class TlsContext;
@@ -33,6 +35,9 @@ class MetricsHttp {
     std::vector<std::string> addresses;  // IPv4 or IPv6 literals
     int port = 0;
     const TlsContext* tls = nullptr;  // HTTPS with the broker's current TLS context; null: HTTP
+    // Checks each request's Authorization header (asked per request, so it follows runtime
+    // changes of passwords); null: no credentials needed.
+    std::function<bool(const http::Credentials&)> authorize;
   };
   // Produces the body of GET /metrics; runs on the loop thread, once per scrape.
   using Renderer = std::function<std::string()>;

@@ -44,6 +44,37 @@ struct SyncWork {
   int failed_fd = -1;
 };
 
+// Byte comparison whose time does not depend on where the strings differ.
+bool same_secret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+// The metrics endpoint asks for credentials once a password guards the broker: the default
+// user is disabled or has a password (requirepass), another user has a password, or
+// metrics-token is set. Accepted: Basic with a user and its password (no user or "default":
+// the default user's), or Bearer with metrics-token.
+bool metrics_request_allowed(core::Broker& broker, const http::Credentials& creds) {
+  const std::string& token = broker.config().metrics_token;
+  acl::Registry& registry = commands::acl_registry(broker);
+  bool guarded = !token.empty() || !commands::default_user_opens(broker);
+  for (const acl::User* user : registry.users()) guarded = guarded || !user->passwords().empty();
+  if (!guarded) return true;
+  switch (creds.scheme) {
+    case http::Credentials::Scheme::kBearer:
+      return !token.empty() && same_secret(creds.secret, token);
+    case http::Credentials::Scheme::kBasic:
+      return registry.authenticate(creds.user.empty() ? "default" : creds.user, creds.secret) !=
+             nullptr;
+    case http::Credentials::Scheme::kNone:
+      break;
+  }
+  return false;
+}
+
 }  // namespace
 
 Server::Server(config::Config* config) : config_(config), broker_(config) {
@@ -175,7 +206,10 @@ int Server::run() {
     metrics_ = std::make_unique<MetricsHttp>(
         &loop_,
         MetricsHttp::Options{config::metrics_addresses(*config_), config_->metrics_port,
-                             config_->metrics_tls ? tls_.get() : nullptr},
+                             config_->metrics_tls ? tls_.get() : nullptr,
+                             [this](const http::Credentials& creds) {
+                               return metrics_request_allowed(broker_, creds);
+                             }},
         [this] { return commands::render_metrics(broker_, core::now_ms()); });
   }
   if ((metrics_ && !metrics_->start()) || !listen_all()) {

@@ -141,12 +141,12 @@ def lag_is_absent_when_xinfo_shows_nil_and_errors_are_counted_by_prefix():
 
 
 @test
-def metrics_options_show_in_config_get_and_only_max_series_changes_at_runtime():
+def metrics_options_show_in_config_get_and_only_max_series_and_token_change_at_runtime():
     c = server().conn()
     c.call("FLUSHALL")
     assert_eq(c.call("CONFIG", "GET", "metrics-*"),
               [b"metrics-port", str(METRICS_PORT).encode(), b"metrics-bind", b"127.0.0.1",
-               b"metrics-max-series", b"10000", b"metrics-tls", b"no"])
+               b"metrics-max-series", b"10000", b"metrics-token", b"", b"metrics-tls", b"no"])
     err = c.call("CONFIG", "SET", "metrics-port", "9999")
     assert_eq(err.message, "ERR CONFIG SET failed (possibly related to argument 'metrics-port') "
                            "- can't set immutable config")

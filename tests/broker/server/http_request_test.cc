@@ -172,6 +172,59 @@ TEST_SUITE("server.http_request") {
     CHECK(renders == 0);
   }
 
+  TEST_CASE("the Authorization header is kept trimmed, whatever the case of its name") {
+    RequestParser p;
+    REQUIRE(parse("GET /metrics HTTP/1.1\r\nauthorization:   Bearer t0k  \r\n\r\n", &p) ==
+            ParseState::kComplete);
+    CHECK(p.request().authorization == "Bearer t0k");
+    RequestParser none;
+    REQUIRE(parse(kScrape, &none) == ParseState::kComplete);
+    CHECK(none.request().authorization.empty());
+  }
+
+  TEST_CASE("Basic and Bearer credentials are decoded; anything else is no credentials") {
+    Credentials c = parse_authorization("Basic YWxpY2U6cHc6eA==");  // alice:pw:x
+    CHECK(c.scheme == Credentials::Scheme::kBasic);
+    CHECK(c.user == "alice");
+    CHECK(c.secret == "pw:x");
+    c = parse_authorization("basic c2VjcmV0");  // "secret": a bare password
+    CHECK(c.scheme == Credentials::Scheme::kBasic);
+    CHECK(c.user.empty());
+    CHECK(c.secret == "secret");
+    c = parse_authorization("Bearer abc.def");
+    CHECK(c.scheme == Credentials::Scheme::kBearer);
+    CHECK(c.secret == "abc.def");
+    CHECK(parse_authorization("").scheme == Credentials::Scheme::kNone);
+    CHECK(parse_authorization("Basic").scheme == Credentials::Scheme::kNone);
+    CHECK(parse_authorization("Basic not*base64").scheme == Credentials::Scheme::kNone);
+    CHECK(parse_authorization("Digest abc").scheme == Credentials::Scheme::kNone);
+  }
+
+  TEST_CASE("refused credentials get 401 with WWW-Authenticate and do not render") {
+    RequestParser parser;
+    parser.feed("GET /metrics HTTP/1.1\r\nAuthorization: Bearer no\r\n\r\n");
+    int renders = 0;
+    std::string seen;
+    auto render = [&] {
+      ++renders;
+      return std::string("sluice_up 1\n");
+    };
+    std::string r = metrics_response(parser, render, [&](const Credentials& c) {
+      seen = c.secret;
+      return c.secret == "yes";
+    });
+    CHECK(r.starts_with("HTTP/1.1 401 Unauthorized\r\n"));
+    CHECK(r.find("\r\nWWW-Authenticate: Basic realm=\"sluice\"\r\n") != std::string::npos);
+    CHECK(seen == "no");
+    CHECK(renders == 0);
+    RequestParser ok;
+    ok.feed("GET /metrics HTTP/1.1\r\nAuthorization: Bearer yes\r\n\r\n");
+    CHECK(metrics_response(ok, render, [](const Credentials& c) {
+            return c.secret == "yes";
+          }).starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(renders == 1);
+  }
+
   TEST_CASE("the over-capacity response is a complete 503 that closes") {
     std::string_view r = service_unavailable_response();
     CHECK(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
