@@ -18,7 +18,8 @@ bool client_has_type(const core::Client& c, std::string_view type) {
   return !c.master && !c.replica && !c.is_pubsub_client();
 }
 
-std::string client_info_line(core::Broker& broker, const core::Client& c, int64_t now_ms) {
+std::string client_info_line(core::Broker& broker, const core::Client& c, int64_t now_ms,
+                             size_t argv_mem) {
   std::string flags;
   if (c.replica) flags += 'S';
   if (c.master) flags += 'M';
@@ -56,14 +57,21 @@ std::string client_info_line(core::Broker& broker, const core::Client& c, int64_
   kv("multi", c.in_multi ? std::to_string(c.multi_queue.size()) : "-1");
   kv("qbuf", "0");
   kv("qbuf-free", "0");
-  kv("argv-mem", "0");
-  kv("multi-mem", "0");
+  kv("argv-mem", std::to_string(argv_mem));
+  // Queued MULTI commands: their argument bytes plus a pointer per argument (Redis's
+  // argv_len_sums).
+  size_t multi_mem = 0;
+  for (const auto& cmd : c.multi_queue) {
+    multi_mem += cmd.size() * sizeof(void*);
+    for (const auto& arg : cmd) multi_mem += arg.size();
+  }
+  kv("multi-mem", std::to_string(multi_mem));
   kv("rbs", "16384");
   kv("rbp", "0");
   kv("obl", "0");
   kv("oll", "0");
   kv("omem", std::to_string(c.out.bytes()));
-  kv("tot-mem", std::to_string(c.out.bytes() + 16384));
+  kv("tot-mem", std::to_string(c.out.bytes() + multi_mem + argv_mem + 16384));
   kv("events", "r");
   kv("cmd", c.last_command);
   kv("user", client_user(broker, c).name());

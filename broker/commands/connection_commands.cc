@@ -175,6 +175,13 @@ void client_setinfo(CommandContext& ctx) {
   ctx.reply.ok();
 }
 
+// The bytes of the running command's arguments (CLIENT LIST/INFO argv-mem of the caller).
+size_t argv_bytes(CommandContext& ctx) {
+  size_t n = 0;
+  for (size_t i = 0; i < ctx.argc(); ++i) n += ctx.arg(i).size();
+  return n;
+}
+
 void client_list(CommandContext& ctx) {
   std::string type_filter;
   std::vector<uint64_t> ids;
@@ -204,14 +211,14 @@ void client_list(CommandContext& ctx) {
   for (const auto& [id, c] : ctx.broker.clients()) {
     if (!ids.empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) continue;
     if (!type_filter.empty() && !client_has_type(*c, type_filter)) continue;
-    out += client_info_line(ctx.broker, *c, ctx.now_ms);
+    out += client_info_line(ctx.broker, *c, ctx.now_ms, c == &ctx.client ? argv_bytes(ctx) : 0);
     out += '\n';
   }
   ctx.reply.verbatim(out);
 }
 
 void client_info(CommandContext& ctx) {
-  ctx.reply.verbatim(client_info_line(ctx.broker, ctx.client, ctx.now_ms) + "\n");
+  ctx.reply.verbatim(client_info_line(ctx.broker, ctx.client, ctx.now_ms, argv_bytes(ctx)) + "\n");
 }
 
 void client_kill(CommandContext& ctx) {

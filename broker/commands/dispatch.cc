@@ -226,11 +226,14 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
 
   int64_t took = run_handler(broker, client, spec, argv, now_ms);
 
-  // CLIENT REPLY OFF|SKIP: drop this command's reply (not CLIENT REPLY ON's own +OK).
+  // CLIENT REPLY OFF|SKIP: drop this command's reply (not CLIENT REPLY ON's own +OK). The
+  // (un)subscribe confirmations are pushes, sent regardless (as Redis 7.0, in RESP2 too).
+  const bool pushes = (spec.flags & kPubSub) && (spec.flags & kSubscribedOk);
   if (mode_before == core::ReplyMode::kSkip) {
-    client.out.truncate_staging(mark);
+    if (!pushes) client.out.truncate_staging(mark);
     if (client.reply_mode == core::ReplyMode::kSkip) client.reply_mode = core::ReplyMode::kOn;
-  } else if (mode_before == core::ReplyMode::kOff && client.reply_mode != core::ReplyMode::kOn) {
+  } else if (mode_before == core::ReplyMode::kOff && client.reply_mode != core::ReplyMode::kOn &&
+             !pushes) {
     client.out.truncate_staging(mark);
   }
 

@@ -295,6 +295,9 @@ void swapdb(CommandContext& ctx) {
   if (a != b) {
     const int ia = static_cast<int>(a);
     const int ib = static_cast<int>(b);
+    // Watchers of a key that exists on either side of the swap are dirty.
+    ctx.broker.touch_all_watched(ia);
+    ctx.broker.touch_all_watched(ib);
     ctx.broker.db(ia).swap_contents(ctx.broker.db(ib));
     ctx.broker.kv().record_swapdb(ia, ib);
     for (int d : {ia, ib}) {

@@ -402,12 +402,12 @@ bool parse_flush_mode(CommandContext& ctx) {
 
 void flush_db(core::Broker& broker, int db) {
   // One KV journal record for the whole database; streams release their own files.
+  broker.touch_all_watched(db);
   broker.kv().record_flush(db);
   auto keys = broker.db(db).clear();
   for (auto& [key, obj] : keys) {
     if (obj->type() == core::ObjectType::kStream) broker.release_object(db, key, std::move(obj));
   }
-  broker.touch_all_watched(db);
 }
 
 void flushdb(CommandContext& ctx) {

@@ -131,7 +131,7 @@ void Broker::key_modified(int db, std::string_view key) {
 
 void Broker::touch_all_watched(int db) {
   for (auto& [k, list] : watchers_) {
-    if (db >= 0 && k.first != db) continue;
+    if (db >= 0 && (k.first != db || !this->db(db).find_raw(k.second))) continue;
     for (Client* c : list) c->watch_dirty = true;
   }
 }

@@ -210,7 +210,9 @@ class Broker {
   // WATCH bookkeeping: clients watching (db, key); key_modified() marks them dirty.
   void watch(Client& client, int db, std::string_view key);
   void unwatch_all(Client& client);
-  // Marks every client watching a key of `db` dirty (FLUSHDB/FLUSHALL, SWAPDB).
+  // Marks dirty the clients watching a key that exists in `db` (Redis's touchAllWatchedKeysInDb:
+  // a WATCH on a missing key survives FLUSHDB/FLUSHALL; SWAPDB calls it before and after the
+  // swap); -1: every client watching anything.
   void touch_all_watched(int db);
 
   // The client whose command runs now (not a script's fake client: its caller), for NOLOOP
