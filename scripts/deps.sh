@@ -24,6 +24,10 @@ PACKAGES=(
   # job-queue frameworks the integration tests run against the server (BullMQ comes from npm:
   # scripts/npm-deps.sh)
   python3-rq python3-celery ruby-sidekiq
+  # compressed sealed stream segments (zstd)
+  libzstd-dev
+  # the web console's browser test: headless Chromium driven by Selenium
+  chromium chromium-driver python3-selenium
 )
 
 missing=()
