@@ -272,6 +272,10 @@ const std::vector<Option>& options() {
         num_opt("stream-group-inactive-ms", true, 0, INT64_MAX, &Config::stream_group_inactive_ms));
     t.push_back(mem_opt("stream-retention-bytes", true, &Config::stream_retention_bytes));
     t.push_back(mem_opt("stream-tail-cache-bytes", true, &Config::stream_tail_cache_bytes));
+    t.push_back(enum_opt("stream-segment-compression", true, {"zstd", "none"},
+                         &Config::stream_segment_compression));
+    t.push_back(num_opt("stream-segment-compression-level", true, 1, 19,
+                        &Config::stream_segment_compression_level));
     t.push_back(num_opt("list-max-listpack-size", true, INT32_MIN, INT32_MAX,
                         &Config::list_max_listpack_size));
     t.push_back(num_opt("list-max-ziplist-size", true, INT32_MIN, INT32_MAX,

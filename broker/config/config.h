@@ -68,6 +68,8 @@ struct Config {
   int64_t stream_group_inactive_ms = 0;
   uint64_t stream_retention_bytes = 0;
   uint64_t stream_tail_cache_bytes = 256 * 1024;
+  std::string stream_segment_compression = "zstd";  // zstd | none (sealed segments)
+  int64_t stream_segment_compression_level = 3;     // zstd level, 1-19
   // kv
   int64_t active_expire_effort = 1;
   // memory limit and eviction (core/eviction.h)

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/compressed_segment.h"
 #include "broker/storage/record_frame.h"
 #include "broker/storage/segment_file.h"
 #include "broker/storage/segment_reader.h"
@@ -77,7 +78,10 @@ void run_read_ahead() {
   static const std::string kWhat = "read-ahead";
   char* dest = s.buffer.reserve(s.want_len);
   size_t got = 0;
-  if (!pread_full(file->fd(), dest, s.want_len, s.want_pos, &got, kWhat)) return;
+  // A compressed file's blocks are decompressed here (and stay in the block cache).
+  if (!read_logical(file->fd(), kWhat, file->layout(), dest, s.want_len, s.want_pos, &got)) {
+    return;
+  }
   s.uid = s.want_uid;
   s.start = s.want_pos;
   s.len = got;

@@ -242,10 +242,111 @@ Status check_segment(int fd, const std::string& path, uint64_t size, StreamId na
     }
     st = checker.count_frames(range.begin, range.end, &range.records);
     if (!st) return st;
+    range.file_begin = range.begin;
+    range.file_end = range.end;
     out->damaged.push_back(range);
     pos = range.end;
   }
   return Status::ok();
+}
+
+Status check_compressed_segment(int fd, const std::string& path, const CompressedLayout& layout,
+                                StreamId name_key, const std::optional<StreamId>& prev_last,
+                                const LogOptions& options, const KeyOfFn& key_of,
+                                SegmentCheck* out) {
+  *out = SegmentCheck{};
+  out->index = SparseIndex(options.index_interval_bytes);
+  std::optional<StreamId> last = prev_last;
+  DamagedRange* open_range = nullptr;  // the latest range, while no intact frame followed it
+  auto damage = [&](uint64_t begin, uint64_t end, uint64_t file_begin, uint64_t file_end,
+                    const char* why, uint64_t records) {
+    if (open_range != nullptr && open_range->end == begin) {
+      open_range->end = end;
+      open_range->file_end = file_end;
+      open_range->records += records;
+      return;
+    }
+    DamagedRange r;
+    r.begin = begin;
+    r.end = end;
+    r.file_begin = file_begin;
+    r.file_end = file_end;
+    r.why = why;
+    r.records = std::max<uint64_t>(records, 1);
+    r.key_before = last;
+    out->damaged.push_back(r);
+    open_range = &out->damaged.back();
+  };
+  struct Found {
+    StreamId key;
+    uint64_t pos;
+  };
+  std::vector<Found> found;
+  for (size_t i = 0; i < layout.blocks.size(); ++i) {
+    const uint64_t begin = layout.blocks[i].logical;
+    const uint64_t end = layout.logical_end(i);
+    std::shared_ptr<const std::string> bytes;
+    Status st = read_block(fd, path, layout, i, &bytes);
+    const char* why = nullptr;
+    if (!st) {
+      if (st.code() != wire::ErrorCode::kCorruption) return st;
+      why = "compressed block does not verify";
+    }
+    found.clear();
+    std::optional<StreamId> prev = last;
+    for (size_t off = 0; why == nullptr && off < bytes->size();) {
+      FrameView frame;
+      StreamId key;
+      if (decode_frame(std::string_view(*bytes).substr(off), options.max_record_bytes, &frame) !=
+          FrameStatus::kOk) {
+        why = "bad frame in a compressed block";
+      } else if (!key_of(frame.payload, &key)) {
+        why = "record without a valid key";
+      } else if ((out->records == 0 && found.empty() && key < name_key) || (prev && key <= *prev)) {
+        why = "keys out of order";
+      } else {
+        found.push_back({key, begin + off});
+        prev = key;
+        off += frame.total_bytes;
+      }
+    }
+    if (why != nullptr) {
+      uint64_t records = 1;
+      char h[kBlockHeaderBytes];
+      size_t got = 0;
+      if (pread_full(fd, h, sizeof(h), layout.blocks[i].physical, &got, path) && got == sizeof(h) &&
+          get_u32(h) == 0x425a4c53) {
+        records = std::min<uint64_t>(get_u32(h + 24), (end - begin) / kFrameHeaderBytes);
+      }
+      damage(begin, end, layout.blocks[i].physical, layout.physical_end(i), why, records);
+      continue;
+    }
+    if (open_range != nullptr && !found.empty()) {
+      open_range->key_after = found.front().key;
+      open_range = nullptr;
+    }
+    for (const Found& f : found) {
+      if (out->records == 0) out->first_key = f.key;
+      out->index.on_frame(f.key, f.pos);
+      ++out->records;
+      out->last_key = f.key;
+      last = f.key;
+    }
+  }
+  if (layout.blocks_end < layout.logical_size) {
+    damage(layout.blocks_end, layout.logical_size, layout.index_offset, layout.file_size,
+           "compressed file cut short (block index lost)", 1);
+  }
+  return Status::ok();
+}
+
+Status check_any_segment(int fd, const CompressedLayout* layout, const std::string& path,
+                         uint64_t size, StreamId name_key, const std::optional<StreamId>& prev_last,
+                         const LogOptions& options, const KeyOfFn& key_of, SegmentCheck* out) {
+  if (layout != nullptr) {
+    return check_compressed_segment(fd, path, *layout, name_key, prev_last, options, key_of, out);
+  }
+  return check_segment(fd, path, size, name_key, prev_last, options, key_of, out);
 }
 
 Status rewrite_without(int fd, const std::string& path, uint64_t size,

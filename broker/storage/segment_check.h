@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/storage/compressed_segment.h"
 #include "broker/storage/segmented_log.h"
 #include "broker/storage/sparse_index.h"
 
@@ -31,6 +32,10 @@ struct DamagedRange {
   bool zero = false;     // every byte is zero: nothing to keep
   const char* why = "";  // what was wrong with the frame at `begin`
   uint64_t records = 0;  // records it held, by chaining frame headers from `begin` (>= 1)
+  // The bytes of the file that hold the range, for quarantine: [begin, end) for a raw file, the
+  // damaged blocks' bytes for a compressed one (whose begin/end are logical offsets).
+  uint64_t file_begin = 0;
+  uint64_t file_end = 0;
   std::optional<StreamId> key_before;  // the last good key before it (or the previous segment's)
   std::optional<StreamId> key_after;   // the first good key after it in this file
 };
@@ -48,6 +53,19 @@ struct SegmentCheck {
 Status check_segment(int fd, const std::string& path, uint64_t size, StreamId name_key,
                      const std::optional<StreamId>& prev_last, const LogOptions& options,
                      const KeyOfFn& key_of, SegmentCheck* out);
+
+// check_segment for a compressed file (compressed_segment.h): a block that does not verify (or
+// holds a frame that does not) is a damaged range over its logical bytes; so are the bytes after
+// the last intact block of a file whose block index was lost. Offsets are logical.
+Status check_compressed_segment(int fd, const std::string& path, const CompressedLayout& layout,
+                                StreamId name_key, const std::optional<StreamId>& prev_last,
+                                const LogOptions& options, const KeyOfFn& key_of,
+                                SegmentCheck* out);
+
+// Checks the segment file behind `fd` in whichever format it has (layout null: raw).
+Status check_any_segment(int fd, const CompressedLayout* layout, const std::string& path,
+                         uint64_t size, StreamId name_key, const std::optional<StreamId>& prev_last,
+                         const LogOptions& options, const KeyOfFn& key_of, SegmentCheck* out);
 
 // Replaces the file at `path` (open as `fd`, `size` bytes) with a copy of its bytes outside
 // `damaged`: written to path + ".tmp", fdatasynced, renamed over path, directory fsynced (a crash

@@ -18,16 +18,23 @@ namespace sluice::storage {
 // An open file descriptor, closed when the last owner lets go. Segments share their handle with
 // in-flight SyncTargets, so a worker never fdatasyncs a descriptor that was closed (or reused)
 // because the segment was sealed, dropped or the log destroyed meanwhile.
+struct CompressedLayout;
+struct CompressJob;
+
 class FileHandle {
  public:
-  explicit FileHandle(int fd) : fd_(fd) {}
+  explicit FileHandle(int fd, std::shared_ptr<const CompressedLayout> layout = nullptr)
+      : fd_(fd), layout_(std::move(layout)) {}
   ~FileHandle();
   FileHandle(const FileHandle&) = delete;
   FileHandle& operator=(const FileHandle&) = delete;
   int fd() const { return fd_; }
+  // How the file is compressed (compressed_segment.h); null for a raw segment file.
+  const CompressedLayout* layout() const { return layout_.get(); }
 
  private:
   int fd_;
+  std::shared_ptr<const CompressedLayout> layout_;
 };
 
 enum class SegmentState {
@@ -60,6 +67,10 @@ struct Segment {
   // Damaged ranges [begin, end) of the file found by reads since open: reads skip them. (Recovery
   // repairs files at open, so this is empty unless damage appeared while the process ran.)
   std::vector<std::pair<uint64_t, uint64_t>> damaged;
+  // Compression (compressed_segment.h): the file's size when it is compressed (0 while raw), and
+  // the job that is compressing it (until the log sees it done).
+  uint64_t compressed_bytes = 0;
+  std::shared_ptr<CompressJob> compress_job;
 
   uint64_t end() const { return buf_start + buf.size(); }
   std::string index_path() const;

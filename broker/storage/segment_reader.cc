@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/compressed_segment.h"
 
 namespace sluice::storage {
 namespace {
@@ -65,17 +66,25 @@ FrameCursor::Step FrameCursor::next(FrameView* frame) {
     size_t needed = kFrameHeaderBytes;
     if (pos_ >= win_start_ && pos_ < win_end) {
       std::string_view window(win_ + (pos_ - win_start_), win_end - pos_);
-      bad_ = decode_frame(window, max_record_bytes_, frame, pos_ >= checked_end_);
+      bad_ = decode_frame(window, max_record_bytes_, frame,
+                          pos_ >= checked_end_ && pos_ >= block_end_);
       if (bad_ == FrameStatus::kOk) {
         pos_ += frame->total_bytes;
         return Step::kFrame;
       }
-      if (bad_ != FrameStatus::kTruncated || win_end >= file_end_) return Step::kBad;
+      // (Blocks of a compressed file hold whole frames: one cut short there is damage.)
+      if (bad_ != FrameStatus::kTruncated || win_end >= file_end_ || src_.layout != nullptr) {
+        return Step::kBad;
+      }
       if (window.size() >= kFrameHeaderBytes)
         needed = frame_bytes(header_payload_len(window.data()));
     } else if (pos_ >= file_end_) {
       bad_ = FrameStatus::kTruncated;
       return Step::kBad;
+    }
+    if (src_.layout != nullptr) {
+      if (!refill_block(&io_)) return io_ ? Step::kBad : Step::kIoError;
+      continue;
     }
     io_ = refill(std::max(block_, needed));
     if (!io_) return Step::kIoError;
@@ -98,6 +107,29 @@ wire::Status FrameCursor::refill(size_t want) {
   return st;
 }
 
+bool FrameCursor::refill_block(wire::Status* io) {
+  *io = wire::Status::ok();
+  win_len_ = 0;
+  zblock_.reset();
+  const CompressedLayout& layout = *src_.layout;
+  const size_t i = layout.block_of(pos_);
+  if (i >= layout.blocks.size()) {
+    bad_ = FrameStatus::kBadCrc;  // past the intact blocks of a damaged file
+    return false;
+  }
+  wire::Status st = read_block(src_.fd, *src_.path, layout, i, &zblock_);
+  if (!st) {
+    if (st.code() != wire::ErrorCode::kCorruption) *io = st;
+    bad_ = FrameStatus::kBadCrc;
+    return false;
+  }
+  win_ = zblock_->data();
+  win_start_ = layout.blocks[i].logical;
+  win_len_ = static_cast<size_t>(std::min<uint64_t>(zblock_->size(), file_end_ - win_start_));
+  block_end_ = win_start_ + win_len_;
+  return true;
+}
+
 wire::Status load_range(const SegmentBytes& src, uint64_t begin, uint64_t end,
                         std::unique_ptr<char[]>* holder, std::string_view* out) {
   if (begin >= src.mem_start) {
@@ -108,7 +140,7 @@ wire::Status load_range(const SegmentBytes& src, uint64_t begin, uint64_t end,
   const size_t file_n = std::min(end, src.mem_start) - begin;
   *holder = std::make_unique_for_overwrite<char[]>(n);
   size_t got = 0;
-  wire::Status st = pread_full(src.fd, holder->get(), file_n, begin, &got, *src.path);
+  wire::Status st = read_logical(src.fd, *src.path, src.layout, holder->get(), file_n, begin, &got);
   if (!st) return st;
   if (got < file_n) {
     return wire::Status(wire::ErrorCode::kCorruption,

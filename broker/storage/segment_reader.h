@@ -13,12 +13,17 @@
 
 namespace sluice::storage {
 
+struct CompressedLayout;
+
 // Where a segment's bytes live: [0, mem_start) in the file behind fd, [mem_start, end()) in mem.
+// With a layout the file is compressed (compressed_segment.h): offsets stay logical and file
+// reads decompress whole blocks.
 struct SegmentBytes {
   int fd = -1;
   uint64_t mem_start = 0;
   std::string_view mem;
   const std::string* path = nullptr;
+  const CompressedLayout* layout = nullptr;
   uint64_t end() const { return mem_start + mem.size(); }
 };
 
@@ -69,6 +74,9 @@ class FrameCursor {
 
  private:
   wire::Status refill(size_t want);
+  // refill() for a compressed file: the window becomes the decompressed block holding pos_.
+  // False (with bad_ set) when that block is damaged.
+  bool refill_block(wire::Status* io);
 
   SegmentBytes src_;
   uint64_t pos_;
@@ -84,6 +92,8 @@ class FrameCursor {
   size_t win_len_ = 0;
   uint64_t frame_pos_ = 0;
   uint64_t checked_end_ = 0;
+  uint64_t block_end_ = 0;  // window bytes below this come from a verified compressed block
+  std::shared_ptr<const std::string> zblock_;
   FrameStatus bad_ = FrameStatus::kOk;
   wire::Status io_;
 };

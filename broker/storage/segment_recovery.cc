@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/compressed_segment.h"
 #include "broker/storage/journal.h"
 #include "broker/storage/quarantine.h"
 #include "broker/storage/segment_check.h"
@@ -25,7 +26,9 @@ namespace {
 struct Candidate {
   StreamId key;
   std::string path;
-  uint64_t size = 0;
+  uint64_t size = 0;     // of the file
+  uint64_t logical = 0;  // of its frames: size, or a compressed file's logical size
+  bool compressed = false;
   bool trusted = false;  // its .idx verifies
   SegmentSummary summary;
   SparseIndex index = SparseIndex();
@@ -80,9 +83,30 @@ Status list_candidates(const std::string& dir, std::vector<Candidate>* out,
       count_empty_segment();
       continue;
     }
+    c.logical = c.size;
     auto idx = read_file(idx_path_of(c.path));
-    if (idx && decode_index_file(*idx, &c.summary, &c.index)) {
-      c.trusted = c.summary.file_bytes == c.size && c.summary.first_key == c.key;
+    const bool have_idx = idx && decode_index_file(*idx, &c.summary, &c.index);
+    if (!have_idx || c.summary.file_bytes != c.size) {
+      // Perhaps compressed (its .idx then gives the logical size): the header tells.
+      int fd = ::open(c.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return io_error("open " + c.path, errno);
+      char head[kCompressedHeaderBytes];
+      size_t got = 0;
+      Status read = pread_full(fd, head, sizeof(head), 0, &got, c.path);
+      ::close(fd);
+      if (!read) return read;
+      if (is_compressed_header(std::string_view(head, got))) {
+        c.compressed = true;
+        c.logical = 0;
+        if (got == sizeof(head)) {
+          for (int i = 0; i < 8; ++i) {
+            c.logical |= uint64_t{static_cast<uint8_t>(head[24 + i])} << (8 * i);
+          }
+        }
+      }
+    }
+    if (have_idx) {
+      c.trusted = c.summary.file_bytes == c.logical && c.summary.first_key == c.key;
     }
     kept.push_back(std::move(c));
   }
@@ -97,7 +121,8 @@ std::unique_ptr<Segment> trusted_segment(Candidate& c, uint64_t serial) {
   seg->last_key = c.summary.last_key;
   seg->path = c.path;
   seg->state = SegmentState::kSealed;
-  seg->flushed = seg->synced = seg->buf_start = c.size;
+  seg->flushed = seg->synced = seg->buf_start = c.logical;
+  if (c.compressed) seg->compressed_bytes = c.size;
   seg->records = c.summary.records;
   seg->index = std::move(c.index);
   return seg;
@@ -147,7 +172,7 @@ Status report_damage(int fd, const Candidate& c, const SegmentCheck& check, bool
     }
     std::string moved = "the range is zeros, nothing to keep";
     if (!r.zero) {
-      auto copy = quarantine_range(fd, c.path, r.begin, r.end);
+      auto copy = quarantine_range(fd, c.path, r.file_begin, r.file_end);
       if (!copy) return copy.status();
       moved = "bytes copied to " + *copy;
       report->quarantined_bytes += bytes;
@@ -231,11 +256,20 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
     }
     int fd = ::open(c.path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return io_error("open " + c.path, errno);
-    auto file = std::make_shared<FileHandle>(fd);
+    std::shared_ptr<const CompressedLayout> layout;
+    st = probe_segment_file(fd, c.path, &layout);
+    if (!st) {
+      ::close(fd);
+      return st;
+    }
+    auto file = std::make_shared<FileHandle>(fd, layout);
+    const uint64_t logical = layout ? layout->logical_size : c.size;
     SegmentCheck check;
-    st = check_segment(fd, c.path, c.size, c.key, prev_last, options, key_of, &check);
+    st = check_any_segment(fd, layout.get(), c.path, logical, c.key, prev_last, options, key_of,
+                           &check);
     if (!st) return st;
-    const bool sealed = i < sealed_region;
+    // A compressed file was written whole once its segment was sealed: any damage is corruption.
+    const bool sealed = i < sealed_region || layout != nullptr;
     st = report_damage(fd, c, check, sealed, options, report);
     if (!st) return st;
     if (check.records > 0) close_gaps(check.first_key);
@@ -245,7 +279,7 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
       if (!r.key_after) open_gaps.push_back(report->lost.size() - 1);
     }
 
-    uint64_t size = c.size;
+    uint64_t size = logical;
     if (check.records == 0) {
       // Nothing intact: the bytes worth keeping are in quarantine files now.
       storage_log().warn("segment {} holds no intact record: removed", c.path);
@@ -253,7 +287,27 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
       remove_segment_files(c.path, idx_path_of(c.path));
       continue;
     }
-    if (!check.damaged.empty()) {
+    if (layout != nullptr && (!check.damaged.empty() || last)) {
+      // Repaired (or made the active segment again) as a raw file without the damaged blocks;
+      // the log compresses it again once it is sealed.
+      std::vector<std::pair<uint64_t, uint64_t>> skip;
+      for (const DamagedRange& r : check.damaged) skip.emplace_back(r.begin, r.end);
+      int raw_fd = -1;
+      st = decompress_without(fd, c.path, *layout, skip, &raw_fd, &size);
+      if (!st) return st;
+      file = std::make_shared<FileHandle>(raw_fd);
+      fd = raw_fd;
+      layout.reset();
+      SegmentCheck again;
+      st = check_segment(fd, c.path, size, c.key, prev_last, options, key_of, &again);
+      if (!st) return st;
+      if (!again.damaged.empty() || again.records != check.records) {
+        return Status(wire::ErrorCode::kCorruption,
+                      c.path + ": the decompressed segment does not verify");
+      }
+      check = std::move(again);
+      ::unlink(idx_path_of(c.path).c_str());
+    } else if (!check.damaged.empty()) {
       const bool only_tail = check.damaged.size() == 1 && check.damaged[0].end == c.size;
       if (only_tail) {
         size = check.damaged[0].begin;
@@ -290,6 +344,7 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
     seg->records = check.records;
     seg->index = std::move(check.index);
     seg->file = file;
+    if (layout != nullptr) seg->compressed_bytes = c.size;
     // Its bytes may be in the page cache only (the process died, not the machine): make them
     // durable before an index vouches for them. A disk that cannot sync now (full, or failing:
     // this may be a reload after a failed write) gets no index; the next start checks the file.

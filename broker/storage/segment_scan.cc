@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/compressed_segment.h"
 #include "broker/storage/journal.h"
 #include "broker/storage/quarantine.h"
 #include "broker/storage/read_ahead.h"
@@ -59,6 +60,18 @@ class ScanBuffer {
   ReadBuffer* buffer_;
 };
 
+// Scans running on this thread (a visitor may start another): finished compressions are taken
+// note of only outside every scan, since that may close a descriptor a scan reads.
+thread_local int scan_depth = 0;
+struct ScanDepth {
+  explicit ScanDepth(const SegmentSet& set) {
+    if (scan_depth++ == 0) set.poll_compressions();
+  }
+  ~ScanDepth() { --scan_depth; }
+  ScanDepth(const ScanDepth&) = delete;
+  ScanDepth& operator=(const ScanDepth&) = delete;
+};
+
 const char* frame_problem(FrameStatus status) {
   switch (status) {
     case FrameStatus::kOk:
@@ -86,7 +99,13 @@ Status SegmentSet::ensure_readable(Segment& seg) const {
   if (seg.file) return Status::ok();
   int fd = ::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error("open " + seg.path, errno);
-  seg.file = std::make_shared<FileHandle>(fd);
+  std::shared_ptr<const CompressedLayout> layout;
+  Status st = probe_segment_file(fd, seg.path, &layout);
+  if (!st) {
+    ::close(fd);
+    return st;
+  }
+  seg.file = std::make_shared<FileHandle>(fd, std::move(layout));
   size_t open_sealed = 0;
   Segment* oldest = nullptr;
   for (const auto& s : segments) {
@@ -99,7 +118,8 @@ Status SegmentSet::ensure_readable(Segment& seg) const {
 }
 
 SegmentBytes SegmentSet::bytes_of(const Segment& seg) const {
-  return SegmentBytes{seg.file ? seg.file->fd() : -1, seg.buf_start, seg.buf, &seg.path};
+  return SegmentBytes{seg.file ? seg.file->fd() : -1, seg.buf_start, seg.buf, &seg.path,
+                      seg.file ? seg.file->layout() : nullptr};
 }
 
 Status SegmentSet::bad_frame(const Segment& seg, uint64_t offset, const char* why) const {
@@ -134,8 +154,8 @@ Status SegmentSet::damaged_frame(Segment& seg, uint64_t offset, const char* why,
   std::optional<StreamId> prev_last;
   if (at > 0) prev_last = segments[at - 1]->last_key;
   SegmentCheck check;
-  st = check_segment(seg.file->fd(), seg.path, file_end, seg.base_key, prev_last, options, key_of,
-                     &check);
+  st = check_any_segment(seg.file->fd(), seg.file->layout(), seg.path, file_end, seg.base_key,
+                         prev_last, options, key_of, &check);
   if (!st) return st;
   const auto holds = [&](const DamagedRange& r) { return r.begin <= offset && offset < r.end; };
   if (std::none_of(check.damaged.begin(), check.damaged.end(), holds)) {
@@ -156,7 +176,7 @@ Status SegmentSet::damaged_frame(Segment& seg, uint64_t offset, const char* why,
     if (known) continue;
     std::string moved = "the range is zeros, nothing to keep";
     if (!r.zero) {
-      auto copy = quarantine_range(seg.file->fd(), seg.path, r.begin, r.end);
+      auto copy = quarantine_range(seg.file->fd(), seg.path, r.file_begin, r.file_end);
       moved = copy ? "bytes copied to " + *copy
                    : "could not copy the bytes aside (" + copy.status().detail() + ")";
     }
@@ -206,6 +226,7 @@ size_t SegmentSet::first_segment_for(StreamId key) const {
 Status SegmentSet::scan_forward(StreamId from, StreamId to, const Visitor& visit,
                                 uint64_t expected_bytes) const {
   if (from > to) return Status::ok();
+  ScanDepth depth(*this);
   ScanBuffer buffer;
   uint64_t visited_bytes = 0;  // of the records visited so far, counted against expected_bytes
   // Whether this scan continues the last stopped one (only then it reads ahead when it stops).
@@ -295,6 +316,7 @@ void prepare_read_buffers() {
 // its records are emitted in reverse.
 Status SegmentSet::scan_reverse(StreamId from, StreamId to, const Visitor& visit) const {
   if (from > to || segments.empty()) return Status::ok();
+  ScanDepth depth(*this);
   std::vector<FoundRecord> found;
   std::unique_ptr<char[]> holder;
   for (size_t i = first_segment_for(to) + 1; i-- > 0;) {

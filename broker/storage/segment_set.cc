@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/compressed_segment.h"
 #include "broker/storage/journal.h"
 #include "broker/storage/record_frame.h"
 #include "wire/check.h"
@@ -125,6 +126,7 @@ Status SegmentSet::flush() {
     if (!st) return st;
   }
   finish_ready_seals();
+  poll_compressions();
   return Status::ok();
 }
 
@@ -159,6 +161,45 @@ void SegmentSet::finish_ready_seals() {
     Status st = write_file_replace(seg->index_path(), encode_index_file(summary, seg->index));
     if (!st) storage_log().warn("cannot write the index of {}: {}", seg->path, st.detail());
     seg->state = SegmentState::kSealed;
+    schedule_compression(*seg);
+  }
+}
+
+SegmentSet::~SegmentSet() {
+  for (auto& seg : segments) cancel_compression(*seg);
+}
+
+void SegmentSet::schedule_compression(Segment& seg) {
+  if (!options.compress_sealed || failed || seg.state != SegmentState::kSealed ||
+      seg.compressed_bytes != 0 || seg.compress_job || !seg.damaged.empty() || seg.flushed == 0) {
+    return;
+  }
+  auto job = std::make_shared<CompressJob>();
+  job->path = seg.path;
+  job->logical_size = seg.flushed;
+  job->level = options.compression_level;
+  job->block_bytes = options.compression_block_bytes;
+  job->max_record_bytes = options.max_record_bytes;
+  seg.compress_job = job;
+  submit_compress_job(std::move(job));
+}
+
+void SegmentSet::cancel_compression(Segment& seg) {
+  if (!seg.compress_job) return;
+  std::lock_guard lock(seg.compress_job->mu);
+  seg.compress_job->cancelled = true;
+}
+
+void SegmentSet::poll_compressions() const {
+  for (auto& seg : segments) {
+    if (!seg->compress_job || !seg->compress_job->done.load(std::memory_order_acquire)) continue;
+    if (seg->compress_job->replaced) {
+      seg->compressed_bytes = seg->compress_job->file_size;
+      // The raw file is gone from the directory; its descriptor goes once nothing reads it (a
+      // pending sync or read-ahead may hold it), and reads open the compressed file.
+      if (seg->file && seg->file->layout() == nullptr) seg->file.reset();
+    }
+    seg->compress_job.reset();
   }
 }
 
@@ -207,6 +248,7 @@ void SegmentSet::mark_synced(uint64_t token) {
     pending_syncs.pop_front();
   }
   finish_ready_seals();
+  poll_compressions();
 }
 
 void SegmentSet::mark_sync_failed(uint64_t token, const Status& cause) {
@@ -237,7 +279,8 @@ bool SegmentSet::needs_sync() const {
   });
 }
 
-void SegmentSet::unlink_segment(const Segment& seg) {
+void SegmentSet::unlink_segment(Segment& seg) {
+  cancel_compression(seg);
   if (::unlink(seg.path.c_str()) == 0) {
     ++dir_changes;
   } else if (errno != ENOENT) {

@@ -62,6 +62,15 @@ struct SegmentSet {
   uint64_t round_offset = 0;
   SegmentedLog::LossListener on_loss;
 
+  SegmentSet() = default;
+  SegmentSet(const SegmentSet&) = delete;
+  SegmentSet& operator=(const SegmentSet&) = delete;
+  ~SegmentSet();
+
+  // Compression of sealed segments (segment_set.cc).
+  void schedule_compression(Segment& seg);
+  void poll_compressions() const;  // (changes segments, never the set's own fields)
+
   // Write side (segment_set.cc).
   Status append(StreamId key, uint8_t type, std::string_view payload);
   Status flush();
@@ -87,8 +96,9 @@ struct SegmentSet {
   Status flush_segment(Segment& seg);
   void trim_cache(Segment& seg);
   void finish_ready_seals();
-  void unlink_segment(const Segment& seg);
+  void unlink_segment(Segment& seg);
   Status ensure_readable(Segment& seg) const;
+  void cancel_compression(Segment& seg);
   SegmentBytes bytes_of(const Segment& seg) const;
   Status bad_frame(const Segment& seg, uint64_t offset, const char* why) const;
   // A read met a frame at `offset` of seg's file that does not verify (see `recovering`). Checks

@@ -44,6 +44,8 @@ wire::Result<std::unique_ptr<SegmentedLog>> SegmentedLog::open(std::string dir, 
     impl->last_key = impl->segments.back()->last_key;
     impl->any_key = true;
   }
+  // Sealed segments still raw (written before compression was on, or repaired) get compressed.
+  for (auto& seg : impl->segments) impl->schedule_compression(*seg);
   return std::unique_ptr<SegmentedLog>(new SegmentedLog(std::move(impl)));
 }
 
@@ -132,9 +134,13 @@ StreamId SegmentedLog::last_key() const { return impl_->last_key; }
 
 uint64_t SegmentedLog::disk_bytes() const {
   uint64_t total = 0;
-  for (const auto& seg : impl_->segments) total += seg->end();
+  for (const auto& seg : impl_->segments) {
+    total += seg->compressed_bytes != 0 ? seg->compressed_bytes : seg->end();
+  }
   return total;
 }
+
+void SegmentedLog::poll_compressions() { impl_->poll_compressions(); }
 
 size_t SegmentedLog::segment_count() const { return impl_->segments.size(); }
 

@@ -5,6 +5,8 @@
 // Directory layout (one directory per log):
 //   <dir>/<first-ms:020>-<first-seq:020>.log   segments, name order == key order
 //   <dir>/<same>.idx                           sparse index sidecar of a sealed segment
+// A sealed segment's .log may be compressed (options.compress_sealed, compressed_segment.h);
+// offsets everywhere (index, sidecar) stay those of the raw frames.
 //
 // Contract:
 // - append() keys strictly increase. Bytes are buffered in memory; flush() writes them to the
@@ -61,6 +63,12 @@ struct LogOptions {
   // recovery-on-corruption: false (refuse) fails open() on damage in a sealed segment; true
   // (quarantine) copies the damaged bytes aside and opens without them.
   bool quarantine_corrupt = false;
+  // stream-segment-compression: a sealed segment's file is replaced, off the loop thread, by a
+  // compressed copy in independently compressed blocks of about compression_block_bytes
+  // (compressed_segment.h); reads of either format are the same. Level: zstd's (1-19).
+  bool compress_sealed = false;
+  int compression_level = 3;
+  uint32_t compression_block_bytes = 64 * 1024;
 };
 
 // Returns the key of a record from its payload; false if the payload is not a valid record.
@@ -165,9 +173,14 @@ class SegmentedLog {
 
   bool failed() const;
   bool empty() const;
-  StreamId first_key() const;   // of the oldest surviving segment; 0-0 when empty
-  StreamId last_key() const;    // largest key ever appended (survives drop/clear), 0-0 if none
-  uint64_t disk_bytes() const;  // bytes of all segments, including appended but unflushed
+  StreamId first_key() const;  // of the oldest surviving segment; 0-0 when empty
+  StreamId last_key() const;   // largest key ever appended (survives drop/clear), 0-0 if none
+  // Bytes of all segments, including appended but unflushed (a compressed segment counts its
+  // file's size).
+  uint64_t disk_bytes() const;
+  // Takes note of compressions finished since (their files were replaced on disk already): the
+  // segments' sizes and descriptors follow. Called on flushes, syncs and scans; tests call it.
+  void poll_compressions();
   size_t segment_count() const;
   // One segment's keys, record count and size (bytes, including unflushed appends), for
   // decisions over whole segments such as retention. i < segment_count(); 0 is the oldest.

@@ -96,6 +96,8 @@ StreamOptions StreamEngine::options() const {
   o.log.segment_bytes = c.stream_segment_bytes;
   o.log.tail_cache_bytes = c.stream_tail_cache_bytes;
   o.log.quarantine_corrupt = c.recovery_quarantine;
+  o.log.compress_sealed = c.stream_segment_compression == "zstd";
+  o.log.compression_level = static_cast<int>(c.stream_segment_compression_level);
   o.log.max_record_bytes = static_cast<uint32_t>(
       std::min<uint64_t>(c.proto_max_bulk_len * 2 + (1 << 20), UINT32_MAX - 4096));
   o.node_max_entries = c.stream_node_max_entries;

@@ -1,0 +1,539 @@
+// Compressed segment files: layout probing, block reads with a per-thread cache, the compressor
+// thread and the raw copy that recovery writes when it repairs a compressed file.
+#include "broker/storage/compressed_segment.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <thread>
+
+#include "broker/storage/atomic_file.h"
+#include "broker/storage/journal.h"
+#include "broker/storage/record_frame.h"
+#include "wire/crc32c.h"
+
+namespace sluice::storage {
+namespace {
+
+constexpr char kFileMagic[16] = {'S', 'L', 'U', 'I', 'C', 'E', '-', 'S',
+                                 'E', 'G', 'M', 'E', 'N', 'T', '-', 'Z'};
+constexpr uint32_t kBlockMagic = 0x425a4c53;    // "SLZB"
+constexpr uint32_t kTrailerMagic = 0x465a4c53;  // "SLZF"
+constexpr uint32_t kCodecZstd = 1;
+// Blocks this many decompressed bytes at most (a frame larger than block_bytes gets a block of
+// its own, so this bounds what a damaged length field can make a reader allocate).
+constexpr uint64_t kMaxRawBlock = 1ull << 31;
+constexpr size_t kCachedBlocks = 4;
+
+uint32_t get_u32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+uint64_t get_u64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+void put_u32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void put_u64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint64_t next_layout_uid() {
+  static std::atomic<uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+Status corrupt(const std::string& path, const std::string& why) {
+  return Status(wire::ErrorCode::kCorruption, path + ": " + why);
+}
+
+// Reads exactly n bytes at offset; kCorruption when the file ends first.
+Status pread_exact(int fd, char* buf, size_t n, uint64_t offset, const std::string& path) {
+  size_t got = 0;
+  Status st = pread_full(fd, buf, n, offset, &got, path);
+  if (!st) return st;
+  if (got < n) return corrupt(path, "file ends at " + std::to_string(offset + got));
+  return Status::ok();
+}
+
+// Parsed block header; false if it is not plausible.
+struct BlockHeader {
+  uint32_t crc = 0;
+  uint32_t clen = 0;
+  uint32_t rlen = 0;
+  uint64_t logical = 0;
+  uint32_t records = 0;
+};
+bool parse_block_header(const char* p, BlockHeader* h) {
+  if (get_u32(p) != kBlockMagic || get_u32(p + 28) != 0) return false;
+  h->crc = get_u32(p + 4);
+  h->clen = get_u32(p + 8);
+  h->rlen = get_u32(p + 12);
+  h->logical = get_u64(p + 16);
+  h->records = get_u32(p + 24);
+  return h->clen > 0 && h->rlen > 0 && h->rlen <= kMaxRawBlock;
+}
+
+Status read_trailer_index(int fd, const std::string& path, CompressedLayout* l) {
+  if (l->file_size < kCompressedHeaderBytes + kCompressedTrailerBytes) {
+    return corrupt(path, "too short for a block index");
+  }
+  char t[kCompressedTrailerBytes];
+  Status st = pread_exact(fd, t, sizeof(t), l->file_size - sizeof(t), path);
+  if (!st) return st;
+  const uint64_t n = get_u64(t);
+  const uint64_t index_offset = get_u64(t + 8);
+  if (get_u32(t + 28) != kTrailerMagic || n == 0 || n > l->file_size / kBlockHeaderBytes ||
+      index_offset < kCompressedHeaderBytes ||
+      index_offset + n * 16 + kCompressedTrailerBytes != l->file_size ||
+      get_u64(t + 16) != l->logical_size) {
+    return corrupt(path, "bad block index trailer");
+  }
+  std::string index(n * 16 + 24, '\0');
+  st = pread_exact(fd, index.data(), n * 16, index_offset, path);
+  if (!st) return st;
+  std::memcpy(index.data() + n * 16, t, 24);
+  if (wire::crc32c_mask(wire::crc32c(index.data(), index.size())) != get_u32(t + 24)) {
+    return corrupt(path, "block index checksum mismatch");
+  }
+  l->blocks.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    l->blocks[i] = {get_u64(index.data() + 16 * i), get_u64(index.data() + 16 * i + 8)};
+    const bool ordered =
+        i == 0 ? l->blocks[0].logical == 0 && l->blocks[0].physical == kCompressedHeaderBytes
+               : l->blocks[i].logical > l->blocks[i - 1].logical &&
+                     l->blocks[i].physical > l->blocks[i - 1].physical;
+    if (!ordered || l->blocks[i].logical >= l->logical_size ||
+        l->blocks[i].physical >= index_offset) {
+      return corrupt(path, "block index out of order");
+    }
+  }
+  l->blocks_end = l->logical_size;
+  l->index_offset = index_offset;
+  l->from_index = true;
+  return Status::ok();
+}
+
+// Lists blocks by walking their headers from the start, stopping at the first that does not
+// verify (used when the block index is damaged).
+Status walk_blocks(int fd, const std::string& path, CompressedLayout* l) {
+  l->blocks.clear();
+  uint64_t pos = kCompressedHeaderBytes;
+  uint64_t logical = 0;
+  std::string bytes;
+  while (pos + kBlockHeaderBytes <= l->file_size && logical < l->logical_size) {
+    char h[kBlockHeaderBytes];
+    Status st = pread_exact(fd, h, sizeof(h), pos, path);
+    if (!st) return st;
+    BlockHeader bh;
+    if (!parse_block_header(h, &bh) || bh.logical != logical ||
+        pos + kBlockHeaderBytes + bh.clen > l->file_size) {
+      break;
+    }
+    bytes.resize(kBlockHeaderBytes - 8 + bh.clen);
+    std::memcpy(bytes.data(), h + 8, kBlockHeaderBytes - 8);
+    st = pread_exact(fd, bytes.data() + kBlockHeaderBytes - 8, bh.clen, pos + kBlockHeaderBytes,
+                     path);
+    if (!st) return st;
+    if (wire::crc32c_mask(wire::crc32c(bytes.data(), bytes.size())) != bh.crc) break;
+    l->blocks.push_back({logical, pos});
+    logical += bh.rlen;
+    pos += kBlockHeaderBytes + padded_len(bh.clen);
+  }
+  l->blocks_end = std::min(logical, l->logical_size);
+  l->index_offset = pos;
+  l->from_index = false;
+  return Status::ok();
+}
+
+struct CachedBlock {
+  uint64_t layout_uid = 0;
+  size_t block = 0;
+  std::shared_ptr<const std::string> bytes;
+  uint64_t used = 0;
+};
+
+struct BlockCache {
+  CachedBlock slots[kCachedBlocks];
+  uint64_t clock = 0;
+  ZSTD_DCtx* dctx = nullptr;
+  ~BlockCache() { ZSTD_freeDCtx(dctx); }
+};
+
+BlockCache& block_cache() {
+  thread_local BlockCache cache;
+  return cache;
+}
+
+// Decompresses block i of the file, verifying it.
+Status load_block(int fd, const std::string& path, const CompressedLayout& l, size_t i,
+                  std::string* out) {
+  const uint64_t begin = l.blocks[i].physical;
+  const uint64_t end = l.physical_end(i);
+  const uint64_t want_raw = l.logical_end(i) - l.blocks[i].logical;
+  if (end < begin + kBlockHeaderBytes || end - begin > kMaxRawBlock + kBlockHeaderBytes + 8) {
+    return corrupt(path, "block " + std::to_string(i) + " has an impossible size");
+  }
+  std::string buf(end - begin, '\0');
+  Status st = pread_exact(fd, buf.data(), buf.size(), begin, path);
+  if (!st) return st;
+  BlockHeader bh;
+  const std::string where = "block at offset " + std::to_string(begin);
+  if (!parse_block_header(buf.data(), &bh) || bh.logical != l.blocks[i].logical ||
+      bh.rlen != want_raw || kBlockHeaderBytes + padded_len(bh.clen) != buf.size()) {
+    return corrupt(path, where + ": bad block header");
+  }
+  if (wire::crc32c_mask(wire::crc32c(buf.data() + 8, kBlockHeaderBytes - 8 + bh.clen)) != bh.crc) {
+    return corrupt(path, where + ": checksum mismatch");
+  }
+  BlockCache& cache = block_cache();
+  if (cache.dctx == nullptr) cache.dctx = ZSTD_createDCtx();
+  out->resize(bh.rlen);
+  const size_t n = ZSTD_decompressDCtx(cache.dctx, out->data(), out->size(),
+                                       buf.data() + kBlockHeaderBytes, bh.clen);
+  if (ZSTD_isError(n) || n != bh.rlen) return corrupt(path, where + ": does not decompress");
+  return Status::ok();
+}
+
+// The compressor thread and its queue.
+struct Compressor {
+  std::mutex mu;
+  std::condition_variable wake;
+  std::condition_variable idle;
+  std::deque<std::shared_ptr<CompressJob>> queue;
+  size_t running = 0;
+  bool started = false;
+  CompressionStats stats;
+};
+
+Compressor& compressor() {
+  static Compressor* instance = new Compressor;  // the thread outlives static destructors
+  return *instance;
+}
+
+void compressor_main() {
+  Compressor& c = compressor();
+  for (;;) {
+    std::shared_ptr<CompressJob> job;
+    {
+      std::unique_lock lock(c.mu);
+      c.wake.wait(lock, [&] { return !c.queue.empty(); });
+      job = std::move(c.queue.front());
+      c.queue.pop_front();
+      ++c.running;
+    }
+    run_compress_job(*job);
+    {
+      std::lock_guard lock(c.mu);
+      --c.running;
+      if (job->replaced) {
+        ++c.stats.segments;
+        c.stats.raw_bytes += job->logical_size;
+        c.stats.stored_bytes += job->file_size;
+      } else if (!job->result && !job->cancelled) {
+        ++c.stats.failures;
+      }
+      if (c.queue.empty() && c.running == 0) c.idle.notify_all();
+    }
+    job->done.store(true, std::memory_order_release);
+  }
+}
+
+bool cancelled(CompressJob& job) {
+  std::lock_guard lock(job.mu);
+  return job.cancelled;
+}
+
+}  // namespace
+
+size_t CompressedLayout::block_of(uint64_t pos) const {
+  if (pos >= blocks_end) return blocks.size();
+  auto it = std::upper_bound(blocks.begin(), blocks.end(), pos,
+                             [](uint64_t p, const Block& b) { return p < b.logical; });
+  return static_cast<size_t>(it - blocks.begin()) - 1;
+}
+
+bool is_compressed_header(std::string_view first_bytes) {
+  return first_bytes.size() >= sizeof(kFileMagic) &&
+         std::memcmp(first_bytes.data(), kFileMagic, sizeof(kFileMagic)) == 0;
+}
+
+Status probe_segment_file(int fd, const std::string& path,
+                          std::shared_ptr<const CompressedLayout>* layout) {
+  layout->reset();
+  char h[kCompressedHeaderBytes];
+  size_t got = 0;
+  Status st = pread_full(fd, h, sizeof(h), 0, &got, path);
+  if (!st) return st;
+  if (!is_compressed_header(std::string_view(h, got))) return Status::ok();
+  auto l = std::make_shared<CompressedLayout>();
+  l->uid = next_layout_uid();
+  if (got == sizeof(h) && get_u32(h + 16) == kCompressedFormatVersion &&
+      get_u32(h + 20) == kCodecZstd) {
+    l->logical_size = get_u64(h + 24);
+  }
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size < 0) return io_error("seek " + path, errno);
+  l->file_size = static_cast<uint64_t>(size);
+  if (!read_trailer_index(fd, path, l.get())) {
+    st = walk_blocks(fd, path, l.get());
+    if (!st) return st;
+    storage_log().warn(
+        "compressed segment {}: its block index does not verify; {} intact blocks found by their "
+        "headers ({} of {} bytes)",
+        path, l->blocks.size(), l->blocks_end, l->logical_size);
+  }
+  *layout = std::move(l);
+  return Status::ok();
+}
+
+Status read_block(int fd, const std::string& path, const CompressedLayout& layout, size_t i,
+                  std::shared_ptr<const std::string>* out) {
+  BlockCache& cache = block_cache();
+  CachedBlock* victim = &cache.slots[0];
+  for (CachedBlock& slot : cache.slots) {
+    if (slot.bytes && slot.layout_uid == layout.uid && slot.block == i) {
+      slot.used = ++cache.clock;
+      *out = slot.bytes;
+      return Status::ok();
+    }
+    if (slot.used < victim->used) victim = &slot;
+  }
+  auto bytes = std::make_shared<std::string>();
+  Status st = load_block(fd, path, layout, i, bytes.get());
+  if (!st) return st;
+  *victim = CachedBlock{layout.uid, i, bytes, ++cache.clock};
+  *out = std::move(bytes);
+  return Status::ok();
+}
+
+Status read_logical(int fd, const std::string& path, const CompressedLayout* layout, char* buf,
+                    size_t n, uint64_t pos, size_t* got) {
+  if (layout == nullptr) return pread_full(fd, buf, n, pos, got, path);
+  *got = 0;
+  while (*got < n && pos < layout->logical_size) {
+    const size_t i = layout->block_of(pos);
+    if (i >= layout->blocks.size()) {
+      return corrupt(path, "no intact block holds offset " + std::to_string(pos));
+    }
+    std::shared_ptr<const std::string> block;
+    Status st = read_block(fd, path, *layout, i, &block);
+    if (!st) return st;
+    const uint64_t rel = pos - layout->blocks[i].logical;
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(n - *got, block->size() - rel));
+    std::memcpy(buf + *got, block->data() + rel, take);
+    *got += take;
+    pos += take;
+  }
+  return Status::ok();
+}
+
+void run_compress_job(CompressJob& job) {
+  const std::string tmp = job.path + ".z.tmp";
+  int out = -1;
+  {
+    std::lock_guard lock(job.mu);
+    if (job.cancelled) return;
+    out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  }
+  if (out < 0) {
+    job.result = io_error("create " + tmp, errno);
+    return;
+  }
+  auto give_up = [&](Status st) {
+    ::close(out);
+    ::unlink(tmp.c_str());
+    job.result = std::move(st);
+    if (!job.cancelled) {
+      storage_log().warn("segment {} stays uncompressed: {}", job.path, job.result.detail());
+    }
+  };
+  thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  std::string file(kCompressedHeaderBytes, '\0');
+  std::memcpy(file.data(), kFileMagic, sizeof(kFileMagic));
+  put_u32(file.data() + 16, kCompressedFormatVersion);
+  put_u32(file.data() + 20, kCodecZstd);
+  put_u64(file.data() + 24, job.logical_size);
+  std::vector<CompressedLayout::Block> blocks;
+  std::string raw;
+  std::string packed;
+  uint64_t written = 0;
+  uint64_t pos = 0;
+  // Reads a run of whole frames starting at pos (at least one frame, about block_bytes).
+  while (pos < job.logical_size) {
+    if (cancelled(job)) return give_up(Status(wire::ErrorCode::kInvalidArgument, "cancelled"));
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(job.block_bytes, job.logical_size - pos));
+    raw.resize(want);
+    size_t got = 0;
+    Status st = pread_full(job.source_fd, raw.data(), want, pos, &got, job.path);
+    if (!st) return give_up(st);
+    raw.resize(got);
+    size_t cut = 0;
+    uint32_t records = 0;
+    for (;;) {
+      FrameView frame;
+      std::string_view rest(raw.data() + cut, raw.size() - cut);
+      FrameStatus fs = decode_frame(rest, job.max_record_bytes, &frame);
+      if (fs == FrameStatus::kTruncated && cut == 0 && rest.size() >= kFrameHeaderBytes &&
+          pos + frame_bytes(get_u32(rest.data() + 4)) <= job.logical_size) {
+        // One frame larger than the block: read it whole into a block of its own.
+        const size_t total = frame_bytes(get_u32(rest.data() + 4));
+        raw.resize(total);
+        st = pread_full(job.source_fd, raw.data(), total, pos, &got, job.path);
+        if (!st) return give_up(st);
+        if (got != total) return give_up(corrupt(job.path, "changed while compressing"));
+        continue;
+      }
+      if (fs != FrameStatus::kOk) break;
+      cut += frame.total_bytes;
+      ++records;
+      if (cut >= raw.size()) break;
+    }
+    if (cut == 0) {
+      return give_up(
+          corrupt(job.path, "a frame at offset " + std::to_string(pos) + " does not verify"));
+    }
+    packed.resize(ZSTD_compressBound(cut));
+    const size_t c =
+        ZSTD_compressCCtx(cctx, packed.data(), packed.size(), raw.data(), cut, job.level);
+    if (ZSTD_isError(c)) {
+      return give_up(Status(wire::ErrorCode::kIo, ZSTD_getErrorName(c)));
+    }
+    char h[kBlockHeaderBytes] = {};
+    put_u32(h, kBlockMagic);
+    put_u32(h + 8, static_cast<uint32_t>(c));
+    put_u32(h + 12, static_cast<uint32_t>(cut));
+    put_u64(h + 16, pos);
+    put_u32(h + 24, records);
+    uint32_t crc = wire::crc32c_extend(0, h + 8, kBlockHeaderBytes - 8);
+    crc = wire::crc32c_extend(crc, packed.data(), c);
+    put_u32(h + 4, wire::crc32c_mask(crc));
+    blocks.push_back({pos, written + file.size()});
+    file.append(h, sizeof(h));
+    file.append(packed.data(), c);
+    file.append(padded_len(c) - c, '\0');
+    pos += cut;
+    if (file.size() >= (1u << 20)) {
+      st = pwrite_all(out, file, written, tmp);
+      if (!st) return give_up(st);
+      written += file.size();
+      file.clear();
+    }
+  }
+  const uint64_t index_offset = written + file.size();
+  const size_t index_at = file.size();
+  for (const auto& b : blocks) {
+    char e[16];
+    put_u64(e, b.logical);
+    put_u64(e + 8, b.physical);
+    file.append(e, sizeof(e));
+  }
+  char t[kCompressedTrailerBytes] = {};
+  put_u64(t, blocks.size());
+  put_u64(t + 8, index_offset);
+  put_u64(t + 16, job.logical_size);
+  uint32_t crc = wire::crc32c_extend(0, file.data() + index_at, file.size() - index_at);
+  crc = wire::crc32c_extend(crc, t, 24);
+  put_u32(t + 24, wire::crc32c_mask(crc));
+  put_u32(t + 28, kTrailerMagic);
+  file.append(t, sizeof(t));
+  Status st = pwrite_all(out, file, written, tmp);
+  if (!st) return give_up(st);
+  written += file.size();
+  st = datasync(out, tmp);
+  if (!st) return give_up(st);
+  {
+    std::lock_guard lock(job.mu);
+    if (job.cancelled) {
+      ::close(out);
+      ::unlink(tmp.c_str());
+      return;
+    }
+    if (::rename(tmp.c_str(), job.path.c_str()) != 0) {
+      const int err = errno;
+      ::close(out);
+      ::unlink(tmp.c_str());
+      job.result = io_error("rename " + tmp, err);
+      return;
+    }
+    job.replaced = true;
+    job.file_size = written;
+  }
+  ::close(out);
+  st = sync_dir(parent_dir(job.path));
+  if (!st) storage_log().warn("compressed {}: {}", job.path, st.detail());
+}
+
+void submit_compress_job(std::shared_ptr<CompressJob> job) {
+  Compressor& c = compressor();
+  std::lock_guard lock(c.mu);
+  if (!c.started) {
+    std::thread(compressor_main).detach();
+    c.started = true;
+  }
+  c.queue.push_back(std::move(job));
+  c.wake.notify_one();
+}
+
+void wait_for_compressions() {
+  Compressor& c = compressor();
+  std::unique_lock lock(c.mu);
+  c.idle.wait(lock, [&] { return c.queue.empty() && c.running == 0; });
+}
+
+CompressionStats compression_stats() {
+  Compressor& c = compressor();
+  std::lock_guard lock(c.mu);
+  return c.stats;
+}
+
+Status decompress_without(int fd, const std::string& path, const CompressedLayout& layout,
+                          const std::vector<std::pair<uint64_t, uint64_t>>& skip, int* new_fd,
+                          uint64_t* new_size) {
+  const std::string tmp = path + ".tmp";
+  int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) return io_error("create " + tmp, errno);
+  auto fail = [&](Status st) {
+    ::close(out);
+    ::unlink(tmp.c_str());
+    return st;
+  };
+  uint64_t written = 0;
+  for (size_t i = 0; i < layout.blocks.size(); ++i) {
+    const uint64_t begin = layout.blocks[i].logical;
+    const bool skipped = std::any_of(skip.begin(), skip.end(), [&](const auto& r) {
+      return r.first <= begin && begin < r.second;
+    });
+    if (skipped) continue;
+    std::string bytes;
+    Status st = load_block(fd, path, layout, i, &bytes);
+    if (st) st = pwrite_all(out, bytes, written, tmp);
+    if (!st) return fail(st);
+    written += bytes.size();
+  }
+  Status st = datasync(out, tmp);
+  if (!st) return fail(st);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(io_error("rename " + tmp, errno));
+  st = sync_dir(parent_dir(path));
+  if (!st) {
+    ::close(out);
+    return st;
+  }
+  *new_fd = out;
+  *new_size = written;
+  return Status::ok();
+}
+
+}  // namespace sluice::storage
