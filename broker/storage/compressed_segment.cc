@@ -340,6 +340,29 @@ Status read_logical(int fd, const std::string& path, const CompressedLayout* lay
 }
 
 void run_compress_job(CompressJob& job) {
+  int own_fd = -1;
+  if (job.source_fd < 0) {
+    own_fd = ::open(job.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (own_fd < 0) {
+      if (errno != ENOENT) job.result = io_error("open " + job.path, errno);
+      return;  // (ENOENT: the segment was dropped meanwhile)
+    }
+    char head[sizeof(kFileMagic)];
+    size_t got = 0;
+    Status st = pread_full(own_fd, head, sizeof(head), 0, &got, job.path);
+    if (!st || is_compressed_header(std::string_view(head, got))) {
+      ::close(own_fd);
+      job.result = st;
+      return;  // already compressed (or unreadable: reads report it)
+    }
+    job.source_fd = own_fd;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{own_fd};
   const std::string tmp = job.path + ".z.tmp";
   int out = -1;
   {

@@ -109,8 +109,7 @@ struct CompressJob {
   int level = 3;
   size_t block_bytes = 64 * 1024;
   size_t max_record_bytes = 0;
-  std::shared_ptr<const void> source;  // keeps the raw file's descriptor open while queued
-  int source_fd = -1;
+  int source_fd = -1;  // the raw file to read; -1: the compressor opens `path` itself
 
   std::mutex mu;
   bool cancelled = false;  // under mu

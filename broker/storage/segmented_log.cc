@@ -140,13 +140,20 @@ uint64_t SegmentedLog::disk_bytes() const {
   return total;
 }
 
+uint64_t SegmentedLog::record_bytes() const {
+  uint64_t total = 0;
+  for (const auto& seg : impl_->segments) total += seg->end();
+  return total;
+}
+
 void SegmentedLog::poll_compressions() { impl_->poll_compressions(); }
 
 size_t SegmentedLog::segment_count() const { return impl_->segments.size(); }
 
 SegmentedLog::SegmentInfo SegmentedLog::segment_info(size_t i) const {
   const Segment& seg = *impl_->segments.at(i);
-  return SegmentInfo{seg.base_key, seg.last_key, seg.records, seg.end()};
+  return SegmentInfo{seg.base_key, seg.last_key, seg.records,
+                     seg.compressed_bytes != 0 ? seg.compressed_bytes : seg.end()};
 }
 
 uint64_t SegmentedLog::memory_bytes() const {

@@ -178,6 +178,8 @@ class SegmentedLog {
   // Bytes of all segments, including appended but unflushed (a compressed segment counts its
   // file's size).
   uint64_t disk_bytes() const;
+  // Bytes of all segments' records uncompressed (disk_bytes() when nothing is compressed).
+  uint64_t record_bytes() const;
   // Takes note of compressions finished since (their files were replaced on disk already): the
   // segments' sizes and descriptors follow. Called on flushes, syncs and scans; tests call it.
   void poll_compressions();
@@ -188,7 +190,7 @@ class SegmentedLog {
     StreamId first_key;
     StreamId last_key;
     uint64_t records = 0;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0;  // on disk: a compressed segment counts its file's size
   };
   SegmentInfo segment_info(size_t i) const;
   uint64_t memory_bytes() const;  // indexes + cache, for INFO

@@ -607,7 +607,7 @@ uint64_t Stream::expected_scan_bytes(uint64_t count) const {
   // sizes vary around the average, so 1/16 more plus one record: a little over-read is far
   // cheaper than a second pread.
   const uint64_t records = wanted * records_ / live;
-  const uint64_t average = (log_->disk_bytes() + log_records - 1) / log_records;
+  const uint64_t average = (log_->record_bytes() + log_records - 1) / log_records;
   return (records + records / 16 + 1) * average;
 }
 

@@ -14,6 +14,9 @@ import urllib.request
 from sluice_harness import *
 
 ENTRIES = 3000
+# These tests flip bytes in raw frames of sealed segments: they keep sealed segments raw
+# (test_compressed_segments.py covers compressed ones).
+RAW = ("--stream-segment-compression", "none")
 
 
 def frames(path):
@@ -116,7 +119,7 @@ def a_byte_flipped_in_the_middle_of_the_active_segment_loses_only_that_entry():
 
 @test(timeout=120)
 def a_byte_flipped_in_a_sealed_segment_refuses_to_start_or_is_moved_aside():
-    with Server("--stream-segment-bytes", "16kb") as srv:
+    with Server("--stream-segment-bytes", "16kb", *RAW) as srv:
         fill(srv)
         srv.stop()
         victim = segments(srv)[3]
@@ -136,7 +139,7 @@ def a_byte_flipped_in_a_sealed_segment_refuses_to_start_or_is_moved_aside():
         assert_eq(glob.glob(victim + ".corrupt-*"), [])
 
         port = free_port()
-        srv.restart("--stream-segment-bytes", "16kb", "--recovery-on-corruption", "quarantine",
+        srv.restart("--stream-segment-bytes", "16kb", *RAW, "--recovery-on-corruption", "quarantine",
                     "--metrics-port", port, stop=False)
         c = srv.conn()
         check_served(c, lost)
@@ -149,7 +152,7 @@ def a_byte_flipped_in_a_sealed_segment_refuses_to_start_or_is_moved_aside():
 
 @test(timeout=120)
 def damage_first_read_long_after_the_start_is_skipped_and_reported():
-    with Server("--stream-segment-bytes", "16kb") as srv:
+    with Server("--stream-segment-bytes", "16kb", *RAW) as srv:
         fill(srv, start_at_head=True)
         srv.stop()
         victim = segments(srv)[2]
@@ -170,7 +173,7 @@ def damage_first_read_long_after_the_start_is_skipped_and_reported():
             raise AssertionError("the server started on a corrupt sealed segment under refuse")
         except ServerError:
             pass
-        srv.restart("--stream-segment-bytes", "16kb", "--recovery-on-corruption", "quarantine",
+        srv.restart("--stream-segment-bytes", "16kb", *RAW, "--recovery-on-corruption", "quarantine",
                     stop=False)
         check_served(srv.conn(), lost, deleted={1})
 
