@@ -59,7 +59,7 @@ struct Config {
   std::string appendfilename = "appendonly.aof";  // accepted; unused
   bool recovery_quarantine = false;               // recovery-on-corruption quarantine|refuse
   // streams
-  uint64_t stream_segment_bytes = 64ull << 20;
+  uint64_t stream_segment_bytes = 8ull << 20;
   int64_t stream_node_max_entries = 100;
   int64_t stream_node_max_bytes = 4096;
   int64_t stream_retention_ms = 0;
