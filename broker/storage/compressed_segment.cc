@@ -3,6 +3,7 @@
 #include "broker/storage/compressed_segment.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -234,6 +235,9 @@ void compressor_main() {
       ++c.running;
     }
     run_compress_job(*job);
+    // The job's buffers and zstd context went back to this thread's malloc arena: return the
+    // pages to the system, so compression costs no lasting memory.
+    ::malloc_trim(0);
     {
       std::lock_guard lock(c.mu);
       --c.running;
@@ -382,16 +386,19 @@ void run_compress_job(CompressJob& job) {
       storage_log().warn("segment {} stays uncompressed: {}", job.path, job.result.detail());
     }
   };
-  thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  std::string file(kCompressedHeaderBytes, '\0');
-  std::memcpy(file.data(), kFileMagic, sizeof(kFileMagic));
-  put_u32(file.data() + 16, kCompressedFormatVersion);
-  put_u32(file.data() + 20, kCodecZstd);
-  put_u64(file.data() + 24, job.logical_size);
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  char header[kCompressedHeaderBytes] = {};
+  std::memcpy(header, kFileMagic, sizeof(kFileMagic));
+  put_u32(header + 16, kCompressedFormatVersion);
+  put_u32(header + 20, kCodecZstd);
+  put_u64(header + 24, job.logical_size);
+  if (Status st = pwrite_all(out, std::string_view(header, sizeof(header)), 0, tmp); !st) {
+    return give_up(st);
+  }
+  uint64_t written = sizeof(header);
   std::vector<CompressedLayout::Block> blocks;
   std::string raw;
-  std::string packed;
-  uint64_t written = 0;
+  std::string packed;  // one block as written: header, zstd frame, padding
   uint64_t pos = 0;
   // Reads a run of whole frames starting at pos (at least one frame, about block_bytes).
   while (pos < job.logical_size) {
@@ -428,35 +435,31 @@ void run_compress_job(CompressJob& job) {
       return give_up(
           corrupt(job.path, "a frame at offset " + std::to_string(pos) + " does not verify"));
     }
-    packed.resize(ZSTD_compressBound(cut));
+    packed.resize(kBlockHeaderBytes + ZSTD_compressBound(cut) + 8);
     const size_t c =
-        ZSTD_compressCCtx(cctx, packed.data(), packed.size(), raw.data(), cut, job.level);
+        ZSTD_compressCCtx(cctx.get(), packed.data() + kBlockHeaderBytes,
+                          packed.size() - kBlockHeaderBytes - 8, raw.data(), cut, job.level);
     if (ZSTD_isError(c)) {
       return give_up(Status(wire::ErrorCode::kIo, ZSTD_getErrorName(c)));
     }
-    char h[kBlockHeaderBytes] = {};
+    char* h = packed.data();
+    std::memset(h, 0, kBlockHeaderBytes);
     put_u32(h, kBlockMagic);
     put_u32(h + 8, static_cast<uint32_t>(c));
     put_u32(h + 12, static_cast<uint32_t>(cut));
     put_u64(h + 16, pos);
     put_u32(h + 24, records);
-    uint32_t crc = wire::crc32c_extend(0, h + 8, kBlockHeaderBytes - 8);
-    crc = wire::crc32c_extend(crc, packed.data(), c);
-    put_u32(h + 4, wire::crc32c_mask(crc));
-    blocks.push_back({pos, written + file.size()});
-    file.append(h, sizeof(h));
-    file.append(packed.data(), c);
-    file.append(padded_len(c) - c, '\0');
+    put_u32(h + 4, wire::crc32c_mask(wire::crc32c(h + 8, kBlockHeaderBytes - 8 + c)));
+    const size_t block_bytes = kBlockHeaderBytes + padded_len(c);
+    std::memset(h + kBlockHeaderBytes + c, 0, padded_len(c) - c);
+    st = pwrite_all(out, std::string_view(h, block_bytes), written, tmp);
+    if (!st) return give_up(st);
+    blocks.push_back({pos, written});
+    written += block_bytes;
     pos += cut;
-    if (file.size() >= (1u << 20)) {
-      st = pwrite_all(out, file, written, tmp);
-      if (!st) return give_up(st);
-      written += file.size();
-      file.clear();
-    }
   }
-  const uint64_t index_offset = written + file.size();
-  const size_t index_at = file.size();
+  const uint64_t index_offset = written;
+  std::string file;  // the block index and trailer
   for (const auto& b : blocks) {
     char e[16];
     put_u64(e, b.logical);
@@ -467,7 +470,7 @@ void run_compress_job(CompressJob& job) {
   put_u64(t, blocks.size());
   put_u64(t + 8, index_offset);
   put_u64(t + 16, job.logical_size);
-  uint32_t crc = wire::crc32c_extend(0, file.data() + index_at, file.size() - index_at);
+  uint32_t crc = wire::crc32c(file.data(), file.size());
   crc = wire::crc32c_extend(crc, t, 24);
   put_u32(t + 24, wire::crc32c_mask(crc));
   put_u32(t + 28, kTrailerMagic);

@@ -33,6 +33,12 @@ using testing::TempDir;
 using testing::truncate_to;
 using wire::StreamId;
 
+// Declared first in a test: when the test ends, no compression it started is still running (the
+// compressor thread is shared by the whole process, and other tests count preads).
+struct NoCompressionLeftRunning {
+  ~NoCompressionLeftRunning() { wait_for_compressions(); }
+};
+
 LogOptions compressed_options(bool quarantine = false) {
   LogOptions options = small_options();
   options.compress_sealed = true;
@@ -102,6 +108,7 @@ uint64_t inside_block(const std::string& path, size_t i) {
 }
 
 TEST_CASE("sealed segments are compressed in blocks and read back unchanged") {
+  NoCompressionLeftRunning quiet;
   TempDir dir;
   Written w = write_compressed(dir.path(), 400);
   REQUIRE(w.segments.size() > 3);
@@ -122,6 +129,7 @@ TEST_CASE("sealed segments are compressed in blocks and read back unchanged") {
 }
 
 TEST_CASE("a seek by key into a compressed segment finds exactly the range asked for") {
+  NoCompressionLeftRunning quiet;
   TempDir dir;
   Written w = write_compressed(dir.path(), 300);
   auto log = open_log(dir.path(), compressed_options());
@@ -144,6 +152,7 @@ TEST_CASE("a seek by key into a compressed segment finds exactly the range asked
 }
 
 TEST_CASE("paged replay over compressed segments with read-ahead returns every record once") {
+  NoCompressionLeftRunning quiet;
   TempDir dir;
   Written w = write_compressed(dir.path(), 400);
   auto log = open_log(dir.path(), compressed_options());
@@ -163,6 +172,7 @@ TEST_CASE("paged replay over compressed segments with read-ahead returns every r
 TEST_CASE(
     "compressed segments are trusted at reopen, readable without compression, and checked "
     "when their index is gone") {
+  NoCompressionLeftRunning quiet;
   TempDir dir;
   Written w = write_compressed(dir.path(), 300);
   {
@@ -182,6 +192,7 @@ TEST_CASE(
 }
 
 TEST_CASE("a flipped byte in a compressed block loses only that block's records") {
+  NoCompressionLeftRunning quiet;
   for (bool at_open : {false, true}) {
     CAPTURE(at_open);
     TempDir dir;
@@ -221,6 +232,7 @@ TEST_CASE("a flipped byte in a compressed block loses only that block's records"
 }
 
 TEST_CASE("a torn compressed file keeps the records of its intact blocks") {
+  NoCompressionLeftRunning quiet;
   TempDir dir;
   Written w = write_compressed(dir.path(), 400);
   const std::string& victim = w.segments[2];
@@ -242,6 +254,7 @@ TEST_CASE("a torn compressed file keeps the records of its intact blocks") {
 }
 
 TEST_CASE("a crash before the rename leaves the raw segment; the temporary copy is removed") {
+  NoCompressionLeftRunning quiet;
   TempDir dir;
   std::vector<Record> records;
   std::vector<std::string> segments;
@@ -287,6 +300,7 @@ TEST_CASE("a crash before the rename leaves the raw segment; the temporary copy 
 }
 
 TEST_CASE("a cancelled compression changes nothing") {
+  NoCompressionLeftRunning quiet;
   TempDir dir;
   std::vector<std::string> segments;
   {
@@ -315,6 +329,7 @@ TEST_CASE("a cancelled compression changes nothing") {
 TEST_CASE(
     "a reader holding the raw file keeps reading while it is replaced; trims drop compressed "
     "segments") {
+  NoCompressionLeftRunning quiet;
   TempDir dir;
   std::vector<Record> records;
   auto log = open_log(dir.path(), compressed_options());
