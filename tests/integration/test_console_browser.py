@@ -154,9 +154,18 @@ def attr_of(css, name):
         css, name)
 
 
-def screenshot(name):
+def screenshot(name, full=False):
+    """Saves the window (or, with full, the whole page: the window grown to the page's height)
+    as <artifacts>/name.png."""
+    d = driver()
+    size = d.get_window_size()
+    if full:
+        height = d.execute_script("return document.documentElement.scrollHeight")
+        d.set_window_size(size["width"], min(max(height, size["height"]), 4000))
     path = artifacts_dir() / f"{name}.png"
-    driver().save_screenshot(str(path))
+    d.save_screenshot(str(path))
+    if full:
+        d.set_window_size(size["width"], size["height"])
     assert_true(path.stat().st_size > 0, f"screenshot {path} is empty")
     return path
 
@@ -362,11 +371,12 @@ def the_stream_page_shows_groups_consumers_and_pending_as_xinfo_and_xpending_rep
     assert_eq([p["consumer"] for p in rows("pending-row")], [s(p["consumer"]) for p in xp])
     assert_eq([p["deliveries"] for p in rows("pending-row")],
               [str(p["times_delivered"]) for p in xp])
-    wait(lambda: attr_of('[data-test="lag-chart"]', "data-points") not in (None, "0"),
+    wait(lambda: attr_of('[data-test="lag-chart"]', "data-samples") not in (None, "0"),
          "the lag chart of shipping")
     lag = api("lag?db=0&key=orders&group=shipping")
     assert_eq(lag["points"][-1][1], 90)
     screenshot("stream-lagging-group")
+    screenshot("stream-lagging-group-full", full=True)
 
     # billing: a dead-letter limit of 5, the entry delivered 4 times stands out.
     click('[data-test="group-row"][data-group="billing"] td[data-col="name"]')

@@ -437,7 +437,7 @@
       { key: "ram_bytes", label: "RAM", num: true, render: (r) => bytesHuman(r.ram_bytes), tip: (r) => plain(r.ram_bytes) + " bytes" },
       { key: "retention", label: "retention", render: (r) => retentionText(r.retention), cls: () => "small" },
       { key: "groups", label: "groups", num: true, sortable: true },
-      { key: "max_lag", label: "max lag", num: true, sortable: true, render: (r) => plain(r.max_lag),
+      { key: "max_lag", label: "max lag", num: true, sortable: true, render: (r) => (r.max_lag === null ? "–" : plain(r.max_lag)),
         cls: (r) => (isNum(r.max_lag) && r.max_lag > 0 ? "lag-bad" : "") },
     ], {
       test: "streams-table", rowTest: "stream-row",
@@ -564,7 +564,8 @@
       clear(kv);
       for (const [k, v] of Object.entries(s)) {
         if (k === "groups") continue;
-        kv.append(h("dt", null, k), h("dd", { "data-field": k }, plain(v)));
+        kv.append(h("div", null, h("dt", null, k),
+          h("dd", { "data-field": k, title: plain(v) }, k === "retention" ? retentionText(v) : plain(v))));
       }
       groups = s.groups || [];
       renderGroups();
@@ -653,7 +654,7 @@
       lagChart.el,
       h("div", { class: "cols" },
         h("div", null, h("h3", null, "Consumers"), consumers.el),
-        h("div", null, h("h3", null, "Not yet consumed"), h("div", { class: "panel" }, unconsumed))),
+        h("div", null, h("h3", null, "Not yet consumed"), h("div", { class: "panel scroll" }, unconsumed))),
       h("h3", null, "Pending entries"), pendingNote,
       h("div", { class: "pager" }, pendingFirst, pendingMore),
       pending.el,
@@ -671,10 +672,13 @@
     async function loadLag() {
       const res = await api("lag", { db, key, group });
       if (!ctx.alive) return;
-      const pts = res.points || [];
+      const pts = (res.points || []).slice();
       const now = pts.length ? Math.max(pts[pts.length - 1][0], Date.now()) : Date.now();
+      // Lag is a level: the last sample holds until now.
+      if (pts.length && pts[pts.length - 1][0] < now) pts.push([now, pts[pts.length - 1][1]]);
       const from = pts.length ? Math.min(pts[0][0], now - 60000) : now - 60000;
       lagChart.update(pts, from, now);
+      lagChart.el.setAttribute("data-samples", String((res.points || []).length));
     }
     async function loadConsumers() {
       const rows = await api("consumers", { db, key, group });
