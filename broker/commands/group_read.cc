@@ -90,6 +90,7 @@ uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream&
     *st = store.consumer_seen(g, c);
   }
   propagate_delivery(broker, db, key, g, c.name, now, ids, {});
+  broker.stats().stream_deliveries += n;
   return n;
 }
 
@@ -221,6 +222,7 @@ uint64_t deliver_history(core::Broker& broker, int db, std::string_view key, Str
     *st = store.consumer_seen(g, c);
   }
   propagate_delivery(broker, db, key, g, c.name, now, ids, counts);
+  broker.stats().stream_deliveries += ids.size();
   return n;
 }
 

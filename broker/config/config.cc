@@ -367,6 +367,7 @@ const std::vector<Option>& options() {
       t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::min_replicas_max_lag));
     }
     t.push_back(bool_opt("metrics-tls", false, &Config::metrics_tls));
+    t.push_back(bool_opt("console-admin", true, &Config::console_admin));
     // TLS: CONFIG SET of any of the mutable ones rebuilds the context (Server::apply_tls_config).
     t.push_back(num_opt("tls-port", true, 0, 65535, &Config::tls_port));
     t.push_back(str_opt("tls-cert-file", true, &Config::tls_cert_file));

@@ -118,6 +118,7 @@ struct Config {
   int64_t min_replicas_to_write = 0;     // writes refused (-NOREPLICAS) below this many replicas
   int64_t min_replicas_max_lag = 10;     // ... that acknowledged within this many seconds
   bool metrics_tls = false;              // serve metrics-port over TLS (the tls-* context)
+  bool console_admin = false;            // the web console may change state (console_api.h)
   // TLS (Redis's tls-* names): a listener on tls-port beside `port` (or alone with port 0)
   int tls_port = 0;
   std::string tls_cert_file;

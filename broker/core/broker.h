@@ -101,6 +101,7 @@ struct Stats {
   uint64_t storage_rollbacks = 0;          // failed batches undone (Broker::roll_back_storage)
   uint64_t storage_resumes = 0;            // times writes resumed after a failure (probe_storage)
   uint64_t evicted_keys = 0;               // removed under maxmemory (core/eviction.h)
+  uint64_t stream_deliveries = 0;          // entries XREADGROUP delivered (new or again)
   std::map<std::string, uint64_t> errors;  // by error prefix ("ERR", "WRONGTYPE")
 };
 

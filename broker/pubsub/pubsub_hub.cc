@@ -40,7 +40,15 @@ size_t PubSubHub::deliver_to_channel(const ChannelMap& map, std::string_view kin
   return it->second.size();
 }
 
+std::vector<std::pair<std::string_view, size_t>> PubSubHub::pattern_subscribers() const {
+  std::vector<std::pair<std::string_view, size_t>> out;
+  out.reserve(patterns_.size());
+  for (const auto& entry : patterns_) out.emplace_back(entry->pattern, entry->subscribers.size());
+  return out;
+}
+
 size_t PubSubHub::publish(std::string_view channel, std::string_view message) {
+  ++messages_published_;
   size_t receivers = deliver_to_channel(channels_, "message", channel, message);
   for (const auto& entry : patterns_) {
     if (!core::glob_match(entry->pattern, channel)) continue;
@@ -56,6 +64,7 @@ size_t PubSubHub::publish(std::string_view channel, std::string_view message) {
 }
 
 size_t PubSubHub::spublish(std::string_view channel, std::string_view message) {
+  ++messages_published_;
   return deliver_to_channel(shard_channels_, "smessage", channel, message);
 }
 

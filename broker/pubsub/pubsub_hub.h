@@ -58,6 +58,10 @@ class PubSubHub {
   size_t channel_count() const { return channels_.size(); }
   size_t pattern_count() const { return patterns_.size(); }
   size_t shard_channel_count() const { return shard_channels_.size(); }
+  // Messages published since start (PUBLISH and SPUBLISH, with or without receivers).
+  uint64_t messages_published() const { return messages_published_; }
+  // Every subscribed pattern with its subscriber count, in first-subscription order.
+  std::vector<std::pair<std::string_view, size_t>> pattern_subscribers() const;
 
  private:
   // Subscribers in subscription order: delivery order is stable and matches Redis's lists.
@@ -84,6 +88,7 @@ class PubSubHub {
   // Patterns in first-subscription order; pattern_index_ finds one by its text.
   std::vector<std::unique_ptr<PatternEntry>> patterns_;
   std::unordered_map<std::string_view, PatternEntry*> pattern_index_;
+  uint64_t messages_published_ = 0;
 };
 
 }  // namespace sluice::pubsub

@@ -54,10 +54,16 @@ const char* reason_phrase(int status) {
       return "Bad Request";
     case 401:
       return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 413:
+      return "Content Too Large";
+    case 500:
+      return "Internal Server Error";
     case 503:
       return "Service Unavailable";
     default:
@@ -95,6 +101,13 @@ bool base64_decode(std::string_view in, std::string* out) {
   return true;
 }
 
+std::string_view trim_ows(std::string_view value) {
+  size_t first = value.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  value = value.substr(first);
+  return value.substr(0, value.find_last_not_of(" \t") + 1);
+}
+
 }  // namespace
 
 Credentials parse_authorization(std::string_view header) {
@@ -121,8 +134,9 @@ Credentials parse_authorization(std::string_view header) {
   return c;
 }
 
-ParseState RequestParser::fail(std::string why) {
+ParseState RequestParser::fail(std::string why, int status) {
   error_ = std::move(why);
+  error_status_ = status;
   buffer_.clear();
   buffer_.shrink_to_fit();
   return state_ = ParseState::kBad;
@@ -130,6 +144,7 @@ ParseState RequestParser::fail(std::string why) {
 
 ParseState RequestParser::feed(std::string_view bytes) {
   if (state_ != ParseState::kIncomplete) return state_;
+  if (in_body_) return take_body(bytes);
   if (buffer_.empty()) {
     // Empty lines before the request line are skipped (RFC 9112 section 2.2).
     size_t start = bytes.find_first_not_of("\r\n");
@@ -137,7 +152,9 @@ ParseState RequestParser::feed(std::string_view bytes) {
     bytes.remove_prefix(start);
   }
   // Never hold more than the limit: a head that has not ended within it is refused anyway.
-  buffer_.append(bytes.substr(0, max_head_bytes_ - buffer_.size()));
+  size_t room = max_head_bytes_ - buffer_.size();
+  buffer_.append(bytes.substr(0, room));
+  std::string_view beyond = bytes.size() > room ? bytes.substr(room) : std::string_view();
   // The head ends at its first empty line: "\n\n" or "\n\r\n". A line end seen at the end of
   // the previous piece ("\n" or "\n\r") is looked at again.
   size_t from = scanned_ > 2 ? scanned_ - 2 : 0;
@@ -145,13 +162,28 @@ ParseState RequestParser::feed(std::string_view bytes) {
     size_t next = i + 1;
     if (next < buffer_.size() && buffer_[next] == '\r') ++next;
     if (next < buffer_.size() && buffer_[next] == '\n') {
-      return parse_head(std::string_view(buffer_).substr(0, i + 1));
+      // What follows the head is the start of the body.
+      std::string rest = buffer_.substr(next + 1);
+      rest.append(beyond);
+      if (parse_head(std::string_view(buffer_).substr(0, i + 1)) == ParseState::kBad) {
+        return state_;
+      }
+      if (body_length_ == 0) return state_ = ParseState::kComplete;
+      in_body_ = true;
+      request_.body.reserve(body_length_);
+      return take_body(rest);
     }
   }
   scanned_ = buffer_.size();
   if (buffer_.size() >= max_head_bytes_) {
     return fail("request head longer than " + std::to_string(max_head_bytes_) + " bytes");
   }
+  return state_;
+}
+
+ParseState RequestParser::take_body(std::string_view bytes) {
+  request_.body.append(bytes.substr(0, body_length_ - request_.body.size()));
+  if (request_.body.size() == body_length_) state_ = ParseState::kComplete;
   return state_;
 }
 
@@ -178,7 +210,13 @@ ParseState RequestParser::parse_head(std::string_view head) {
   } else if (path.front() != '/' && path != "*") {
     return fail("malformed request target");
   }
+  std::string_view query;
+  if (size_t q = target.find('?'); q != std::string_view::npos) {
+    query = target.substr(q + 1);
+    query = query.substr(0, query.find('#'));
+  }
   path = path.substr(0, path.find_first_of("?#"));
+  bool have_length = false;
   while (!rest.empty()) {
     line = next_line(&rest);
     if (line.empty()) break;
@@ -191,29 +229,45 @@ ParseState RequestParser::parse_head(std::string_view head) {
     if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
       return fail("malformed header line");
     }
-    if (iequals(line.substr(0, colon), "authorization")) {
-      std::string_view value = line.substr(colon + 1);
-      size_t first = value.find_first_not_of(" \t");
-      value = first == std::string_view::npos ? std::string_view() : value.substr(first);
-      value = value.substr(0, value.find_last_not_of(" \t") + 1);
+    std::string_view name = line.substr(0, colon);
+    std::string_view value = trim_ows(line.substr(colon + 1));
+    if (iequals(name, "authorization")) {
       request_.authorization = value;
+    } else if (iequals(name, "content-type")) {
+      request_.content_type = value;
+    } else if (iequals(name, "transfer-encoding")) {
+      return fail("Transfer-Encoding is not supported: send a Content-Length body");
+    } else if (iequals(name, "content-length")) {
+      if (have_length || value.empty() || value.size() > 18 ||
+          value.find_first_not_of("0123456789") != std::string_view::npos) {
+        return fail("malformed Content-Length");
+      }
+      have_length = true;
+      body_length_ = std::stoull(std::string(value));
+      if (body_length_ > max_body_bytes_) {
+        return fail("request body longer than " + std::to_string(max_body_bytes_) + " bytes", 413);
+      }
     }
   }
   request_.method = method;
   request_.target = target;
   request_.path = path;
+  request_.query = query;
   buffer_.clear();
   buffer_.shrink_to_fit();
-  return state_ = ParseState::kComplete;
+  return state_;
 }
 
 std::string build_response(int status, std::string_view content_type, std::string_view body,
-                           bool head_only) {
+                           bool head_only, std::string_view extra_headers) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
   out += "Content-Type: ";
   out += content_type;
   out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  if (status == 405) out += "Allow: GET, HEAD\r\n";
+  if (status == 405 && extra_headers.find("Allow:") == std::string_view::npos) {
+    out += "Allow: GET, HEAD\r\n";
+  }
+  out += extra_headers;
   if (status == 401) out += "WWW-Authenticate: Basic realm=\"sluice\"\r\n";
   out += "Connection: close\r\n\r\n";
   if (!head_only) out += body;
@@ -224,7 +278,10 @@ std::string metrics_response(const RequestParser& parser,
                              const std::function<std::string()>& render_metrics,
                              const Authorizer& authorize) {
   if (parser.state() != ParseState::kComplete) {
-    return build_response(400, kTextPlain, "Bad Request: " + parser.error() + "\n");
+    int status = parser.error_status();
+    return build_response(status, kTextPlain,
+                          std::string(status == 413 ? "Content Too Large: " : "Bad Request: ") +
+                              parser.error() + "\n");
   }
   const Request& req = parser.request();
   if (authorize && !authorize(parse_authorization(req.authorization))) {
@@ -239,6 +296,15 @@ std::string metrics_response(const RequestParser& parser,
     return build_response(405, kTextPlain, "Method Not Allowed: use GET\n");
   }
   return build_response(200, commands::prometheus::kContentType, render_metrics(), head);
+}
+
+std::string route_response(const RequestParser& parser,
+                           const std::function<std::string()>& render_metrics,
+                           const Authorizer& authorize, const OtherHandler& other) {
+  if (parser.state() != ParseState::kComplete || parser.request().path == "/metrics" || !other) {
+    return metrics_response(parser, render_metrics, authorize);
+  }
+  return other(parser.request());
 }
 
 std::string_view service_unavailable_response() {

@@ -167,8 +167,7 @@ void MetricsHttp::on_connection(uv_stream_t* listener, int status) {
         }
         auto state = c->parser.feed(std::string_view(buf->base, static_cast<size_t>(nread)));
         if (state != http::ParseState::kIncomplete) {
-          c->owner->send(c, http::metrics_response(c->parser, c->owner->render_,
-                                                   c->owner->options_.authorize));
+          c->owner->send(c, c->owner->respond(c->parser));
         }
       });
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&self->timer_))) {
@@ -205,7 +204,7 @@ void MetricsHttp::tls_received(Connection* conn, const char* data, size_t n) {
       return;
     }
     if (conn->parser.feed(std::string_view(plain, got)) != http::ParseState::kIncomplete) {
-      std::string response = http::metrics_response(conn->parser, render_, options_.authorize);
+      std::string response = respond(conn->parser);
       tls.write(response.data(), response.size());
       tls.shutdown();
       send(conn, tls.take_output());
@@ -213,6 +212,10 @@ void MetricsHttp::tls_received(Connection* conn, const char* data, size_t n) {
     }
   }
   write_owned(conn->stream(), tls.take_output());
+}
+
+std::string MetricsHttp::respond(const http::RequestParser& parser) {
+  return http::route_response(parser, render_, options_.authorize, options_.other);
 }
 
 void MetricsHttp::send(Connection* conn, std::string response) {

@@ -1,5 +1,8 @@
 // MetricsHttp: the Prometheus endpoint (metrics-port), a minimal HTTP/1.1 server on the broker's
-// loop. Every connection carries one request and gets one response with "Connection: close";
+// loop, and the web console's door: GET /metrics is answered here, every other path goes to
+// Options::other (console/console_api.h) when set. Every connection carries one request (head
+// and a Content-Length body of at most http::kMaxRequestBodyBytes) and gets one response with
+// "Connection: close";
 // the server then half-closes and drops the connection once the client closes its side.
 // Bounded everywhere, so a scraper or an attacker cannot stall or bloat the broker: request
 // heads of http::kMaxRequestHeadBytes, kMaxConnections served at once (more get 503, and past
@@ -38,6 +41,8 @@ class MetricsHttp {
     // Checks each request's Authorization header (asked per request, so it follows runtime
     // changes of passwords); null: no credentials needed.
     std::function<bool(const http::Credentials&)> authorize;
+    // Answers requests for paths other than /metrics (it checks credentials itself); null: 404.
+    http::OtherHandler other;
   };
   // Produces the body of GET /metrics; runs on the loop thread, once per scrape.
   using Renderer = std::function<std::string()>;
@@ -63,6 +68,7 @@ class MetricsHttp {
   static void on_connection(uv_stream_t* listener, int status);
   static void on_timer(uv_timer_t* timer);
   void close_connection(Connection* conn);
+  std::string respond(const http::RequestParser& parser);
   // Writes the connection's one response, then half-closes and drains until the client closes.
   void send(Connection* conn, std::string response);
   void connection_closed(Connection* conn);

@@ -17,6 +17,8 @@
 #include "broker/commands/client_ops.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/metrics_text.h"
+#include "broker/console/console_api.h"
+#include "broker/console/json.h"
 #include "broker/replication/replication.h"
 #include "broker/server/connection.h"
 #include "broker/server/master_link.h"
@@ -53,16 +55,22 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// The metrics endpoint asks for credentials once a password guards the broker: the default
-// user is disabled or has a password (requirepass), another user has a password, or
-// metrics-token is set. Accepted: Basic with a user and its password (no user or "default":
-// the default user's), or Bearer with metrics-token.
+// The metrics endpoint and the console ask for credentials once a password guards the broker:
+// the default user is disabled or has a password (requirepass), another user has a password, or
+// metrics-token is set.
+bool http_guarded(core::Broker& broker) {
+  acl::Registry& registry = commands::acl_registry(broker);
+  bool guarded = !broker.config().metrics_token.empty() || !commands::default_user_opens(broker);
+  for (const acl::User* user : registry.users()) guarded = guarded || !user->passwords().empty();
+  return guarded;
+}
+
+// Accepted for /metrics: Basic with a user and its password (no user or "default": the default
+// user's), or Bearer with metrics-token.
 bool metrics_request_allowed(core::Broker& broker, const http::Credentials& creds) {
   const std::string& token = broker.config().metrics_token;
   acl::Registry& registry = commands::acl_registry(broker);
-  bool guarded = !token.empty() || !commands::default_user_opens(broker);
-  for (const acl::User* user : registry.users()) guarded = guarded || !user->passwords().empty();
-  if (!guarded) return true;
+  if (!http_guarded(broker)) return true;
   switch (creds.scheme) {
     case http::Credentials::Scheme::kBearer:
       return !token.empty() && same_secret(creds.secret, token);
@@ -73,6 +81,20 @@ bool metrics_request_allowed(core::Broker& broker, const http::Credentials& cred
       break;
   }
   return false;
+}
+
+// The console's user: Basic credentials name one (checked even when nothing is guarded);
+// without them, the default user while nothing is guarded. The metrics-token does not open the
+// console. False: 401.
+bool console_user(core::Broker& broker, const http::Credentials& creds, acl::User** user) {
+  acl::Registry& registry = commands::acl_registry(broker);
+  if (creds.scheme == http::Credentials::Scheme::kBasic) {
+    *user = registry.authenticate(creds.user.empty() ? "default" : creds.user, creds.secret);
+    return *user != nullptr;
+  }
+  if (http_guarded(broker)) return false;
+  *user = &registry.default_user();
+  return true;
 }
 
 }  // namespace
@@ -203,13 +225,16 @@ int Server::run() {
     }
   }
   if (config_->metrics_port != 0) {
+    console_ = std::make_unique<console::ConsoleApi>(broker_);
     metrics_ = std::make_unique<MetricsHttp>(
         &loop_,
-        MetricsHttp::Options{config::metrics_addresses(*config_), config_->metrics_port,
-                             config_->metrics_tls ? tls_.get() : nullptr,
-                             [this](const http::Credentials& creds) {
-                               return metrics_request_allowed(broker_, creds);
-                             }},
+        MetricsHttp::Options{
+            config::metrics_addresses(*config_), config_->metrics_port,
+            config_->metrics_tls ? tls_.get() : nullptr,
+            [this](const http::Credentials& creds) {
+              return metrics_request_allowed(broker_, creds);
+            },
+            [this](const http::Request& request) { return console_response(request); }},
         [this] { return commands::render_metrics(broker_, core::now_ms()); });
   }
   if ((metrics_ && !metrics_->start()) || !listen_all()) {
@@ -228,6 +253,12 @@ int Server::run() {
     std::string why;
     ring_ = SendRing::create(kRingEntries, &why);
     if (!ring_) spdlog::warn("io_uring unavailable ({}): replies are written with writev", why);
+  }
+  uv_timer_init(&loop_, &console_timer_);
+  console_timer_.data = this;
+  if (console_) {
+    console_->tick(core::now_ms());
+    uv_timer_start(&console_timer_, on_console_timer, 1000, 1000);
   }
   uv_timer_init(&loop_, &cron_);
   cron_.data = this;
@@ -645,6 +676,35 @@ void Server::on_fsync_timer(uv_timer_t* h) {
 
 void Server::on_cron(uv_timer_t* h) { static_cast<Server*>(h->data)->cron(); }
 
+void Server::on_console_timer(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  if (self->console_) self->console_->tick(core::now_ms());
+}
+
+std::string Server::console_response(const http::Request& request) {
+  const bool head = request.method == "HEAD";
+  acl::User* user = nullptr;
+  if (!console_user(broker_, http::parse_authorization(request.authorization), &user)) {
+    std::string body;
+    console::JsonWriter w(&body);
+    w.begin_object();
+    w.field("error", "credentials required (HTTP Basic with an ACL user)");
+    w.end_object();
+    return http::build_response(401, console::kJsonContentType, body, head,
+                                "Cache-Control: no-store\r\n");
+  }
+  console::ApiResponse r = console_->handle(
+      {request.method, request.path, request.query, request.body, user}, core::now_ms());
+  std::string extra = r.is_asset ? "Cache-Control: no-cache\r\n" : "Cache-Control: no-store\r\n";
+  extra += "X-Content-Type-Options: nosniff\r\n";
+  if (!r.allow.empty()) {
+    extra += "Allow: ";
+    extra += r.allow;
+    extra += "\r\n";
+  }
+  return http::build_response(r.status, r.content_type, r.body, head, extra);
+}
+
 void Server::cron() {
   int64_t now = core::now_ms();
   // Storage failed and rolled back: once a second, see whether the disk takes writes again.
@@ -848,6 +908,7 @@ void Server::begin_shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&fsync_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&block_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&console_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
 }

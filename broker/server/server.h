@@ -13,7 +13,15 @@
 
 #include "broker/core/broker.h"
 
+namespace sluice::console {
+class ConsoleApi;
+}
+
 namespace sluice::server {
+
+namespace http {
+struct Request;
+}
 
 class Connection;
 class SendRing;
@@ -74,6 +82,9 @@ class Server final : public core::ServerControl {
   static void on_signal(uv_signal_t* h, int signum);
   static void on_fsync_timer(uv_timer_t* h);
   static void on_block_timer(uv_timer_t* h);
+  static void on_console_timer(uv_timer_t* h);
+  // A request to the web console (any metrics-port path but /metrics): its user, then the API.
+  std::string console_response(const http::Request& request);
 
   void before_poll();
   void write_replies();
@@ -110,7 +121,9 @@ class Server final : public core::ServerControl {
   std::vector<std::unique_ptr<uv_tcp_t>> tls_listeners_;
   std::unique_ptr<TlsContext> tls_;  // the tls-* context; null without tls-port or metrics-tls
   int tls_port_ = 0;
-  std::unique_ptr<MetricsHttp> metrics_;  // metrics-port; null when 0
+  std::unique_ptr<MetricsHttp> metrics_;          // metrics-port; null when 0
+  std::unique_ptr<console::ConsoleApi> console_;  // the web console on metrics-port; null when 0
+  uv_timer_t console_timer_;                      // once per second: console_->tick()
   uv_prepare_t prepare_;
   std::unique_ptr<SendRing> ring_;  // batched reply sends; null: writev per connection
   uv_idle_t spin_;                  // active: the next poll does not wait (output is pending)

@@ -90,6 +90,8 @@ class StreamEngine final : public core::DurableSource {
     const ConsumerGroup* group;
   };
   std::vector<DeadLetterGroup> dead_letter_groups() const;
+  // Every open stream by its number (the web console's lag sampler walks them in order).
+  const std::map<uint64_t, Stream*>& by_number() const { return by_number_; }
   uint64_t recovered_truncated_bytes() const { return truncated_bytes_; }
 
   // core::DurableSource

@@ -230,6 +230,84 @@ TEST_SUITE("server.http_request") {
     CHECK(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
     CHECK(r.find("\r\nConnection: close\r\n\r\n") != std::string_view::npos);
   }
+
+  TEST_CASE("a Content-Length body is read whole, in any split, and the query is kept") {
+    const std::string req =
+        "POST /api/xadd?db=1&x=%41 HTTP/1.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 13\r\n\r\n{\"key\":\"s\"}\n";
+    for (size_t split = 0; split <= req.size(); ++split) {
+      CAPTURE(split);
+      RequestParser p;
+      p.feed(std::string_view(req).substr(0, split));
+      REQUIRE(p.feed(std::string_view(req).substr(split)) == ParseState::kComplete);
+      CHECK(p.request().method == "POST");
+      CHECK(p.request().path == "/api/xadd");
+      CHECK(p.request().query == "db=1&x=%41");
+      CHECK(p.request().content_type == "application/json");
+      CHECK(p.request().body == "{\"key\":\"s\"}\n");
+    }
+    RequestParser partial;
+    CHECK(partial.feed(req.substr(0, req.size() - 1)) == ParseState::kIncomplete);
+  }
+
+  TEST_CASE("bytes after the body are ignored; no Content-Length means no body") {
+    RequestParser p;
+    CHECK(p.feed("POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\r\n\r\n") ==
+          ParseState::kComplete);
+    CHECK(p.request().body == "ab");
+    RequestParser q;
+    CHECK(q.feed("GET /api/whoami?a HTTP/1.1\r\n\r\nrest") == ParseState::kComplete);
+    CHECK(q.request().body.empty());
+    CHECK(q.request().query == "a");
+  }
+
+  TEST_CASE("an oversized body is 413, chunked and malformed lengths are 400") {
+    RequestParser big;
+    CHECK(big.feed("POST /api/xadd HTTP/1.1\r\nContent-Length: " +
+                   std::to_string(kMaxRequestBodyBytes + 1) + "\r\n\r\n") == ParseState::kBad);
+    CHECK(big.error_status() == 413);
+    std::string r = metrics_response(big, [] { return std::string(); });
+    CHECK(r.starts_with("HTTP/1.1 413 Content Too Large\r\n"));
+    RequestParser exact;
+    CHECK(exact.feed("POST /api/xadd HTTP/1.1\r\nContent-Length: " +
+                     std::to_string(kMaxRequestBodyBytes) + "\r\n\r\n") == ParseState::kIncomplete);
+    for (const char* head : {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                             "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
+                             "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+                             "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"}) {
+      CAPTURE(head);
+      RequestParser p;
+      CHECK(p.feed(head) == ParseState::kBad);
+      CHECK(p.error_status() == 400);
+    }
+  }
+
+  TEST_CASE("route_response sends /metrics to the metrics and other paths to the handler") {
+    auto route = [](std::string_view bytes, bool with_other) {
+      RequestParser p;
+      p.feed(bytes);
+      OtherHandler other;
+      if (with_other) {
+        other = [](const Request& r) { return "other " + r.method + " " + r.path + " " + r.body; };
+      }
+      return route_response(
+          p, [] { return std::string("sluice_up 1\n"); }, nullptr, other);
+    };
+    CHECK(route("GET /metrics HTTP/1.1\r\n\r\n", true).find("sluice_up 1\n") != std::string::npos);
+    CHECK(route("POST /api/x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", true) ==
+          "other POST /api/x abc");
+    CHECK(route("GET / HTTP/1.1\r\n\r\n", false).starts_with("HTTP/1.1 404 "));
+    CHECK(route("GET /x HTTP/1.1\r\nContent-Length: z\r\n\r\n", true).starts_with("HTTP/1.1 400 "));
+  }
+
+  TEST_CASE("build_response adds extra headers, and their Allow replaces the default one") {
+    std::string r = build_response(405, "application/json", "{}", false,
+                                   "Allow: POST\r\nCache-Control: no-store\r\n");
+    CHECK(r.find("Allow: POST\r\n") != std::string::npos);
+    CHECK(r.find("Allow: GET, HEAD") == std::string::npos);
+    CHECK(r.find("Cache-Control: no-store\r\n") != std::string::npos);
+    CHECK(r.ends_with("\r\n\r\n{}"));
+  }
 }
 
 }  // namespace
