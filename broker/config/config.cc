@@ -767,7 +767,8 @@ const std::vector<Option>& options() {
                    if (err.empty())
                      c.repl_backlog_size = std::max<uint64_t>(c.repl_backlog_size, 16 * 1024);
                    return err;
-                 }});
+                 },
+                 nullptr, false, /*is_memory=*/true});
     t.push_back(aliased(
         num_opt("repl-ping-replica-period", true, 1, INT32_MAX, &Config::repl_ping_replica_period),
         "repl-ping-slave-period"));
