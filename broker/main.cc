@@ -33,7 +33,7 @@ spdlog::level::level_enum log_level(const std::string& name) {
   return spdlog::level::info;  // notice
 }
 
-void raise_fd_limit(int maxclients) {
+void raise_fd_limit(int64_t maxclients) {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
   // Every client is an fd and every open stream keeps a few; ask for what the hard limit allows.

@@ -68,6 +68,10 @@ void collect_keys(const CommandSpec& spec, std::span<const std::string_view> arg
     } else if (name == "zunionstore" || name == "zinterstore" || name == "zdiffstore") {
       keys->push_back(acl::KeyRef{1, acl::kKeyWrite});
       add_range(keys, 3, static_cast<size_t>(numkeys_at(argv, 2)), acl::kKeyRead);
+    } else if (name == "migrate") {
+      for (size_t p : command_key_positions(spec, argv)) {
+        keys->push_back(acl::KeyRef{p, acl::kKeyReadWrite});
+      }
     } else if (name == "sort" || name == "sort_ro") {
       keys->push_back(acl::KeyRef{1, acl::kKeyRead});
       for (size_t i = 2; i + 1 < argv.size(); ++i) {

@@ -55,8 +55,10 @@ std::string client_info_line(core::Broker& broker, const core::Client& c, int64_
   kv("psub", std::to_string(c.patterns.size()));
   kv("ssub", std::to_string(c.shard_channels.size()));
   kv("multi", c.in_multi ? std::to_string(c.multi_queue.size()) : "-1");
-  kv("qbuf", "0");
-  kv("qbuf-free", "0");
+  core::ClientHost::QueryBuffer qb =
+      c.host ? c.host->query_buffer() : core::ClientHost::QueryBuffer{};
+  kv("qbuf", std::to_string(qb.used));
+  kv("qbuf-free", std::to_string(qb.free));
   kv("argv-mem", std::to_string(argv_mem));
   // Queued MULTI commands: their argument bytes plus a pointer per argument (Redis's
   // argv_len_sums).

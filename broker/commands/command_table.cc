@@ -4,6 +4,8 @@
 #include <cctype>
 #include <memory>
 
+#include "broker/commands/arg_parse.h"
+
 namespace sluice::commands {
 
 CommandTable::CommandTable() {
@@ -133,6 +135,17 @@ std::vector<size_t> command_key_positions(const CommandSpec& spec,
   std::vector<size_t> out;
   if (spec.first_key <= 0) return out;
   int argc = static_cast<int>(args.size());
+  if (spec.name == "migrate") {
+    // MIGRATE's key, or with "" there the keys after KEYS (Redis's keyword key spec).
+    for (int i = 6; i < argc; ++i) {
+      if (iequals(args[i], "KEYS") && args[3].empty()) {
+        for (int k = i + 1; k < argc; ++k) out.push_back(static_cast<size_t>(k));
+        return out;
+      }
+    }
+    if (argc > 3 && !args[3].empty()) out.push_back(3);
+    return out;
+  }
   int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
   int step = spec.key_step > 0 ? spec.key_step : 1;
   for (int i = spec.first_key; i <= last && i < argc; i += step)

@@ -351,10 +351,15 @@ void info(CommandContext& ctx) {
     command_table().for_each([&](const CommandSpec& spec) {
       const core::LatencyHistogram& h = spec.stats.latency;
       if (h.count == 0) return;
-      char line[160];
-      snprintf(line, sizeof(line), "p50=%.3f,p99=%.3f,p99.9=%.3f", h.percentile_us(0.50),
-               h.percentile_us(0.99), h.percentile_us(0.999));
-      w.field(("latency_percentiles_usec_" + spec.name).c_str(), line);
+      // One pN=value per latency-tracking-info-percentiles entry (none: no line).
+      std::string line;
+      for (double pct : ctx.broker.config().latency_tracking_info_percentiles) {
+        char part[96];
+        snprintf(part, sizeof(part), "%sp%s=%.3f", line.empty() ? "" : ",",
+                 config::percentile_text(pct).c_str(), h.percentile_us(pct / 100.0));
+        line += part;
+      }
+      if (!line.empty()) w.field(("latency_percentiles_usec_" + spec.name).c_str(), line);
     });
   }
   if (on("cluster")) {

@@ -300,12 +300,12 @@ void config_set(CommandContext& ctx) {
   // Validate every pair first so a failure leaves nothing half-applied.
   for (size_t i = 2; i < ctx.argc(); i += 2) {
     std::string name(ctx.arg(i));
-    if (!store.exists(name) || !store.is_mutable(name)) {
-      std::string why = store.exists(name) ? "can't set immutable config" : "unknown option";
-      if (!store.exists(name)) {
-        return ctx.error_text("ERR Unknown option or number of arguments for CONFIG SET - '" +
-                              name + "'");
-      }
+    if (!store.exists(name)) {
+      return ctx.error_text("ERR Unknown option or number of arguments for CONFIG SET - '" + name +
+                            "'");
+    }
+    std::string why = store.refusal(name);
+    if (!why.empty()) {
       return ctx.error_text("ERR CONFIG SET failed (possibly related to argument '" + name +
                             "') - " + why);
     }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -23,7 +25,29 @@ struct Option {
   std::function<std::string(const Config&)> get;
   // Returns an error message, empty on success.
   std::function<std::string(Config&, const Values&)> set;
+  // The older name Redis still accepts (CONFIG GET answers under the name asked).
+  const char* alias = nullptr;
+  // Redis's PROTECTED_CONFIG: CONFIG SET refuses it unless enable-protected-configs allows.
+  bool is_protected = false;
+  // A byte count: CONFIG REWRITE writes it with Redis's units (20mb).
+  bool is_memory = false;
 };
+
+// A byte count as CONFIG REWRITE writes it: the largest of gb, mb, kb dividing it exactly.
+std::string memory_text(const std::string& bytes) {
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(bytes.data(), bytes.data() + bytes.size(), n);
+  if (ec != std::errc() || ptr != bytes.data() + bytes.size() || n == 0) return bytes;
+  if (n % (1ull << 30) == 0) return std::to_string(n >> 30) + "gb";
+  if (n % (1ull << 20) == 0) return std::to_string(n >> 20) + "mb";
+  if (n % (1ull << 10) == 0) return std::to_string(n >> 10) + "kb";
+  return bytes;
+}
+
+Option aliased(Option o, const char* alias) {
+  o.alias = alias;
+  return o;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -64,9 +88,12 @@ Option num_opt(const char* name, bool is_mutable, int64_t lo, int64_t hi, T Conf
 }
 
 // A memory size; with lo/hi, Redis's range check and its message.
-Option mem_opt(const char* name, bool is_mutable, uint64_t Config::*field, uint64_t lo = 0,
+template <typename T>
+Option mem_opt(const char* name, bool is_mutable, T Config::*field, uint64_t lo = 0,
                uint64_t hi = UINT64_MAX) {
-  return {name, is_mutable, [field](const Config& c) { return std::to_string(c.*field); },
+  return {name,
+          is_mutable,
+          [field](const Config& c) { return std::to_string(c.*field); },
           [field, lo, hi](Config& c, const Values& v) -> std::string {
             uint64_t x;
             if (v.size() != 1 || !parse_memory(v[0], &x)) {
@@ -76,9 +103,12 @@ Option mem_opt(const char* name, bool is_mutable, uint64_t Config::*field, uint6
               return "argument must be between " + std::to_string(lo) + " and " +
                      std::to_string(hi) + " inclusive";
             }
-            c.*field = x;
+            c.*field = static_cast<T>(x);
             return {};
-          }};
+          },
+          nullptr,
+          false,
+          /*is_memory=*/true};
 }
 
 Option bool_opt(const char* name, bool is_mutable, bool Config::*field) {
@@ -168,6 +198,369 @@ std::string set_obl(Config& c, const Values& v) {
   return {};
 }
 
+// ---- Redis 7.0 parameters that cannot apply to Sluice ----
+// Each is accepted from the config file, the command line and CONFIG SET with Redis's type,
+// range and error texts, kept in Config::redis_only, shown by CONFIG GET and written by CONFIG
+// REWRITE; config/sluice.conf says why each has no effect.
+
+enum class Kind : uint8_t { kBool, kInt, kOctal, kMemory, kMemoryPercent, kEnum, kFlags, kString };
+
+struct Param {
+  const char* name;
+  const char* alias;  // nullptr: none
+  Kind kind;
+  bool is_mutable;
+  const char* def;  // the default as CONFIG GET prints it
+  int64_t lo = 0;   // kInt, kOctal, kMemory, kMemoryPercent: Redis's bounds
+  int64_t hi = 0;
+  // kEnum / kFlags: the accepted names in Redis's order; "relative=yes" is accepted and shown as
+  // yes; with kFlags a name of value 0 ("default") is what an empty set prints.
+  const char* choices = nullptr;
+  // Extra check of the normalised value (empty: fine).
+  std::string (*check)(const std::string& shown) = nullptr;
+};
+
+std::string check_hostname(const std::string& v) {
+  for (char ch : v) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '.') {
+      return "Hostnames may only contain alphanumeric characters, hyphens or dots";
+    }
+  }
+  return {};
+}
+
+std::string check_dirname(const std::string& v) {
+  if (v.find('/') != std::string::npos) return "appenddirname can't be a path, just a dirname";
+  return {};
+}
+
+// proc-title-template: balanced braces around Redis's variable names.
+std::string check_title(const std::string& v) {
+  static const char* kVars[] = {"{title}",    "{listen-addr}", "{server-mode}", "{port}",
+                                "{tls-port}", "{unixsocket}",  "{config-file}"};
+  size_t i = 0;
+  while (i < v.size()) {
+    if (v[i] == '}') return "template format is invalid or contains unknown variables";
+    if (v[i] != '{') {
+      ++i;
+      continue;
+    }
+    size_t end = v.find('}', i);
+    if (end == std::string::npos) return "template format is invalid or contains unknown variables";
+    std::string var = v.substr(i, end - i + 1);
+    if (std::find_if(std::begin(kVars), std::end(kVars), [&](const char* k) { return var == k; }) ==
+        std::end(kVars)) {
+      return "template format is invalid or contains unknown variables";
+    }
+    i = end + 1;
+  }
+  if (v.find("{title}") == std::string::npos) {
+    return "template format is invalid or contains unknown variables";
+  }
+  return {};
+}
+
+// As a redis-server built without its own jemalloc (Debian's): there is no defragmenter.
+std::string check_no_defrag(const std::string& v) {
+  if (v == "yes") {
+    return "Active defragmentation cannot be enabled: it requires a Redis server compiled with a "
+           "modified Jemalloc like the one shipped by default with the Redis source distribution";
+  }
+  return {};
+}
+
+std::string check_shutdown(const std::string& v) {
+  std::istringstream in(v);
+  std::string w;
+  bool save = false, nosave = false;
+  while (in >> w) {
+    save |= w == "save";
+    nosave |= w == "nosave";
+  }
+  if (save && nosave) return "shutdown options SAVE and NOSAVE can't be used simultaneously";
+  return {};
+}
+
+constexpr int64_t kIntMax = INT32_MAX;
+constexpr int64_t kLongMax = INT64_MAX;
+constexpr const char* kProtectedChoices = "no yes local";
+
+const Param kRedisOnlyParams[] = {
+    // bool
+    {"rdbchecksum", nullptr, Kind::kBool, false, "yes"},
+    {"io-threads-do-reads", nullptr, Kind::kBool, false, "no"},
+    {"always-show-logo", nullptr, Kind::kBool, false, "no"},
+    {"rdbcompression", nullptr, Kind::kBool, true, "yes"},
+    {"rdb-del-sync-files", nullptr, Kind::kBool, true, "no"},
+    {"activerehashing", nullptr, Kind::kBool, true, "yes"},
+    {"stop-writes-on-bgsave-error", nullptr, Kind::kBool, true, "yes"},
+    {"set-proc-title", nullptr, Kind::kBool, false, "yes"},
+    {"dynamic-hz", nullptr, Kind::kBool, true, "yes"},
+    {"lazyfree-lazy-eviction", nullptr, Kind::kBool, true, "no"},
+    {"lazyfree-lazy-expire", nullptr, Kind::kBool, true, "no"},
+    {"lazyfree-lazy-server-del", nullptr, Kind::kBool, true, "no"},
+    {"lazyfree-lazy-user-del", nullptr, Kind::kBool, true, "no"},
+    {"lazyfree-lazy-user-flush", nullptr, Kind::kBool, true, "no"},
+    {"repl-disable-tcp-nodelay", nullptr, Kind::kBool, true, "no"},
+    {"repl-diskless-sync", nullptr, Kind::kBool, true, "yes"},
+    {"aof-rewrite-incremental-fsync", nullptr, Kind::kBool, true, "yes"},
+    {"no-appendfsync-on-rewrite", nullptr, Kind::kBool, true, "no"},
+    {"cluster-require-full-coverage", nullptr, Kind::kBool, true, "yes"},
+    {"rdb-save-incremental-fsync", nullptr, Kind::kBool, true, "yes"},
+    {"aof-load-truncated", nullptr, Kind::kBool, true, "yes"},
+    {"aof-use-rdb-preamble", nullptr, Kind::kBool, true, "yes"},
+    {"aof-timestamp-enabled", nullptr, Kind::kBool, true, "no"},
+    {"cluster-replica-no-failover", "cluster-slave-no-failover", Kind::kBool, true, "no"},
+    {"replica-lazy-flush", "slave-lazy-flush", Kind::kBool, true, "no"},
+    {"replica-ignore-maxmemory", "slave-ignore-maxmemory", Kind::kBool, true, "yes"},
+    {"replica-ignore-disk-write-errors", nullptr, Kind::kBool, true, "no"},
+    {"replica-announced", nullptr, Kind::kBool, true, "yes"},
+    {"jemalloc-bg-thread", nullptr, Kind::kBool, true, "yes"},
+    {"activedefrag", nullptr, Kind::kBool, true, "no", 0, 0, nullptr, check_no_defrag},
+    {"syslog-enabled", nullptr, Kind::kBool, false, "no"},
+    {"cluster-enabled", nullptr, Kind::kBool, false, "no"},
+    {"cluster-allow-reads-when-down", nullptr, Kind::kBool, true, "no"},
+    {"cluster-allow-pubsubshard-when-down", nullptr, Kind::kBool, true, "yes"},
+    {"cluster-allow-replica-migration", nullptr, Kind::kBool, true, "yes"},
+    {"crash-log-enabled", nullptr, Kind::kBool, true, "yes"},
+    {"crash-memcheck-enabled", nullptr, Kind::kBool, true, "yes"},
+    {"disable-thp", nullptr, Kind::kBool, false, "yes"},
+    {"aof-disable-auto-gc", nullptr, Kind::kBool, true, "no"},
+    // strings
+    {"unixsocket", nullptr, Kind::kString, false, ""},
+    {"cluster-announce-ip", nullptr, Kind::kString, true, ""},
+    {"cluster-config-file", nullptr, Kind::kString, false, "nodes.conf"},
+    {"cluster-announce-hostname", nullptr, Kind::kString, true, "", 0, 0, nullptr, check_hostname},
+    {"syslog-ident", nullptr, Kind::kString, false, "redis"},
+    {"appenddirname", nullptr, Kind::kString, false, "appendonlydir", 0, 0, nullptr, check_dirname},
+    {"server_cpulist", nullptr, Kind::kString, false, ""},
+    {"bio_cpulist", nullptr, Kind::kString, false, ""},
+    {"aof_rewrite_cpulist", nullptr, Kind::kString, false, ""},
+    {"bgsave_cpulist", nullptr, Kind::kString, false, ""},
+    {"ignore-warnings", nullptr, Kind::kString, true, ""},
+    {"proc-title-template", nullptr, Kind::kString, true, "{title} {listen-addr} {server-mode}", 0,
+     0, nullptr, check_title},
+    {"bind-source-addr", nullptr, Kind::kString, true, ""},
+    // enums
+    {"supervised", nullptr, Kind::kEnum, false, "no", 0, 0, "upstart systemd auto no"},
+    {"syslog-facility", nullptr, Kind::kEnum, false, "local0", 0, 0,
+     "user local0 local1 local2 local3 local4 local5 local6 local7"},
+    {"repl-diskless-load", nullptr, Kind::kEnum, true, "disabled", 0, 0,
+     "disabled on-empty-db swapdb"},
+    {"oom-score-adj", nullptr, Kind::kEnum, true, "no", 0, 0, "no yes relative=yes absolute"},
+    {"acl-pubsub-default", nullptr, Kind::kEnum, true, "resetchannels", 0, 0,
+     "allchannels resetchannels"},
+    {"sanitize-dump-payload", nullptr, Kind::kEnum, true, "no", 0, 0, "no yes clients"},
+    {"enable-protected-configs", nullptr, Kind::kEnum, false, "no", 0, 0, kProtectedChoices},
+    {"enable-debug-command", nullptr, Kind::kEnum, false, "no", 0, 0, kProtectedChoices},
+    {"enable-module-command", nullptr, Kind::kEnum, false, "no", 0, 0, kProtectedChoices},
+    {"cluster-preferred-endpoint-type", nullptr, Kind::kEnum, true, "ip", 0, 0,
+     "ip hostname unknown-endpoint"},
+    {"propagation-error-behavior", nullptr, Kind::kEnum, true, "ignore", 0, 0,
+     "ignore panic panic-on-replicas"},
+    {"shutdown-on-sigint", nullptr, Kind::kFlags, true, "default", 0, 0,
+     "default save nosave now force", check_shutdown},
+    {"shutdown-on-sigterm", nullptr, Kind::kFlags, true, "default", 0, 0,
+     "default save nosave now force", check_shutdown},
+    // integers
+    {"io-threads", nullptr, Kind::kInt, false, "1", 1, 128},
+    {"auto-aof-rewrite-percentage", nullptr, Kind::kInt, true, "100", 0, kIntMax},
+    {"cluster-replica-validity-factor", "cluster-slave-validity-factor", Kind::kInt, true, "10", 0,
+     kIntMax},
+    {"cluster-migration-barrier", nullptr, Kind::kInt, true, "1", 0, kIntMax},
+    {"active-defrag-cycle-min", nullptr, Kind::kInt, true, "1", 1, 99},
+    {"active-defrag-cycle-max", nullptr, Kind::kInt, true, "25", 1, 99},
+    {"active-defrag-threshold-lower", nullptr, Kind::kInt, true, "10", 0, 1000},
+    {"active-defrag-threshold-upper", nullptr, Kind::kInt, true, "100", 0, 1000},
+    {"repl-diskless-sync-delay", nullptr, Kind::kInt, true, "5", 0, kIntMax},
+    {"cluster-port", nullptr, Kind::kInt, false, "0", 0, 65535},
+    {"cluster-announce-bus-port", nullptr, Kind::kInt, true, "0", 0, 65535},
+    {"cluster-announce-port", nullptr, Kind::kInt, true, "0", 0, 65535},
+    {"cluster-announce-tls-port", nullptr, Kind::kInt, true, "0", 0, 65535},
+    {"repl-timeout", nullptr, Kind::kInt, true, "60", 1, kIntMax},
+    {"shutdown-timeout", nullptr, Kind::kInt, true, "10", 0, kIntMax},
+    {"repl-diskless-sync-max-replicas", nullptr, Kind::kInt, true, "0", 0, kIntMax},
+    {"socket-mark-id", nullptr, Kind::kInt, false, "0", 0, UINT32_MAX},
+    {"unixsocketperm", nullptr, Kind::kOctal, false, "0", 0, 0777},
+    {"active-defrag-max-scan-fields", nullptr, Kind::kInt, true, "1000", 1, kLongMax},
+    {"cluster-node-timeout", nullptr, Kind::kInt, true, "15000", 0, kLongMax},
+    {"repl-backlog-ttl", nullptr, Kind::kInt, true, "3600", 0, kLongMax},
+    {"hash-max-listpack-entries", "hash-max-ziplist-entries", Kind::kInt, true, "512", 0, kLongMax},
+    // memory sizes
+    {"hash-max-listpack-value", "hash-max-ziplist-value", Kind::kMemory, true, "64", 0, kLongMax},
+    {"active-defrag-ignore-bytes", nullptr, Kind::kMemory, true, "104857600", 1, kLongMax},
+    {"cluster-link-sendbuf-limit", nullptr, Kind::kMemory, true, "0", 0, -1},
+    {"auto-aof-rewrite-min-size", nullptr, Kind::kMemory, true, "67108864", 0, kLongMax},
+    {"maxmemory-clients", nullptr, Kind::kMemoryPercent, true, "0", 0, kLongMax},
+    // several values
+    {"oom-score-adj-values", nullptr, Kind::kString, true, "0 200 800"},
+};
+
+// Parses one value of a Param into the text CONFIG GET shows; returns Redis's error text.
+std::string parse_param(const Param& p, const Values& v, std::string* shown) {
+  const std::string text = join(v);
+  auto range_error = [&](uint64_t hi) {
+    return "argument must be between " + std::to_string(p.lo) + " and " + std::to_string(hi) +
+           " inclusive";
+  };
+  switch (p.kind) {
+    case Kind::kBool: {
+      std::string s = lower(text);
+      if (v.size() != 1 || (s != "yes" && s != "no")) return "argument must be 'yes' or 'no'";
+      *shown = s;
+      break;
+    }
+    case Kind::kInt:
+    case Kind::kOctal: {
+      int64_t x = 0;
+      bool ok;
+      if (p.kind == Kind::kOctal) {
+        char* end = nullptr;
+        x = std::strtoll(text.c_str(), &end, 8);
+        ok = !text.empty() && *end == '\0';
+      } else {
+        ok = parse_i64_text(text, &x);
+      }
+      if (v.size() != 1 || !ok) return "argument couldn't be parsed into an integer";
+      if (x < p.lo || x > p.hi) return range_error(static_cast<uint64_t>(p.hi));
+      char buf[32];
+      snprintf(buf, sizeof(buf), p.kind == Kind::kOctal ? "%llo" : "%lld",
+               static_cast<long long>(x));
+      *shown = buf;
+      break;
+    }
+    case Kind::kMemoryPercent:
+      if (text.size() > 1 && text.back() == '%') {
+        int64_t pct = 0;
+        if (!parse_i64_text(std::string_view(text).substr(0, text.size() - 1), &pct) || pct < 0) {
+          return "argument must be a memory or percent value";
+        }
+        if (pct > 100) return "percentage argument must be less or equal to 100";
+        *shown = pct == 0 ? "0" : std::to_string(pct) + "%";
+        break;
+      }
+      [[fallthrough]];
+    case Kind::kMemory: {
+      uint64_t x = 0;
+      if (v.size() != 1 || !parse_memory(text, &x)) {
+        return p.kind == Kind::kMemory ? "argument must be a memory value"
+                                       : "argument must be a memory or percent value";
+      }
+      const uint64_t hi = static_cast<uint64_t>(p.hi);  // -1: ULLONG_MAX
+      if (x < static_cast<uint64_t>(p.lo) || x > hi) return range_error(hi);
+      *shown = std::to_string(x);
+      break;
+    }
+    case Kind::kEnum:
+    case Kind::kFlags: {
+      // Each choice: "name" or "name=shown-as".
+      std::vector<std::pair<std::string, std::string>> choices;
+      std::string names;
+      for (const auto& w : split_words({p.choices})) {
+        size_t eq = w.find('=');
+        choices.emplace_back(w.substr(0, eq), eq == std::string::npos ? w : w.substr(eq + 1));
+        names += (names.empty() ? "" : ", ") + choices.back().first;
+      }
+      Values words = p.kind == Kind::kFlags ? split_words(v) : Values{lower(text)};
+      std::vector<bool> chosen(choices.size(), false);
+      if (words.empty() || (p.kind == Kind::kEnum && v.size() != 1)) {
+        return "argument(s) must be one of the following: " + names;
+      }
+      for (const auto& w : words) {
+        auto it = std::find_if(choices.begin(), choices.end(),
+                               [&](const auto& ch) { return ch.first == lower(w); });
+        if (it == choices.end()) return "argument(s) must be one of the following: " + names;
+        // The shown name's position: flags print in the table's order.
+        for (size_t i = 0; i < choices.size(); ++i) {
+          if (choices[i].first == it->second) chosen[i] = true;
+        }
+      }
+      shown->clear();
+      for (size_t i = 0; i < choices.size(); ++i) {
+        // kFlags: the first choice is the empty set's name, printed only alone.
+        if (!chosen[i] || (p.kind == Kind::kFlags && i == 0)) continue;
+        *shown += (shown->empty() ? "" : " ") + choices[i].first;
+      }
+      if (shown->empty()) *shown = choices[0].first;
+      break;
+    }
+    case Kind::kString:
+      *shown = text;
+      if (std::string_view(p.name) == "oom-score-adj-values") {
+        Values nums = split_words(v);
+        if (nums.size() != 3) return "wrong number of arguments";
+        shown->clear();
+        for (const auto& n : nums) {
+          int64_t x = 0;
+          if (!parse_i64_text(n, &x) || x < -2000 || x > 2000) {
+            return "Invalid oom-score-adj-values, elements must be between -2000 and 2000.";
+          }
+          *shown += (shown->empty() ? "" : " ") + std::to_string(x);
+        }
+      }
+      break;
+  }
+  return p.check ? p.check(*shown) : std::string();
+}
+
+Option param_option(const Param& p) {
+  Option o{p.name, p.is_mutable,
+           [name = p.name, def = p.def](const Config& c) {
+             auto it = c.redis_only.find(name);
+             return it == c.redis_only.end() ? std::string(def) : it->second;
+           },
+           [&p](Config& c, const Values& v) -> std::string {
+             std::string shown;
+             std::string err = parse_param(p, v, &shown);
+             if (err.empty()) c.redis_only[p.name] = shown;
+             return err;
+           }};
+  o.alias = p.alias;
+  o.is_memory = p.kind == Kind::kMemory;
+  return o;
+}
+
+}  // namespace
+
+std::string percentile_text(double pct) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), "%f", pct);
+  std::string s = buf;
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  return s;
+}
+
+namespace {
+
+// latency-tracking-info-percentiles: the percentiles INFO latencystats prints.
+std::string percentiles_text(const Config& c) {
+  std::string out;
+  for (double p : c.latency_tracking_info_percentiles) {
+    out += (out.empty() ? "" : " ") + percentile_text(p);
+  }
+  return out;
+}
+
+std::string set_percentiles(Config& c, const Values& v) {
+  std::vector<double> out;
+  for (const auto& w : split_words(v)) {
+    char* end = nullptr;
+    double x = std::strtod(w.c_str(), &end);
+    if (w.empty() || *end != '\0' || std::isnan(x)) {
+      return "Invalid latency-tracking-info-percentiles parameters";
+    }
+    if (x < 0.0 || x > 100.0) {
+      return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+    }
+    out.push_back(x);
+  }
+  c.latency_tracking_info_percentiles = out;
+  return {};
+}
+
 const std::vector<Option>& options() {
   static const std::vector<Option> table = [] {
     std::vector<Option> t;
@@ -184,7 +577,7 @@ const std::vector<Option>& options() {
     t.push_back(bool_opt("io-uring", false, &Config::io_uring));
     t.push_back(num_opt("busy-poll-us", true, 0, 1000000, &Config::busy_poll_us));
     t.push_back(num_opt("timeout", true, 0, INT32_MAX, &Config::timeout));
-    t.push_back(num_opt("maxclients", true, 1, 1000000, &Config::maxclients));
+    t.push_back(num_opt("maxclients", true, 1, UINT32_MAX, &Config::maxclients));
     t.push_back(str_opt("requirepass", true, &Config::requirepass));
     t.push_back(str_opt("aclfile", false, &Config::aclfile));
     t.push_back(num_opt("acllog-max-len", true, 0, INT32_MAX, &Config::acllog_max_len));
@@ -201,7 +594,13 @@ const std::vector<Option>& options() {
                  },
                  set_obl});
     t.push_back(num_opt("databases", false, 1, 1000000, &Config::databases));
-    t.push_back(num_opt("hz", true, 1, 500, &Config::hz));
+    // Any non-negative value is accepted and held within 1..500, as Redis does.
+    t.push_back({"hz", true, [](const Config& c) { return std::to_string(c.hz); },
+                 [](Config& c, const Values& v) -> std::string {
+                   std::string err = num_opt("hz", true, 0, INT32_MAX, &Config::hz).set(c, v);
+                   c.hz = std::clamp(c.hz, 1, 500);
+                   return err;
+                 }});
     t.push_back(enum_opt("loglevel", true, {"debug", "verbose", "notice", "warning", "nothing"},
                          &Config::loglevel));
     t.push_back(str_opt("logfile", false, &Config::logfile));
@@ -217,7 +616,9 @@ const std::vector<Option>& options() {
                    c.daemonize = false;
                    return {};
                  }});
-    t.push_back(str_opt("dir", false, &Config::dir));
+    Option dir = str_opt("dir", false, &Config::dir);
+    dir.is_protected = true;
+    t.push_back(dir);
     t.push_back(bool_opt("appendonly", true, &Config::appendonly));
     t.push_back({"appendfsync", true,
                  [](const Config& c) {
@@ -245,7 +646,16 @@ const std::vector<Option>& options() {
                    return {};
                  }});
     t.push_back(str_opt("save", true, &Config::save));
-    t.push_back(str_opt("dbfilename", true, &Config::dbfilename));
+    t.push_back({"dbfilename", true, [](const Config& c) { return c.dbfilename; },
+                 [](Config& c, const Values& v) -> std::string {
+                   std::string name = join(v);
+                   if (name.find('/') != std::string::npos) {
+                     return "dbfilename can't be a path, just a filename";
+                   }
+                   c.dbfilename = name;
+                   return {};
+                 },
+                 nullptr, /*is_protected=*/true});
     t.push_back(str_opt("appendfilename", false, &Config::appendfilename));
     t.push_back({"recovery-on-corruption", false,
                  [](const Config& c) {
@@ -266,7 +676,7 @@ const std::vector<Option>& options() {
     t.push_back(
         num_opt("stream-node-max-entries", true, 0, INT64_MAX, &Config::stream_node_max_entries));
     t.push_back(
-        num_opt("stream-node-max-bytes", true, 0, INT64_MAX, &Config::stream_node_max_bytes));
+        mem_opt("stream-node-max-bytes", true, &Config::stream_node_max_bytes, 0, INT64_MAX));
     t.push_back(num_opt("stream-retention-ms", true, 0, INT64_MAX, &Config::stream_retention_ms));
     t.push_back(
         num_opt("stream-group-inactive-ms", true, 0, INT64_MAX, &Config::stream_group_inactive_ms));
@@ -276,14 +686,13 @@ const std::vector<Option>& options() {
                          &Config::stream_segment_compression));
     t.push_back(num_opt("stream-segment-compression-level", true, 1, 19,
                         &Config::stream_segment_compression_level));
-    t.push_back(num_opt("list-max-listpack-size", true, INT32_MIN, INT32_MAX,
-                        &Config::list_max_listpack_size));
-    t.push_back(num_opt("list-max-ziplist-size", true, INT32_MIN, INT32_MAX,
-                        &Config::list_max_listpack_size));  // Redis's older name, an alias
+    t.push_back(aliased(num_opt("list-max-listpack-size", true, INT32_MIN, INT32_MAX,
+                                &Config::list_max_listpack_size),
+                        "list-max-ziplist-size"));
     t.push_back(num_opt("list-compress-depth", true, 0, INT32_MAX, &Config::list_compress_depth));
     t.push_back(num_opt("active-expire-effort", true, 1, 10, &Config::active_expire_effort));
     t.push_back(mem_opt("maxmemory", true, &Config::maxmemory));
-    t.push_back(mem_opt("hll-sparse-max-bytes", true, &Config::hll_sparse_max_bytes));
+    t.push_back(mem_opt("hll-sparse-max-bytes", true, &Config::hll_sparse_max_bytes, 0, INT64_MAX));
     t.push_back(enum_opt("maxmemory-policy", true,
                          {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                           "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"},
@@ -295,13 +704,13 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("lfu-decay-time", true, 0, INT32_MAX, &Config::lfu_decay_time));
     t.push_back(
         num_opt("set-max-intset-entries", true, 0, INT64_MAX, &Config::set_max_intset_entries));
-    // Redis 7.0 names and their pre-7.0 aliases, one value each.
-    for (const char* name : {"zset-max-listpack-entries", "zset-max-ziplist-entries"}) {
-      t.push_back(num_opt(name, true, 0, INT64_MAX, &Config::zset_max_listpack_entries));
-    }
-    for (const char* name : {"zset-max-listpack-value", "zset-max-ziplist-value"}) {
-      t.push_back(num_opt(name, true, 0, INT64_MAX, &Config::zset_max_listpack_value));
-    }
+    // Redis 7.0 names and their pre-7.0 aliases.
+    t.push_back(aliased(num_opt("zset-max-listpack-entries", true, 0, INT64_MAX,
+                                &Config::zset_max_listpack_entries),
+                        "zset-max-ziplist-entries"));
+    t.push_back(aliased(
+        mem_opt("zset-max-listpack-value", true, &Config::zset_max_listpack_value, 0, INT64_MAX),
+        "zset-max-ziplist-value"));
     t.push_back({"notify-keyspace-events", true,
                  [](const Config& c) { return c.notify_keyspace_events; },
                  [](Config& c, const Values& v) -> std::string {
@@ -320,8 +729,9 @@ const std::vector<Option>& options() {
                         &Config::latency_monitor_threshold));
     t.push_back(
         num_opt("tracking-table-max-keys", true, 0, INT64_MAX, &Config::tracking_table_max_keys));
-    t.push_back(num_opt("busy-reply-threshold", true, 0, INT64_MAX, &Config::busy_reply_threshold));
-    t.push_back(num_opt("lua-time-limit", true, 0, INT64_MAX, &Config::busy_reply_threshold));
+    t.push_back(
+        aliased(num_opt("busy-reply-threshold", true, 0, INT64_MAX, &Config::busy_reply_threshold),
+                "lua-time-limit"));
     t.push_back(num_opt("metrics-port", false, 0, 65535, &Config::metrics_port));
     // CONFIG GET shows the addresses in effect; "" (the default) follows `bind`.
     t.push_back({"metrics-bind", false, [](const Config& c) { return join(metrics_addresses(c)); },
@@ -332,44 +742,58 @@ const std::vector<Option>& options() {
     t.push_back(num_opt("metrics-max-series", true, 0, INT64_MAX, &Config::metrics_max_series));
     t.push_back(str_opt("metrics-token", true, &Config::metrics_token));
     // Changed at runtime by REPLICAOF, not CONFIG SET (as in Redis).
-    t.push_back({"replicaof", false, [](const Config& c) { return c.replicaof; },
+    t.push_back(aliased({"replicaof", false, [](const Config& c) { return c.replicaof; },
+                         [](Config& c, const Values& v) -> std::string {
+                           Values words = split_words(v);
+                           if (words.empty() || (words.size() == 2 && lower(words[0]) == "no" &&
+                                                 lower(words[1]) == "one")) {
+                             c.replicaof.clear();
+                             return {};
+                           }
+                           if (words.size() != 2) return "wrong number of arguments";
+                           char* end = nullptr;
+                           long port = std::strtol(words[1].c_str(), &end, 10);
+                           if (*end != '\0' || port <= 0 || port > 65535)
+                             return "Invalid master port";
+                           c.replicaof = words[0] + " " + words[1];
+                           return {};
+                         }},
+                        "slaveof"));
+    t.push_back(aliased(bool_opt("replica-read-only", true, &Config::replica_read_only),
+                        "slave-read-only"));
+    // As Redis: any size is accepted, and the backlog is at least 16kb (CONFIG GET shows that).
+    t.push_back({"repl-backlog-size", true,
+                 [](const Config& c) { return std::to_string(c.repl_backlog_size); },
                  [](Config& c, const Values& v) -> std::string {
-                   Values words = split_words(v);
-                   if (words.empty() ||
-                       (words.size() == 2 && lower(words[0]) == "no" && lower(words[1]) == "one")) {
-                     c.replicaof.clear();
-                     return {};
-                   }
-                   if (words.size() != 2) return "wrong number of arguments";
-                   char* end = nullptr;
-                   long port = std::strtol(words[1].c_str(), &end, 10);
-                   if (*end != '\0' || port <= 0 || port > 65535) return "Invalid master port";
-                   c.replicaof = words[0] + " " + words[1];
-                   return {};
-                 }});
-    for (const char* name : {"replica-read-only", "slave-read-only"}) {
-      t.push_back(bool_opt(name, true, &Config::replica_read_only));
-    }
+                   std::string err =
+                       mem_opt("repl-backlog-size", true, &Config::repl_backlog_size, 1, INT64_MAX)
+                           .set(c, v);
+                   if (err.empty())
+                     c.repl_backlog_size = std::max<uint64_t>(c.repl_backlog_size, 16 * 1024);
+                   return err;
+                 },
+                 nullptr, false, /*is_memory=*/true});
+    t.push_back(aliased(
+        num_opt("repl-ping-replica-period", true, 1, INT32_MAX, &Config::repl_ping_replica_period),
+        "repl-ping-slave-period"));
+    t.push_back(aliased(num_opt("replica-priority", true, 0, INT32_MAX, &Config::replica_priority),
+                        "slave-priority"));
+    t.push_back(aliased(str_opt("replica-announce-ip", true, &Config::replica_announce_ip),
+                        "slave-announce-ip"));
     t.push_back(
-        mem_opt("repl-backlog-size", true, &Config::repl_backlog_size, 16 * 1024, INT64_MAX));
-    t.push_back(
-        num_opt("repl-ping-replica-period", true, 1, INT32_MAX, &Config::repl_ping_replica_period));
-    for (const char* name : {"replica-priority", "slave-priority"}) {
-      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::replica_priority));
-    }
-    t.push_back(str_opt("replica-announce-ip", true, &Config::replica_announce_ip));
-    t.push_back(num_opt("replica-announce-port", true, 0, 65535, &Config::replica_announce_port));
+        aliased(num_opt("replica-announce-port", true, 0, 65535, &Config::replica_announce_port),
+                "slave-announce-port"));
     t.push_back(str_opt("masterauth", true, &Config::masterauth));
     t.push_back(str_opt("masteruser", true, &Config::masteruser));
-    for (const char* name : {"replica-serve-stale-data", "slave-serve-stale-data"}) {
-      t.push_back(bool_opt(name, true, &Config::replica_serve_stale_data));
-    }
-    for (const char* name : {"min-replicas-to-write", "min-slaves-to-write"}) {
-      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::min_replicas_to_write));
-    }
-    for (const char* name : {"min-replicas-max-lag", "min-slaves-max-lag"}) {
-      t.push_back(num_opt(name, true, 0, INT32_MAX, &Config::min_replicas_max_lag));
-    }
+    t.push_back(
+        aliased(bool_opt("replica-serve-stale-data", true, &Config::replica_serve_stale_data),
+                "slave-serve-stale-data"));
+    t.push_back(aliased(
+        num_opt("min-replicas-to-write", true, 0, INT32_MAX, &Config::min_replicas_to_write),
+        "min-slaves-to-write"));
+    t.push_back(
+        aliased(num_opt("min-replicas-max-lag", true, 0, INT32_MAX, &Config::min_replicas_max_lag),
+                "min-slaves-max-lag"));
     t.push_back(bool_opt("metrics-tls", false, &Config::metrics_tls));
     t.push_back(bool_opt("console-admin", true, &Config::console_admin));
     // TLS: CONFIG SET of any of the mutable ones rebuilds the context (Server::apply_tls_config).
@@ -398,6 +822,8 @@ const std::vector<Option>& options() {
     t.push_back(str_opt("tls-client-key-file-pass", true, &Config::tls_client_key_file_pass));
     t.push_back(bool_opt("tls-replication", true, &Config::tls_replication));
     t.push_back(bool_opt("tls-cluster", true, &Config::tls_cluster));
+    t.push_back({"latency-tracking-info-percentiles", true, percentiles_text, set_percentiles});
+    for (const Param& p : kRedisOnlyParams) t.push_back(param_option(p));
     return t;
   }();
   return table;
@@ -406,11 +832,17 @@ const std::vector<Option>& options() {
 const Option* find_option(std::string_view name) {
   std::string key = lower(name);
   if (key == "slave-output-buffer-limit") key = "client-output-buffer-limit";
-  if (key == "slaveof") key = "replicaof";
   for (const auto& o : options()) {
-    if (key == o.name) return &o;
+    if (key == o.name || (o.alias && key == o.alias)) return &o;
   }
   return nullptr;
+}
+
+// Lines Redis 7.0 still reads from a config file and ignores.
+bool is_deprecated(std::string_view name) {
+  std::string key = lower(name);
+  return key == "list-max-ziplist-entries" || key == "list-max-ziplist-value" ||
+         key == "lua-replicate-commands";
 }
 
 // Splits a config line into words, honouring "double" and 'single' quotes.
@@ -606,6 +1038,8 @@ void ConfigStore::load(const std::string& path,
         } else {
           c_->renamed_commands.emplace_back(lower(values[0]), values[1]);
         }
+      } else if (is_deprecated(words[0])) {
+        // Accepted and ignored, as Redis 7.0 does (it logs a warning).
       } else {
         err = set(words[0], values, true);
       }
@@ -618,6 +1052,7 @@ void ConfigStore::load(const std::string& path,
     }
   }
   for (const auto& [name, value] : args) {
+    if (is_deprecated(name)) continue;
     std::string err = set(name, {value}, true);
     if (!err.empty()) {
       throw std::runtime_error("*** FATAL CONFIG ERROR *** option '--" + name + " " +
@@ -647,6 +1082,7 @@ std::vector<std::string> ConfigStore::match(std::string_view pattern) const {
   std::vector<std::string> out;
   for (const auto& o : options()) {
     if (core::glob_match(pattern, o.name, true)) out.emplace_back(o.name);
+    if (o.alias && core::glob_match(pattern, o.alias, true)) out.emplace_back(o.alias);
   }
   return out;
 }
@@ -658,26 +1094,65 @@ bool ConfigStore::is_mutable(std::string_view name) const {
   return o && o->is_mutable;
 }
 
+std::string ConfigStore::refusal(std::string_view name) const {
+  const Option* o = find_option(name);
+  if (!o) return "unknown option";
+  // As Redis: a protected option is refused while enable-protected-configs is "no" ("local"
+  // is taken as allowing it, every Sluice client being treated alike).
+  if (o->is_protected) {
+    std::string allowed;
+    get("enable-protected-configs", &allowed);
+    if (allowed == "no") return "can't set protected config";
+  }
+  if (!o->is_mutable) return "can't set immutable config";
+  return {};
+}
+
 std::string ConfigStore::rewrite() const {
   if (c_->config_file.empty()) return "The server is running without a config file";
   std::ifstream in(c_->config_file);
   std::vector<std::string> lines;
   std::vector<bool> written(options().size(), false);
+  auto line_for = [&](const Option& o) {
+    std::string value = o.get(*c_);
+    if (o.is_memory) value = memory_text(value);
+    return std::string(o.name) + " " + (value.empty() ? "\"\"" : value);
+  };
   std::string line;
   while (std::getline(in, line)) {
     Values words;
-    if (split_line(line, &words) && !words.empty() && words[0][0] != '#') {
-      const Option* o = find_option(words[0]);
-      if (o) {
-        size_t idx = static_cast<size_t>(o - options().data());
-        if (written[idx]) continue;  // drop duplicates of an option already written
-        written[idx] = true;
-        std::string value = o->get(*c_);
-        lines.push_back(std::string(o->name) + " " + (value.empty() ? "\"\"" : value));
-        continue;
-      }
+    const bool parsed = split_line(line, &words);
+    if (parsed && (words.empty() || words[0][0] == '#')) {
+      lines.push_back(line);
+      continue;
     }
-    lines.push_back(line);
+    const Option* o = parsed ? find_option(words[0]) : nullptr;
+    if (o) {
+      // An alias is written under the option's name; later duplicates are dropped.
+      size_t idx = static_cast<size_t>(o - options().data());
+      if (written[idx]) continue;
+      written[idx] = true;
+      lines.push_back(line_for(*o));
+    } else if (parsed && (lower(words[0]) == "user" || lower(words[0]) == "rename-command" ||
+                          is_deprecated(words[0]))) {
+      lines.push_back(line);
+    } else {
+      // As Redis: a line it cannot read is kept as a comment.
+      lines.push_back("# ??? " + line);
+    }
+  }
+  // Options set away from their defaults and absent from the file are appended, as Redis does.
+  static const Config defaults;
+  bool header = false;
+  for (size_t i = 0; i < options().size(); ++i) {
+    const Option& o = options()[i];
+    if (written[i] || o.get(*c_) == o.get(defaults)) continue;
+    if (!header) {
+      lines.push_back("");
+      lines.push_back("# Generated by CONFIG REWRITE");
+      header = true;
+    }
+    lines.push_back(line_for(o));
   }
   std::string out;
   for (const auto& l : lines) out += l + "\n";

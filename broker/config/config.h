@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,7 +28,7 @@ struct Config {
   int64_t busy_poll_us = 100;  // poll without sleeping this long after dense requests
   bool io_uring = false;       // batch reply sends through io_uring (off: no gain measured here)
   int timeout = 0;
-  int maxclients = 10000;
+  int64_t maxclients = 10000;
   std::string requirepass;  // the default user's password (acl/)
   // access control: `user <name> <rules...>` lines of the config file (not CONFIG GET/SET) or an
   // aclfile (ACL LOAD/SAVE), never both; ACL LOG length.
@@ -143,6 +144,11 @@ struct Config {
   std::string tls_client_key_file_pass;
   bool tls_replication = false;
   bool tls_cluster = false;
+  // INFO latencystats percentiles (latency-tracking-info-percentiles).
+  std::vector<double> latency_tracking_info_percentiles{50.0, 99.0, 99.9};
+  // Redis 7.0 parameters with no effect in Sluice (config/sluice.conf says why), by canonical
+  // name, as CONFIG GET shows them; absent: the default.
+  std::map<std::string, std::string, std::less<>> redis_only;
 };
 
 // Whether the server needs a TLS context (tls-port or metrics-tls).
@@ -154,6 +160,9 @@ const std::vector<std::string>& metrics_addresses(const Config& config);
 // Parses notify-keyspace-events flags ("KEA", "Ex", ...) into Redis's canonical order; false on
 // an unknown flag.
 bool canonical_keyspace_events(std::string_view flags, std::string* canonical);
+
+// A percentile as Redis prints it ("%f" without trailing zeros: 50, 99.9).
+std::string percentile_text(double pct);
 
 // One option as CONFIG and the loader see it.
 struct OptionInfo {
@@ -177,6 +186,8 @@ class ConfigStore {
   std::vector<std::string> match(std::string_view pattern) const;
   bool exists(std::string_view name) const;
   bool is_mutable(std::string_view name) const;
+  // Why CONFIG SET refuses the option at runtime (Redis's text), empty if it may be set.
+  std::string refusal(std::string_view name) const;
   // Rewrites the loaded config file with the current values (CONFIG REWRITE).
   std::string rewrite() const;
 

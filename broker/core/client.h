@@ -30,6 +30,15 @@ class ClientHost {
   virtual void close_soon(Client& client) = 0;
   // A blocked client became unblocked: resume processing its pipelined input.
   virtual void unblocked(Client& client) = 0;
+  // CLIENT LIST's qbuf and qbuf-free, as Redis 7.0 reports them: the query buffer's bytes
+  // (while the client's own command runs, from the start of what was read with it; otherwise
+  // the unparsed rest, the arguments of a partial command already taken out) and its free
+  // space. Clients without a connection have none.
+  struct QueryBuffer {
+    size_t used = 0;
+    size_t free = 0;
+  };
+  virtual QueryBuffer query_buffer() const { return {}; }
 };
 
 enum class ReplyMode : uint8_t { kOn, kOff, kSkip };

@@ -219,6 +219,14 @@ size_t Connection::query_buffer_bytes() const {
   return input_.size() - input_pos_ - std::min(input_.size() - input_pos_, parser_.parsed_bytes());
 }
 
+core::ClientHost::QueryBuffer Connection::query_buffer() const {
+  // input_pos_ counts the commands of this batch already taken, the running one included
+  // (Redis trims its buffer only after the batch); 0 between batches.
+  size_t used = input_pos_ + query_buffer_bytes();
+  size_t free = big_filling_ ? big_total_ - big_filled_ : input_.capacity() - input_.size();
+  return {used, free};
+}
+
 bool Connection::auth_required() const { return !client_.authenticated; }
 
 void Connection::begin_big_bulk(wire::resp::RequestParser::BigBulk bulk) {

@@ -80,6 +80,7 @@ class Connection final : public core::ClientHost {
   void begin_big_bulk(wire::resp::RequestParser::BigBulk bulk);
   // Unparsed input as Redis counts it against client-query-buffer-limit.
   size_t query_buffer_bytes() const;
+  QueryBuffer query_buffer() const override;
   bool auth_required() const;
   size_t gather_output();
   void wrote(ssize_t n, size_t total);

@@ -47,6 +47,7 @@ class InputBuffer {
   }
   const char* data() const { return data_.get(); }
   size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
   std::string_view view(size_t from) const { return {data_.get() + from, size_ - from}; }
 
  private:
