@@ -119,6 +119,7 @@ def base_url():
 def open_view(hash_):
     """Loads the page at #hash_ afresh (every view starts from a clean page)."""
     d = driver()
+    d.get("about:blank")  # a new document, not a same-document move to another #address
     d.get(base_url() + "#" + hash_)
     wait(lambda: d.execute_script("return document.body.dataset.ready === '1'"), "page ready")
     return d
