@@ -119,6 +119,7 @@ def base_url():
 def open_view(hash_):
     """Loads the page at #hash_ afresh (every view starts from a clean page)."""
     d = driver()
+    d.get("about:blank")  # a new document, not a same-document move to another #address
     d.get(base_url() + "#" + hash_)
     wait(lambda: d.execute_script("return document.body.dataset.ready === '1'"), "page ready")
     return d
@@ -227,10 +228,10 @@ def the_overview_shows_the_servers_figures_and_charts_full_at_once():
     hist = api("history")
     for series in ("commands", "xadd", "deliveries", "errors", "used_memory", "clients"):
         css = f'[data-test="chart-{series}"]'
-        wait(lambda: attr_of(css, "data-points") is not None, f"chart {series}")
-        points = int(attr_of(css, "data-points"))
-        assert_true(points >= len(hist["series"][series]) > 0,
-                    f"{series}: {points} points drawn, history has {len(hist['series'][series])}")
+        held = len(hist["series"][series])
+        assert_true(held > 0, f"the server's {series} history is empty")
+        wait(lambda: int(attr_of(css, "data-points") or 0) >= held,
+             f"the {series} chart with the {held} points of the history")
         path = d.execute_script(
             "return document.querySelector(arguments[0] + ' path.line').getAttribute('d')", css)
         assert_true(path.startswith("M"), f"{series}: no line drawn")

@@ -413,8 +413,11 @@
 
   const streamsState = { pattern: "", db: "", sort: "key", order: "asc", offset: 0, limit: 50 };
 
-  function streamsView(ctx) {
+  function streamsView(ctx, params) {
     const st = streamsState;
+    // #/streams?pattern=&db=&sort=&order=&offset=&limit= (kept in the address as they change)
+    for (const k of ["pattern", "db", "sort", "order"]) if (params.has(k)) st[k] = params.get(k);
+    for (const k of ["offset", "limit"]) if (params.has(k) && isFinite(Number(params.get(k)))) st[k] = Number(params.get(k));
     const pattern = h("input", {
       type: "search", placeholder: "key pattern, e.g. orders:*", value: st.pattern,
       "data-test": "streams-filter", "aria-label": "key pattern",
@@ -452,6 +455,8 @@
     let seq = 0;
     async function load() {
       const my = ++seq;
+      const q = query({ pattern: st.pattern, db: st.db, sort: st.sort, order: st.order, offset: st.offset || "", limit: st.limit === 50 ? "" : st.limit });
+      if (location.hash !== "#/streams" + q) history.replaceState(null, "", "#/streams" + q);
       const res = await api("streams", {
         db: st.db, pattern: st.pattern, sort: st.sort, order: st.order, offset: st.offset, limit: st.limit,
       });
@@ -900,7 +905,7 @@
 
   const routes = [
     [/^\/?$/, "overview", (ctx) => overviewView(ctx)],
-    [/^\/streams$/, "streams", (ctx) => streamsView(ctx)],
+    [/^\/streams$/, "streams", (ctx, m, params) => streamsView(ctx, params)],
     [/^\/stream\/(\d+)\/(.+)$/, "streams", (ctx, m, params) => streamView(ctx, m[1], decodeURIComponent(m[2]), params)],
     [/^\/pubsub$/, "pubsub", (ctx) => pubsubView(ctx)],
     [/^\/clients$/, "clients", (ctx) => clientsView(ctx)],
