@@ -252,9 +252,9 @@ class Writer(threading.Thread):
 
 @test(timeout=240)
 def a_stream_of_many_segments_syncs_from_disk_while_the_master_serves():
-    with Server("--stream-segment-bytes", "256kb") as master:
+    with Server("--stream-segment-bytes", "128kb") as master:
         m = master.conn()
-        load_big_stream(m, "big", 40_000, 1000)
+        load_big_stream(m, "big", 20_000, 1000)
         m.call("XGROUP", "CREATE", "big", "g", "0")
         m.call("XREADGROUP", "GROUP", "g", "c", "COUNT", 100, "STREAMS", "big", ">")
         segments = int(info(m, "streams")["stream_segments"])
