@@ -6,14 +6,15 @@
        --port {port} --dir {dir} --appendfsync everysec"
 
 Starts a replica (same binary, a free port, its data in `<dir>.replica`, `--replicaof
-127.0.0.1 <port>`) and a sampler, then execs the master command line (so compare watches the
+127.0.0.1 <port>`, allowed on every CPU) and a sampler, then execs the master command line (so compare watches the
 master's PID). Every 100 ms the sampler reads the master's master_repl_offset and the replica's
 slave_repl_offset and appends `{"t": seconds, "master": offset, "replica": offset}` lines to
-the lag file; when the master is gone it stops the replica and removes its directory.
+the lag file (with the sampler's PID as `run`); when the master is gone it stops the replica
+and removes its directory.
 
     tests/bench/with_replica.py --report /tmp/lag.jsonl
 
-prints the lag while the master's offset moved: in bytes (master - replica at each sample) and
+prints the lag while the master's offset moved, once the replica's full sync is done: in bytes (master - replica at each sample) and
 in seconds (from a sample until the replica's offset reached the master's offset of that
 sample), max and p99.
 """
@@ -33,41 +34,59 @@ def free_port():
         return s.getsockname()[1]
 
 
-def info_field(port, field):
-    with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-        s.sendall(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")
+class Info:
+    """A connection that asks INFO replication and reads one field."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=1)
+
+    def ask(self):
+        self.sock.sendall(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")
+
+    def read(self, field):
         data = b""
         while True:
-            chunk = s.recv(65536)
+            chunk = self.sock.recv(65536)
             if not chunk:
-                break
+                raise OSError("closed")
             data += chunk
             head, _, body = data.partition(b"\r\n")
-            if head.startswith(b"$") and len(body) >= int(head[1:]):
+            if head.startswith(b"$") and len(body) >= int(head[1:]) + 2:
                 break
-    for line in data.decode(errors="replace").splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split(":", 1)[1])
-    return None
+        for line in data.decode(errors="replace").splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split(":", 1)[1])
+        return None
 
 
 def sample(master_port, replica_port, lag_file, replica_pid, replica_dir):
     misses = 0
+    sampled = False
     t0 = time.monotonic()
+    conns = None
+    run = os.getpid()
     with open(lag_file, "a") as out:
-        out.write(json.dumps({"start": master_port}) + "\n")
-        while misses < 30:
+        # Until the first sample the servers may still be starting; after it, the master gone
+        # (compare stopped it) ends the run at once, before a next master takes its port.
+        while misses < (1 if sampled else 30):
             time.sleep(0.1)
             try:
-                m = info_field(master_port, "master_repl_offset")
-                r = info_field(replica_port, "slave_repl_offset")
+                if conns is None:
+                    conns = (Info(replica_port), Info(master_port))
+                # The replica is asked first: the lag read is an upper bound.
+                conns[0].ask()
+                conns[1].ask()
+                r = conns[0].read("slave_repl_offset")
+                m = conns[1].read("master_repl_offset")
             except OSError:
+                conns = None
                 misses += 1
                 continue
             misses = 0
             if m is not None and r is not None:
-                out.write(json.dumps({"t": round(time.monotonic() - t0, 3), "master": m,
-                                      "replica": r}) + "\n")
+                sampled = True
+                out.write(json.dumps({"run": run, "t": round(time.monotonic() - t0, 3),
+                                      "master": m, "replica": r}) + "\n")
                 out.flush()
     try:
         os.kill(replica_pid, 15)
@@ -86,18 +105,18 @@ def percentile(values, p):
 
 
 def report(lag_file):
-    runs, cur = [], None
+    runs = {}
     for line in open(lag_file):
         row = json.loads(line)
-        if "start" in row:
-            cur = []
-            runs.append(cur)
-        elif cur is not None:
-            cur.append(row)
+        runs.setdefault(row["run"], []).append(row)
     lag_bytes, lag_s = [], []
-    for rows in runs:
-        for i, row in enumerate(rows):
-            if i == 0 or row["master"] == rows[i - 1]["master"]:
+    for rows in runs.values():
+        # From the first sample where the replica had caught up (its full sync is done).
+        first = next((i for i, r in enumerate(rows) if r["master"] > 0 and
+                      r["replica"] >= r["master"]), len(rows))
+        for i in range(first + 1, len(rows)):
+            row = rows[i]
+            if row["master"] == rows[i - 1]["master"]:
                 continue  # the master was idle: nothing to lag behind
             lag_bytes.append(row["master"] - row["replica"])
             caught = next((r["t"] for r in rows[i:] if r["replica"] >= row["master"]), None)
@@ -124,7 +143,10 @@ def main():
     replica = subprocess.Popen(
         [master[0], "--port", str(replica_port), "--dir", replica_dir, "--replicaof",
          "127.0.0.1", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        start_new_session=True,
+        # compare pins the master (and so this wrapper) to its server CPUs: the replica may
+        # run on any CPU, as a replica on another machine would not take the master's.
+        preexec_fn=lambda: os.sched_setaffinity(0, range(os.cpu_count())))
     if os.fork() == 0:
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
