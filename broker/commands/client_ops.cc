@@ -29,7 +29,7 @@ void client_pause(CommandContext& ctx) {
   auto& b = ctx.broker;
   // As Redis: a second pause never shortens the first, and ALL wins over WRITE.
   const int64_t end = ctx.now_ms + ms;
-  b.pause_writes_only = b.paused() ? b.pause_writes_only && writes_only : writes_only;
+  b.pause_writes_only = b.pause_end_ms != 0 ? b.pause_writes_only && writes_only : writes_only;
   b.pause_end_ms = std::max(b.pause_end_ms, std::max<int64_t>(end, 1));
   ctx.reply.ok();
 }
@@ -43,7 +43,7 @@ void client_unpause(CommandContext& ctx) {
 bool must_wait_for_pause(const core::Broker& broker, const core::Client& client,
                          const CommandSpec& spec) {
   if (!broker.paused() || client.script) return false;
-  if (!broker.pause_writes_only) return true;
+  if (broker.pause_end_ms != 0 && !broker.pause_writes_only) return true;
   if (spec.flags & (kWrite | kMayReplicate)) return true;
   if (spec.name != "exec" || !client.in_multi) return false;
   for (const auto& queued : client.multi_queue) {
@@ -70,7 +70,7 @@ void postpone(core::Broker& broker, core::Client& client, std::span<const std::s
 }
 
 void resume_paused_if_due(core::Broker& broker, int64_t now_ms) {
-  if (broker.paused() && now_ms >= broker.pause_end_ms) {
+  if (broker.pause_end_ms != 0 && now_ms >= broker.pause_end_ms) {
     broker.pause_end_ms = 0;
     broker.pause_writes_only = false;
   }

@@ -268,7 +268,7 @@ void info(CommandContext& ctx) {
                   ",state=online,offset=" + std::to_string(r.ack_offset) +
                   ",lag=" + std::to_string(r.ack_ms ? (now - r.ack_ms) / 1000 : 0));
     }
-    w.field("master_failover_state", "no-failover");
+    w.field("master_failover_state", repl.failover_state_name());
     w.field("master_replid", repl.replid());
     w.field("master_replid2", repl.replid2());
     w.field("master_repl_offset", repl.offset());

@@ -1,5 +1,7 @@
 // Replication commands: REPLICAOF / SLAVEOF, ROLE, WAIT, and what a replica sends its master
 // (REPLCONF, PSYNC / SYNC). The stream itself is replication/replication.h's.
+#include <spdlog/spdlog.h>
+
 #include <string>
 
 #include "broker/blocking/blocking_registry.h"
@@ -15,12 +17,11 @@ constexpr std::string_view kWaitKey = "\x01sluice-replication-wait";
 
 void replicaof(CommandContext& ctx) {
   auto& repl = replication::of(ctx.broker);
+  if (repl.failover_state != replication::Replication::FailoverState::kNone) {
+    return ctx.error_text("ERR REPLICAOF not allowed while failing over.");
+  }
   if (iequals(ctx.arg(1), "no") && iequals(ctx.arg(2), "one")) {
-    if (repl.is_replica()) {
-      ctx.broker.control->set_master("", 0);
-      repl.promote();
-      ctx.broker.config().replicaof.clear();
-    }
+    repl.unfollow();
     return ctx.reply.ok();
   }
   int64_t port = 0;
@@ -31,14 +32,63 @@ void replicaof(CommandContext& ctx) {
   if (repl.is_replica() && repl.master_host == host && repl.master_port == port) {
     return ctx.reply.simple("OK Already connected to specified master");
   }
-  // The replicas of this server are dropped: they follow it again after its full sync.
-  for (auto& r : repl.replicas) ctx.broker.control->kill_client(*r.client);
-  repl.master_host = host;
-  repl.master_port = static_cast<int>(port);
-  repl.link = replication::LinkStatus::kConnecting;
-  repl.link_down_since_ms = ctx.now_ms;
-  ctx.broker.config().replicaof = host + " " + std::to_string(port);
-  ctx.broker.control->set_master(host, static_cast<int>(port));
+  repl.follow(host, static_cast<int>(port), ctx.now_ms);
+  ctx.reply.ok();
+}
+
+// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (replication.h describes the steps).
+void failover(CommandContext& ctx) {
+  using State = replication::Replication::FailoverState;
+  auto& repl = replication::of(ctx.broker);
+  if (ctx.argc() == 2 && iequals(ctx.arg(1), "abort")) {
+    if (repl.failover_state == State::kNone) {
+      return ctx.error_text("ERR No failover in progress.");
+    }
+    repl.abort_failover("Failover manually aborted");
+    return ctx.reply.ok();
+  }
+  int64_t timeout_ms = 0;
+  bool force = false;
+  bool to = false;
+  int64_t port = 0;
+  std::string host;
+  for (size_t j = 1; j < ctx.argc(); ++j) {
+    if (iequals(ctx.arg(j), "timeout") && j + 1 < ctx.argc() && timeout_ms == 0) {
+      if (!parse_int(ctx.arg(j + 1), &timeout_ms)) return ctx.not_integer();
+      if (timeout_ms <= 0) return ctx.error_text("ERR FAILOVER timeout must be greater than 0");
+      ++j;
+    } else if (iequals(ctx.arg(j), "to") && j + 2 < ctx.argc() && !to) {
+      if (!parse_int(ctx.arg(j + 2), &port)) return ctx.not_integer();
+      host = std::string(ctx.arg(j + 1));
+      to = true;
+      j += 2;
+    } else if (iequals(ctx.arg(j), "force") && !force) {
+      force = true;
+    } else {
+      return ctx.syntax_error();
+    }
+  }
+  if (repl.failover_state != State::kNone) {
+    return ctx.error_text("ERR FAILOVER already in progress.");
+  }
+  if (repl.is_replica()) {
+    return ctx.error_text("ERR FAILOVER is not valid when server is a replica.");
+  }
+  if (repl.replicas.empty()) return ctx.error_text("ERR FAILOVER requires connected replicas.");
+  if (force && (timeout_ms == 0 || !to)) {
+    return ctx.error_text(
+        "ERR FAILOVER with force option requires both a timeout and target HOST and IP.");
+  }
+  if (to) {
+    replication::AttachedReplica* target = repl.find_replica(host, static_cast<int>(port));
+    if (!target) return ctx.error_text("ERR FAILOVER target HOST and PORT is not a replica.");
+    if (!target->online) return ctx.error_text("ERR FAILOVER target replica is not online.");
+  }
+  repl.failover_host = to ? host : std::string();
+  repl.failover_port = to ? static_cast<int>(port) : 0;
+  repl.failover_end_ms = timeout_ms ? ctx.now_ms + timeout_ms : 0;
+  repl.failover_force = force;
+  repl.start_failover();
   ctx.reply.ok();
 }
 
@@ -124,6 +174,18 @@ void replconf(CommandContext& ctx) {
 
 void psync(CommandContext& ctx) {
   auto& repl = replication::of(ctx.broker);
+  // PSYNC <replid> <offset> FAILOVER: this replica's master hands over (FAILOVER on it).
+  if (ctx.argc() > 3 && iequals(ctx.arg(3), "failover")) {
+    if (!repl.is_replica()) return ctx.error_text("ERR PSYNC FAILOVER can't be sent to a master.");
+    if (ctx.arg(1) != repl.replid()) {
+      return ctx.error_text("ERR PSYNC FAILOVER replid must match my replid.");
+    }
+    repl.unfollow();
+    spdlog::info("MASTER MODE enabled (failover request from '{}')", ctx.client.addr);
+  }
+  if (repl.failover_state != replication::Replication::FailoverState::kNone) {
+    return ctx.error_text("NOMASTERLINK Can't SYNC while failing over");
+  }
   if (repl.is_replica() && repl.link != replication::LinkStatus::kConnected) {
     return ctx.error_text("NOMASTERLINK Can't SYNC while not connected with my master");
   }
@@ -197,6 +259,9 @@ void register_replication_commands(CommandTable& t) {
   add("psync", -3, kAdmin | kNoScript | kNoMulti, psync, "An internal command used in replication.",
       "@admin @slow @dangerous");
   add("sync", 1, kAdmin | kNoScript | kNoMulti, psync, "An internal command used in replication.",
+      "@admin @slow @dangerous");
+  add("failover", -1, kAdmin | kNoScript | kStale, failover,
+      "Start a coordinated failover between this server and one of its replicas.",
       "@admin @slow @dangerous");
   add("wait", 3, kNoScript, wait_cmd,
       "Blocks until the asynchronous replication of all preceding write commands sent by the "

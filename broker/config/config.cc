@@ -1154,6 +1154,13 @@ std::string ConfigStore::rewrite() const {
     }
     lines.push_back(line_for(o));
   }
+  // As Redis: the role is kept even when the file had no replicaof line (a REPLICAOF, FAILOVER
+  // or Sentinel failover at runtime made this server a replica).
+  const Option* replicaof = find_option("replicaof");
+  if (replicaof && !written[static_cast<size_t>(replicaof - options().data())] &&
+      !c_->replicaof.empty()) {
+    lines.push_back("replicaof " + c_->replicaof);
+  }
   std::string out;
   for (const auto& l : lines) out += l + "\n";
   std::string tmp = c_->config_file + ".tmp";

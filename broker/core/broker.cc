@@ -212,6 +212,7 @@ void Broker::remove_durable(DurableSource* source) { std::erase(durables_, sourc
 wire::Status Broker::flush_storage() {
   wire::Status result;
   if (storage_failed_) return result;
+  if (flush_hook) flush_hook(false);
   for (DurableSource* d : durables_) {
     wire::Status st = d->flush();
     if (!st.is_ok() && result.is_ok()) result = st;
@@ -219,6 +220,8 @@ wire::Status Broker::flush_storage() {
   if (!result.is_ok()) {
     set_storage_failed(result.detail().empty() ? "write failed" : result.detail());
     failed_in_flush_ = true;
+  } else if (flush_hook) {
+    flush_hook(true);
   }
   return result;
 }

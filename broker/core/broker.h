@@ -227,7 +227,9 @@ class Broker {
   int64_t pause_end_ms = 0;
   bool pause_writes_only = false;
   std::vector<Client*> paused_clients;
-  bool paused() const { return pause_end_ms != 0; }
+  // FAILOVER holds writes (as CLIENT PAUSE WRITE) until it completes or is aborted.
+  bool failover_paused = false;
+  bool paused() const { return pause_end_ms != 0 || failover_paused; }
   LatencyMonitor latency;
 
   // Scripting (broker/scripting/), created by the commands layer on first use.
@@ -237,6 +239,9 @@ class Broker {
   // Called when a key goes without a command removing it (expiry, lazy or active, and maxmemory
   // eviction): replication sends DEL for it.
   std::function<void(int db, std::string_view key)> key_removed;
+  // Called around flush_storage's writes: with false before them, with true once they all
+  // succeeded (replication keeps its offset file in step with the data).
+  std::function<void(bool flushed)> flush_hook;
   // Access control (users, ACL LOG), created by the commands layer on first use.
   std::unique_ptr<BrokerExtension> acl;
   // The function libraries' code as the KV journal last recorded it: replay (below scripting)

@@ -43,6 +43,16 @@ class ClientHost {
 
 enum class ReplyMode : uint8_t { kOn, kOff, kSkip };
 
+// Output produced on demand, as the socket drains (a replica's full sync reads its files this
+// way): the connection calls refill() before writing whenever little is queued, and keeps
+// writing asynchronously while a source is attached. refill() appends to client.out and, once
+// it has nothing more, detaches itself (client.out_source = nullptr) as its last action.
+class OutputSource {
+ public:
+  virtual ~OutputSource() = default;
+  virtual void refill(Client& client) = 0;
+};
+
 class Client {
  public:
   Client(uint64_t client_id, ClientHost* client_host) : id(client_id), host(client_host) {}
@@ -101,8 +111,9 @@ class Client {
   // read-only check), or a replica attached to this master (it gets the stream).
   bool master = false;
   bool replica = false;
-  int replica_port = 0;    // REPLCONF listening-port
-  std::string replica_ip;  // REPLCONF ip-address
+  int replica_port = 0;                // REPLCONF listening-port
+  std::string replica_ip;              // REPLCONF ip-address
+  OutputSource* out_source = nullptr;  // see OutputSource
 
   // Blocking state (blocking/).
   bool blocked = false;

@@ -32,16 +32,36 @@
 //   CRLF): the data directory's files as they were when every write up to <offset> had been
 //   flushed (a crash-consistent copy: segments, journals, snapshots; sidecar indexes are
 //   rebuilt). Payload layout, repeated: path length (u32 LE), relative path, file length
-//   (u64 LE), bytes. The replica closes its engines, replaces its data with those files,
-//   reopens them (recovery), then applies the stream from <offset> on.
+//   (u64 LE), bytes. The payload is never built in memory: at the sync point the master makes
+//   a checkpoint directory (`repl-sync-ckpt-<n>/`, as KVRocks/RocksDB checkpoints): hard links
+//   to the files that are only appended to or replaced whole (segments `.log`, snapshots
+//   `.snap`, retired journals), copies of the others (live journals, which compaction cuts in
+//   place; meta files), with each file's length at that point. The files are then read in
+//   chunks as the replica's socket drains (core::OutputSource), while the master keeps serving;
+//   the stream produced meanwhile waits in the replica's `pending` buffer and follows the
+//   payload. The replica writes the payload to `repl-sync-incoming/` as it arrives, then closes
+//   its engines, moves those files in place of its data, reopens them (recovery), and applies
+//   the stream from <offset> on.
 // - A replica applies the stream on a client flagged `master` (no replies, no read-only
 //   check), counts the bytes of every complete command into its offset, and keeps the same
 //   bytes in its own backlog, so its offset and backlog equal its master's and a replica
 //   promoted by REPLICAOF NO ONE keeps the old ID as replid2: the other replicas of the old
 //   master continue with PSYNC. It sends `REPLCONF ACK <offset>` every second and on GETACK.
+// - The replication ID and offset are kept in `<dir>/repl-state` in step with the data, so a
+//   server killed (kill -9) resumes with a partial resync: around every flush of the storage
+//   (core::Broker::flush_hook) that follows new stream bytes, the file is marked "flushing"
+//   (one small pwrite) before the data's writes and gets the new ID and offset once they all
+//   succeeded. After a crash the data on disk is that of the last committed offset, and a
+//   replica asks `PSYNC <replid> <offset+1>`; a mark left "flushing" (the crash hit the
+//   flush itself) means the data may hold part of a batch: the state is not trusted (full
+//   sync). A full sync marks the file before replacing the data. Process crashes only: the
+//   file is not fsynced in order with the data, so after a power loss the data's own fsync
+//   policy decides and the state may be ahead; a replica then re-syncs fully only if its
+//   master rejects the offset.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,6 +73,32 @@ namespace sluice::replication {
 
 enum class LinkStatus : uint8_t { kNone, kConnecting, kHandshake, kTransfer, kConnected };
 
+class Replication;
+
+// A full sync to one replica: the checkpoint's files, shipped from disk as the socket drains.
+class FullSync final : public core::OutputSource {
+ public:
+  struct File {
+    std::string name;  // relative to the data directory
+    uint64_t size = 0;
+  };
+  FullSync(Replication& repl, std::string dir, std::vector<File> files);
+  ~FullSync() override;  // removes the checkpoint directory
+  FullSync(const FullSync&) = delete;
+  FullSync& operator=(const FullSync&) = delete;
+  uint64_t payload_bytes() const;
+  void refill(core::Client& client) override;
+
+ private:
+  Replication& repl_;
+  std::string dir_;
+  std::vector<File> files_;
+  size_t index_ = 0;
+  bool header_sent_ = false;
+  int fd_ = -1;
+  uint64_t pos_ = 0;
+};
+
 struct AttachedReplica {
   core::Client* client = nullptr;
   std::string ip;
@@ -60,11 +106,15 @@ struct AttachedReplica {
   bool online = false;
   uint64_t ack_offset = 0;
   int64_t ack_ms = 0;
+  // While a full sync is sent: the source, and the stream produced since its sync point.
+  std::unique_ptr<FullSync> sync;
+  std::string pending;
 };
 
 class Replication final : public core::BrokerExtension {
  public:
   explicit Replication(core::Broker& broker);
+  ~Replication() override;
 
   // ---- role ----
   bool is_replica() const { return !master_host.empty(); }
@@ -76,6 +126,34 @@ class Replication final : public core::BrokerExtension {
   // Makes this server a master again (REPLICAOF NO ONE): the current ID becomes replid2, valid up
   // to the current offset, and a fresh ID starts (Redis's shiftReplicationId).
   void promote();
+  // REPLICAOF host port: drops the attached replicas, connects (ServerControl::set_master) and
+  // keeps `replicaof` in the config (CONFIG REWRITE writes it).
+  void follow(const std::string& host, int port, int64_t now_ms);
+  // REPLICAOF NO ONE: stops the link, promote(), clears `replicaof`.
+  void unfollow();
+
+  // ---- FAILOVER (Redis 7.0's coordinated failover, master side) ----
+  // FAILOVER holds writes (Broker::failover_paused) and waits for the target replica (or the
+  // first replica) to acknowledge the master's offset (waiting-for-sync); then this server
+  // becomes a replica of the target and its PSYNC carries FAILOVER (failover-in-progress): the
+  // target promotes itself and answers +CONTINUE (its replid2 is this server's ID). The reply
+  // ends the failover and lifts the pause; a rejected PSYNC or a lost link aborts it (this
+  // server is a master again). TIMEOUT ms aborts a wait that lasts longer, or with FORCE (and
+  // TO) fails over anyway.
+  enum class FailoverState : uint8_t { kNone, kWaitForSync, kInProgress };
+  FailoverState failover_state = FailoverState::kNone;
+  std::string failover_host;  // empty: the first replica that catches up
+  int failover_port = 0;
+  int64_t failover_end_ms = 0;  // 0: no timeout
+  bool failover_force = false;
+  const char* failover_state_name() const;
+  void start_failover();
+  // Every loop iteration: the wait ends when the target caught up (or at the timeout).
+  void update_failover(int64_t now_ms);
+  // The target accepted the PSYNC (+CONTINUE or +FULLRESYNC).
+  void finish_failover();
+  void abort_failover(const std::string& why);
+  AttachedReplica* find_replica(std::string_view host, int port);
 
   // ---- history ----
   const std::string& replid() const { return replid_; }
@@ -123,6 +201,25 @@ class Replication final : public core::BrokerExtension {
   // attaches it. Returns whether it was a partial resync.
   bool psync(core::Client& client, std::string_view replid, std::string_view offset_text);
   void detach(core::Client& client);
+  // The full sync to `client` sent its last byte (FullSync::refill): the stream it missed
+  // follows and the replica is online. Destroys the FullSync.
+  void sync_sent(core::Client& client);
+  // It could not read its files: the replica is dropped (it will ask again).
+  void sync_failed(core::Client& client, const std::string& why);
+  // <dir>/repl-state (see the contract): read at startup (adopted when committed), written by
+  // the flush hook, marked before a full sync replaces the data, written at shutdown.
+  void load_state();
+  void save_state() {
+    state_held_ = false;
+    write_state('c');
+  }
+  // A full sync is coming: "flushing" until save_state() once the new data is in place.
+  void mark_state_unsafe() {
+    state_held_ = true;
+    write_state('i');
+  }
+  // Removes the checkpoints and incoming payloads a previous run left (startup).
+  void remove_stale_checkpoints();
   // Replicas that acknowledged within `max_lag_s` seconds (min-replicas-to-write).
   int good_replicas(int64_t now_ms, int64_t max_lag_s) const;
   // Replicas whose acknowledged offset reached `offset`.
@@ -141,8 +238,10 @@ class Replication final : public core::BrokerExtension {
   void append_command(std::span<const std::string_view> argv);
   void select_db(int db);
   void open_multi_if_nested();
-  // The data directory as the full-sync payload.
-  std::string snapshot_payload();
+  void write_state(char mark);
+  void on_flush(bool flushed);
+  // A checkpoint of the data directory for a full sync (see the contract above).
+  std::unique_ptr<FullSync> make_checkpoint();
 
   core::Broker& broker_;
   std::string replid_;
@@ -155,6 +254,12 @@ class Replication final : public core::BrokerExtension {
   int depth_ = 0;       // commands running (nested: EXEC, scripts)
   bool emitted_ = false;
   bool multi_open_ = false;
+  uint64_t checkpoints_ = 0;
+  int state_fd_ = -1;
+  uint64_t state_offset_ = 0;  // the offset the file holds, committed
+  std::string state_id_;
+  bool state_marked_ = false;  // the file says "flushing"
+  bool state_held_ = false;    // a full sync is being received
 };
 
 // The broker's replication state (created on first use).

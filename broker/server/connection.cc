@@ -32,6 +32,8 @@ constexpr uint64_t kFanoutSourceMin = 8;
 // TLS: plaintext replies encrypted ahead of the socket at most. The rest waits in the reply
 // queue, where the output-buffer limits count it, as they count a plain connection's backlog.
 constexpr size_t kTlsEncryptAhead = 256 * 1024;
+// An output source (a full sync) is asked for more while less than this is queued.
+constexpr uint64_t kSourceLowWater = 4u << 20;
 
 std::string peer_name(uv_tcp_t* tcp, bool local) {
   sockaddr_storage ss{};
@@ -329,11 +331,19 @@ size_t Connection::gather_output() {
   return client_.out.releasable(server_->broker().durable_epoch(), &iov_, kMaxIov);
 }
 
+void Connection::pull_source() {
+  if (client_.out_source && !closing_ && client_.out.bytes() < kSourceLowWater) {
+    client_.out_source->refill(client_);
+    client_.out.commit();  // file bytes, not replies of this iteration's batch
+  }
+}
+
 void Connection::flush() {
   if (tls_) [[unlikely]] {
     tls_flush();
     return;
   }
+  pull_source();
   size_t total = gather_output();
   if (total == 0) {
     if (!closing_ && write_in_flight_ == 0) finish_if_drained();
@@ -351,6 +361,7 @@ bool Connection::queue_send(SendRing& ring) {
     tls_flush();
     return false;
   }
+  pull_source();
   size_t total = gather_output();
   if (total == 0) {
     if (!closing_ && write_in_flight_ == 0) finish_if_drained();
@@ -379,7 +390,11 @@ void Connection::wrote(ssize_t n, size_t total) {
   auto& broker = server_->broker();
   broker.stats().total_net_output_bytes += static_cast<uint64_t>(n);
   client_.out.consume(static_cast<size_t>(n));
-  if (static_cast<size_t>(n) < total || iov_.size() == kMaxIov) {
+  // With an output source attached, what is left (after asking for more) goes to libuv: its
+  // completion brings the next refill, so the source advances as fast as the socket drains.
+  const bool sourcing = client_.out_source != nullptr;
+  if (sourcing) pull_source();
+  if (static_cast<size_t>(n) < total || iov_.size() == kMaxIov || sourcing) {
     // The socket is full: hand the rest to libuv, which writes it when writable. The queued
     // bytes must keep their addresses until on_write, so close the staging buffer first.
     client_.out.seal_staging();
@@ -404,6 +419,7 @@ void Connection::tls_flush() {
   if (closing_ || write_in_flight_ > 0) return;  // on_write flushes again
   auto& broker = server_->broker();
   for (;;) {
+    pull_source();
     size_t ahead = tls_->output_bytes();
     if (ahead < kTlsEncryptAhead && tls_->established()) {
       iov_.clear();

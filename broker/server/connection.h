@@ -85,6 +85,8 @@ class Connection final : public core::ClientHost {
   size_t gather_output();
   void wrote(ssize_t n, size_t total);
   void finish_if_drained();
+  // Asks the client's output source for more when little is queued.
+  void pull_source();
   void check_output_limits();
 
   Server* server_;

@@ -1,14 +1,19 @@
 #include "broker/server/master_link.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/dispatch.h"
 #include "broker/replication/replication.h"
 #include "broker/server/server.h"
+#include "broker/server/tls.h"
 #include "wire/resp/reply_writer.h"
 
 namespace sluice::server {
@@ -48,11 +53,19 @@ MasterLink::MasterLink(Server* server, std::string host, int port)
   connect_req_.data = this;
 }
 
-MasterLink::~MasterLink() = default;
+MasterLink::~MasterLink() {
+  if (file_fd_ >= 0) ::close(file_fd_);
+}
 
 void MasterLink::start() {
   auto& repl = replication::of(server_->broker());
   repl.link = replication::LinkStatus::kConnecting;
+  if (server_->broker().config().tls_replication) {
+    std::string err;
+    ssl_ctx_st* ctx = server_->client_tls_context(&err);
+    if (ctx == nullptr) return fail("TLS: " + err);
+    tls_ = std::make_unique<TlsSession>(ctx, true);
+  }
   sockaddr_storage addr;
   if (!resolve(host_, port_, &addr)) return fail("cannot resolve " + host_);
   int rc =
@@ -72,6 +85,9 @@ void MasterLink::fail(const std::string& why) {
   if (closing_) return;
   spdlog::warn("replication: link to master {}:{} lost: {}", host_, port_, why);
   auto& repl = replication::of(server_->broker());
+  if (repl.failover_state == replication::Replication::FailoverState::kInProgress) {
+    return repl.abort_failover("Failover target link lost: " + why);  // stops this link
+  }
   if (repl.link != replication::LinkStatus::kNone) {
     repl.link = replication::LinkStatus::kConnecting;
   }
@@ -87,7 +103,41 @@ void MasterLink::on_connect(uv_connect_t* req, int status) {
   replication::of(self->server_->broker()).link = replication::LinkStatus::kHandshake;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), on_alloc, on_read);
   self->state_ = State::kPing;
+  if (self->tls_) {
+    // The ClientHello; PING follows once the handshake is done.
+    if (self->tls_->handshake() == TlsSession::Status::kError) {
+      return self->fail("TLS handshake: " + self->tls_->error());
+    }
+    self->send_raw(self->tls_->take_output());
+    return;
+  }
   self->send_command({"PING"});
+}
+
+bool MasterLink::tls_received(const char* data, size_t n) {
+  tls_->feed(data, n);
+  if (!tls_->established()) {
+    TlsSession::Status st = tls_->handshake();
+    if (tls_->has_output()) send_raw(tls_->take_output());
+    if (st == TlsSession::Status::kError) {
+      fail("TLS handshake: " + tls_->error());
+      return false;
+    }
+    if (st != TlsSession::Status::kDone) return false;
+    send_command({"PING"});
+  }
+  for (;;) {
+    size_t at = in_.size();
+    in_.resize(at + sizeof(read_buf_));
+    size_t got = 0;
+    TlsSession::Status st = tls_->read(in_.data() + at, sizeof(read_buf_), &got);
+    in_.resize(at + got);
+    if (st == TlsSession::Status::kDone) continue;
+    if (tls_->has_output()) send_raw(tls_->take_output());
+    if (st == TlsSession::Status::kWantInput) return true;
+    fail(st == TlsSession::Status::kClosed ? "connection closed" : "TLS: " + tls_->error());
+    return false;
+  }
 }
 
 void MasterLink::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -102,12 +152,25 @@ void MasterLink::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   if (nread < 0) return self->fail(nread == UV_EOF ? "connection closed" : uv_strerror(nread));
   if (nread == 0) return;
   replication::of(self->server_->broker()).last_io_ms = core::now_ms();
-  self->in_.append(buf->base, static_cast<size_t>(nread));
+  if (self->tls_) {
+    if (!self->tls_received(buf->base, static_cast<size_t>(nread))) return;
+  } else {
+    self->in_.append(buf->base, static_cast<size_t>(nread));
+  }
   self->process();
 }
 
 void MasterLink::send(std::string bytes) {
   if (closing_) return;
+  if (tls_) {
+    tls_->write(bytes.data(), bytes.size());
+    return send_raw(tls_->take_output());
+  }
+  send_raw(std::move(bytes));
+}
+
+void MasterLink::send_raw(std::string bytes) {
+  if (closing_ || bytes.empty()) return;
   auto* w = new WriteReq;
   w->data = std::move(bytes);
   uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
@@ -178,16 +241,31 @@ void MasterLink::handshake_reply(const std::string& line) {
     case State::kCapa: {
       state_ = State::kPsync;
       std::string off = std::to_string(repl.offset() + 1);
-      send_command({"PSYNC", repl.replid(), off});
+      if (repl.failover_state == replication::Replication::FailoverState::kInProgress) {
+        send_command({"PSYNC", repl.replid(), off, "FAILOVER"});
+      } else {
+        send_command({"PSYNC", repl.replid(), off});
+      }
       return;
     }
     case State::kPsync:
+      if (repl.failover_state == replication::Replication::FailoverState::kInProgress) {
+        if (line.rfind("+FULLRESYNC ", 0) == 0 || line.rfind("+CONTINUE", 0) == 0) {
+          repl.finish_failover();
+        } else {
+          // This link goes with the failover: the server is a master again.
+          return repl.abort_failover("Failover target rejected psync request");
+        }
+      }
       if (line.rfind("+FULLRESYNC ", 0) == 0) {
         size_t sp = line.find(' ', 12);
         if (sp == std::string::npos) return fail("bad FULLRESYNC: " + line);
         std::string id = line.substr(12, sp - 12);
-        uint64_t off = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
-        repl.adopt(std::move(id), off);
+        // The new ID and offset are adopted once the data is in place (until then a restart
+        // must not pair them with the old data).
+        sync_id_ = std::move(id);
+        sync_offset_ = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
+        repl.mark_state_unsafe();
         repl.link = replication::LinkStatus::kTransfer;
         state_ = State::kBulkHeader;
         return;
@@ -215,14 +293,21 @@ void MasterLink::process() {
       break;
     }
     if (state_ == State::kBulk) {
-      if (in_.size() - in_pos_ < bulk_len_) break;
-      if (!load_payload()) return;
+      if (!receive_payload()) return;
+      if (bulk_left_ > 0) break;
+      if (!install_payload()) return;
       continue;
     }
     if (!take_line(&line)) break;
     if (state_ == State::kBulkHeader) {
       if (line.empty() || line[0] != '$') return fail("bad payload header: " + line);
       bulk_len_ = std::strtoull(line.c_str() + 1, nullptr, 10);
+      bulk_left_ = bulk_len_;
+      entry_head_.clear();
+      std::error_code ec;
+      std::filesystem::remove_all(incoming_dir(), ec);
+      std::filesystem::create_directories(incoming_dir(), ec);
+      if (ec) return fail("cannot create " + incoming_dir() + ": " + ec.message());
       state_ = State::kBulk;
       continue;
     }
@@ -237,15 +322,79 @@ void MasterLink::process() {
   }
 }
 
-bool MasterLink::load_payload() {
-  std::string_view payload(in_.data() + in_pos_, bulk_len_);
-  std::string err = server_->replace_data(payload);
-  in_pos_ += bulk_len_;
+std::string MasterLink::incoming_dir() const {
+  return server_->broker().config().dir + "/repl-sync-incoming";
+}
+
+bool MasterLink::receive_payload() {
+  while (bulk_left_ > 0 && in_pos_ < in_.size()) {
+    size_t avail = static_cast<size_t>(std::min<uint64_t>(in_.size() - in_pos_, bulk_left_));
+    const char* p = in_.data() + in_pos_;
+    size_t used = 0;
+    if (file_fd_ < 0) {
+      // An entry's header: name length (u32 LE), name, file length (u64 LE).
+      size_t want = 4;
+      uint32_t name_len = 0;
+      if (entry_head_.size() >= 4) {
+        std::memcpy(&name_len, entry_head_.data(), 4);
+        want = 4 + size_t{name_len} + 8;
+      }
+      used = std::min(avail, want - entry_head_.size());
+      entry_head_.append(p, used);
+      if (entry_head_.size() == want && want > 4) {
+        std::string name = entry_head_.substr(4, name_len);
+        std::memcpy(&file_left_, entry_head_.data() + 4 + name_len, 8);
+        entry_head_.clear();
+        if (name.empty() || name[0] == '/' || name.find("..") != std::string::npos) {
+          fail("bad payload entry " + name);
+          return false;
+        }
+        std::filesystem::path path = std::filesystem::path(incoming_dir()) / name;
+        std::error_code ec;
+        std::filesystem::create_directories(path.parent_path(), ec);
+        file_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (file_fd_ < 0) {
+          fail("cannot create " + path.string() + ": " + std::strerror(errno));
+          return false;
+        }
+      }
+    } else {
+      used = static_cast<size_t>(std::min<uint64_t>(avail, file_left_));
+      size_t done = 0;
+      while (done < used) {
+        ssize_t n = ::write(file_fd_, p + done, used - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          fail(std::string("cannot write the master's data: ") + std::strerror(errno));
+          return false;
+        }
+        done += static_cast<size_t>(n);
+      }
+      file_left_ -= used;
+    }
+    if (file_fd_ >= 0 && file_left_ == 0) {
+      ::close(file_fd_);
+      file_fd_ = -1;
+    }
+    in_pos_ += used;
+    bulk_left_ -= used;
+  }
+  if (bulk_left_ == 0 && (file_fd_ >= 0 || !entry_head_.empty())) {
+    fail("truncated payload");
+    return false;
+  }
+  return true;
+}
+
+bool MasterLink::install_payload() {
+  std::string err = server_->install_synced_data(incoming_dir());
   if (!err.empty()) {
     fail("loading the master's data: " + err);
     return false;
   }
   auto& repl = replication::of(server_->broker());
+  repl.adopt(sync_id_, sync_offset_);
+  repl.save_state();
   spdlog::info("replication: full sync with {}:{} done ({} bytes), offset {}", host_, port_,
                bulk_len_, repl.offset());
   repl.link = replication::LinkStatus::kConnected;

@@ -1,13 +1,16 @@
 // MasterLink: a replica's connection to its master (replication/replication.h states the
 // protocol). Handshake (PING, AUTH, REPLCONF listening-port / capa, PSYNC), then either the full
 // sync payload (written over the data directory, engines reopened) or +CONTINUE, then the live
-// stream, applied command by command on a client flagged `master`. Sends REPLCONF ACK every
-// second (cron) and on GETACK. On any error the link closes; the server's cron makes a new one.
+// stream, applied command by command on a client flagged `master`. With tls-replication the
+// connection speaks TLS (a client TlsSession over memory BIOs, as the server's connections). Sends
+// REPLCONF ACK every second (cron) and on GETACK. On any error the link closes; the server's cron
+// makes a new one.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,7 @@
 namespace sluice::server {
 
 class Server;
+class TlsSession;
 
 class MasterLink final : public core::ClientHost {
  public:
@@ -52,13 +56,20 @@ class MasterLink final : public core::ClientHost {
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_close(uv_handle_t* h);
   void send(std::string bytes);
+  // Writes bytes to the socket as they are (ciphertext under TLS).
+  void send_raw(std::string bytes);
+  // TLS: ciphertext read; runs the handshake (PING once established) and decrypts into in_.
+  bool tls_received(const char* data, size_t n);
   void send_command(std::initializer_list<std::string_view> argv);
   void fail(const std::string& why);
   void process();
   // One reply line of the handshake, or false when it is not complete yet.
   bool take_line(std::string* line);
   void handshake_reply(const std::string& line);
-  bool load_payload();
+  // Writes the payload bytes that arrived to files under incoming_dir(); false on failure.
+  bool receive_payload();
+  bool install_payload();
+  std::string incoming_dir() const;
   void apply_stream();
   void send_ack();
 
@@ -72,10 +83,19 @@ class MasterLink final : public core::ClientHost {
   size_t in_pos_ = 0;
   char read_buf_[64 * 1024];
   uint64_t bulk_len_ = 0;
+  // The payload being received: bytes left, the current entry's header bytes, and the file
+  // being written with the bytes it still expects.
+  uint64_t bulk_left_ = 0;
+  std::string sync_id_;  // from +FULLRESYNC
+  uint64_t sync_offset_ = 0;
+  std::string entry_head_;
+  int file_fd_ = -1;
+  uint64_t file_left_ = 0;
   core::Client client_;
   wire::resp::RequestParser parser_;
   std::vector<std::string_view> argv_;
   bool closing_ = false;
+  std::unique_ptr<TlsSession> tls_;  // tls-replication
 };
 
 }  // namespace sluice::server

@@ -206,6 +206,7 @@ int Server::run() {
     return 1;
   }
   load_repl_state();
+  replication::of(broker_).remove_stale_checkpoints();
   if (!config_->replicaof.empty()) {
     auto& repl = replication::of(broker_);
     size_t sp = config_->replicaof.find(' ');
@@ -429,7 +430,14 @@ void Server::before_poll() {
     return;
   }
   ++iterations_;
-  // 0. A CLIENT PAUSE that ended (or was lifted): the commands it held run now, in order.
+  // 0. FAILOVER waiting for its target to catch up.
+  {
+    auto& repl = replication::of(broker_);
+    if (repl.failover_state == replication::Replication::FailoverState::kWaitForSync) {
+      repl.update_failover(core::now_ms());
+    }
+  }
+  // A CLIENT PAUSE that ended (or was lifted): the commands it held run now, in order.
   if (!broker_.paused_clients.empty() || broker_.paused()) {
     commands::resume_paused_if_due(broker_, core::now_ms());
   }
@@ -707,6 +715,9 @@ std::string Server::console_response(const http::Request& request) {
 
 void Server::cron() {
   int64_t now = core::now_ms();
+  // A replica's applied stream reaches the files (and repl-state its offset) before the cron's
+  // compactions snapshot the engines, so no snapshot holds what repl-state does not count.
+  if (replication::of(broker_).is_replica() && !broker_.storage_failed()) broker_.flush_storage();
   // Storage failed and rolled back: once a second, see whether the disk takes writes again.
   if (broker_.storage_failed() && !broker_.rollback_pending() && now - last_probe_ms_ >= 1000) {
     last_probe_ms_ = now;
@@ -774,51 +785,43 @@ void Server::set_master(const std::string& host, int port) {
   master_link_->start();
 }
 
+ssl_ctx_st* Server::client_tls_context(std::string* err) {
+  // Built for every connection attempt, so changed tls-* files apply to the next one (a session
+  // keeps a reference to the context it started with).
+  auto ctx = std::make_unique<TlsContext>();
+  *err = ctx->configure_client(*config_);
+  if (!err->empty()) return nullptr;
+  client_tls_ = std::move(ctx);
+  return client_tls_->get();
+}
+
 void Server::master_link_closed(MasterLink* link) {
   if (master_link_ == link) master_link_ = nullptr;
 }
 
-std::string Server::replace_data(std::string_view payload) {
+std::string Server::install_synced_data(const std::string& incoming) {
   namespace fs = std::filesystem;
   broker_.blocking().clear();
   wait_for_worker();
   broker_.close();
   const fs::path root(config_->dir);
   std::error_code ec;
-  // Only directories hold data (top-level files are logs, pid files, configs).
+  // Only directories hold data (top-level files are logs, pid files, configs); the incoming
+  // copy and checkpoints being sent to replicas of this server stay.
   for (const auto& entry : fs::directory_iterator(root, ec)) {
-    if (entry.is_directory()) fs::remove_all(entry.path(), ec);
+    if (entry.is_directory() && entry.path().filename().string().rfind("repl-sync", 0) != 0) {
+      fs::remove_all(entry.path(), ec);
+    }
   }
   std::string err;
-  size_t pos = 0;
-  while (err.empty() && pos < payload.size()) {
-    uint32_t name_len = 0;
-    uint64_t size = 0;
-    if (payload.size() - pos < 4) {
-      err = "truncated payload";
+  for (const auto& entry : fs::directory_iterator(incoming, ec)) {
+    fs::rename(entry.path(), root / entry.path().filename(), ec);
+    if (ec) {
+      err = "cannot move " + entry.path().string() + ": " + ec.message();
       break;
     }
-    std::memcpy(&name_len, payload.data() + pos, 4);
-    pos += 4;
-    if (payload.size() - pos < name_len + 8ull) {
-      err = "truncated payload";
-      break;
-    }
-    std::string name(payload.substr(pos, name_len));
-    pos += name_len;
-    std::memcpy(&size, payload.data() + pos, 8);
-    pos += 8;
-    if (payload.size() - pos < size || name.find("..") != std::string::npos || name[0] == '/') {
-      err = "bad payload entry";
-      break;
-    }
-    fs::path path = root / name;
-    fs::create_directories(path.parent_path(), ec);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(payload.data() + pos, static_cast<std::streamsize>(size));
-    if (!out) err = "cannot write " + path.string();
-    pos += size;
   }
+  fs::remove_all(incoming, ec);
   try {
     broker_.open();
   } catch (const std::exception& e) {
@@ -827,30 +830,19 @@ std::string Server::replace_data(std::string_view payload) {
   return err;
 }
 
-std::string Server::repl_state_path() const { return config_->dir + "/repl-state"; }
-
 void Server::save_repl_state() {
   auto& repl = replication::of(broker_);
   if (!repl.is_replica() && repl.replicas.empty() && repl.offset() == 0) return;
-  std::ofstream out(repl_state_path(), std::ios::trunc);
-  out << repl.replid() << " " << repl.offset() << "\n";
+  repl.save_state();
 }
 
-void Server::load_repl_state() {
-  // Valid only for the data a clean shutdown left: read once, then removed, so a crash that
-  // follows never pairs old offsets with newer data.
-  std::ifstream in(repl_state_path());
-  std::string id;
-  uint64_t offset = 0;
-  if (in >> id >> offset && id.size() == 40) replication::of(broker_).adopt(id, offset);
-  in.close();
-  std::error_code ec;
-  std::filesystem::remove(repl_state_path(), ec);
-}
+void Server::load_repl_state() { replication::of(broker_).load_state(); }
 
 void Server::arm_block_timer() {
   int64_t next = broker_.blocking().next_deadline();
-  if (broker_.paused() && (next == 0 || broker_.pause_end_ms < next)) next = broker_.pause_end_ms;
+  if (broker_.pause_end_ms != 0 && (next == 0 || broker_.pause_end_ms < next)) {
+    next = broker_.pause_end_ms;
+  }
   if (next == 0) {
     uv_timer_stop(&block_timer_);
     return;

@@ -16,6 +16,7 @@
 namespace sluice::console {
 class ConsoleApi;
 }
+struct ssl_ctx_st;
 
 namespace sluice::server {
 
@@ -68,9 +69,13 @@ class Server final : public core::ServerControl {
 
   // Replication (master_link.h): the link to the master is gone (the cron reconnects).
   void master_link_closed(MasterLink* link);
-  // Replaces the data directory's contents with a full-sync payload and reopens the engines.
-  // Returns an error text (empty on success).
-  std::string replace_data(std::string_view payload);
+  // The client TLS context a replica connects to its master with (tls-replication), built from
+  // the tls-* options; null with *err set when their files do not load.
+  ssl_ctx_st* client_tls_context(std::string* err);
+  // Replaces the data directory's contents with the files of a full sync, received into
+  // `incoming` (a directory inside it), and reopens the engines. Returns an error text (empty
+  // on success).
+  std::string install_synced_data(const std::string& incoming);
   std::string apply_tls_config() override;
 
  private:
@@ -110,7 +115,6 @@ class Server final : public core::ServerControl {
   void wait_for_worker();
   void replication_cron(int64_t now);
   // replid and offset of a replica's data, kept across a clean restart (partial resync).
-  std::string repl_state_path() const;
   void save_repl_state();
   void load_repl_state();
 
@@ -120,6 +124,7 @@ class Server final : public core::ServerControl {
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   std::vector<std::unique_ptr<uv_tcp_t>> tls_listeners_;
   std::unique_ptr<TlsContext> tls_;  // the tls-* context; null without tls-port or metrics-tls
+  std::unique_ptr<TlsContext> client_tls_;  // tls-replication: the master link's
   int tls_port_ = 0;
   std::unique_ptr<MetricsHttp> metrics_;          // metrics-port; null when 0
   std::unique_ptr<console::ConsoleApi> console_;  // the web console on metrics-port; null when 0

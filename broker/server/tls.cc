@@ -161,7 +161,61 @@ std::string TlsContext::configure(const config::Config& c) {
   return {};
 }
 
-TlsSession::TlsSession(ssl_ctx_st* ctx) {
+std::string TlsContext::configure_client(const config::Config& c) {
+  ERR_clear_error();
+  const bool own = !c.tls_client_cert_file.empty();
+  const std::string& cert = own ? c.tls_client_cert_file : c.tls_cert_file;
+  const std::string& key = own ? c.tls_client_key_file : c.tls_key_file;
+  const std::string& pass = own ? c.tls_client_key_file_pass : c.tls_key_file_pass;
+  uint64_t no_protocols = 0;
+  if (!protocol_options(c.tls_protocols, &no_protocols)) {
+    return "Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' "
+           "and 'TLSv1.3'.";
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) return "Failed to create TLS context: " + openssl_error();
+  auto fail = [ctx](std::string why) {
+    SSL_CTX_free(ctx);
+    return why;
+  };
+  SSL_CTX_set_options(ctx, no_protocols | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+  std::string password = pass;
+  if (!password.empty()) {
+    SSL_CTX_set_default_passwd_cb(ctx, key_password);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &password);
+  }
+  if (!cert.empty() && SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) <= 0) {
+    return fail("Failed to load certificate: " + cert + ": " + openssl_error());
+  }
+  if (!key.empty() && SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) <= 0) {
+    return fail("Failed to load private key: " + key + ": " + openssl_error());
+  }
+  SSL_CTX_set_default_passwd_cb(ctx, nullptr);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (!c.tls_ca_cert_file.empty() || !c.tls_ca_cert_dir.empty()) {
+    const char* file = c.tls_ca_cert_file.empty() ? nullptr : c.tls_ca_cert_file.c_str();
+    const char* dir = c.tls_ca_cert_dir.empty() ? nullptr : c.tls_ca_cert_dir.c_str();
+    if (SSL_CTX_load_verify_locations(ctx, file, dir) <= 0) {
+      return fail("Failed to configure CA certificate(s) file/directory: " + openssl_error());
+    }
+  }
+  if (!c.tls_ciphers.empty() && SSL_CTX_set_cipher_list(ctx, c.tls_ciphers.c_str()) <= 0) {
+    return fail("Failed to configure ciphers: " + c.tls_ciphers);
+  }
+  if (!c.tls_ciphersuites.empty() &&
+      SSL_CTX_set_ciphersuites(ctx, c.tls_ciphersuites.c_str()) <= 0) {
+    return fail("Failed to configure ciphersuites: " + c.tls_ciphersuites);
+  }
+  // The master's certificate must chain to the CA (Redis verifies it, not the host name).
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_free(ctx_);
+  ctx_ = ctx;
+  return {};
+}
+
+TlsSession::TlsSession(ssl_ctx_st* ctx, bool client) {
   ssl_ = SSL_new(ctx);
   rbio_ = BIO_new(BIO_s_mem());
   wbio_ = BIO_new(BIO_s_mem());
@@ -169,7 +223,11 @@ TlsSession::TlsSession(ssl_ctx_st* ctx) {
   BIO_set_mem_eof_return(rbio_, -1);
   BIO_set_mem_eof_return(wbio_, -1);
   SSL_set_bio(ssl_, rbio_, wbio_);
-  SSL_set_accept_state(ssl_);
+  if (client) {
+    SSL_set_connect_state(ssl_);
+  } else {
+    SSL_set_accept_state(ssl_);
+  }
 }
 
 TlsSession::~TlsSession() { SSL_free(ssl_); }

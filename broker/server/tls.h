@@ -29,18 +29,25 @@ class TlsContext {
   // Builds a context from the tls-* options and makes it current. On failure returns why (as
   // OpenSSL or Redis words it) and keeps the current context.
   std::string configure(const config::Config& config);
+  // The client side (a replica connecting to its master with tls-replication): the client
+  // certificate (tls-client-cert-file / -key-file, else tls-cert-file / -key-file) and the CA
+  // that verifies the master's certificate (tls-ca-cert-file / -dir), as Redis's client context.
+  std::string configure_client(const config::Config& config);
   ssl_ctx_st* get() const { return ctx_; }
 
  private:
   ssl_ctx_st* ctx_ = nullptr;
 };
 
-// One server-side TLS connection. Never blocks: every call works on bytes already fed in.
+// One TLS connection (server side, or client side for replication). Never blocks: every call works
+// on bytes already fed in.
 class TlsSession {
  public:
   enum class Status { kDone, kWantInput, kClosed, kError };
 
-  explicit TlsSession(ssl_ctx_st* ctx);
+  // A server session, or with `client` a client one (it speaks first: handshake() queues the
+  // ClientHello).
+  explicit TlsSession(ssl_ctx_st* ctx, bool client = false);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;

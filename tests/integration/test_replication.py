@@ -3,7 +3,10 @@ the master (streams, consumer groups, KV types, scripts, transactions, blocking 
 key compared between the master and each replica; read-only replicas; WAIT; a replica restart
 resumes with a partial resync; a promoted replica takes writes."""
 
+import os
 import shutil
+import signal
+import threading
 import time
 
 from resp_codec import frame_end
@@ -205,6 +208,119 @@ def full_sync_and_live_feed_give_equal_data():
             assert_eq(rc.call("DBSIZE"), m.call("DBSIZE"))
             st = info(m, "stats")
             assert_eq(st["sync_full"], "2")
+
+
+def load_big_stream(conn, key, entries, value_bytes, batch=500):
+    value = "v" * value_bytes
+    for start in range(0, entries, batch):
+        n = min(batch, entries - start)
+        conn.pipeline(*[("XADD", key, "*", "i", start + j, "p", value) for j in range(n)])
+
+
+def same_stream(master, replica, key, page=5000):
+    """Compares a stream entry by entry, in pages."""
+    m, r = master.conn(), replica.conn()
+    assert_eq(r.call("XLEN", key), m.call("XLEN", key), f"XLEN {key}")
+    start = "-"
+    while True:
+        a = m.call("XRANGE", key, start, "+", "COUNT", page)
+        b = r.call("XRANGE", key, start, "+", "COUNT", page)
+        assert_eq(b, a, f"entries of {key} from {start}")
+        if len(a) < page:
+            return
+        start = "(" + a[-1][0].decode()
+
+
+class Writer(threading.Thread):
+    """Writes to the master until stopped: stream entries and a counter."""
+
+    def __init__(self, master):
+        super().__init__(daemon=True)
+        self.conn = master.conn()
+        self.stop_flag = threading.Event()
+        self.count = 0
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            self.conn.pipeline(("XADD", "live", "*", "n", self.count), ("INCR", "counter"))
+            self.count += 1
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join()
+
+
+@test(timeout=240)
+def a_stream_of_many_segments_syncs_from_disk_while_the_master_serves():
+    with Server("--stream-segment-bytes", "128kb") as master:
+        m = master.conn()
+        load_big_stream(m, "big", 20_000, 1000)
+        m.call("XGROUP", "CREATE", "big", "g", "0")
+        m.call("XREADGROUP", "GROUP", "g", "c", "COUNT", 100, "STREAMS", "big", ">")
+        segments = int(info(m, "streams")["stream_segments"])
+        assert_true(segments > 100, f"the stream spans many segments ({segments})")
+        writer = Writer(master)
+        writer.start()
+        with Server("--replicaof", "127.0.0.1", master.port) as replica:
+            rc = replica.conn()
+            # The master keeps serving during the transfer: the writer's writes go on.
+            wait_until(lambda: info(rc).get("master_sync_in_progress") == "1" or
+                       info(rc).get("master_link_status") == "up", timeout=30,
+                       msg="the sync starts")
+            during = writer.count
+            wait_link_up(replica)
+            wait_until(lambda: writer.count > during + 50, timeout=30,
+                       msg="the master serves writes")
+            writer.stop()
+            assert_eq(m.call("WAIT", 1, 20000), 1)
+            wait_caught_up(master, replica)
+            same_stream(master, replica, "big")
+            same_stream(master, replica, "live")
+            assert_eq(rc.call("GET", "counter"), m.call("GET", "counter"))
+            assert_eq(int(rc.call("GET", "counter")), writer.count)
+            assert_eq(rc.call("XPENDING", "big", "g"), m.call("XPENDING", "big", "g"))
+            assert_true(int(info(rc, "streams")["stream_segments"]) >= segments,
+                        "the replica has the segments")
+            # Nothing of the transfer is left behind on either side.
+            assert_eq([p.name for p in master.dir.iterdir() if p.name.startswith("repl-sync")],
+                      [])
+            assert_eq([p.name for p in replica.dir.iterdir() if p.name.startswith("repl-sync")],
+                      [])
+            # A write after the sync still flows.
+            m.call("XADD", "big", "*", "after", "sync")
+            assert_eq(m.call("WAIT", 1, 10000), 1)
+            same_stream(master, replica, "big")
+
+
+@test(timeout=180)
+def a_replica_killed_with_kill9_under_load_resumes_with_a_partial_resync():
+    with Server("--repl-backlog-size", "256mb") as master, \
+            Server("--replicaof", "127.0.0.1", master.port) as replica:
+        wait_link_up(replica)
+        m = master.conn()
+        writer = Writer(master)
+        writer.start()
+        for round_ in range(3):
+            # Killed while the stream flows in; its data and its offset on disk agree.
+            seen = writer.count
+            wait_until(lambda: writer.count > seen + 500, timeout=30, msg="load runs")
+            before = info(m, "stats")
+            replica.kill9()
+            seen = writer.count
+            wait_until(lambda: writer.count > seen + 500, timeout=30, msg="load runs")
+            replica.start()
+            wait_link_up(replica)
+            after = info(m, "stats")
+            assert_eq(int(after["sync_partial_ok"]), int(before["sync_partial_ok"]) + 1,
+                      f"round {round_}: partial resync")
+            assert_eq(after["sync_full"], before["sync_full"], f"round {round_}: no full sync")
+        writer.stop()
+        assert_eq(m.call("WAIT", 1, 20000), 1)
+        wait_caught_up(master, replica)
+        same_stream(master, replica, "live")
+        r = replica.conn()
+        assert_eq(int(r.call("GET", "counter")), writer.count)
+        assert_eq(r.call("GET", "counter"), m.call("GET", "counter"))
 
 
 @test(timeout=60)
@@ -515,6 +631,118 @@ def min_replicas_to_write_and_client_types():
             wait_until(lambda: info(m, "stats")["sync_partial_ok"] == "1", timeout=10,
                        msg="partial resync after CLIENT KILL")
             wait_link_up(replica)
+
+
+def role_of(srv):
+    return info(srv.conn()).get("role")
+
+
+@test(timeout=120)
+def failover_hands_the_master_role_to_a_replica():
+    conf_server = Server(start=False, template=f"{server_binary()} {{dir}}/sluice.conf "
+                         "--port {port} --dir {dir}")
+    (conf_server.dir / "sluice.conf").write_text("appendfsync everysec\n")
+    master = conf_server.start()
+    with Server("--replicaof", "127.0.0.1", master.port) as r1, \
+            Server("--replicaof", "127.0.0.1", master.port) as r2:
+        wait_link_up(r1)
+        wait_link_up(r2)
+        m, c1 = master.conn(), r1.conn()
+        for i in range(100):
+            m.call("XADD", "s", "*", "i", i)
+            m.call("SET", f"k{i % 10}", i)
+        assert_eq(m.call("WAIT", 2, 10000), 2)
+        # Errors that need replicas.
+        assert_error(m.call("FAILOVER", "TO", "127.0.0.1", 1),
+                     "ERR FAILOVER target HOST and PORT is not a replica.")
+        assert_error(m.call("FAILOVER", "TO", "127.0.0.1", r1.port, "FORCE"),
+                     "ERR FAILOVER with force option requires both a timeout and target HOST "
+                     "and IP.")
+        assert_error(c1.call("FAILOVER"), "ERR FAILOVER is not valid when server is a replica.")
+        assert_error(c1.call("PSYNC", "0" * 40, 1, "FAILOVER"),
+                     "ERR PSYNC FAILOVER replid must match my replid.")
+        assert_error(master.conn().call("PSYNC", "0" * 40, 1, "FAILOVER"),
+                     "ERR PSYNC FAILOVER can't be sent to a master.")
+        assert_eq(info(m)["master_failover_state"], "no-failover")
+        r1_before = info(c1, "stats")
+        assert_eq(m.call("FAILOVER", "TO", "127.0.0.1", r1.port), "OK")
+        wait_until(lambda: info(m)["master_failover_state"] == "no-failover" and
+                   role_of(master) == "slave" and role_of(r1) == "master", timeout=20,
+                   msg="failover completes")
+        mi = info(m)
+        assert_eq((mi["master_host"], mi["master_port"]), ("127.0.0.1", str(r1.port)))
+        wait_link_up(master)
+        # The old master continued from the promoted replica's history: no full copy.
+        r1_after = info(c1, "stats")
+        assert_eq(int(r1_after["sync_partial_ok"]), int(r1_before["sync_partial_ok"]) + 1)
+        assert_eq(r1_after["sync_full"], r1_before["sync_full"])
+        # Writes go to the new master and reach the old one (and r2, chained through it).
+        assert_error(m.call("SET", "x", "1"), "READONLY You can't write against a read only "
+                     "replica.")
+        c1.call("XADD", "s", "*", "after", "failover")
+        c1.call("SET", "after", "failover")
+        assert_true(c1.call("WAIT", 1, 10000) >= 1, "the old master acknowledges")
+        wait_caught_up(r1, master)
+        assert_same_data(r1, master, dbs=(0,))
+        wait_until(lambda: r2.conn().call("GET", "after") == b"failover", timeout=20,
+                   msg="the other replica follows through the old master")
+        assert_same_data(r1, r2, dbs=(0,))
+        # CONFIG REWRITE keeps the new role in the config file.
+        assert_eq(m.call("CONFIG", "REWRITE"), "OK")
+        text = (conf_server.dir / "sluice.conf").read_text()
+        assert_true(f"replicaof 127.0.0.1 {r1.port}" in text, text)
+    master.stop()
+
+
+@test(timeout=120)
+def failover_timeout_abort_and_force():
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as rep:
+        wait_link_up(rep)
+        m = master.conn()
+        m.call("SET", "k", "v")
+        assert_eq(m.call("WAIT", 1, 10000), 1)
+        # A replica that cannot acknowledge (stopped): the wait times out, writes resume.
+        os.kill(rep.pid, signal.SIGSTOP)
+        try:
+            assert_eq(m.call("FAILOVER", "TO", "127.0.0.1", rep.port, "TIMEOUT", 500), "OK")
+            assert_eq(info(m)["master_failover_state"], "waiting-for-sync")
+            assert_error(m.call("FAILOVER"), "ERR FAILOVER already in progress.")
+            assert_error(m.call("REPLICAOF", "NO", "ONE"),
+                         "ERR REPLICAOF not allowed while failing over.")
+            writer = master.conn()
+            writer.send("SET", "held", "1")
+            assert_true(not writer.pending(0.2), "writes are held during the failover")
+            assert_eq(writer.read(timeout=10), "OK")
+            assert_eq(info(m)["master_failover_state"], "no-failover")
+            assert_eq(role_of(master), "master")
+            # ABORT ends a wait without a timeout.
+            assert_eq(m.call("FAILOVER"), "OK")
+            assert_eq(info(m)["master_failover_state"], "waiting-for-sync")
+            assert_eq(m.call("FAILOVER", "ABORT"), "OK")
+            assert_eq(info(m)["master_failover_state"], "no-failover")
+            assert_error(m.call("FAILOVER", "ABORT"), "ERR No failover in progress.")
+            assert_eq(m.call("SET", "after:abort", "1"), "OK")
+            os.kill(rep.pid, signal.SIGCONT)
+            assert_eq(m.call("WAIT", 1, 10000), 1)
+            os.kill(rep.pid, signal.SIGSTOP)
+            # FORCE fails over once the timeout passes, caught up or not (here the replica
+            # misses only the master's GETACK).
+            assert_eq(m.call("FAILOVER", "TO", "127.0.0.1", rep.port, "TIMEOUT", 300, "FORCE"),
+                      "OK")
+            wait_until(lambda: info(m)["master_failover_state"] == "failover-in-progress",
+                       timeout=10, msg="forced past the timeout")
+        finally:
+            os.kill(rep.pid, signal.SIGCONT)
+        wait_until(lambda: info(m)["master_failover_state"] == "no-failover" and
+                   role_of(rep) == "master" and role_of(master) == "slave", timeout=20,
+                   msg="forced failover completes")
+        wait_link_up(master)
+        r = rep.conn()
+        assert_eq(r.call("GET", "after:abort"), b"1")
+        assert_eq(r.call("GET", "held"), b"1")
+        r.call("SET", "new", "master")
+        assert_eq(r.call("WAIT", 1, 10000), 1)
+        assert_eq(m.call("GET", "new"), b"master")
 
 
 def start_sentinel(master_port):
