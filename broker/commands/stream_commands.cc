@@ -200,6 +200,7 @@ void xadd(CommandContext& ctx) {
     // A stream this command just created stays (empty), as in Redis.
     return ctx.error(id.status());
   }
+  use_node_limits(ctx, *s);
   wire::Status st = s->append(*id, ctx.args.subspan(field_pos));
   if (!st.is_ok()) return ctx.error(st);
   stream_written(ctx, *s);
@@ -473,6 +474,7 @@ void xtrim(CommandContext& ctx) {
   Stream* s = lookup_stream(ctx, ctx.arg(1), &replied);
   if (replied) return;
   if (!s) return ctx.reply.integer(0);
+  use_node_limits(ctx, *s);
   bool groups_changed = false;
   auto removed =
       stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed, acked_active_since(ctx));

@@ -23,6 +23,12 @@ stream::Stream* create_stream(CommandContext& ctx, std::string_view key);
 // invalidate WATCH.
 void stream_written(CommandContext& ctx, stream::Stream& s);
 
+// stream-node-max-entries / -bytes as configured now, for the next append or `~` trim.
+inline void use_node_limits(const CommandContext& ctx, stream::Stream& s) {
+  s.set_node_limits(ctx.broker.config().stream_node_max_entries,
+                    ctx.broker.config().stream_node_max_bytes);
+}
+
 // "ms" or "ms-seq" (strict: no "-", "+", "$", "*"). Replies the error on failure.
 bool parse_strict_id(CommandContext& ctx, std::string_view arg, uint64_t missing_seq,
                      StreamId* out);
