@@ -19,6 +19,9 @@
 
 namespace sluice::server {
 
+// "ip:port" of the peer (local = false) or of our end of a TCP connection; "?:0" if unknown.
+std::string tcp_endpoint(uv_tcp_t* tcp, bool local);
+
 class SendRing;
 class Server;
 class TlsSession;

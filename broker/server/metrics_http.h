@@ -24,6 +24,13 @@ namespace sluice::server {
 
 class TlsContext;
 
+// The HTTP client a request came from, for the authorizer's records (ACL LOG).
+struct HttpPeer {
+  std::string addr;   // "ip:port" of the client
+  std::string laddr;  // "ip:port" of the metrics listener
+  int fd = -1;
+};
+
 class MetricsHttp {
  public:
   static constexpr size_t kMaxConnections = 16;
@@ -37,7 +44,7 @@ class MetricsHttp {
     const TlsContext* tls = nullptr;  // HTTPS with the broker's current TLS context; null: HTTP
     // Checks each request's Authorization header (asked per request, so it follows runtime
     // changes of passwords); null: no credentials needed.
-    std::function<bool(const http::Credentials&)> authorize;
+    std::function<bool(const http::Credentials&, const HttpPeer&)> authorize;
   };
   // Produces the body of GET /metrics; runs on the loop thread, once per scrape.
   using Renderer = std::function<std::string()>;
@@ -68,6 +75,8 @@ class MetricsHttp {
   void connection_closed(Connection* conn);
   // HTTPS: ciphertext from the client; handshakes, then feeds the request parser.
   void tls_received(Connection* conn, const char* data, size_t n);
+  // The response to the request `conn` has read, its credentials checked as coming from it.
+  std::string respond(Connection* conn);
 
   uv_loop_t* loop_;
   Options options_;

@@ -56,22 +56,30 @@ bool same_secret(std::string_view a, std::string_view b) {
 // The metrics endpoint asks for credentials once a password guards the broker: the default
 // user is disabled or has a password (requirepass), another user has a password, or
 // metrics-token is set. Accepted: Basic with a user and its password (no user or "default":
-// the default user's), or Bearer with metrics-token.
-bool metrics_request_allowed(core::Broker& broker, const http::Credentials& creds) {
+// the default user's), or Bearer with metrics-token. Credentials given and refused are a failed
+// login: ACL LOG (reason auth, the user as given, or "metrics-token" for a bearer token) and
+// acl_access_denied_auth, as a failed AUTH.
+bool metrics_request_allowed(core::Broker& broker, const http::Credentials& creds,
+                             const HttpPeer& peer) {
   const std::string& token = broker.config().metrics_token;
   acl::Registry& registry = commands::acl_registry(broker);
   bool guarded = !token.empty() || !commands::default_user_opens(broker);
   for (const acl::User* user : registry.users()) guarded = guarded || !user->passwords().empty();
   if (!guarded) return true;
+  std::string_view username;
   switch (creds.scheme) {
     case http::Credentials::Scheme::kBearer:
-      return !token.empty() && same_secret(creds.secret, token);
-    case http::Credentials::Scheme::kBasic:
-      return registry.authenticate(creds.user.empty() ? "default" : creds.user, creds.secret) !=
-             nullptr;
-    case http::Credentials::Scheme::kNone:
+      if (!token.empty() && same_secret(creds.secret, token)) return true;
+      username = "metrics-token";
       break;
+    case http::Credentials::Scheme::kBasic:
+      username = creds.user.empty() ? "default" : creds.user;
+      if (registry.authenticate(username, creds.secret) != nullptr) return true;
+      break;
+    case http::Credentials::Scheme::kNone:
+      return false;  // no login attempted: only the 401
   }
+  commands::acl_note_remote_auth_failure(broker, username, peer.addr, peer.laddr, peer.fd);
   return false;
 }
 
@@ -207,8 +215,8 @@ int Server::run() {
         &loop_,
         MetricsHttp::Options{config::metrics_addresses(*config_), config_->metrics_port,
                              config_->metrics_tls ? tls_.get() : nullptr,
-                             [this](const http::Credentials& creds) {
-                               return metrics_request_allowed(broker_, creds);
+                             [this](const http::Credentials& creds, const HttpPeer& peer) {
+                               return metrics_request_allowed(broker_, creds, peer);
                              }},
         [this] { return commands::render_metrics(broker_, core::now_ms()); });
   }
