@@ -3,16 +3,20 @@
 // every handle, so a callback may destroy the Connection safely.
 #include "client/connection.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <string_view>
 #include <utility>
 
 #include "wire/resp/reply_parser.h"
+#include "wire/tls_session.h"
 
 namespace sluice::client {
 namespace {
@@ -26,6 +30,45 @@ bool is_subscribe_kind(std::string_view kind) {
 bool is_pubsub_kind(std::string_view kind) {
   return is_subscribe_kind(kind) || kind == "message" || kind == "pmessage" || kind == "smessage" ||
          kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe";
+}
+
+// The client SSL_CTX for `tls`, or null with *error set.
+SSL_CTX* make_tls_context(const TlsOptions& tls, const std::string& host, std::string* error) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  auto fail = [&](const std::string& what) {
+    *error = what + ": " + wire::openssl_error();
+    SSL_CTX_free(ctx);
+    return nullptr;
+  };
+  if (ctx == nullptr) return fail("cannot create a TLS context");
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (tls.verify_server) {
+    const bool loaded = tls.ca_file.empty()
+                            ? SSL_CTX_set_default_verify_paths(ctx) == 1
+                            : SSL_CTX_load_verify_locations(ctx, tls.ca_file.c_str(), nullptr) == 1;
+    if (!loaded) return fail("cannot load CA certificates " + tls.ca_file);
+    const std::string& name = tls.server_name.empty() ? host : tls.server_name;
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+    // An IP literal is matched against the certificate's IP addresses, a name against its DNS
+    // names.
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) != 1 &&
+        X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size()) != 1) {
+      return fail("bad server name " + name);
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  if (!tls.cert_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
+      return fail("cannot load client certificate " + tls.cert_file);
+    }
+    const std::string& key = tls.key_file.empty() ? tls.cert_file : tls.key_file;
+    if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return fail("cannot load client key " + key);
+    }
+  }
+  return ctx;
 }
 
 std::string lower(std::string_view text) {
@@ -60,8 +103,11 @@ class Connection::Impl {
     uv_prepare_init(loop_, &prepare_);
     prepare_.data = this;
     open_handles_ = 4;
+    if (options_.tls.enabled) tls_ctx_ = make_tls_context(options_.tls, options_.host, &tls_error_);
     start_connect();
   }
+
+  ~Impl() { SSL_CTX_free(tls_ctx_); }
 
   // Called by ~Connection: no more user callbacks, close everything, self-delete when done.
   void detach(bool notify) {
@@ -164,6 +210,11 @@ class Connection::Impl {
 
   void start_connect() {
     state_ = ConnectionState::kConnecting;
+    if (!tls_error_.empty()) {
+      // A TLS setup that cannot load will not load on a retry either.
+      handshake_failed(Error(ErrorKind::kConnectFailed, "TLS: " + tls_error_));
+      return;
+    }
     sockaddr_storage addr{};
     if (!resolve(&addr)) {
       connect_failed(Error(ErrorKind::kConnectFailed, "cannot resolve host " + options_.host));
@@ -216,6 +267,13 @@ class Connection::Impl {
     }
     uv_tcp_nodelay(&sock->tcp, 1);
     uv_read_start(reinterpret_cast<uv_stream_t*>(&sock->tcp), on_alloc, on_read);
+    if (self->tls_ctx_ != nullptr) {
+      // The ClientHello goes first; HELLO/AUTH once the session is established.
+      self->tls_ = std::make_unique<wire::TlsSession>(self->tls_ctx_, true);
+      self->tls_->handshake();
+      self->write_socket(self->tls_->take_output());
+      return;
+    }
     self->handshake();
   }
 
@@ -296,7 +354,9 @@ class Connection::Impl {
 
   void handshake_failed(const Error& e) {
     // Credentials or database that the server rejects will not get better by retrying.
-    last_error_ = Error(ErrorKind::kConnectFailed, "handshake rejected: " + e.message());
+    last_error_ = e.kind() == ErrorKind::kConnectFailed
+                      ? e
+                      : Error(ErrorKind::kConnectFailed, "handshake rejected: " + e.message());
     uv_timer_stop(&connect_timer_);
     close_socket();
     state_ = ConnectionState::kDisconnected;
@@ -381,6 +441,7 @@ class Connection::Impl {
     uv_close(reinterpret_cast<uv_handle_t*>(&socket_->tcp),
              [](uv_handle_t* h) { delete static_cast<Socket*>(h->data); });
     socket_ = nullptr;
+    tls_.reset();
     in_buf_.clear();
     out_.clear();
     resp2_subscribed_ = false;
@@ -415,25 +476,35 @@ class Connection::Impl {
     auto* self = static_cast<Impl*>(handle->data);
     uv_prepare_stop(handle);
     if (!self->out_.empty() && self->socket_ != nullptr) {
-      auto* w = new WriteReq{};
-      w->bytes = std::move(self->out_);
+      std::string bytes = std::move(self->out_);
       self->out_.clear();
-      w->req.data = self->socket_;
-      uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
-      int rc =
-          uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&self->socket_->tcp), &buf, 1, on_write);
-      if (rc != 0) {
-        delete w;
-        self->connection_lost(
-            Error(ErrorKind::kConnectionLost, std::string("write failed: ") + uv_strerror(rc)));
-        if (self->detached_) return;
+      if (self->tls_) {
+        self->tls_->write(bytes.data(), bytes.size());
+        bytes = self->tls_->take_output();
       }
+      self->write_socket(std::move(bytes));
+      if (self->detached_) return;
     }
     std::deque<std::pair<ReplyCallback, Error>> failures = std::move(self->deferred_);
     self->deferred_.clear();
     for (auto& [cb, err] : failures) {
       cb(std::move(err));
       if (self->detached_) return;
+    }
+  }
+
+  // One uv_write of `bytes` (ciphertext under TLS) on the current socket.
+  void write_socket(std::string bytes) {
+    if (bytes.empty() || socket_ == nullptr) return;
+    auto* w = new WriteReq{};
+    w->bytes = std::move(bytes);
+    w->req.data = socket_;
+    uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&socket_->tcp), &buf, 1, on_write);
+    if (rc != 0) {
+      delete w;
+      connection_lost(
+          Error(ErrorKind::kConnectionLost, std::string("write failed: ") + uv_strerror(rc)));
     }
   }
 
@@ -466,8 +537,50 @@ class Connection::Impl {
                                       : std::string(uv_strerror(static_cast<int>(nread)))));
       return;
     }
+    if (self->tls_) {
+      self->tls_received(buf->base, static_cast<size_t>(nread));
+      return;
+    }
     self->in_buf_.append(buf->base, static_cast<size_t>(nread));
     self->parse_replies();
+  }
+
+  // Ciphertext from the server: the handshake first (then HELLO/AUTH), then plaintext replies.
+  void tls_received(const char* data, size_t n) {
+    wire::TlsSession& tls = *tls_;
+    tls.feed(data, n);
+    if (!tls.established()) {
+      wire::TlsSession::Status status = tls.handshake();
+      write_socket(tls.take_output());
+      if (tls_.get() != &tls) return;  // the write failed and closed the socket
+      if (status == wire::TlsSession::Status::kError) {
+        connect_failed(Error(ErrorKind::kConnectFailed,
+                             endpoint() + ": TLS handshake failed: " + tls.error()));
+        return;
+      }
+      if (status != wire::TlsSession::Status::kDone) return;
+      handshake();
+      if (tls_.get() != &tls) return;
+    }
+    char plain[16 * 1024];
+    while (true) {
+      size_t got = 0;
+      wire::TlsSession::Status status = tls.read(plain, sizeof(plain), &got);
+      if (status == wire::TlsSession::Status::kDone) {
+        in_buf_.append(plain, got);
+        continue;
+      }
+      if (status == wire::TlsSession::Status::kWantInput) break;
+      // A refused client certificate shows here under TLS 1.3: the server's alert.
+      connection_lost(
+          Error(ErrorKind::kConnectionLost, status == wire::TlsSession::Status::kClosed
+                                                ? std::string("server closed the TLS session")
+                                                : "TLS: " + tls.error()));
+      return;
+    }
+    write_socket(tls.take_output());  // post-handshake messages (key updates)
+    if (tls_.get() != &tls) return;
+    parse_replies();
   }
 
   void parse_replies() {
@@ -606,6 +719,9 @@ class Connection::Impl {
   }
 
   Socket* socket_ = nullptr;
+  SSL_CTX* tls_ctx_ = nullptr;             // options_.tls.enabled and loaded
+  std::string tls_error_;                  // why the TLS context did not load
+  std::unique_ptr<wire::TlsSession> tls_;  // the current socket's session
   uv_timer_t connect_timer_;
   uv_timer_t retry_timer_;
   uv_timer_t timeout_timer_;

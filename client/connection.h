@@ -2,7 +2,8 @@
 // timeout, negotiates RESP3 with HELLO 3 (falling back to RESP2 when the server refuses it),
 // authenticates, pipelines commands with callbacks called in order, dispatches RESP3 pushes
 // (and RESP2 subscribed-mode messages) to a push handler, and reconnects with exponential
-// backoff after the connection drops.
+// backoff after the connection drops. With ConnectionOptions::tls it speaks TLS (a server's
+// tls-port), optionally presenting a client certificate.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,18 @@ using wire::resp::Value;
 using ReplyCallback = std::function<void(Result<Value>)>;
 using PushCallback = std::function<void(const Value&)>;
 
+// TLS to a server's tls-port (OpenSSL, the broker's memory-BIO session, wire/tls_session.h).
+struct TlsOptions {
+  bool enabled = false;
+  std::string ca_file;  // CA certificates (PEM) that verify the server; empty: system default
+  std::string
+      cert_file;         // client certificate (PEM) for tls-auth-clients yes/optional; may be empty
+  std::string key_file;  // its private key (PEM)
+  // The name the server's certificate must carry (DNS name or IP address); empty: `host`.
+  std::string server_name;
+  bool verify_server = true;  // false: accept any server certificate (tests only)
+};
+
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
@@ -41,10 +54,11 @@ struct ConnectionOptions {
   uint64_t reconnect_max_ms = 2000;
   int max_connect_attempts = -1;       // consecutive failed attempts before giving up; -1: never
   size_t max_offline_queue = 1 << 20;  // commands held while (re)connecting
+  TlsOptions tls;
 };
 
 enum class ConnectionState {
-  kConnecting,          // TCP connect or handshake in progress
+  kConnecting,          // TCP connect, TLS handshake or HELLO/AUTH in progress
   kReady,               // commands are written as they come
   kWaitingToReconnect,  // backing off before the next attempt
   kDisconnected,        // gave up, reconnect is off, or close() was called

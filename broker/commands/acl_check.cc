@@ -192,6 +192,17 @@ void acl_note_auth_failure(core::Broker& broker, const core::Client& client,
                      static_cast<size_t>(std::max<int64_t>(broker.config().acllog_max_len, 0)));
 }
 
+void acl_note_remote_auth_failure(core::Broker& broker, std::string_view username,
+                                  const std::string& addr, const std::string& laddr, int fd) {
+  core::Client peer(0, nullptr);
+  peer.addr = addr;
+  peer.laddr = laddr;
+  peer.fd = fd;
+  peer.created_ms = core::now_ms();
+  peer.last_interaction_ms = peer.created_ms;
+  acl_note_auth_failure(broker, peer, username);
+}
+
 std::string acl_denied_text(acl::Verdict verdict, const CommandSpec& spec) {
   switch (verdict) {
     case acl::Verdict::kKey:

@@ -65,6 +65,10 @@ void acl_note_denial(core::Broker& broker, core::Client& client, acl::Verdict ve
 // A failed AUTH/HELLO AUTH for `username`.
 void acl_note_auth_failure(core::Broker& broker, const core::Client& client,
                            std::string_view username);
+// A failed login that did not come from a client connection (the metrics port's credentials):
+// the same record, its client-info describing the peer at `addr` (our end: `laddr`).
+void acl_note_remote_auth_failure(core::Broker& broker, std::string_view username,
+                                  const std::string& addr, const std::string& laddr, int fd);
 
 // "NOPERM this user has no permissions to ..." (top level).
 std::string acl_denied_text(acl::Verdict verdict, const CommandSpec& spec);

@@ -34,6 +34,7 @@ struct GroupReadWait {
   uint64_t count = 0;
   bool noack = false;
   int64_t claim_min_idle = -1;
+  ReadOptions caps;  // MAXCOUNT / MAXSIZE only
 };
 
 // An entry as the CLAIM form replies it: [id, fields, idle ms, earlier deliveries].
@@ -59,18 +60,25 @@ Consumer* reading_consumer(core::Broker& broker, int db, std::string_view key, C
 // RESP to *out. Journals the delivery (or only the consumer's seen time). Returns the count.
 uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream& s,
                      ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count, bool noack,
-                     bool claim_form, GroupStore& store, std::string* out, wire::Status* st) {
+                     bool claim_form, ReadBudget& budget, GroupStore& store, std::string* out,
+                     wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   ids.clear();
   StreamId from;
   uint64_t n = 0;
   bool moved = false;
-  if (g.last_delivered_id.increment(&from)) {
+  if (budget.open() && g.last_delivered_id.increment(&from)) {
+    count = budget.narrow(count);
     *st = s.range(from, StreamId::max(), false, count, [&](StreamId id, std::string_view resp) {
+      const size_t mark = out->size();
       if (claim_form) {
         append_with_delivery(out, resp, 0, 0);
       } else {
         out->append(resp);
+      }
+      if (!budget.take(out->size() - mark)) {
+        out->resize(mark);  // past MAXSIZE: neither replied nor delivered
+        return false;
       }
       ++n;
       g.advance_cursor(s, id);
@@ -113,8 +121,8 @@ std::vector<StreamId> claimable(const ConsumerGroup& g, int64_t now, int64_t min
 // An entry that this claim would deliver more often than the group's dead-letter limit goes to
 // its dead-letter stream instead (dead_letter.h).
 uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& s, ConsumerGroup& g,
-                    Consumer& c, int64_t now, int64_t min_idle, uint64_t count, GroupStore& store,
-                    std::string* out, wire::Status* st) {
+                    Consumer& c, int64_t now, int64_t min_idle, uint64_t count, ReadBudget& budget,
+                    GroupStore& store, std::string* out, wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   thread_local std::vector<uint64_t> counts;
   thread_local std::vector<StreamId> gone;
@@ -122,7 +130,7 @@ uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& 
   counts.clear();
   gone.clear();
   for (StreamId id : claimable(g, now, min_idle)) {
-    if (count != 0 && ids.size() >= count) break;
+    if ((count != 0 && ids.size() >= count) || !budget.open()) break;
     stream::Pending* p = g.pel.find(id);
     // An entry released by XNACK has no delivery time: its idle time shows as -1 (XPENDING's).
     const int64_t idle = p->consumer ? now - p->delivery_time_ms : -1;
@@ -133,6 +141,7 @@ uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& 
       if (dead_letter(broker, db, now, s, g, id, kDeadLetterMaxDeliveries, store, st)) continue;
       if (!st->is_ok()) return ids.size();
     }
+    const size_t mark = out->size();
     bool found = s.lookup(id, [&](StreamId, std::string_view resp) {
       append_with_delivery(out, resp, idle, delivered);
       return false;
@@ -141,6 +150,10 @@ uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& 
       g.pel.remove(id);
       gone.push_back(id);
       continue;
+    }
+    if (!budget.take(out->size() - mark)) {
+      out->resize(mark);  // past MAXSIZE: stays pending where it was
+      break;
     }
     g.pel.assign(id, &c, now, next_count);
     ids.push_back(id);
@@ -165,23 +178,25 @@ uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& 
 // up to the rest of `count`.
 uint64_t deliver_claim_and_new(core::Broker& broker, int db, std::string_view key, Stream& s,
                                ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count,
-                               bool noack, int64_t claim_min_idle, GroupStore& store,
-                               std::string* out, wire::Status* st) {
+                               bool noack, int64_t claim_min_idle, ReadBudget& budget,
+                               GroupStore& store, std::string* out, wire::Status* st) {
   if (claim_min_idle < 0) {
-    return deliver_new(broker, db, key, s, g, c, now, count, noack, false, store, out, st);
+    return deliver_new(broker, db, key, s, g, c, now, count, noack, false, budget, store, out, st);
   }
-  uint64_t n = claim_idle(broker, db, key, s, g, c, now, claim_min_idle, count, store, out, st);
+  uint64_t n =
+      claim_idle(broker, db, key, s, g, c, now, claim_min_idle, count, budget, store, out, st);
   if (!st->is_ok()) return n;
   if (count != 0 && n >= count) return n;
   return n + deliver_new(broker, db, key, s, g, c, now, count == 0 ? 0 : count - n, noack, true,
-                         store, out, st);
+                         budget, store, out, st);
 }
 
 // Re-delivers `c`'s pending entries with IDs > `after` (deleted entries show as [id, nil]);
 // those past the group's dead-letter limit go to its dead-letter stream instead.
 uint64_t deliver_history(core::Broker& broker, int db, std::string_view key, Stream& s,
                          ConsumerGroup& g, Consumer& c, StreamId after, int64_t now, uint64_t count,
-                         int protocol, GroupStore& store, std::string* out, wire::Status* st) {
+                         int protocol, ReadBudget& budget, GroupStore& store, std::string* out,
+                         wire::Status* st) {
   thread_local std::vector<StreamId> ids;
   thread_local std::vector<uint64_t> counts;
   ids.clear();
@@ -190,28 +205,34 @@ uint64_t deliver_history(core::Broker& broker, int db, std::string_view key, Str
   StreamId from;
   if (after.increment(&from)) {
     for (auto it = c.pending.lower_bound(from); it != c.pending.end();) {
-      if (count != 0 && n >= count) break;
+      if ((count != 0 && n >= count) || !budget.open()) break;
       StreamId id = *it;
       ++it;  // dead-lettering removes `id` from c.pending
       if (stream::Pending* p = g.pel.find(id); p && dead_letter_due(g, p->delivery_count + 1)) {
         if (dead_letter(broker, db, now, s, g, id, kDeadLetterMaxDeliveries, store, st)) continue;
         if (!st->is_ok()) return n;
       }
+      const size_t mark = out->size();
       bool found = s.lookup(id, [&](StreamId, std::string_view resp) {
         out->append(resp);
         return false;
       });
+      if (!found) {
+        wire::resp::ReplyWriter w(out, protocol);
+        w.array(2);
+        reply_id(w, id);
+        w.null_array();
+      }
+      if (!budget.take(out->size() - mark)) {
+        out->resize(mark);  // past MAXSIZE: not re-delivered
+        break;
+      }
       if (found) {
         stream::Pending* p = g.pel.find(id);
         p->delivery_time_ms = now;
         ++p->delivery_count;
         ids.push_back(id);
         counts.push_back(p->delivery_count);
-      } else {
-        wire::resp::ReplyWriter w(out, protocol);
-        w.array(2);
-        reply_id(w, id);
-        w.null_array();
       }
       ++n;
     }
@@ -278,7 +299,8 @@ void xreadgroup(CommandContext& ctx) {
   std::string body;
   size_t served = 0;
   const int db = ctx.client.db;
-  for (size_t k = 0; k < nstreams; ++k) {
+  ReadBudget budget(opts);
+  for (size_t k = 0; k < nstreams && budget.open(); ++k) {
     Target& t = targets[k];
     std::string_view key = ctx.arg(streams_arg + k);
     bool serve = t.history;
@@ -294,19 +316,22 @@ void xreadgroup(CommandContext& ctx) {
     Consumer* c = reading_consumer(ctx.broker, db, key, *t.g, consumer_name, ctx.now_ms);
     group_written(ctx, *t.s);
     wire::Status st;
+    thread_local std::string entries;
+    entries.clear();
+    uint64_t n = t.history
+                     ? deliver_history(ctx.broker, db, key, *t.s, *t.g, *c, t.after, ctx.now_ms,
+                                       static_cast<uint64_t>(count), ctx.client.protocol, budget,
+                                       *store, &entries, &st)
+                     : deliver_claim_and_new(ctx.broker, db, key, *t.s, *t.g, *c, ctx.now_ms,
+                                             static_cast<uint64_t>(count), noack,
+                                             opts.claim_min_idle, budget, *store, &entries, &st);
+    if (!st.is_ok()) return ctx.error(st);
+    // A stream whose first entry found MAXSIZE used up is left out of the reply.
+    if (n == 0 && !budget.open()) continue;
     ++served;
     wire::resp::ReplyWriter r(&body, ctx.client.protocol);
     if (!r.resp3()) r.array(2);
     r.bulk(key);
-    thread_local std::string entries;
-    entries.clear();
-    uint64_t n = t.history ? deliver_history(ctx.broker, db, key, *t.s, *t.g, *c, t.after,
-                                             ctx.now_ms, static_cast<uint64_t>(count),
-                                             ctx.client.protocol, *store, &entries, &st)
-                           : deliver_claim_and_new(ctx.broker, db, key, *t.s, *t.g, *c, ctx.now_ms,
-                                                   static_cast<uint64_t>(count), noack,
-                                                   opts.claim_min_idle, *store, &entries, &st);
-    if (!st.is_ok()) return ctx.error(st);
     r.array(n);
     r.raw(entries);
   }
@@ -328,6 +353,8 @@ void xreadgroup(CommandContext& ctx) {
   wait->count = static_cast<uint64_t>(count);
   wait->noack = noack;
   wait->claim_min_idle = opts.claim_min_idle;
+  wait->caps.maxcount = opts.maxcount;
+  wait->caps.maxsize = opts.maxsize;
   core::Broker* broker = &ctx.broker;
   auto retry = [broker, db, wait](core::Client& client, blocking::BlockingRegistry::Wake why,
                                   std::string_view key) {
@@ -367,8 +394,9 @@ void xreadgroup(CommandContext& ctx) {
     Consumer* c = reading_consumer(*broker, db, key, *g, wait->consumer, now);
     thread_local std::string entries;
     entries.clear();
+    ReadBudget wake_budget(wait->caps);
     uint64_t n = deliver_claim_and_new(*broker, db, key, *s, *g, *c, now, wait->count, wait->noack,
-                                       wait->claim_min_idle, store, &entries, &st);
+                                       wait->claim_min_idle, wake_budget, store, &entries, &st);
     broker->streams().mark_dirty(*s);
     if (!st.is_ok()) {
       r.error(error_text(st));

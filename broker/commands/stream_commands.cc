@@ -200,6 +200,7 @@ void xadd(CommandContext& ctx) {
     // A stream this command just created stays (empty), as in Redis.
     return ctx.error(id.status());
   }
+  use_node_limits(ctx, *s);
   wire::Status st = s->append(*id, ctx.args.subspan(field_pos));
   if (!st.is_ok()) return ctx.error(st);
   stream_written(ctx, *s);
@@ -272,11 +273,12 @@ struct XReadWait {
   std::vector<std::string> keys;
   std::vector<StreamId> after;  // serve entries > after[i]
   uint64_t count = 0;
+  ReadOptions caps;  // MAXCOUNT / MAXSIZE only
 };
 
 // Replies the entries after `after` for one key, wrapped as XREAD's single-key reply.
 void reply_xread_one(core::Client& client, std::string_view key, const Stream& s, StreamId after,
-                     uint64_t count) {
+                     uint64_t count, const ReadOptions& caps) {
   wire::resp::ReplyWriter r(client.out.staging(), client.protocol);
   if (r.resp3()) {
     r.map(1);
@@ -285,6 +287,13 @@ void reply_xread_one(core::Client& client, std::string_view key, const Stream& s
     r.array(2);
   }
   r.bulk(key);
+  ReadBudget budget(caps);
+  if (budget.capped()) {
+    // One stream: the first entry always fits, so the reply is never empty.
+    uint64_t n;
+    (void)append_budgeted(client.out.staging(), s, after, count, budget, &n);
+    return;
+  }
   StreamId from;
   if (!after.increment(&from)) {
     r.array(0);
@@ -292,6 +301,38 @@ void reply_xread_one(core::Client& client, std::string_view key, const Stream& s
   }
   // A read error (the log turned unreadable) still leaves a well-formed reply: no entries.
   if (!append_range(client.out, s, from, StreamId::max(), false, count).is_ok()) r.array(0);
+}
+
+// XREAD under MAXCOUNT / MAXSIZE: the streams of `serve` (nullptr = nothing after its ID) in
+// order while the budget lasts; a stream the budget left without entries is not in the reply,
+// and no streams at all is the null reply.
+void reply_xread_budgeted(CommandContext& ctx, const XReadWait& wait,
+                          const std::vector<Stream*>& serve, const std::vector<bool>& last_only,
+                          const ReadOptions& opts) {
+  ReadBudget budget(opts);
+  std::string body;
+  size_t served = 0;
+  for (size_t k = 0; k < serve.size() && budget.open(); ++k) {
+    if (serve[k] == nullptr) continue;
+    std::string part;
+    wire::resp::ReplyWriter w(&part, ctx.client.protocol);
+    if (!w.resp3()) w.array(2);
+    w.bulk(wait.keys[k]);
+    uint64_t n;
+    // A read error (the log turned unreadable) keeps what was read: a well-formed reply.
+    (void)append_budgeted(&part, *serve[k], wait.after[k], last_only[k] ? 1 : wait.count, budget,
+                          &n);
+    if (n == 0) continue;
+    body.append(part);
+    ++served;
+  }
+  if (served == 0) return ctx.reply.null_array();
+  if (ctx.reply.resp3()) {
+    ctx.reply.map(served);
+  } else {
+    ctx.reply.array(served);
+  }
+  ctx.reply.raw(body);
 }
 
 void xread(CommandContext& ctx) {
@@ -302,6 +343,8 @@ void xread(CommandContext& ctx) {
   const size_t nstreams = opts.nstreams;
   auto wait = std::make_shared<XReadWait>();
   wait->count = static_cast<uint64_t>(opts.count);
+  wait->caps.maxcount = opts.maxcount;
+  wait->caps.maxsize = opts.maxsize;
   std::vector<bool> last_only_keys;  // "+": only the last entry
   for (size_t k = 0; k < nstreams; ++k) {
     std::string_view key = ctx.arg(streams_arg + k);
@@ -343,6 +386,9 @@ void xread(CommandContext& ctx) {
     if (!s || s->length() == 0 || !(s->last_entry_id() > wait->after[k])) continue;
     serve[k] = s;
     ++served;
+  }
+  if (served > 0 && ReadBudget(opts).capped()) {
+    return reply_xread_budgeted(ctx, *wait, serve, last_only_keys, opts);
   }
   if (served > 0) {
     if (ctx.reply.resp3()) {
@@ -386,7 +432,7 @@ void xread(CommandContext& ctx) {
         broker->write_epoch() > broker->durable_epoch()) {
       client.out.hold(broker->write_epoch());
     }
-    reply_xread_one(client, key, *s, wait->after[k], wait->count);
+    reply_xread_one(client, key, *s, wait->after[k], wait->count, wait->caps);
     return true;
   };
   int64_t deadline = timeout > 0 ? ctx.now_ms + timeout : 0;
@@ -428,6 +474,7 @@ void xtrim(CommandContext& ctx) {
   Stream* s = lookup_stream(ctx, ctx.arg(1), &replied);
   if (replied) return;
   if (!s) return ctx.reply.integer(0);
+  use_node_limits(ctx, *s);
   bool groups_changed = false;
   auto removed =
       stream::trim_with_refs(*s, a.trim, a.policy, &groups_changed, acked_active_since(ctx));

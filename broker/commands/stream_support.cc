@@ -152,6 +152,17 @@ bool parse_read_options(CommandContext& ctx, bool xreadgroup, ReadOptions* out) 
         ctx.error_text("ERR min-idle-time must be a positive integer");
         return false;
       }
+    } else if ((iequals(o, "MAXCOUNT") || iequals(o, "MAXSIZE")) && more) {
+      // Redis 8.10: caps across all the streams of the call.
+      const bool maxcount = iequals(o, "MAXCOUNT");
+      ++i;
+      int64_t v;
+      if (!wire::parse_i64(ctx.arg(i), &v) || v <= 0) {
+        ctx.error_text(maxcount ? "ERR MAXCOUNT must be a positive integer"
+                                : "ERR MAXSIZE must be a positive integer");
+        return false;
+      }
+      (maxcount ? out->maxcount : out->maxsize) = v;
     } else if (iequals(o, "NOACK")) {
       if (!xreadgroup) {
         ctx.error_text(
@@ -170,6 +181,10 @@ bool parse_read_options(CommandContext& ctx, bool xreadgroup, ReadOptions* out) 
   }
   if (xreadgroup && !have_group) {
     ctx.error_text("ERR Missing GROUP option for XREADGROUP");
+    return false;
+  }
+  if (out->maxcount > 0 && out->count > out->maxcount) {
+    ctx.error_text("ERR MAXCOUNT must be greater than or equal to COUNT");
     return false;
   }
   return true;
@@ -204,6 +219,27 @@ wire::Status append_range(core::OutputQueue& out, const stream::Stream& s, Strea
   end[0] = '\r';
   end[1] = '\n';
   out.close_prefix(mark, std::string_view(header, static_cast<size_t>(end + 2 - header)));
+  return st;
+}
+
+wire::Status append_budgeted(std::string* out, const stream::Stream& s, StreamId after,
+                             uint64_t count, ReadBudget& budget, uint64_t* n) {
+  thread_local std::string entries;
+  entries.clear();
+  *n = 0;
+  StreamId from;
+  wire::Status st;
+  if (budget.open() && after.increment(&from)) {
+    st = s.range(from, StreamId::max(), false, budget.narrow(count),
+                 [&](StreamId, std::string_view resp) {
+                   if (!budget.take(resp.size())) return false;
+                   entries.append(resp);
+                   ++*n;
+                   return true;
+                 });
+  }
+  out->append("*" + std::to_string(*n) + "\r\n");
+  out->append(entries);
   return st;
 }
 

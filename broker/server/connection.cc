@@ -35,7 +35,9 @@ constexpr size_t kTlsEncryptAhead = 256 * 1024;
 // An output source (a full sync) is asked for more while less than this is queued.
 constexpr uint64_t kSourceLowWater = 4u << 20;
 
-std::string peer_name(uv_tcp_t* tcp, bool local) {
+}  // namespace
+
+std::string tcp_endpoint(uv_tcp_t* tcp, bool local) {
   sockaddr_storage ss{};
   int len = sizeof(ss);
   int rc = local ? uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&ss), &len)
@@ -55,8 +57,6 @@ std::string peer_name(uv_tcp_t* tcp, bool local) {
   return std::string(ip) + ":" + std::to_string(port);
 }
 
-}  // namespace
-
 Connection::Connection(Server* server, uint64_t id) : server_(server), client_(id, this) {
   uv_tcp_init(server->loop(), &tcp_);
   tcp_.data = this;
@@ -73,8 +73,8 @@ void Connection::use_tls(std::unique_ptr<TlsSession> session) { tls_ = std::move
 
 void Connection::start() {
   auto& broker = server_->broker();
-  client_.addr = peer_name(&tcp_, false);
-  client_.laddr = peer_name(&tcp_, true);
+  client_.addr = tcp_endpoint(&tcp_, false);
+  client_.laddr = tcp_endpoint(&tcp_, true);
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) client_.fd = fd;
   client_.created_ms = core::now_ms();

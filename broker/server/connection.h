@@ -16,12 +16,17 @@
 #include "broker/core/client.h"
 #include "broker/server/input_buffer.h"
 #include "wire/resp/request_parser.h"
+#include "wire/tls_session.h"
 
 namespace sluice::server {
 
+using TlsSession = wire::TlsSession;
+
+// "ip:port" of the peer (local = false) or of our end of a TCP connection; "?:0" if unknown.
+std::string tcp_endpoint(uv_tcp_t* tcp, bool local);
+
 class SendRing;
 class Server;
-class TlsSession;
 
 class Connection final : public core::ClientHost {
  public:

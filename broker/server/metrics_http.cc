@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "broker/server/connection.h"
 #include "broker/server/http_request.h"
 #include "broker/server/tls.h"
 #include "wire/check.h"
@@ -167,7 +168,7 @@ void MetricsHttp::on_connection(uv_stream_t* listener, int status) {
         }
         auto state = c->parser.feed(std::string_view(buf->base, static_cast<size_t>(nread)));
         if (state != http::ParseState::kIncomplete) {
-          c->owner->send(c, c->owner->respond(c->parser));
+          c->owner->send(c, c->owner->respond(c));
         }
       });
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&self->timer_))) {
@@ -179,6 +180,19 @@ void MetricsHttp::on_connection(uv_stream_t* listener, int status) {
     conn->deadline_ms = uv_now(self->loop_) + kLingerMs;
     self->send(conn, std::string(http::service_unavailable_response()));
   }
+}
+
+std::string MetricsHttp::respond(Connection* conn) {
+  http::Authorizer authorize;
+  if (options_.authorize) {
+    authorize = [this, conn](const http::Credentials& creds) {
+      uv_os_fd_t fd = -1;
+      uv_fileno(reinterpret_cast<const uv_handle_t*>(&conn->tcp), &fd);
+      return options_.authorize(
+          creds, HttpPeer{tcp_endpoint(&conn->tcp, false), tcp_endpoint(&conn->tcp, true), fd});
+    };
+  }
+  return http::route_response(conn->parser, render_, authorize, options_.other);
 }
 
 void MetricsHttp::tls_received(Connection* conn, const char* data, size_t n) {
@@ -204,7 +218,7 @@ void MetricsHttp::tls_received(Connection* conn, const char* data, size_t n) {
       return;
     }
     if (conn->parser.feed(std::string_view(plain, got)) != http::ParseState::kIncomplete) {
-      std::string response = respond(conn->parser);
+      std::string response = respond(conn);
       tls.write(response.data(), response.size());
       tls.shutdown();
       send(conn, tls.take_output());
@@ -212,10 +226,6 @@ void MetricsHttp::tls_received(Connection* conn, const char* data, size_t n) {
     }
   }
   write_owned(conn->stream(), tls.take_output());
-}
-
-std::string MetricsHttp::respond(const http::RequestParser& parser) {
-  return http::route_response(parser, render_, options_.authorize, options_.other);
 }
 
 void MetricsHttp::send(Connection* conn, std::string response) {

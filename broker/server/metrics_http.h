@@ -27,6 +27,13 @@ namespace sluice::server {
 
 class TlsContext;
 
+// The HTTP client a request came from, for the authorizer's records (ACL LOG).
+struct HttpPeer {
+  std::string addr;   // "ip:port" of the client
+  std::string laddr;  // "ip:port" of the metrics listener
+  int fd = -1;
+};
+
 class MetricsHttp {
  public:
   static constexpr size_t kMaxConnections = 16;
@@ -40,7 +47,7 @@ class MetricsHttp {
     const TlsContext* tls = nullptr;  // HTTPS with the broker's current TLS context; null: HTTP
     // Checks each request's Authorization header (asked per request, so it follows runtime
     // changes of passwords); null: no credentials needed.
-    std::function<bool(const http::Credentials&)> authorize;
+    std::function<bool(const http::Credentials&, const HttpPeer&)> authorize;
     // Answers requests for paths other than /metrics (it checks credentials itself); null: 404.
     http::OtherHandler other;
   };
@@ -68,12 +75,13 @@ class MetricsHttp {
   static void on_connection(uv_stream_t* listener, int status);
   static void on_timer(uv_timer_t* timer);
   void close_connection(Connection* conn);
-  std::string respond(const http::RequestParser& parser);
   // Writes the connection's one response, then half-closes and drains until the client closes.
   void send(Connection* conn, std::string response);
   void connection_closed(Connection* conn);
   // HTTPS: ciphertext from the client; handshakes, then feeds the request parser.
   void tls_received(Connection* conn, const char* data, size_t n);
+  // The response to the request `conn` has read, its credentials checked as coming from it.
+  std::string respond(Connection* conn);
 
   uv_loop_t* loop_;
   Options options_;

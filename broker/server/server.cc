@@ -66,20 +66,28 @@ bool http_guarded(core::Broker& broker) {
 }
 
 // Accepted for /metrics: Basic with a user and its password (no user or "default": the default
-// user's), or Bearer with metrics-token.
-bool metrics_request_allowed(core::Broker& broker, const http::Credentials& creds) {
+// user's), or Bearer with metrics-token. Credentials given and refused are a failed login: ACL
+// LOG (reason auth, the user as given, or "metrics-token" for a bearer token) and
+// acl_access_denied_auth, as a failed AUTH.
+bool metrics_request_allowed(core::Broker& broker, const http::Credentials& creds,
+                             const HttpPeer& peer) {
   const std::string& token = broker.config().metrics_token;
   acl::Registry& registry = commands::acl_registry(broker);
   if (!http_guarded(broker)) return true;
+  std::string_view username;
   switch (creds.scheme) {
     case http::Credentials::Scheme::kBearer:
-      return !token.empty() && same_secret(creds.secret, token);
-    case http::Credentials::Scheme::kBasic:
-      return registry.authenticate(creds.user.empty() ? "default" : creds.user, creds.secret) !=
-             nullptr;
-    case http::Credentials::Scheme::kNone:
+      if (!token.empty() && same_secret(creds.secret, token)) return true;
+      username = "metrics-token";
       break;
+    case http::Credentials::Scheme::kBasic:
+      username = creds.user.empty() ? "default" : creds.user;
+      if (registry.authenticate(username, creds.secret) != nullptr) return true;
+      break;
+    case http::Credentials::Scheme::kNone:
+      return false;  // no login attempted: only the 401
   }
+  commands::acl_note_remote_auth_failure(broker, username, peer.addr, peer.laddr, peer.fd);
   return false;
 }
 
@@ -232,8 +240,8 @@ int Server::run() {
         MetricsHttp::Options{
             config::metrics_addresses(*config_), config_->metrics_port,
             config_->metrics_tls ? tls_.get() : nullptr,
-            [this](const http::Credentials& creds) {
-              return metrics_request_allowed(broker_, creds);
+            [this](const http::Credentials& creds, const HttpPeer& peer) {
+              return metrics_request_allowed(broker_, creds, peer);
             },
             [this](const http::Request& request) { return console_response(request); }},
         [this] { return commands::render_metrics(broker_, core::now_ms()); });

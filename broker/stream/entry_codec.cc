@@ -54,7 +54,7 @@ void encode_entry_resp(std::string* out, StreamId id, std::span<const std::strin
 }
 
 std::string_view EntryEncoder::encode(StreamId id, uint64_t ordinal,
-                                      std::span<const std::string_view> fields) {
+                                      std::span<const std::string_view> fields, bool node_start) {
   char idbuf[StreamId::kMaxText];
   const size_t idlen = id.format(idbuf);
   // The RESP is written once, straight into the record (no intermediate string: a giant field
@@ -81,7 +81,7 @@ std::string_view EntryEncoder::encode(StreamId id, uint64_t ordinal,
     p += 2;
   }
   schema::Id fid(id.ms, id.seq);
-  auto entry = schema::CreateStreamEntry(fbb_, &fid, ordinal, resp);
+  auto entry = schema::CreateStreamEntry(fbb_, &fid, ordinal, resp, node_start);
   fbb_.Finish(entry);
   return {reinterpret_cast<const char*>(fbb_.GetBufferPointer()), fbb_.GetSize()};
 }
@@ -96,6 +96,7 @@ bool decode_entry(std::string_view payload, EntryView* out, bool verify) {
   if (e->id() == nullptr || e->resp() == nullptr) return false;
   out->id = StreamId{e->id()->ms(), e->id()->seq()};
   out->ordinal = e->ordinal();
+  out->node_start = e->node_start();
   out->resp = {reinterpret_cast<const char*>(e->resp()->data()), e->resp()->size()};
   return true;
 }

@@ -25,7 +25,8 @@ void encode_entry_resp(std::string* out, StreamId id, std::span<const std::strin
 class EntryEncoder {
  public:
   // Builds the record payload; the view is valid until the next call (or release()).
-  std::string_view encode(StreamId id, uint64_t ordinal, std::span<const std::string_view> fields);
+  std::string_view encode(StreamId id, uint64_t ordinal, std::span<const std::string_view> fields,
+                          bool node_start = false);
   // Gives back the memory of a big entry once its payload was used (every stream has an
   // encoder: a giant XADD must not keep one its size for good).
   void release() {
@@ -40,7 +41,8 @@ class EntryEncoder {
 struct EntryView {
   StreamId id;
   uint64_t ordinal = 0;
-  std::string_view resp;  // the whole entry reply: [id, [f, v, ...]]
+  bool node_start = false;  // the first entry of a stream node
+  std::string_view resp;    // the whole entry reply: [id, [f, v, ...]]
 };
 
 // Decodes a payload read from the log (trusted: frames are CRC-checked). With `verify`, runs the

@@ -54,7 +54,10 @@ Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* re
   // 1. The control journal: the latest absolute state, tombstones and the TTL.
   StreamId anchor;
   uint64_t anchor_records = 0;
+  bool state_node_marks = false;
   auto apply_state = [&](const schema::StreamState* s) {
+    state_node_marks = s->node_marks();
+    tail_node_.first_ordinal = s->tail_node_ordinal();
     last_id_ = from_fb(s->last_id());
     entries_added_ = s->entries_added();
     max_deleted_id_ = from_fb(s->max_deleted_id());
@@ -123,6 +126,18 @@ Status Stream::recover(const StreamOptions& options, storage::RecoveryReport* re
   // the state reached the disk, finish the unlinking now. If only the unlinks did, the state's
   // start is behind the log's first record: repair_lost_head() below moves it.
   log_->drop_before(start_);
+  // Node marks: said by the state, or by the log's first entry (a stream's first entry starts a
+  // node; segments go only after a state that says so was written). An empty log starts marking.
+  node_marks_ = state_node_marks || log_->empty();
+  if (!node_marks_) {
+    Status st = log_->scan(StreamId::min(), StreamId::max(), false,
+                           [&](StreamId, uint8_t, std::string_view payload) {
+                             EntryView e;
+                             node_marks_ = decode_entry(payload, &e) && e.node_start;
+                             return false;
+                           });
+    if (!st.is_ok()) return st;
+  }
 
   // 3. Records appended after the anchor. If the log lost records the state had counted (a
   // crash under appendfsync no/everysec), recount everything from the start instead.
@@ -299,7 +314,8 @@ Result<StreamId> Stream::next_id(const IdRequest& request, int64_t now_ms) const
 }
 
 Status Stream::append(StreamId id, std::span<const std::string_view> fields) {
-  std::string_view payload = encoder_.encode(id, next_ordinal_, fields);
+  const bool node_start = node_marks_ && starts_node(id, fields);
+  std::string_view payload = encoder_.encode(id, next_ordinal_, fields, node_start);
   Status st = log_->append(id, kEntryRecord, payload);
   encoder_.release();
   if (!st.is_ok()) return st;
@@ -321,6 +337,51 @@ StreamId Stream::after_last() const {
   return next;
 }
 
+bool Stream::starts_node(StreamId id, std::span<const std::string_view> fields) {
+  if (!tail_restored_) restore_tail_node();
+  const bool starts =
+      tail_node_.add(id, fields, options_.node_max_entries, options_.node_max_bytes);
+  if (starts) tail_node_.first_ordinal = next_ordinal_;
+  return starts;
+}
+
+// After a restart: replays the records of the tail node (from the last marked one) into the
+// model, with the node as it is (no split), deleted and trimmed entries marked deleted.
+void Stream::restore_tail_node() {
+  tail_restored_ = true;
+  tail_node_.reset();
+  if (length() == 0) return;                              // Redis freed every node
+  std::vector<std::pair<StreamId, std::string>> records;  // newest first
+  bool found_start = false;
+  uint64_t oldest_ordinal = 0;
+  Status st = log_->scan(StreamId::min(), StreamId::max(), true,
+                         [&](StreamId id, uint8_t, std::string_view payload) {
+                           EntryView e;
+                           if (!decode_entry(payload, &e)) return false;
+                           records.emplace_back(id, std::string(e.resp));
+                           oldest_ordinal = e.ordinal;
+                           found_start = e.node_start;
+                           return !e.node_start;
+                         });
+  if (!st.is_ok() || records.empty()) return;  // the next append opens a node
+  std::vector<std::string_view> fields;
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    if (!entry_fields(it->second, &fields)) return;
+    tail_node_.add(it->first, fields, 0, 0, it == records.rbegin());
+  }
+  if (found_start) {
+    tail_node_.first_ordinal = oldest_ordinal;
+  } else if (tail_node_.first_ordinal < oldest_ordinal) {
+    // The node's first entries were trimmed and their segment unlinked; the state written by
+    // that trim kept where the node began. Their sizes are gone: counted at the average.
+    tail_node_.add_missing(oldest_ordinal - tail_node_.first_ordinal,
+                           tail_node_.bytes() / std::max<uint64_t>(tail_node_.entries(), 1));
+  }
+  for (const auto& [id, resp] : records) {
+    if (id < start_ || deleted_.count(id)) tail_node_.entry_deleted(id);
+  }
+}
+
 const Stream::HeadNode& Stream::head_node() {
   if (head_.valid) return head_;
   head_ = HeadNode{};
@@ -332,7 +393,8 @@ const Stream::HeadNode& Stream::head_node() {
   log_->scan(start_, StreamId::max(), false, [&](StreamId id, uint8_t, std::string_view payload) {
     EntryView e;
     if (!decode_entry(payload, &e)) return false;
-    uint64_t n = e.ordinal / per_node;
+    // Marked streams: a node runs to the next node_start; older ones: ordinal / per_node.
+    uint64_t n = node_marks_ ? node + (e.node_start ? 1 : 0) : e.ordinal / per_node;
     if (first) {
       node = n;
       first = false;
@@ -399,9 +461,11 @@ Result<uint64_t> Stream::trim(const TrimSpec& spec) {
   const bool by_len = spec.strategy == TrimSpec::Strategy::kMaxLen;
   uint64_t per_node =
       options_.node_max_entries > 0 ? static_cast<uint64_t>(options_.node_max_entries) : 0;
+  // Redis's default LIMIT for `~`: 100 nodes' worth, 10000 without an entry limit, at most 1M.
   uint64_t limit = spec.limit >= 0 ? static_cast<uint64_t>(spec.limit)
-                   : spec.approx   ? 100 * per_node
-                                   : 0;
+                   : spec.approx
+                       ? std::min<uint64_t>(per_node > 0 ? 100 * per_node : 10000, 1000000)
+                       : 0;
   uint64_t removed = 0;
   uint64_t records_removed = 0;
   StreamId new_start = start_;
@@ -421,6 +485,7 @@ Result<uint64_t> Stream::trim(const TrimSpec& spec) {
           if (!deleted_.count(id)) {
             --len;
             ++removed;
+            if (tail_restored_) tail_node_.entry_deleted(id);  // Redis marks it deleted in place
           }
           ++records_removed;
           return true;
@@ -449,6 +514,7 @@ Result<uint64_t> Stream::trim(const TrimSpec& spec) {
   if (records_removed == 0 && new_start == start_) return removed;
   Status st = move_start(new_start, records_removed);
   if (!st.is_ok()) return st;
+  if (length() == 0) tail_node_.reset();  // every node went
   return removed;
 }
 
@@ -508,6 +574,9 @@ Result<uint64_t> Stream::remove(std::span<const StreamId> ids) {
   }
   if (done.empty()) return uint64_t{0};
   head_.valid = false;
+  if (tail_restored_) {
+    for (const schema::Id& id : done) tail_node_.entry_deleted(StreamId{id.ms(), id.seq()});
+  }
   auto vec = fbb.CreateVectorOfStructs(done);
   fbb.Finish(schema::CreateTombstone(fbb, vec));
   Status st = control_->append(kTombstone, as_view(fbb));
@@ -542,11 +611,13 @@ Status Stream::set_id(StreamId last_id, std::optional<uint64_t> entries_added,
 }
 
 Status Stream::write_state() {
+  if (node_marks_ && !tail_restored_) restore_tail_node();  // its first ordinal goes in the state
   flatbuffers::FlatBufferBuilder fbb(256);
   schema::Id last = to_fb(last_id_), maxdel = to_fb(max_deleted_id_), start = to_fb(start_),
              anchor = to_fb(log_->last_key());
   fbb.Finish(schema::CreateStreamState(fbb, &last, entries_added_, &maxdel, &start, records_,
-                                       &anchor, next_ordinal_));
+                                       &anchor, next_ordinal_, node_marks_,
+                                       tail_node_.first_ordinal));
   Status st = control_->append(kState, as_view(fbb));
   if (!st.is_ok()) return st;
   return maybe_snapshot();
@@ -560,6 +631,7 @@ Status Stream::persist_expire() {
 
 Status Stream::maybe_snapshot() {
   if (control_->journal_bytes() < kSnapshotJournalBytes) return {};
+  if (node_marks_ && !tail_restored_) restore_tail_node();
   // The snapshot's anchor must be on disk before the journal that led to it is dropped.
   Status st = log_->sync();
   if (!st.is_ok()) return st;
@@ -570,8 +642,9 @@ Status Stream::maybe_snapshot() {
   dels.reserve(deleted_.size());
   for (StreamId id : deleted_) dels.push_back(to_fb(id));
   auto dv = fbb.CreateVectorOfStructs(dels);
-  auto state = schema::CreateStreamState(fbb, &last, entries_added_, &maxdel, &start, records_,
-                                         &anchor, next_ordinal_);
+  auto state =
+      schema::CreateStreamState(fbb, &last, entries_added_, &maxdel, &start, records_, &anchor,
+                                next_ordinal_, node_marks_, tail_node_.first_ordinal);
   fbb.Finish(schema::CreateStreamSnapshot(fbb, state, dv, expire_at_ms));
   std::string frames;
   storage::append_frame(&frames, kSnapshot, as_view(fbb));

@@ -20,6 +20,7 @@
 #include "broker/stream/consumer_group.h"
 #include "broker/stream/entry_codec.h"
 #include "broker/stream/idmp.h"
+#include "broker/stream/stream_node.h"
 #include "wire/status.h"
 #include "wire/stream_id.h"
 
@@ -31,7 +32,9 @@ struct TrimSpec {
   bool approx = false;
   uint64_t maxlen = 0;
   StreamId minid;
-  int64_t limit = -1;  // -1: default (approx: 100 * node_max_entries; exact: no limit)
+  // -1: default (approx: 100 * node_max_entries, 10000 when that is 0, at most 1000000, as in
+  // Redis; exact: no limit)
+  int64_t limit = -1;
   // Entries with IDs >= keep_from stay whatever the strategy says (trimming with ACKED stops at
   // the first entry a consumer group still references).
   std::optional<StreamId> keep_from;
@@ -46,7 +49,8 @@ struct RetentionPolicy {
 
 struct StreamOptions {
   storage::LogOptions log;
-  int64_t node_max_entries = 100;
+  int64_t node_max_entries = 100;  // stream-node-max-entries
+  int64_t node_max_bytes = 4096;   // stream-node-max-bytes
 };
 
 // How XADD asked for its ID.
@@ -83,6 +87,12 @@ class Stream final : public core::Object {
   wire::Result<StreamId> next_id(const IdRequest& request, int64_t now_ms) const;
   // Appends an entry with an ID from next_id().
   wire::Status append(StreamId id, std::span<const std::string_view> fields);
+  // stream-node-max-entries / stream-node-max-bytes as they are now (Redis reads them at every
+  // XADD and trim).
+  void set_node_limits(int64_t max_entries, int64_t max_bytes) {
+    options_.node_max_entries = max_entries;
+    options_.node_max_bytes = max_bytes;
+  }
   // XTRIM / XADD trimming. Returns the number of entries removed.
   wire::Result<uint64_t> trim(const TrimSpec& spec);
   // Retention works in whole segments and never drops the newest one. Returns how many of the
@@ -167,6 +177,10 @@ class Stream final : public core::Object {
   // Records were lost to damage in the log (`gaps`): drops their tombstones and recounts.
   void recount_after_loss(std::span<const storage::KeyGap> gaps);
   const HeadNode& head_node();
+  // Whether the entry appended next starts a stream node (restores the tail node's model from
+  // the log after a restart first).
+  bool starts_node(StreamId id, std::span<const std::string_view> fields);
+  void restore_tail_node();
   // Moves the logical start forward (trims, retention, deletions at the head), journals the new
   // state and leaves the segments behind it to start_durable().
   wire::Status move_start(StreamId new_start, uint64_t records_removed);
@@ -197,6 +211,12 @@ class Stream final : public core::Object {
   uint64_t next_ordinal_ = 0;
   std::set<StreamId> deleted_;  // tombstoned IDs >= start_
   HeadNode head_;
+  // Node boundaries: with node_marks_ (streams created by this version) each node's first entry
+  // carries node_start, placed by tail_node_ as Redis places them; older streams group entries
+  // by ordinal / node_max_entries.
+  bool node_marks_ = true;
+  bool tail_restored_ = false;
+  NodeModel tail_node_;
 };
 
 }  // namespace sluice::stream

@@ -101,6 +101,7 @@ StreamOptions StreamEngine::options() const {
   o.log.max_record_bytes = static_cast<uint32_t>(
       std::min<uint64_t>(c.proto_max_bulk_len * 2 + (1 << 20), UINT32_MAX - 4096));
   o.node_max_entries = c.stream_node_max_entries;
+  o.node_max_bytes = c.stream_node_max_bytes;
   return o;
 }
 

@@ -4,10 +4,12 @@ or a bare password) or a Bearer metrics-token; without them it gets 401 with
 WWW-Authenticate and a body that names no key. Without any password the endpoint is open."""
 
 import base64
+import re
 import urllib.error
 import urllib.request
 
-from sluice_harness import Server, assert_eq, assert_true, free_port, main, test
+from sluice_harness import (ReplyError, Server, assert_eq, assert_true, free_port, main,
+                            test)
 
 KEY = "secret-stream-name"
 
@@ -115,6 +117,53 @@ def open_without_password():
         # Credentials sent anyway are ignored.
         assert_served(port, basic("default", "anything"))
         assert_served(port, "Bearer anything")
+
+
+@test
+def failed_logins_go_to_acl_log_and_info():
+    srv, port = start("--requirepass", "s3cret", "--metrics-token", "tok-123")
+    with srv:
+        add_stream(srv, password="s3cret")
+        c = srv.conn()
+        assert_eq(c.call("AUTH", "s3cret"), "OK")
+        denied = lambda: int(re.search(rb"acl_access_denied_auth:(\d+)",  # noqa: E731
+                                       c.call("INFO", "stats")).group(1))
+        # A failed AUTH on the RESP port, for the fields Redis gives such an entry.
+        other = srv.conn()
+        assert_true(isinstance(other.call("AUTH", "bob", "nope"), ReplyError))
+        resp_entry = log_entries(c)[0]
+        assert_eq(denied(), 1)
+        c.call("ACL", "LOG", "RESET")
+        assert_refused(port, basic("alice", "wrong"))
+        assert_refused(port, basic("alice", "again"))
+        assert_refused(port, basic(None, "wrong"))
+        assert_refused(port, "Bearer tok-999")
+        # No credentials at all is no login attempt; good ones are no failure.
+        assert_refused(port, None)
+        assert_refused(port, "Digest abc")
+        assert_served(port, basic("default", "s3cret"))
+        assert_served(port, "Bearer tok-123")
+        assert_eq(denied(), 5)
+        entries = log_entries(c)
+        # Newest first; the same user failing again counts up its entry, as Redis does.
+        assert_eq([(e[b"username"], e[b"count"]) for e in entries],
+                  [(b"metrics-token", 1), (b"default", 1), (b"alice", 2)])
+        for e in entries:
+            assert_eq(sorted(e.keys()), sorted(resp_entry.keys()))
+            assert_eq((e[b"reason"], e[b"context"], e[b"object"]),
+                      (b"auth", b"toplevel", b"AUTH"))
+            info = e[b"client-info"].decode()
+            # The HTTP peer: its address, the metrics listener as our end.
+            assert_true(re.search(r"\baddr=127\.0\.0\.1:\d+ ", info), info)
+            assert_true(f"laddr=127.0.0.1:{port} " in info, info)
+            assert_true(" user=default " in info, info)
+        # The RESP port is unaffected.
+        assert_eq(c.call("PING"), "PONG")
+
+
+def log_entries(c):
+    """ACL LOG as dicts (RESP2 pairs)."""
+    return [dict(zip(e[0::2], e[1::2])) for e in c.call("ACL", "LOG")]
 
 
 @test

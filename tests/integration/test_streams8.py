@@ -1,7 +1,7 @@
 """Redis 8 stream commands, checked against the behaviour the Redis 8 documentation describes
 (redis-server 7.0 has none of them, so there is nothing to diff against): XDELEX and XACKDEL
 with KEEPREF / DELREF / ACKED, XADD and XTRIM with the same reference policies, XREADGROUP's
-CLAIM, XREAD's "+" ID, idempotent producers (XADD IDMP / IDMPAUTO, XCFGSET, the XINFO STREAM
+CLAIM, XREAD's "+" ID, XREAD/XREADGROUP MAXCOUNT and MAXSIZE, idempotent producers (XADD IDMP / IDMPAUTO, XCFGSET, the XINFO STREAM
 fields), XNACK. Every reply value, the error paths, and the state after a restart."""
 
 import sys
@@ -344,6 +344,205 @@ def xread_plus_on_an_empty_stream_blocks_for_the_next_entry(protocol):
     if isinstance(reply, dict):
         reply = [[k, v] for k, v in reply.items()]
     assert_eq(reply, [[b"s", [[b"5-0", [b"f", b"v"]]]]])
+
+
+# ---- XREAD / XREADGROUP MAXCOUNT and MAXSIZE (Redis 8.10) ----------------------------------
+
+def entry_bytes(i):
+    """RESP bytes of entry i-0 with field f = i (what MAXSIZE counts)."""
+    ident, val = f"{i}-0".encode(), str(i).encode()
+    return len(b"*2\r\n$%d\r\n%s\r\n*2\r\n$1\r\nf\r\n$%d\r\n%s\r\n"
+               % (len(ident), ident, len(val), val))
+
+
+def served(reply):
+    """[key, [ids]] of a read reply (null: [])."""
+    return [[k, [e[0] for e in entries]] for k, entries in reply or []]
+
+
+def three_streams(c):
+    for i in range(1, 4):
+        c.call("XADD", "a", f"{i}-0", "f", str(i))
+        c.call("XADD", "b", f"{i + 3}-0", "f", str(i + 3))
+        c.call("XADD", "c", f"{i + 6}-0", "f", str(i + 6))
+
+
+@test_both
+def maxcount_caps_entries_across_streams_in_the_order_named(protocol):
+    c = fresh(protocol)
+    three_streams(c)
+    # COUNT is per stream, MAXCOUNT for the whole reply: 2 from a, 1 from b, c left out.
+    assert_eq(served(read_plain(c, "COUNT", "2", "MAXCOUNT", "3", "STREAMS", "a", "b", "c",
+                                "0", "0", "0")),
+              [[b"a", [b"1-0", b"2-0"]], [b"b", [b"4-0"]]])
+    assert_eq(served(read_plain(c, "MAXCOUNT", "4", "STREAMS", "c", "a", "0", "0")),
+              [[b"c", [b"7-0", b"8-0", b"9-0"]], [b"a", [b"1-0"]]])
+    # A cap above what there is changes nothing; streams with nothing new are skipped as before.
+    assert_eq(served(read_plain(c, "MAXCOUNT", "100", "STREAMS", "a", "b", "2-0", "9-0")),
+              [[b"a", [b"3-0"]]])
+    # "+" gives one entry, and counts against the cap.
+    assert_eq(served(read_plain(c, "MAXCOUNT", "2", "STREAMS", "a", "b", "+", "0")),
+              [[b"a", [b"3-0"]], [b"b", [b"4-0"]]])
+    assert_eq(c.call("XREAD", "MAXCOUNT", "1", "STREAMS", "a", "3-0"), None)
+
+
+@test_both
+def maxsize_caps_entry_bytes_and_always_returns_one_entry(protocol):
+    c = fresh(protocol)
+    three_streams(c)
+    two = entry_bytes(1) + entry_bytes(2)
+    # Exactly two entries fit; the third would pass the cap and ends the reply.
+    assert_eq(served(read_plain(c, "MAXSIZE", str(two), "STREAMS", "a", "b", "0", "0")),
+              [[b"a", [b"1-0", b"2-0"]]])
+    assert_eq(served(read_plain(c, "MAXSIZE", str(two + entry_bytes(3) - 1), "STREAMS", "a",
+                                "0")), [[b"a", [b"1-0", b"2-0"]]])
+    # The cap runs across streams: 3-0 and then 4-0 of b.
+    assert_eq(served(read_plain(c, "MAXSIZE", str(entry_bytes(3) + entry_bytes(4)), "STREAMS",
+                                "a", "b", "2-0", "0")),
+              [[b"a", [b"3-0"]], [b"b", [b"4-0"]]])
+    # One byte still returns the first entry, so a reader always makes progress.
+    assert_eq(served(read_plain(c, "MAXSIZE", "1", "STREAMS", "b", "a", "0", "0")),
+              [[b"b", [b"4-0"]]])
+    # Both caps: whichever is reached first.
+    assert_eq(served(read_plain(c, "MAXCOUNT", "1", "MAXSIZE", "100000", "STREAMS", "a", "0")),
+              [[b"a", [b"1-0"]]])
+    # The reply bytes are the plain ones (RESP2 array of pairs, RESP3 map).
+    raw = c.command("XREAD", "MAXSIZE", "1", "STREAMS", "a", "0")
+    head = b"%1\r\n" if protocol == 3 else b"*1\r\n*2\r\n"
+    assert_eq(raw, head + b"$1\r\na\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$1\r\n1\r\n")
+
+
+@test_both
+def maxcount_and_maxsize_errors(protocol):
+    c = fresh(protocol)
+    fill(c, "s", 2)
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    for cmd in (["XREAD"], ["XREADGROUP", "GROUP", "g", "c"]):
+        for opt in ("MAXCOUNT", "MAXSIZE"):
+            for bad in ("0", "-1", "x", "1.5"):
+                assert_error(c.call(*cmd, opt, bad, "STREAMS", "s", "0"),
+                             f"ERR {opt} must be a positive integer")
+        assert_error(c.call(*cmd, "COUNT", "3", "MAXCOUNT", "2", "STREAMS", "s", "0"),
+                     "ERR MAXCOUNT must be greater than or equal to COUNT")
+        # A missing value is a syntax error, as for COUNT.
+        assert_error(c.call(*cmd, "STREAMS", "s", "0", "MAXCOUNT"), "ERR")
+    # Nothing was delivered by the failed calls; the connection still works.
+    assert_eq(first_group(c, "s")[b"pending"], 0)
+    assert_eq(served(read_plain(c, "COUNT", "2", "MAXCOUNT", "2", "STREAMS", "s", "0")),
+              [[b"s", [b"1-0", b"2-0"]]])
+
+
+@test_both
+def xreadgroup_maxcount_delivers_only_what_it_returns(protocol):
+    c = fresh(protocol)
+    three_streams(c)
+    for k in ("a", "b", "c"):
+        c.call("XGROUP", "CREATE", k, "g", "0")
+    reply = read_group(c, "GROUP", "g", "w", "MAXCOUNT", "4", "STREAMS", "a", "b", "c",
+                       ">", ">", ">")
+    assert_eq(served(reply), [[b"a", [b"1-0", b"2-0", b"3-0"]], [b"b", [b"4-0"]]])
+    # Only the returned entries are pending, and the cursors moved only that far.
+    assert_eq(pel(c, "a", "g"), [b"1-0", b"2-0", b"3-0"])
+    assert_eq(pel(c, "b", "g"), [b"4-0"])
+    assert_eq(pel(c, "c", "g"), [])
+    assert_eq(first_group(c, "b")[b"last-delivered-id"], b"4-0")
+    assert_eq(first_group(c, "c")[b"last-delivered-id"], b"0-0")
+    # The next call goes on from there.
+    reply = read_group(c, "GROUP", "g", "w", "MAXCOUNT", "3", "STREAMS", "a", "b", "c",
+                       ">", ">", ">")
+    assert_eq(served(reply), [[b"b", [b"5-0", b"6-0"]], [b"c", [b"7-0"]]])
+    # History reads are capped the same way.
+    reply = read_group(c, "GROUP", "g", "w", "MAXCOUNT", "2", "STREAMS", "a", "b", "0", "0")
+    assert_eq(served(reply), [[b"a", [b"1-0", b"2-0"]]])
+
+
+@test_both
+def xreadgroup_maxsize_leaves_the_rest_undelivered(protocol):
+    c = fresh(protocol)
+    three_streams(c)
+    c.call("XGROUP", "CREATE", "a", "g", "0")
+    c.call("XGROUP", "CREATE", "b", "g", "0")
+    cap = entry_bytes(1) + entry_bytes(2)
+    reply = read_group(c, "GROUP", "g", "w", "MAXSIZE", str(cap), "STREAMS", "a", "b", ">", ">")
+    assert_eq(served(reply), [[b"a", [b"1-0", b"2-0"]]])
+    assert_eq(pel(c, "a", "g"), [b"1-0", b"2-0"])
+    assert_eq(pel(c, "b", "g"), [])
+    # A stream whose first entry does not fit is not in the reply: b is untouched.
+    reply = read_group(c, "GROUP", "g", "w", "MAXSIZE", "1", "STREAMS", "a", "b", ">", ">")
+    assert_eq(served(reply), [[b"a", [b"3-0"]]])
+    assert_eq(first_group(c, "b")[b"last-delivered-id"], b"0-0")
+
+
+@test_both
+def claim_entries_count_against_maxcount(protocol):
+    c = fresh(protocol)
+    setup_claim(c)
+    # 2-0 and 1-0 are idle: they take the whole cap, no new entry is delivered.
+    reply = read_group(c, "GROUP", "g", "c2", "MAXCOUNT", "2", "CLAIM", str(LONG), "STREAMS", "s",
+                       ">")
+    assert_eq([e[0] for e in reply[0][1]], [b"2-0", b"1-0"])
+    assert_eq(first_group(c, "s")[b"last-delivered-id"], b"3-0")
+
+
+@test_both
+def blocked_xread_with_maxcount_is_served_within_the_cap(protocol):
+    srv = shared_server()
+    c = fresh(protocol)
+    w = srv.conn(protocol)
+    w.send("XREAD", "BLOCK", "0", "MAXCOUNT", "2", "STREAMS", "s", "$")
+    wait_until(lambda: b"blocked_clients:1" in c.call("INFO", "clients"), msg="client blocked")
+    c.call("MULTI")
+    for i in range(1, 5):
+        c.call("XADD", "s", f"{i}-0", "f", str(i))
+    c.call("EXEC")
+    reply = w.read()
+    if isinstance(reply, dict):
+        reply = [[k, v] for k, v in reply.items()]
+    assert_eq(served(reply), [[b"s", [b"1-0", b"2-0"]]])
+    # MAXSIZE too: a blocked reader gets the first entry even over the cap, and no more.
+    w.send("XREAD", "BLOCK", "0", "MAXSIZE", "1", "STREAMS", "s", "$")
+    wait_until(lambda: b"blocked_clients:1" in c.call("INFO", "clients"), msg="client blocked")
+    c.call("MULTI")
+    c.call("XADD", "s", "5-0", "f", "5")
+    c.call("XADD", "s", "6-0", "f", "6")
+    c.call("EXEC")
+    reply = w.read()
+    if isinstance(reply, dict):
+        reply = [[k, v] for k, v in reply.items()]
+    assert_eq(served(reply), [[b"s", [b"5-0"]]])
+
+
+@test_both
+def blocked_xreadgroup_with_maxcount_delivers_only_the_cap(protocol):
+    srv = shared_server()
+    c = fresh(protocol)
+    c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    w = srv.conn(protocol)
+    w.send("XREADGROUP", "GROUP", "g", "w", "BLOCK", "0", "MAXCOUNT", "3", "STREAMS", "s", ">")
+    wait_until(lambda: b"blocked_clients:1" in c.call("INFO", "clients"), msg="client blocked")
+    c.call("MULTI")
+    for i in range(1, 6):
+        c.call("XADD", "s", f"{i}-0", "f", str(i))
+    c.call("EXEC")
+    reply = w.read()
+    if isinstance(reply, dict):
+        reply = [[k, v] for k, v in reply.items()]
+    assert_eq(served(reply), [[b"s", [b"1-0", b"2-0", b"3-0"]]])
+    assert_eq(pel(c, "s", "g"), [b"1-0", b"2-0", b"3-0"])
+    assert_eq(first_group(c, "s")[b"last-delivered-id"], b"3-0")
+
+
+@test
+def redis_py_passes_maxcount_through_execute_command():
+    r = shared_server().client()
+    r.flushall()
+    for k in ("x", "y"):
+        for i in range(1, 4):
+            r.xadd(k, {"f": str(i)}, id=f"{i}-0")
+    reply = r.execute_command("XREAD", "COUNT", "2", "MAXCOUNT", "3", "STREAMS", "x", "y", "0",
+                              "0")
+    assert_eq([[k, [e[0] for e in entries]] for k, entries in reply],
+              [[b"x", [b"1-0", b"2-0"]], [b"y", [b"1-0"]]])
 
 
 # ---- XREADGROUP CLAIM ------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """TLS: tls-port beside the plain port (or alone with port 0), client certificates
 (tls-auth-clients), certificate reload by CONFIG SET, bad input on the TLS port, big values, and
-the metrics endpoint over HTTPS. The certificates (a CA, two server certificates with distinct
+the metrics endpoint over HTTPS, ioredis and the project's C++ client (examples/tls_ping) with and
+without client certificates. The certificates (a CA, two server certificates with distinct
 serials, a client certificate) are made with the openssl CLI in a temporary directory."""
 
 import atexit
+import json
 import os
 import shutil
 import socket
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import redis
 
+from node_modules import run_node
 from sluice_harness import *
 
 CERTS = Path(tempfile.mkdtemp(prefix="sluice-tls-certs-"))
@@ -331,6 +334,81 @@ def tls_clients_are_served_while_a_script_is_busy():
         assert_eq(raw_command(held, "PING", timeout=5), b"+PONG\r\n")
         held.close()
         looping.close()
+
+
+# ---- ioredis and the project's C++ client over TLS -----------------------------------------
+
+def ioredis_tls(port, with_cert):
+    args = [port, cert("ca.crt")]
+    if with_cert:
+        args += [cert("client.crt"), cert("client.key")]
+    return json.loads(run_node("ioredis_tls.js", *args, packages=["ioredis"]))
+
+
+def assert_ioredis_served(port, with_cert):
+    out = ioredis_tls(port, with_cert)
+    assert_eq((out["ok"], out.get("error")), (True, None))
+    assert_eq([out["ping"], out["set"], out["get"], out["entry"]],
+              ["PONG", "OK", "over-tls", ["f", "v"]])
+    # A verified TLS session, TLS 1.2 or 1.3 (tls-protocols' default).
+    assert_eq(out["encrypted"], True)
+    assert_eq(out["authorized"], True)
+    assert_true(out["protocol"] in ("TLSv1.2", "TLSv1.3"), out["protocol"])
+
+
+@test(timeout=120)
+def ioredis_over_tls_with_and_without_a_client_certificate():
+    # tls-auth-clients yes (the default): a certificate from the CA is served, none is refused.
+    srv = shared_tls()
+    assert_ioredis_served(srv.tls_port, with_cert=True)
+    out = ioredis_tls(srv.tls_port, with_cert=False)
+    assert_eq(out["ok"], False)
+    assert_true(out["error"], repr(out))
+    with tls_server("--tls-auth-clients", "no") as plain:
+        assert_ioredis_served(plain.tls_port, with_cert=False)
+    with tls_server("--tls-auth-clients", "optional") as optional:
+        assert_ioredis_served(optional.tls_port, with_cert=False)
+        assert_ioredis_served(optional.tls_port, with_cert=True)
+    # The refused client left the shared server serving.
+    assert_eq(srv.cli("PING"), "PONG")
+
+
+def tls_ping(port, *extra, with_cert=True):
+    """Runs the client library's TLS example (examples/tls_ping.cc): (exit status, output)."""
+    binary = Path(server_binary()).parent / "examples" / "tls_ping"
+    cmd = [str(binary), "--port", str(port), "--cacert", cert("ca.crt"), *extra]
+    if with_cert:
+        cmd += ["--cert", cert("client.crt"), "--key", cert("client.key")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return result.returncode, result.stdout + result.stderr
+
+
+@test(timeout=120)
+def cpp_client_over_tls():
+    srv = shared_tls()
+    for protocol in ("3", "2"):
+        rc, out = tls_ping(srv.tls_port, "--protocol", protocol)
+        assert_eq(rc, 0, out)
+        assert_true(f"SUMMARY ok protocol={protocol} ping=PONG set=OK get=tls-value" in out, out)
+    # Without a certificate under tls-auth-clients yes the server ends the session.
+    rc, out = tls_ping(srv.tls_port, with_cert=False)
+    assert_eq(rc, 1, out)
+    assert_true("SUMMARY failed" in out and "ping=error:" in out, out)
+    # A server certificate for another name is refused by the client.
+    rc, out = tls_ping(srv.tls_port, "--sni", "other.example")
+    assert_eq(rc, 1, out)
+    assert_true("TLS handshake failed" in out, out)
+    with tls_server("--tls-auth-clients", "no") as plain:
+        rc, out = tls_ping(plain.tls_port, with_cert=False)
+        assert_eq(rc, 0, out)
+        # With a password, HELLO AUTH runs inside the session.
+    with tls_server("--requirepass", "s3cret") as guarded:
+        rc, out = tls_ping(guarded.tls_port, "--password", "s3cret")
+        assert_eq(rc, 0, out)
+        rc, out = tls_ping(guarded.tls_port, "--password", "wrong")
+        assert_eq(rc, 1, out)
+        assert_true("WRONGPASS" in out, out)
+    assert_eq(srv.cli("PING"), "PONG")
 
 
 @test

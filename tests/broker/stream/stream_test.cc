@@ -33,17 +33,40 @@ std::unique_ptr<Stream> open_stream(const std::string& dir) {
   return std::move(*s);
 }
 
-// The model: every appended entry with its append ordinal and whether it is deleted.
+// The model: every appended entry with the Redis stream node it went into and whether it is
+// deleted.
 struct ModelEntry {
   StreamId id;
-  uint64_t ordinal;
+  uint64_t node;
   std::string value;
   bool deleted = false;
 };
 
 struct Model {
   std::vector<ModelEntry> entries;  // entries >= the logical start, in ID order
-  uint64_t next_ordinal = 0;
+  // Redis's tail node: a new one opens when it holds kNodeEntries entries (deleted and trimmed
+  // ones included) or once it lost all its live entries (Redis frees it).
+  uint64_t tail_node = 0;
+  uint64_t tail_count = 0;
+  uint64_t tail_live = 0;
+  bool tail_open = false;
+
+  uint64_t node_for_append() {
+    if (!tail_open || tail_count >= static_cast<uint64_t>(kNodeEntries)) {
+      ++tail_node;
+      tail_count = 0;
+      tail_live = 0;
+      tail_open = true;
+    }
+    ++tail_count;
+    ++tail_live;
+    return tail_node;
+  }
+  // A live entry left (XDEL or a trim).
+  void gone(const ModelEntry& e) {
+    if (!tail_open || e.node != tail_node) return;
+    if (--tail_live == 0) tail_open = false;
+  }
   StreamId last_id;
   uint64_t entries_added = 0;
   StreamId max_deleted;
@@ -54,6 +77,9 @@ struct Model {
     return n;
   }
   void drop_front(size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!entries[i].deleted) gone(entries[i]);
+    }
     entries.erase(entries.begin(), entries.begin() + static_cast<long>(n));
   }
 
@@ -81,15 +107,15 @@ struct Model {
     drop_front(i);
     return removed;
   }
-  // Approximate: whole nodes of kNodeEntries appended entries, Redis's streamTrim loop.
+  // Approximate: whole nodes, Redis's streamTrim loop.
   uint64_t trim_approx(bool by_len, uint64_t maxlen, StreamId minid, uint64_t limit) {
     uint64_t len = length(), removed = 0;
     while (!entries.empty()) {
       if (by_len && len <= maxlen) break;
-      uint64_t node = entries.front().ordinal / kNodeEntries;
+      uint64_t node = entries.front().node;
       size_t end = 0;
       uint64_t live = 0;
-      while (end < entries.size() && entries[end].ordinal / kNodeEntries == node) {
+      while (end < entries.size() && entries[end].node == node) {
         live += entries[end].deleted ? 0 : 1;
         ++end;
       }
@@ -154,7 +180,7 @@ TEST_SUITE("stream.engine") {
         std::string value = std::to_string(step);
         std::string_view fields[] = {"v", value};
         REQUIRE(s->append(*id, fields).is_ok());
-        m.entries.push_back({*id, m.next_ordinal++, value});
+        m.entries.push_back({*id, m.node_for_append(), value});
         m.last_id = *id;
         ++m.entries_added;
       } else if (op < 72 && !m.entries.empty()) {
@@ -166,6 +192,7 @@ TEST_SUITE("stream.engine") {
         for (auto& e : m.entries) {
           if (!e.deleted && std::find(ids.begin(), ids.end(), e.id) != ids.end()) {
             e.deleted = true;
+            m.gone(e);
             ++want;
             m.max_deleted = std::max(m.max_deleted, e.id);
           }
