@@ -16,11 +16,12 @@
 
 #include "broker/core/client.h"
 #include "wire/resp/request_parser.h"
+#include "wire/tls_session.h"
 
 namespace sluice::server {
 
 class Server;
-class TlsSession;
+using TlsSession = wire::TlsSession;
 
 class MasterLink final : public core::ClientHost {
  public:
