@@ -299,6 +299,35 @@ void mapped_free(void*, void* address) {
   ::munmap(p, total);
 }
 
+// The compressor thread's I/O: plain system calls, not io_hooks() (tests swap those while the
+// loop thread runs, and a compression failure only leaves a segment raw).
+Status direct_pread(int fd, char* buf, size_t n, uint64_t offset, size_t* got,
+                    const std::string& what) {
+  *got = 0;
+  while (*got < n) {
+    const ssize_t r = ::pread(fd, buf + *got, n - *got, static_cast<off_t>(offset + *got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return io_error("read " + what, errno);
+    if (r == 0) break;
+    *got += static_cast<size_t>(r);
+  }
+  return Status::ok();
+}
+Status direct_pwrite(int fd, std::string_view bytes, uint64_t offset, const std::string& what) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t r =
+        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return io_error("write " + what, errno);
+    done += static_cast<size_t>(r);
+  }
+  return Status::ok();
+}
+Status direct_datasync(int fd, const std::string& what) {
+  return ::fdatasync(fd) == 0 ? Status::ok() : io_error("fdatasync " + what, errno);
+}
+
 bool cancelled(CompressJob& job) {
   std::lock_guard lock(job.mu);
   return job.cancelled;
@@ -398,7 +427,7 @@ void run_compress_job(CompressJob& job) {
     }
     char head[sizeof(kFileMagic)];
     size_t got = 0;
-    Status st = pread_full(own_fd, head, sizeof(head), 0, &got, job.path);
+    Status st = direct_pread(own_fd, head, sizeof(head), 0, &got, job.path);
     if (!st || is_compressed_header(std::string_view(head, got))) {
       ::close(own_fd);
       job.result = st;
@@ -440,7 +469,7 @@ void run_compress_job(CompressJob& job) {
   put_u32(header + 16, kCompressedFormatVersion);
   put_u32(header + 20, kCodecZstd);
   put_u64(header + 24, job.logical_size);
-  if (Status st = pwrite_all(out, std::string_view(header, sizeof(header)), 0, tmp); !st) {
+  if (Status st = direct_pwrite(out, std::string_view(header, sizeof(header)), 0, tmp); !st) {
     return give_up(st);
   }
   uint64_t written = sizeof(header);
@@ -458,7 +487,7 @@ void run_compress_job(CompressJob& job) {
     char* raw = raw_buffer.reserve(want);
     if (raw == nullptr) return give_up(no_memory);
     size_t got = 0;
-    Status st = pread_full(job.source_fd, raw, want, pos, &got, job.path);
+    Status st = direct_pread(job.source_fd, raw, want, pos, &got, job.path);
     if (!st) return give_up(st);
     raw_len = got;
     size_t cut = 0;
@@ -473,7 +502,7 @@ void run_compress_job(CompressJob& job) {
         const size_t total = frame_bytes(get_u32(rest.data() + 4));
         raw = raw_buffer.reserve(total);
         if (raw == nullptr) return give_up(no_memory);
-        st = pread_full(job.source_fd, raw, total, pos, &got, job.path);
+        st = direct_pread(job.source_fd, raw, total, pos, &got, job.path);
         if (!st) return give_up(st);
         if (got != total) return give_up(corrupt(job.path, "changed while compressing"));
         raw_len = total;
@@ -505,7 +534,7 @@ void run_compress_job(CompressJob& job) {
     put_u32(h + 4, wire::crc32c_mask(wire::crc32c(h + 8, kBlockHeaderBytes - 8 + c)));
     const size_t block_bytes = kBlockHeaderBytes + padded_len(c);
     std::memset(h + kBlockHeaderBytes + c, 0, padded_len(c) - c);
-    st = pwrite_all(out, std::string_view(h, block_bytes), written, tmp);
+    st = direct_pwrite(out, std::string_view(h, block_bytes), written, tmp);
     if (!st) return give_up(st);
     blocks.push_back({pos, written});
     written += block_bytes;
@@ -528,10 +557,10 @@ void run_compress_job(CompressJob& job) {
   put_u32(t + 24, wire::crc32c_mask(crc));
   put_u32(t + 28, kTrailerMagic);
   file.append(t, sizeof(t));
-  Status st = pwrite_all(out, file, written, tmp);
+  Status st = direct_pwrite(out, file, written, tmp);
   if (!st) return give_up(st);
   written += file.size();
-  st = datasync(out, tmp);
+  st = direct_datasync(out, tmp);
   if (!st) return give_up(st);
   {
     std::lock_guard lock(job.mu);
