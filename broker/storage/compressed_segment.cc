@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_createCCtx_advanced (exported by libzstd.so)
 #include <zstd.h>
@@ -441,6 +442,16 @@ void run_compress_job(CompressJob& job) {
       if (fd >= 0) ::close(fd);
     }
   } closer{own_fd};
+  // The copy exists beside the raw file until the rename, and the raw file's space returns only
+  // once no descriptor holds it: on a nearly full disk compression would take the space that
+  // writes need, so it waits (the segment stays raw until the next start).
+  struct statvfs space {};
+  const std::string dir = parent_dir(job.path);
+  if (::statvfs(dir.c_str(), &space) == 0 &&
+      uint64_t{space.f_bavail} * space.f_frsize < 2 * job.logical_size + (16u << 20)) {
+    job.result = Status(wire::ErrorCode::kIo, "not enough free space to compress " + job.path);
+    return;
+  }
   const std::string tmp = job.path + ".z.tmp";
   int out = -1;
   {
