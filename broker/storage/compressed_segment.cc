@@ -3,9 +3,11 @@
 #include "broker/storage/compressed_segment.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_createCCtx_advanced (exported by libzstd.so)
 #include <zstd.h>
 
 #include <algorithm>
@@ -235,9 +237,6 @@ void compressor_main() {
       ++c.running;
     }
     run_compress_job(*job);
-    // The job's buffers and zstd context went back to this thread's malloc arena: return the
-    // pages to the system, so compression costs no lasting memory.
-    ::malloc_trim(0);
     {
       std::lock_guard lock(c.mu);
       --c.running;
@@ -252,6 +251,82 @@ void compressor_main() {
     }
     job->done.store(true, std::memory_order_release);
   }
+}
+
+// The compressor's buffers and zstd's context are mapped for the job and unmapped after it: from
+// malloc they would stay resident in the thread's arena (whose top is never trimmed) between jobs.
+class MappedBuffer {
+ public:
+  MappedBuffer() = default;
+  MappedBuffer(const MappedBuffer&) = delete;
+  MappedBuffer& operator=(const MappedBuffer&) = delete;
+  ~MappedBuffer() { release(); }
+  // At least n bytes (contents not kept when it grows); null if the mapping fails.
+  char* reserve(size_t n) {
+    if (n > cap_) {
+      release();
+      void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) return nullptr;
+      data_ = static_cast<char*>(p);
+      cap_ = n;
+    }
+    return data_;
+  }
+  char* data() const { return data_; }
+
+ private:
+  void release() {
+    if (data_ != nullptr) ::munmap(data_, cap_);
+    data_ = nullptr;
+    cap_ = 0;
+  }
+  char* data_ = nullptr;
+  size_t cap_ = 0;
+};
+
+constexpr size_t kMappedHeader = 16;
+void* mapped_alloc(void*, size_t size) {
+  const size_t total = size + kMappedHeader;
+  void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  std::memcpy(p, &total, sizeof(total));
+  return static_cast<char*>(p) + kMappedHeader;
+}
+void mapped_free(void*, void* address) {
+  if (address == nullptr) return;
+  char* p = static_cast<char*>(address) - kMappedHeader;
+  size_t total = 0;
+  std::memcpy(&total, p, sizeof(total));
+  ::munmap(p, total);
+}
+
+// The compressor thread's I/O: plain system calls, not io_hooks() (tests swap those while the
+// loop thread runs, and a compression failure only leaves a segment raw).
+Status direct_pread(int fd, char* buf, size_t n, uint64_t offset, size_t* got,
+                    const std::string& what) {
+  *got = 0;
+  while (*got < n) {
+    const ssize_t r = ::pread(fd, buf + *got, n - *got, static_cast<off_t>(offset + *got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return io_error("read " + what, errno);
+    if (r == 0) break;
+    *got += static_cast<size_t>(r);
+  }
+  return Status::ok();
+}
+Status direct_pwrite(int fd, std::string_view bytes, uint64_t offset, const std::string& what) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t r =
+        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return io_error("write " + what, errno);
+    done += static_cast<size_t>(r);
+  }
+  return Status::ok();
+}
+Status direct_datasync(int fd, const std::string& what) {
+  return ::fdatasync(fd) == 0 ? Status::ok() : io_error("fdatasync " + what, errno);
 }
 
 bool cancelled(CompressJob& job) {
@@ -353,7 +428,7 @@ void run_compress_job(CompressJob& job) {
     }
     char head[sizeof(kFileMagic)];
     size_t got = 0;
-    Status st = pread_full(own_fd, head, sizeof(head), 0, &got, job.path);
+    Status st = direct_pread(own_fd, head, sizeof(head), 0, &got, job.path);
     if (!st || is_compressed_header(std::string_view(head, got))) {
       ::close(own_fd);
       job.result = st;
@@ -367,6 +442,16 @@ void run_compress_job(CompressJob& job) {
       if (fd >= 0) ::close(fd);
     }
   } closer{own_fd};
+  // The copy exists beside the raw file until the rename, and the raw file's space returns only
+  // once no descriptor holds it: on a nearly full disk compression would take the space that
+  // writes need, so it waits (the segment stays raw until the next start).
+  struct statvfs space {};
+  const std::string dir = parent_dir(job.path);
+  if (::statvfs(dir.c_str(), &space) == 0 &&
+      uint64_t{space.f_bavail} * space.f_frsize < 2 * job.logical_size + (16u << 20)) {
+    job.result = Status(wire::ErrorCode::kIo, "not enough free space to compress " + job.path);
+    return;
+  }
   const std::string tmp = job.path + ".z.tmp";
   int out = -1;
   {
@@ -386,59 +471,67 @@ void run_compress_job(CompressJob& job) {
       storage_log().warn("segment {} stays uncompressed: {}", job.path, job.result.detail());
     }
   };
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  const ZSTD_customMem mapped{mapped_alloc, mapped_free, nullptr};
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx_advanced(mapped),
+                                                          ZSTD_freeCCtx);
+  if (!cctx) return give_up(Status(wire::ErrorCode::kIo, "cannot create a zstd context"));
   char header[kCompressedHeaderBytes] = {};
   std::memcpy(header, kFileMagic, sizeof(kFileMagic));
   put_u32(header + 16, kCompressedFormatVersion);
   put_u32(header + 20, kCodecZstd);
   put_u64(header + 24, job.logical_size);
-  if (Status st = pwrite_all(out, std::string_view(header, sizeof(header)), 0, tmp); !st) {
+  if (Status st = direct_pwrite(out, std::string_view(header, sizeof(header)), 0, tmp); !st) {
     return give_up(st);
   }
   uint64_t written = sizeof(header);
   std::vector<CompressedLayout::Block> blocks;
-  std::string raw;
-  std::string packed;  // one block as written: header, zstd frame, padding
+  MappedBuffer raw_buffer;  // the frames of one block
+  size_t raw_len = 0;
+  MappedBuffer packed;  // one block as written: header, zstd frame, padding
   uint64_t pos = 0;
   // Reads a run of whole frames starting at pos (at least one frame, about block_bytes).
+  const Status no_memory(wire::ErrorCode::kIo, "cannot map a compression buffer");
   while (pos < job.logical_size) {
     if (cancelled(job)) return give_up(Status(wire::ErrorCode::kInvalidArgument, "cancelled"));
     const size_t want =
         static_cast<size_t>(std::min<uint64_t>(job.block_bytes, job.logical_size - pos));
-    raw.resize(want);
+    char* raw = raw_buffer.reserve(want);
+    if (raw == nullptr) return give_up(no_memory);
     size_t got = 0;
-    Status st = pread_full(job.source_fd, raw.data(), want, pos, &got, job.path);
+    Status st = direct_pread(job.source_fd, raw, want, pos, &got, job.path);
     if (!st) return give_up(st);
-    raw.resize(got);
+    raw_len = got;
     size_t cut = 0;
     uint32_t records = 0;
     for (;;) {
       FrameView frame;
-      std::string_view rest(raw.data() + cut, raw.size() - cut);
+      std::string_view rest(raw + cut, raw_len - cut);
       FrameStatus fs = decode_frame(rest, job.max_record_bytes, &frame);
       if (fs == FrameStatus::kTruncated && cut == 0 && rest.size() >= kFrameHeaderBytes &&
           pos + frame_bytes(get_u32(rest.data() + 4)) <= job.logical_size) {
         // One frame larger than the block: read it whole into a block of its own.
         const size_t total = frame_bytes(get_u32(rest.data() + 4));
-        raw.resize(total);
-        st = pread_full(job.source_fd, raw.data(), total, pos, &got, job.path);
+        raw = raw_buffer.reserve(total);
+        if (raw == nullptr) return give_up(no_memory);
+        st = direct_pread(job.source_fd, raw, total, pos, &got, job.path);
         if (!st) return give_up(st);
         if (got != total) return give_up(corrupt(job.path, "changed while compressing"));
+        raw_len = total;
         continue;
       }
       if (fs != FrameStatus::kOk) break;
       cut += frame.total_bytes;
       ++records;
-      if (cut >= raw.size()) break;
+      if (cut >= raw_len) break;
     }
     if (cut == 0) {
       return give_up(
           corrupt(job.path, "a frame at offset " + std::to_string(pos) + " does not verify"));
     }
-    packed.resize(kBlockHeaderBytes + ZSTD_compressBound(cut) + 8);
-    const size_t c =
-        ZSTD_compressCCtx(cctx.get(), packed.data() + kBlockHeaderBytes,
-                          packed.size() - kBlockHeaderBytes - 8, raw.data(), cut, job.level);
+    const size_t packed_size = kBlockHeaderBytes + ZSTD_compressBound(cut) + 8;
+    if (packed.reserve(packed_size) == nullptr) return give_up(no_memory);
+    const size_t c = ZSTD_compressCCtx(cctx.get(), packed.data() + kBlockHeaderBytes,
+                                       packed_size - kBlockHeaderBytes - 8, raw, cut, job.level);
     if (ZSTD_isError(c)) {
       return give_up(Status(wire::ErrorCode::kIo, ZSTD_getErrorName(c)));
     }
@@ -452,7 +545,7 @@ void run_compress_job(CompressJob& job) {
     put_u32(h + 4, wire::crc32c_mask(wire::crc32c(h + 8, kBlockHeaderBytes - 8 + c)));
     const size_t block_bytes = kBlockHeaderBytes + padded_len(c);
     std::memset(h + kBlockHeaderBytes + c, 0, padded_len(c) - c);
-    st = pwrite_all(out, std::string_view(h, block_bytes), written, tmp);
+    st = direct_pwrite(out, std::string_view(h, block_bytes), written, tmp);
     if (!st) return give_up(st);
     blocks.push_back({pos, written});
     written += block_bytes;
@@ -475,10 +568,10 @@ void run_compress_job(CompressJob& job) {
   put_u32(t + 24, wire::crc32c_mask(crc));
   put_u32(t + 28, kTrailerMagic);
   file.append(t, sizeof(t));
-  Status st = pwrite_all(out, file, written, tmp);
+  Status st = direct_pwrite(out, file, written, tmp);
   if (!st) return give_up(st);
   written += file.size();
-  st = datasync(out, tmp);
+  st = direct_datasync(out, tmp);
   if (!st) return give_up(st);
   {
     std::lock_guard lock(job.mu);

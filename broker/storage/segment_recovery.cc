@@ -287,9 +287,8 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
       remove_segment_files(c.path, idx_path_of(c.path));
       continue;
     }
-    if (layout != nullptr && (!check.damaged.empty() || last)) {
-      // Repaired (or made the active segment again) as a raw file without the damaged blocks;
-      // the log compresses it again once it is sealed.
+    if (layout != nullptr && !check.damaged.empty()) {
+      // Repaired as a raw file without the damaged blocks; the log compresses it again.
       std::vector<std::pair<uint64_t, uint64_t>> skip;
       for (const DamagedRange& r : check.damaged) skip.emplace_back(r.begin, r.end);
       int raw_fd = -1;
@@ -350,7 +349,9 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
     // this may be a reload after a failed write) gets no index; the next start checks the file.
     const bool durable = datasync(fd, c.path).is_ok();
     if (!durable) storage_log().warn("cannot fdatasync {} during recovery", c.path);
-    if (last) {
+    // A compressed segment stays sealed even when it is the last one: appends start a new one
+    // (as after a trusted sealed segment), and a start needs no disk space to rewrite it.
+    if (last && layout == nullptr) {
       ::unlink(seg->index_path().c_str());
       st = load_tail(*seg, fd, options, key_of);
       if (!st) return st;
