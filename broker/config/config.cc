@@ -385,9 +385,7 @@ const Param kRedisOnlyParams[] = {
     {"active-defrag-max-scan-fields", nullptr, Kind::kInt, true, "1000", 1, kLongMax},
     {"cluster-node-timeout", nullptr, Kind::kInt, true, "15000", 0, kLongMax},
     {"repl-backlog-ttl", nullptr, Kind::kInt, true, "3600", 0, kLongMax},
-    {"hash-max-listpack-entries", "hash-max-ziplist-entries", Kind::kInt, true, "512", 0, kLongMax},
     // memory sizes
-    {"hash-max-listpack-value", "hash-max-ziplist-value", Kind::kMemory, true, "64", 0, kLongMax},
     {"active-defrag-ignore-bytes", nullptr, Kind::kMemory, true, "104857600", 1, kLongMax},
     {"cluster-link-sendbuf-limit", nullptr, Kind::kMemory, true, "0", 0, -1},
     {"auto-aof-rewrite-min-size", nullptr, Kind::kMemory, true, "67108864", 0, kLongMax},
@@ -707,6 +705,12 @@ const std::vector<Option>& options() {
     t.push_back(aliased(
         mem_opt("zset-max-listpack-value", true, &Config::zset_max_listpack_value, 0, INT64_MAX),
         "zset-max-ziplist-value"));
+    t.push_back(aliased(num_opt("hash-max-listpack-entries", true, 0, INT64_MAX,
+                                &Config::hash_max_listpack_entries),
+                        "hash-max-ziplist-entries"));
+    t.push_back(aliased(
+        mem_opt("hash-max-listpack-value", true, &Config::hash_max_listpack_value, 0, INT64_MAX),
+        "hash-max-ziplist-value"));
     t.push_back({"notify-keyspace-events", true,
                  [](const Config& c) { return c.notify_keyspace_events; },
                  [](Config& c, const Values& v) -> std::string {

@@ -254,5 +254,27 @@ def latency_tracking_info_percentiles_choose_the_info_fields():
         assert_eq(keys, ["p50", "p99.5", "p100"])
 
 
+@test
+def hash_thresholds_apply_to_writes_restore_and_restart():
+    with Server("--hash-max-ziplist-entries", "4") as srv:
+        c = srv.conn()
+        c.call("HSET", "small", "f1", "1", "f2", "2", "f3", "3")
+        c.call("HSET", "big", *[x for i in range(5) for x in (f"f{i}", str(i))])
+        assert_eq((c.call("OBJECT", "ENCODING", "small"), c.call("OBJECT", "ENCODING", "big")),
+                  (b"listpack", b"hashtable"))
+        payload = c.call("DUMP", "small")
+        assert_eq(c.call("CONFIG", "SET", "hash-max-listpack-entries", "2"), "OK")
+        assert_eq(c.call("RESTORE", "copy", "0", payload), "OK")
+        assert_eq(c.call("OBJECT", "ENCODING", "copy"), b"hashtable")
+        assert_eq(c.call("CONFIG", "SET", "hash-max-listpack-entries", "4"), "OK")
+        # A restart loads each hash under the limits then in force, as Redis loads an RDB: the
+        # 3-field copy fits in 4 again.
+        srv.restart()
+        c = srv.conn()
+        assert_eq([c.call("OBJECT", "ENCODING", k) for k in ("small", "big", "copy")],
+                  [b"listpack", b"hashtable", b"listpack"])
+        assert_eq(c.call("HGETALL", "small"), [b"f1", b"1", b"f2", b"2", b"f3", b"3"])
+
+
 if __name__ == "__main__":
     main()
