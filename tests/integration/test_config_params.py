@@ -276,5 +276,22 @@ def hash_thresholds_apply_to_writes_restore_and_restart():
         assert_eq(c.call("HGETALL", "small"), [b"f1", b"1", b"f2", b"2", b"f3", b"3"])
 
 
+@test
+def acl_pubsub_default_applies_to_config_file_users():
+    with Server(start=False) as srv:
+        conf = srv.root / "acl.conf"
+        conf.write_text("user worker on nopass ~* +@all\n"
+                        "acl-pubsub-default allchannels\n")
+        srv.template = f"{srv.binary} {conf} --port {{port}} --dir {{dir}}"
+        srv.start()
+        c = srv.conn()
+        assert_eq(c.call("ACL", "LIST"), [b"user default on nopass ~* &* +@all",
+                                          b"user worker on nopass ~* &* +@all"])
+        assert_eq(c.call("CONFIG", "SET", "acl-pubsub-default", "resetchannels"), "OK")
+        assert_eq(c.call("ACL", "SETUSER", "other", "on", "nopass", "+@all"), "OK")
+        user = c.call("ACL", "GETUSER", "other")
+        assert_eq(user[user.index(b"channels") + 1], b"")
+
+
 if __name__ == "__main__":
     main()
