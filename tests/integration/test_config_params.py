@@ -252,6 +252,10 @@ def latency_tracking_info_percentiles_choose_the_info_fields():
         line = next(l for l in info.splitlines() if l.startswith("latency_percentiles_usec_set:"))
         keys = [part.split("=")[0] for part in line.split(":", 1)[1].split(",")]
         assert_eq(keys, ["p50", "p99.5", "p100"])
+        # None: every command's line is there, empty, as in Redis.
+        assert_eq(c.call("CONFIG", "SET", "latency-tracking-info-percentiles", ""), "OK")
+        info = c.call("INFO", "latencystats").decode()
+        assert_true("latency_percentiles_usec_set:\r\n" in info, info)
 
 
 @test
