@@ -297,5 +297,25 @@ def acl_pubsub_default_applies_to_config_file_users():
         assert_eq(user[user.index(b"channels") + 1], b"")
 
 
+@test
+def include_loads_other_files_where_it_stands():
+    with Server(start=False) as srv:
+        extra = srv.root / "conf.d"
+        extra.mkdir()
+        (extra / "a.conf").write_text("hz 20\nslowlog-max-len 7\n")
+        (extra / "b.conf").write_text("hz 30\n")
+        (srv.root / "one.conf").write_text("maxmemory-samples 9\n")
+        conf = srv.root / "main.conf"
+        conf.write_text(f"hz 5\ninclude {srv.root / 'one.conf'}\ninclude {extra}/*.conf\n"
+                        f"include {srv.root}/nothing-*.conf\nslowlog-max-len 8\n")
+        srv.template = f"{srv.binary} {conf} --port {{port}} --dir {{dir}}"
+        srv.start()
+        got = config_map(srv.conn())
+        assert_eq((got["hz"], got["slowlog-max-len"], got["maxmemory-samples"]), ("30", "8", "9"))
+        # CONFIG REWRITE keeps the include lines.
+        assert_eq(srv.conn().call("CONFIG", "REWRITE"), "OK")
+        assert_true(f"include {extra}/*.conf" in conf.read_text().splitlines(), conf.read_text())
+
+
 if __name__ == "__main__":
     main()
