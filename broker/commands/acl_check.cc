@@ -115,6 +115,41 @@ void collect_channels(const CommandSpec& spec, std::span<const std::string_view>
 
 }  // namespace
 
+std::vector<std::string> with_pubsub_default(const config::Config& config, bool new_user,
+                                             std::span<const std::string_view> rules) {
+  std::vector<std::string> out(rules.begin(), rules.end());
+  auto it = config.redis_only.find("acl-pubsub-default");
+  if (it == config.redis_only.end() || it->second != "allchannels") return out;
+  out.clear();
+  if (new_user) out.emplace_back("allchannels");
+  for (std::string_view r : rules) {
+    // A selector, given whole or split over arguments ("(~x*", "+get)").
+    if (!r.empty() && r.front() == '(') {
+      out.push_back("(&* " + std::string(r.substr(1)));
+      continue;
+    }
+    out.emplace_back(r);
+    if (iequals(r, "reset")) out.emplace_back("allchannels");
+  }
+  return out;
+}
+
+std::vector<std::vector<std::string>> lines_with_pubsub_default(
+    const config::Config& config, const std::vector<std::vector<std::string>>& lines) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& words : lines) {
+    if (words.size() < 2) {
+      out.push_back(words);
+      continue;
+    }
+    std::vector<std::string_view> rules(words.begin() + 2, words.end());
+    std::vector<std::string> line{words[0], words[1]};
+    for (auto& r : with_pubsub_default(config, true, rules)) line.push_back(std::move(r));
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
 std::string read_aclfile(const std::string& path, std::vector<std::vector<std::string>>* lines) {
   std::ifstream in(path);
   if (!in) return "Error loading ACLs, opening file '" + path + "': No such file or directory";
@@ -260,14 +295,14 @@ std::string acl_startup(core::Broker& broker) {
   }
   std::vector<std::unique_ptr<acl::User>> retired;
   if (!cfg.acl_users.empty()) {
-    std::string err = registry.load_lines(cfg.acl_users, &retired);
+    std::string err = registry.load_lines(lines_with_pubsub_default(cfg, cfg.acl_users), &retired);
     if (!err.empty()) return "Error in user declaration: " + err;
   }
   if (!cfg.requirepass.empty()) registry.set_default_password(cfg.requirepass);
   if (!cfg.aclfile.empty()) {
     std::vector<std::vector<std::string>> lines;
     std::string err = read_aclfile(cfg.aclfile, &lines);
-    if (err.empty()) err = registry.load_lines(lines, &retired);
+    if (err.empty()) err = registry.load_lines(lines_with_pubsub_default(cfg, lines), &retired);
     if (!err.empty()) return err;
   }
   return {};

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/acl/acl.h"
 #include "broker/commands/command_table.h"
@@ -50,6 +51,15 @@ bool acl_authenticate(core::Broker& broker, core::Client& client, std::string_vi
 // Loads `user` lines and `aclfile` from the config into the registry and applies requirepass;
 // returns "" or the error (the server refuses to start).
 std::string acl_startup(core::Broker& broker);
+
+// acl-pubsub-default allchannels (Redis 7.0): a new user, each new selector and `reset` start
+// with allchannels rather than resetchannels. Returns `rules` with that made explicit (unchanged
+// under the default, resetchannels, which is how users start anyway).
+std::vector<std::string> with_pubsub_default(const config::Config& config, bool new_user,
+                                             std::span<const std::string_view> rules);
+// The same for `user <name> <rules...>` lines (config file, aclfile).
+std::vector<std::vector<std::string>> lines_with_pubsub_default(
+    const config::Config& config, const std::vector<std::vector<std::string>>& lines);
 
 // Reads an aclfile into lines of words; returns "" or the error (Redis's words).
 std::string read_aclfile(const std::string& path, std::vector<std::vector<std::string>>* lines);

@@ -21,7 +21,10 @@ void acl_setuser(CommandContext& ctx) {
     return ctx.error_text("ERR Usernames can't contain spaces or null characters");
   }
   auto& registry = acl_registry(ctx.broker);
-  std::string err = registry.set_user(name, ctx.args.subspan(3));
+  const std::vector<std::string> rules =
+      with_pubsub_default(ctx.broker.config(), registry.find(name) == nullptr, ctx.args.subspan(3));
+  const std::vector<std::string_view> views(rules.begin(), rules.end());
+  std::string err = registry.set_user(name, views);
   if (!err.empty()) return ctx.error_text("ERR " + err);
   acl_kill_unsubscribed(ctx.broker, registry.find(name));
   ctx.reply.ok();
@@ -179,7 +182,9 @@ void acl_load(CommandContext& ctx) {
     return ctx.error_text("ERR " + err);
   }
   std::vector<std::unique_ptr<acl::User>> retired;
-  std::string err = acl_registry(ctx.broker).load_lines(lines, &retired);
+  std::string err =
+      acl_registry(ctx.broker)
+          .load_lines(lines_with_pubsub_default(ctx.broker.config(), lines), &retired);
   if (!err.empty()) return ctx.error_text("ERR " + path + ":" + err);
   retire_users(ctx.broker, retired);
   acl_kill_unsubscribed(ctx.broker, &acl_registry(ctx.broker).default_user());

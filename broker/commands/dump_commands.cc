@@ -215,6 +215,7 @@ void restore(CommandContext& ctx) {
     limits.list = list_limits(ctx.broker);
     limits.set_max_intset_entries = intset_limit(ctx);
     limits.zset = zset_limits(ctx.broker);
+    limits.hash = kv::hash_limits(ctx.broker.config());
     auto loaded = kv::rdb_restore(payload, limits);
     if (!loaded) return ctx.error(loaded.status());
     fresh = std::move(*loaded);

@@ -31,12 +31,12 @@ bool set_field(CommandContext& ctx, HashObject* h, std::string_view field, std::
   if (!ctx.client.owned_args.empty()) {
     std::string taken;
     if (ctx.take_arg(value, &taken)) {
-      const bool created = h->set(field, {});
+      const bool created = h->set(field, {}, kv::hash_limits(ctx.broker.config()));
       *h->get_mut(field) = std::move(taken);
       return created;
     }
   }
-  return h->set(field, value);
+  return h->set(field, value, kv::hash_limits(ctx.broker.config()));
 }
 
 void hset_generic(CommandContext& ctx, bool reply_ok) {
@@ -46,7 +46,7 @@ void hset_generic(CommandContext& ctx, bool reply_ok) {
   HashObject* h = hash_for_write(ctx, key, &replied);
   if (replied) return;
   for (size_t i = 2; i < ctx.argc(); i += 2)
-    h->prepare_for(ctx.arg(i).size(), ctx.arg(i + 1).size());
+    h->prepare_for(ctx.arg(i).size(), ctx.arg(i + 1).size(), kv::hash_limits(ctx.broker.config()));
   // Journaled first: a big value is written from its argument, which set_field may then move
   // into the hash.
   ctx.broker.kv().record_hash_set(ctx.client.db, key, ctx.args.subspan(2));
@@ -69,7 +69,7 @@ void hsetnx(CommandContext& ctx) {
   if (replied) return;
   if (h && h->get(ctx.arg(2))) return ctx.reply.integer(0);
   if (!h) h = hash_for_write(ctx, key, &replied);
-  h->prepare_for(ctx.arg(2).size(), ctx.arg(3).size());
+  h->prepare_for(ctx.arg(2).size(), ctx.arg(3).size(), kv::hash_limits(ctx.broker.config()));
   ctx.broker.kv().record_hash_set(ctx.client.db, key, ctx.args.subspan(2, 2));
   set_field(ctx, h, ctx.arg(2), ctx.arg(3));
   kv_written(ctx, key);
@@ -160,7 +160,9 @@ void hstrlen(CommandContext& ctx) {
 
 void store_field(CommandContext& ctx, HashObject* h, std::string_view key, std::string_view field,
                  std::string_view value, const char* event) {
-  h->set(field, value);
+  const kv::HashLimits limits = kv::hash_limits(ctx.broker.config());
+  h->prepare_for(field.size(), value.size(), limits);
+  h->set(field, value, limits);
   std::string_view pair[2] = {field, value};
   ctx.broker.kv().record_hash_set(ctx.client.db, key, pair);
   kv_written(ctx, key);

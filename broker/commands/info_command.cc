@@ -351,7 +351,7 @@ void info(CommandContext& ctx) {
     command_table().for_each([&](const CommandSpec& spec) {
       const core::LatencyHistogram& h = spec.stats.latency;
       if (h.count == 0) return;
-      // One pN=value per latency-tracking-info-percentiles entry (none: no line).
+      // One pN=value per latency-tracking-info-percentiles entry (none: an empty value).
       std::string line;
       for (double pct : ctx.broker.config().latency_tracking_info_percentiles) {
         char part[96];
@@ -359,7 +359,7 @@ void info(CommandContext& ctx) {
                  config::percentile_text(pct).c_str(), h.percentile_us(pct / 100.0));
         line += part;
       }
-      if (!line.empty()) w.field(("latency_percentiles_usec_" + spec.name).c_str(), line);
+      w.field(("latency_percentiles_usec_" + spec.name).c_str(), line);
     });
   }
   if (on("cluster")) {

@@ -2,6 +2,8 @@
 // file loader, the command-line overrides, CONFIG GET/SET and CONFIG REWRITE share one truth.
 #include "broker/config/config.h"
 
+#include <glob.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -385,9 +387,7 @@ const Param kRedisOnlyParams[] = {
     {"active-defrag-max-scan-fields", nullptr, Kind::kInt, true, "1000", 1, kLongMax},
     {"cluster-node-timeout", nullptr, Kind::kInt, true, "15000", 0, kLongMax},
     {"repl-backlog-ttl", nullptr, Kind::kInt, true, "3600", 0, kLongMax},
-    {"hash-max-listpack-entries", "hash-max-ziplist-entries", Kind::kInt, true, "512", 0, kLongMax},
     // memory sizes
-    {"hash-max-listpack-value", "hash-max-ziplist-value", Kind::kMemory, true, "64", 0, kLongMax},
     {"active-defrag-ignore-bytes", nullptr, Kind::kMemory, true, "104857600", 1, kLongMax},
     {"cluster-link-sendbuf-limit", nullptr, Kind::kMemory, true, "0", 0, -1},
     {"auto-aof-rewrite-min-size", nullptr, Kind::kMemory, true, "67108864", 0, kLongMax},
@@ -711,6 +711,12 @@ const std::vector<Option>& options() {
     t.push_back(aliased(
         mem_opt("zset-max-listpack-value", true, &Config::zset_max_listpack_value, 0, INT64_MAX),
         "zset-max-ziplist-value"));
+    t.push_back(aliased(num_opt("hash-max-listpack-entries", true, 0, INT64_MAX,
+                                &Config::hash_max_listpack_entries),
+                        "hash-max-ziplist-entries"));
+    t.push_back(aliased(
+        mem_opt("hash-max-listpack-value", true, &Config::hash_max_listpack_value, 0, INT64_MAX),
+        "hash-max-ziplist-value"));
     t.push_back({"notify-keyspace-events", true,
                  [](const Config& c) { return c.notify_keyspace_events; },
                  [](Config& c, const Values& v) -> std::string {
@@ -1011,25 +1017,44 @@ ConfigStore::ConfigStore(Config* config) : c_(config) {}
 
 void ConfigStore::load(const std::string& path,
                        const std::vector<std::pair<std::string, std::string>>& args) {
-  if (!path.empty()) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("Fatal error, can't open config file '" + path + "'");
-    char resolved[4096];
-    c_->config_file = realpath(path.c_str(), resolved) ? resolved : path;
+  // One file; `include <path|glob>` lines load other files where they stand, as Redis does.
+  std::function<void(const std::string&, int)> load_file = [&](const std::string& file, int depth) {
+    if (depth > 16) {
+      throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + file +
+                               "': too many nested includes");
+    }
+    std::ifstream in(file);
+    if (!in) throw std::runtime_error("Fatal error, can't open config file '" + file + "'");
     std::string line;
     int lineno = 0;
     while (std::getline(in, line)) {
       ++lineno;
       Values words;
       if (!split_line(line, &words)) {
-        throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + path + "' line " +
+        throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + file + "' line " +
                                  std::to_string(lineno) +
                                  ": unbalanced quotes in configuration line");
       }
       if (words.empty() || words[0][0] == '#') continue;
       Values values(words.begin() + 1, words.end());
       std::string err;
-      if (lower(words[0]) == "user") {
+      if (lower(words[0]) == "include") {
+        if (values.size() != 1) {
+          err = "wrong number of arguments";
+        } else if (values[0].find_first_of("*?[") == std::string::npos) {
+          load_file(values[0], depth + 1);
+        } else {
+          // A pattern: the matching files in name order; none is fine.
+          glob_t found{};
+          if (::glob(values[0].c_str(), 0, nullptr, &found) == 0) {
+            std::vector<std::string> files(found.gl_pathv, found.gl_pathv + found.gl_pathc);
+            globfree(&found);
+            for (const auto& f : files) load_file(f, depth + 1);
+          } else {
+            globfree(&found);
+          }
+        }
+      } else if (lower(words[0]) == "user") {
         // Each `user` line declares one ACL user; acl/ parses the rules at startup.
         c_->acl_users.push_back(words);
       } else if (lower(words[0]) == "rename-command") {
@@ -1046,10 +1071,18 @@ void ConfigStore::load(const std::string& path,
       if (!err.empty()) {
         // A secret's value never reaches the log: the line is shown without its arguments.
         std::string shown = is_secret(words[0]) ? words[0] + " <redacted>" : line;
-        throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + path + "' line " +
+        throw std::runtime_error("*** FATAL CONFIG FILE ERROR *** in '" + file + "' line " +
                                  std::to_string(lineno) + ": '" + shown + "': " + err);
       }
     }
+  };
+  if (!path.empty()) {
+    if (!std::ifstream(path)) {
+      throw std::runtime_error("Fatal error, can't open config file '" + path + "'");
+    }
+    char resolved[4096];
+    c_->config_file = realpath(path.c_str(), resolved) ? resolved : path;
+    load_file(path, 0);
   }
   for (const auto& [name, value] : args) {
     if (is_deprecated(name)) continue;
@@ -1134,7 +1167,7 @@ std::string ConfigStore::rewrite() const {
       written[idx] = true;
       lines.push_back(line_for(*o));
     } else if (parsed && (lower(words[0]) == "user" || lower(words[0]) == "rename-command" ||
-                          is_deprecated(words[0]))) {
+                          lower(words[0]) == "include" || is_deprecated(words[0]))) {
       lines.push_back(line);
     } else {
       // As Redis: a line it cannot read is kept as a comment.

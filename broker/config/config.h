@@ -85,6 +85,9 @@ struct Config {
   // sorted sets: when OBJECT ENCODING turns from listpack to skiplist (zset-max-ziplist-* too)
   int64_t zset_max_listpack_entries = 128;
   int64_t zset_max_listpack_value = 64;
+  // hashes: when OBJECT ENCODING turns from listpack to hashtable (hash-max-ziplist-* too)
+  int64_t hash_max_listpack_entries = 512;
+  uint64_t hash_max_listpack_value = 64;
   // lists: node size (Redis's quicklist fill) and compression depth (accepted, not applied)
   int64_t list_max_listpack_size = -2;
   int64_t list_compress_depth = 0;

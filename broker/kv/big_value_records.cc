@@ -149,8 +149,9 @@ Status BigValueReplay::apply(KvReplayTarget& target, Pending& v) {
     db->put(v.key, std::move(fresh));
   }
   if (v.flag) h->convert_to_table();
-  h->prepare_for(v.field.size(), v.value.size());
-  h->set(v.field, {});
+  const HashLimits limits = hash_limits(target.replay_config());
+  h->prepare_for(v.field.size(), v.value.size(), limits);
+  h->set(v.field, {}, limits);
   *h->get_mut(v.field) = std::move(v.value);
   return Status::ok();
 }

@@ -32,7 +32,7 @@ std::string* HashObject::get_mut(std::string_view field) {
   return const_cast<std::string*>(get(field));
 }
 
-bool HashObject::set(std::string_view field, std::string_view value) {
+bool HashObject::set(std::string_view field, std::string_view value, const HashLimits& limits) {
   if (is_table_) {
     bool created = false;
     auto* e = table_.insert(field, &created);
@@ -46,17 +46,18 @@ bool HashObject::set(std::string_view field, std::string_view value) {
     }
   }
   small_.emplace_back(field, value);
-  if (small_.size() > kHashMaxListpackEntries) convert();
+  if (small_.size() > limits.max_entries) convert();
   return true;
 }
 
-void HashObject::add_absent(std::string_view field, std::string_view value) {
+void HashObject::add_absent(std::string_view field, std::string_view value,
+                            const HashLimits& limits) {
   if (is_table_) {
-    set(field, value);
+    set(field, value, limits);
     return;
   }
   small_.emplace_back(field, value);
-  if (small_.size() > kHashMaxListpackEntries) convert();
+  if (small_.size() > limits.max_entries) convert();
 }
 
 bool HashObject::erase(std::string_view field) {
@@ -70,8 +71,8 @@ bool HashObject::erase(std::string_view field) {
   return false;
 }
 
-void HashObject::prepare_for(size_t field_len, size_t value_len) {
-  if (!is_table_ && (field_len > kHashMaxListpackValue || value_len > kHashMaxListpackValue)) {
+void HashObject::prepare_for(size_t field_len, size_t value_len, const HashLimits& limits) {
+  if (!is_table_ && (field_len > limits.max_value || value_len > limits.max_value)) {
     convert();
   }
 }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/config/config.h"
 #include "broker/core/object.h"
 #include "broker/core/scan_table.h"
 
@@ -18,6 +19,17 @@ namespace sluice::kv {
 // Redis 7.0's defaults (hash-max-listpack-entries 512, hash-max-listpack-value 64).
 inline constexpr size_t kHashMaxListpackEntries = 512;
 inline constexpr size_t kHashMaxListpackValue = 64;
+
+// When a listpack hash becomes a table (CONFIG hash-max-listpack-entries / -value), read at
+// each write as Redis does.
+struct HashLimits {
+  size_t max_entries = kHashMaxListpackEntries;
+  size_t max_value = kHashMaxListpackValue;
+};
+inline HashLimits hash_limits(const config::Config& c) {
+  return {static_cast<size_t>(c.hash_max_listpack_entries),
+          static_cast<size_t>(c.hash_max_listpack_value)};
+}
 // Redis stores strings of up to 44 bytes in one allocation with their header ("embstr").
 inline constexpr size_t kEmbstrMaxBytes = 44;
 
@@ -47,15 +59,16 @@ class HashObject final : public core::Object {
 
   const std::string* get(std::string_view field) const;
   std::string* get_mut(std::string_view field);
-  // Sets a field; returns true if it was new.
-  bool set(std::string_view field, std::string_view value);
+  // Sets a field; returns true if it was new. Past limits.max_entries fields the hash becomes a
+  // table.
+  bool set(std::string_view field, std::string_view value, const HashLimits& limits = {});
   // Adds a field the caller knows is absent (RESTORE checks a payload's fields first): no lookup
   // in the listpack encoding.
-  void add_absent(std::string_view field, std::string_view value);
+  void add_absent(std::string_view field, std::string_view value, const HashLimits& limits = {});
   bool erase(std::string_view field);
   // Converts to the table encoding if a write of these lengths would make Redis convert (the
   // entry count is checked by set()).
-  void prepare_for(size_t field_len, size_t value_len);
+  void prepare_for(size_t field_len, size_t value_len, const HashLimits& limits = {});
   void convert_to_table() { convert(); }
 
   // Visits every field in the encoding's order: fn(const std::string& field, std::string& value).

@@ -405,8 +405,9 @@ Status KvStore::replay(uint8_t type, std::string_view payload) {
       for (flatbuffers::uoffset_t i = 0; i + 1 < fields->size(); i += 2) {
         std::string_view f = view(fields->Get(i));
         std::string_view v = view(fields->Get(i + 1));
-        h->prepare_for(f.size(), v.size());
-        h->set(f, v);
+        const HashLimits limits = hash_limits(replay_config());
+        h->prepare_for(f.size(), v.size(), limits);
+        h->set(f, v, limits);
       }
       return Status::ok();
     }

@@ -154,7 +154,7 @@ Loaded build_list(const Elements& elements, const RdbLoadLimits& limits) {
 }
 
 // Field, value, field, value...
-Loaded build_hash(const Elements& pairs) {
+Loaded build_hash(const Elements& pairs, const RdbLoadLimits& limits) {
   if (pairs.empty() || pairs.size() % 2 != 0) return bad_format();
   std::unordered_set<std::string_view> fields;
   for (size_t i = 0; i < pairs.size(); i += 2) {
@@ -162,8 +162,8 @@ Loaded build_hash(const Elements& pairs) {
   }
   auto hash = std::make_unique<HashObject>();
   for (size_t i = 0; i < pairs.size(); i += 2) {
-    hash->prepare_for(pairs[i].size(), pairs[i + 1].size());
-    hash->add_absent(pairs[i], pairs[i + 1]);
+    hash->prepare_for(pairs[i].size(), pairs[i + 1].size(), limits.hash);
+    hash->add_absent(pairs[i], pairs[i + 1], limits.hash);
   }
   return std::unique_ptr<core::Object>(std::move(hash));
 }
@@ -294,7 +294,7 @@ Loaded load_object(uint8_t type, Reader& r, const RdbLoadLimits& limits) {
       if (!r.length(&count) || count > UINT64_MAX / 2 || !read_strings(r, 2 * count, &items)) {
         return bad_format();
       }
-      return build_hash(items);
+      return build_hash(items, limits);
     case kRdbZSet:
     case kRdbZSet2:
       return load_zset_plain(r, type == kRdbZSet2, limits);
@@ -313,7 +313,7 @@ Loaded load_object(uint8_t type, Reader& r, const RdbLoadLimits& limits) {
     case kRdbHashZiplist:
     case kRdbHashListpack:
       if (!read_packed(r, type == kRdbHashListpack, &items)) return bad_format();
-      return build_hash(items);
+      return build_hash(items, limits);
     case kRdbListQuicklist:
     case kRdbListQuicklist2:
       return load_quicklist(r, type == kRdbListQuicklist2, limits);

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "broker/core/object.h"
+#include "broker/kv/kv_object.h"
 #include "broker/kv/list_object.h"
 #include "broker/kv/set_object.h"
 #include "broker/kv/zset_object.h"
@@ -43,6 +44,7 @@ struct RdbLoadLimits {
   ListLimits list;
   size_t set_max_intset_entries = kSetMaxIntsetEntries;
   ZSetLimits zset;
+  HashLimits hash;
 };
 
 // The DUMP payload of `obj` (TTL not included). A stream is kInvalidArgument with

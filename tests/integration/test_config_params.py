@@ -252,6 +252,69 @@ def latency_tracking_info_percentiles_choose_the_info_fields():
         line = next(l for l in info.splitlines() if l.startswith("latency_percentiles_usec_set:"))
         keys = [part.split("=")[0] for part in line.split(":", 1)[1].split(",")]
         assert_eq(keys, ["p50", "p99.5", "p100"])
+        # None: every command's line is there, empty, as in Redis.
+        assert_eq(c.call("CONFIG", "SET", "latency-tracking-info-percentiles", ""), "OK")
+        info = c.call("INFO", "latencystats").decode()
+        assert_true("latency_percentiles_usec_set:\r\n" in info, info)
+
+
+@test
+def hash_thresholds_apply_to_writes_restore_and_restart():
+    with Server("--hash-max-ziplist-entries", "4") as srv:
+        c = srv.conn()
+        c.call("HSET", "small", "f1", "1", "f2", "2", "f3", "3")
+        c.call("HSET", "big", *[x for i in range(5) for x in (f"f{i}", str(i))])
+        assert_eq((c.call("OBJECT", "ENCODING", "small"), c.call("OBJECT", "ENCODING", "big")),
+                  (b"listpack", b"hashtable"))
+        payload = c.call("DUMP", "small")
+        assert_eq(c.call("CONFIG", "SET", "hash-max-listpack-entries", "2"), "OK")
+        assert_eq(c.call("RESTORE", "copy", "0", payload), "OK")
+        assert_eq(c.call("OBJECT", "ENCODING", "copy"), b"hashtable")
+        assert_eq(c.call("CONFIG", "SET", "hash-max-listpack-entries", "4"), "OK")
+        # A restart loads each hash under the limits then in force, as Redis loads an RDB: the
+        # 3-field copy fits in 4 again.
+        srv.restart()
+        c = srv.conn()
+        assert_eq([c.call("OBJECT", "ENCODING", k) for k in ("small", "big", "copy")],
+                  [b"listpack", b"hashtable", b"listpack"])
+        assert_eq(c.call("HGETALL", "small"), [b"f1", b"1", b"f2", b"2", b"f3", b"3"])
+
+
+@test
+def acl_pubsub_default_applies_to_config_file_users():
+    with Server(start=False) as srv:
+        conf = srv.root / "acl.conf"
+        conf.write_text("user worker on nopass ~* +@all\n"
+                        "acl-pubsub-default allchannels\n")
+        srv.template = f"{srv.binary} {conf} --port {{port}} --dir {{dir}}"
+        srv.start()
+        c = srv.conn()
+        assert_eq(c.call("ACL", "LIST"), [b"user default on nopass ~* &* +@all",
+                                          b"user worker on nopass ~* &* +@all"])
+        assert_eq(c.call("CONFIG", "SET", "acl-pubsub-default", "resetchannels"), "OK")
+        assert_eq(c.call("ACL", "SETUSER", "other", "on", "nopass", "+@all"), "OK")
+        user = c.call("ACL", "GETUSER", "other")
+        assert_eq(user[user.index(b"channels") + 1], b"")
+
+
+@test
+def include_loads_other_files_where_it_stands():
+    with Server(start=False) as srv:
+        extra = srv.root / "conf.d"
+        extra.mkdir()
+        (extra / "a.conf").write_text("hz 20\nslowlog-max-len 7\n")
+        (extra / "b.conf").write_text("hz 30\n")
+        (srv.root / "one.conf").write_text("maxmemory-samples 9\n")
+        conf = srv.root / "main.conf"
+        conf.write_text(f"hz 5\ninclude {srv.root / 'one.conf'}\ninclude {extra}/*.conf\n"
+                        f"include {srv.root}/nothing-*.conf\nslowlog-max-len 8\n")
+        srv.template = f"{srv.binary} {conf} --port {{port}} --dir {{dir}}"
+        srv.start()
+        got = config_map(srv.conn())
+        assert_eq((got["hz"], got["slowlog-max-len"], got["maxmemory-samples"]), ("30", "8", "9"))
+        # CONFIG REWRITE keeps the include lines.
+        assert_eq(srv.conn().call("CONFIG", "REWRITE"), "OK")
+        assert_true(f"include {extra}/*.conf" in conf.read_text().splitlines(), conf.read_text())
 
 
 if __name__ == "__main__":
