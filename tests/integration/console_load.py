@@ -1,0 +1,96 @@
+"""Measures how long the web console's streams page and stream page take to load in headless
+Chromium with many streams and a group lagging by many entries (issue #17's "must show").
+Not a test (no thresholds): it prints the load times, from navigation start to the view showing
+its data, as measured by the page's own clock (performance.now()).
+
+    SLUICE_SERVER=build/release/sluice-server /usr/bin/python3 tests/integration/console_load.py \\
+        [--streams 10000] [--lag 1000000] [--runs 5]
+"""
+
+import argparse
+import statistics
+import subprocess
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+
+from sluice_harness import Server, free_port
+
+# Resolves with performance.now() once every selector matches at least one element.
+WAIT_JS = """
+const [selectors, done] = arguments;
+const ready = () => selectors.every(s => document.querySelector(s));
+if (ready()) { done(performance.now()); return; }
+const obs = new MutationObserver(() => { if (ready()) { obs.disconnect(); done(performance.now()); } });
+obs.observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+"""
+
+
+def fill(srv, streams, lag):
+    r = srv.client()
+    pipe = r.pipeline(transaction=False)
+    for i in range(streams):
+        pipe.xadd(f"stream:{i:06d}", {"n": str(i), "payload": '{"a":1}'})
+        if i % 10 == 0:
+            pipe.xgroup_create(f"stream:{i:06d}", "g", id="0")
+        if len(pipe) >= 2000:
+            pipe.execute()
+    pipe.execute()
+    subprocess.run(["redis-benchmark", "-p", str(srv.port), "-n", str(lag), "-P", "1000", "-c", "2",
+                    "-q", "XADD", "big", "*", "field", "value-of-an-entry"],
+                   check=True, stdout=subprocess.DEVNULL)
+    r.xgroup_create("big", "lagging", id="0")
+    r.xreadgroup("lagging", "worker-1", {"big": ">"}, count=100)
+    info = {g["name"].decode(): g for g in r.xinfo_groups("big")}
+    return r.xlen("big"), info["lagging"]["lag"]
+
+
+def measure(driver, url, selectors, runs):
+    times = []
+    for _ in range(runs):
+        driver.get("about:blank")
+        driver.get(url)
+        times.append(driver.execute_async_script(WAIT_JS, selectors))
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--streams", type=int, default=10000)
+    ap.add_argument("--lag", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    port = free_port()
+    with Server("--metrics-port", port) as srv:
+        length, lag = fill(srv, args.streams, args.lag)
+        print(f"{args.streams} streams + 'big' ({length} entries), group 'lagging' lag {lag}")
+        opts = Options()
+        opts.binary_location = "/usr/bin/chromium"
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--window-size=1400,1000"):
+            opts.add_argument(a)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        driver.set_script_timeout(60)
+        try:
+            base = f"http://127.0.0.1:{port}/"
+            pages = [
+                ("streams page (sorted by key)", base + "#/streams",
+                 ['[data-test="stream-row"]']),
+                ("streams page (sorted by max lag)", base + "#/streams?sort=max_lag&order=desc",
+                 ['[data-test="stream-row"][data-key="big"]']),
+                ("stream page of 'big', group 'lagging' selected", base + "#/stream/0/big?group=lagging",
+                 ['[data-test="group-row"]', '[data-test="entries"] [data-test="entry"]',
+                  '[data-test="pending-row"]', '[data-test="consumer-row"]',
+                  '[data-test="unconsumed"] [data-test="entry"]']),
+            ]
+            for name, url, selectors in pages:
+                times = measure(driver, url, selectors, args.runs)
+                print(f"{name}: median {statistics.median(times):.0f} ms, "
+                      f"min {min(times):.0f} ms, max {max(times):.0f} ms over {len(times)} loads")
+        finally:
+            driver.quit()
+
+
+if __name__ == "__main__":
+    main()
