@@ -231,7 +231,9 @@ class Call {
   bool range_bound(std::string_view name, bool is_end, StreamId* out, bool* empty) {
     auto v = param(name);
     std::string text = v ? *v : std::string(is_end ? "+" : "-");
+    // An unencoded "+" arrives as a space (form encoding); no ID is a space, so take it as "+".
     if (text.empty()) text = is_end ? "+" : "-";
+    if (text == " ") text = "+";
     if (text == "-") {
       *out = StreamId::min();
       return true;

@@ -19,7 +19,8 @@
 // is not application/json. Numbers are integers
 // as INFO/XINFO give them (null where XINFO gives nil); IDs are "ms-seq" strings; times in ms.
 // Strings are bytes: invalid UTF-8 is written as \u00XX per byte (json.h). Query parameters are
-// percent-decoded, so binary keys can be addressed with %XX.
+// form-decoded (%XX, '+' as a space; an unencoded range bound "+" still means "+"), so binary
+// keys can be addressed with %XX.
 //
 // Endpoints (db: a database index, default 0; every list is bounded):
 //   GET /api/whoami     {"user","admin"}  admin: console-admin is yes

@@ -17,7 +17,9 @@ bool percent_decode(std::string_view in, std::string* out) {
   out->reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     char ch = in[i];
-    if (ch == '%') {
+    if (ch == '+') {
+      out->push_back(' ');
+    } else if (ch == '%') {
       if (i + 2 >= in.size()) return false;
       int hi = hex_digit(in[i + 1]);
       int lo = hex_digit(in[i + 2]);

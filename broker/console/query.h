@@ -7,8 +7,8 @@
 
 namespace sluice::console {
 
-// Decodes the %XX escapes of a query component; false on a malformed one. '+' stays '+' (RFC
-// 3986: only HTML forms mean a space by it), so the range bound "+" can be written as is.
+// Decodes a query component as application/x-www-form-urlencoded (what the page's
+// URLSearchParams sends): %XX escapes, and '+' as a space. False on a malformed escape.
 bool percent_decode(std::string_view in, std::string* out);
 // The decoded value of the first `name` parameter of a query ("a=1&b=2"); nullopt when absent
 // or malformed. A parameter without '=' has the value "".

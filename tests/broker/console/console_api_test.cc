@@ -185,6 +185,11 @@ TEST_SUITE("console.api") {
     CHECK(a.json(r).find("items")->items[0].find("id")->text == "3-1");
     r = a.get("/api/entries", "key=s&count=1&time=3");
     CHECK(a.json(r).find("items")->items[0].find("id")->text == "3-1");
+    // "+" unencoded reads as a space (form encoding) and still means the last ID.
+    r = a.get("/api/entries", "key=s&start=4&end=+");
+    CHECK(a.json(r).find("items")->items.size() == 2);
+    r = a.get("/api/entries", "key=s&start=%2B");
+    CHECK(r.body == "{\"items\":[],\"next\":null}");
     r = a.get("/api/entries", "key=s&start=2&end=3");
     CHECK(a.json(r).find("items")->items.size() == 2);
     r = a.get("/api/entries", "key=s&start=(18446744073709551615-18446744073709551615");
