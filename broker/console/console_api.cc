@@ -465,7 +465,12 @@ ApiResponse streams(Call& c) {
   w.field("offset", offset);
   w.key("items");
   w.begin_array();
+  bool truncated = false;
   for (size_t i = static_cast<size_t>(offset); i < end; ++i) {
+    if (r.body.size() >= kMaxPageBytes) {
+      truncated = true;  // huge keys: the rest of the page is left out
+      break;
+    }
     const Stream& s = *rows[i].s;
     const bool empty = s.length() == 0;
     w.begin_object();
@@ -495,6 +500,7 @@ ApiResponse streams(Call& c) {
     w.end_object();
   }
   w.end_array();
+  if (truncated) w.field("truncated", true);
   w.end_object();
   return r;
 }
@@ -656,8 +662,8 @@ ApiResponse pending(Call& c) {
 }
 
 // Writes up to `count` entries of s between from and to ("items"), and "next".
-ApiResponse entry_page(Call& c, const Stream& s, StreamId from, StreamId to, bool reverse,
-                       uint64_t count, bool empty, const std::function<void(JsonWriter&)>& extra) {
+ApiResponse entry_page(const Stream& s, StreamId from, StreamId to, bool reverse, uint64_t count,
+                       bool empty, const std::function<void(JsonWriter&)>& extra) {
   ApiResponse r;
   JsonWriter w(&r.body);
   w.begin_object();
@@ -666,18 +672,20 @@ ApiResponse entry_page(Call& c, const Stream& s, StreamId from, StreamId to, boo
   w.begin_array();
   uint64_t n = 0;
   StreamId last;
+  bool full = false;  // the page reached kMaxPageBytes before `count` entries
   if (!empty && from <= to) {
     wire::Status st = s.range(from, to, reverse, count, [&](StreamId id, std::string_view resp) {
       write_entry(w, id, resp);
       last = id;
       ++n;
-      return true;
+      full = r.body.size() >= kMaxPageBytes;
+      return !full;
     });
     if (!st.is_ok()) return error_response(500, "reading the stream failed: " + st.detail());
   }
   w.end_array();
   w.key("next");
-  if (n == count) {
+  if (n == count || (full && n > 0)) {
     char buf[48];
     std::string next = "(" + std::string(buf, last.format(buf));
     w.string(next);
@@ -685,7 +693,6 @@ ApiResponse entry_page(Call& c, const Stream& s, StreamId from, StreamId to, boo
     w.null();
   }
   w.end_object();
-  (void)c;
   return r;
 }
 
@@ -709,7 +716,7 @@ ApiResponse entries(Call& c) {
     }
     from = StreamId{ms, 0};
   }
-  return entry_page(c, *s, from, to, rev == 1, count, empty, nullptr);
+  return entry_page(*s, from, to, rev == 1, count, empty, nullptr);
 }
 
 ApiResponse unconsumed(Call& c) {
@@ -722,7 +729,7 @@ ApiResponse unconsumed(Call& c) {
   if (!c.count_param("count", &count)) return *c.error;
   StreamId from;
   bool empty = !g->last_delivered_id.increment(&from);
-  return entry_page(c, *s, from, StreamId::max(), false, count, empty, [&](JsonWriter& w) {
+  return entry_page(*s, from, StreamId::max(), false, count, empty, [&](JsonWriter& w) {
     w.key("last_delivered_id");
     write_id(w, g->last_delivered_id);
     w.key("lag");
@@ -745,7 +752,7 @@ ApiResponse pubsub_info(Call& c, const History& h) {
     size_t n = 0;
     for (std::string_view name : names) {
       if (!c.user.unrestricted() && !c.user.channel_allowed(name, false)) continue;
-      if (n++ == kMaxListed) {
+      if (n++ == kMaxListed || r.body.size() >= kMaxPageBytes) {
         truncated = true;
         break;
       }
@@ -761,7 +768,7 @@ ApiResponse pubsub_info(Call& c, const History& h) {
   size_t n = 0;
   for (const auto& [pattern, subscribers] : hub.pattern_subscribers()) {
     if (!c.user.unrestricted() && !c.user.channel_allowed(pattern, true)) continue;
-    if (n++ == kMaxListed) {
+    if (n++ == kMaxListed || r.body.size() >= kMaxPageBytes) {
       truncated = true;
       break;
     }
@@ -784,7 +791,7 @@ ApiResponse clients(Call& c) {
   w.begin_array();
   size_t n = 0;
   for (const auto& [id, client] : c.broker.clients()) {
-    if (n++ == kMaxListed) break;
+    if (n++ == kMaxListed || r.body.size() >= kMaxPageBytes) break;
     std::string line = commands::client_info_line(c.broker, *client, c.now_ms);
     w.begin_object();
     std::string_view rest = line;
