@@ -159,18 +159,24 @@ class Call {
     return true;
   }
 
-  // Whether the user may run argv (as the equivalent command of what is shown).
-  bool permits(std::initializer_list<std::string_view> args) const {
+  // Whether the user may run argv (the command equivalent to what is shown). Commands that take
+  // more words than given get placeholders: the command and its keys are what count.
+  bool permits(std::span<const std::string_view> args) const {
     if (user.unrestricted()) return true;
-    std::span<const std::string_view> argv(args.begin(), args.size());
     const commands::CommandTable& table = commands::command_table();
-    const commands::CommandSpec* spec = table.find(argv[0]);
-    if (spec && !spec->subcommands.empty() && argv.size() >= 2) {
-      spec = table.find_sub(*spec, argv[1]);
+    const commands::CommandSpec* spec = table.find(args[0]);
+    if (spec && !spec->subcommands.empty() && args.size() >= 2) {
+      spec = table.find_sub(*spec, args[1]);
     }
     if (!spec) return false;
+    const size_t arity = static_cast<size_t>(spec->arity >= 0 ? spec->arity : -spec->arity);
+    std::vector<std::string_view> argv(args.begin(), args.end());
+    while (argv.size() < arity) argv.push_back("0");
     size_t bad_pos = 0;
     return commands::acl_check(user, *spec, argv, &bad_pos) == acl::Verdict::kOk;
+  }
+  bool permits(std::initializer_list<std::string_view> args) const {
+    return permits(std::span<const std::string_view>(args.begin(), args.size()));
   }
 
   bool require(std::initializer_list<std::string_view> args) {
@@ -206,22 +212,9 @@ class Call {
     if (!db_param(db) || !required("key", key)) return nullptr;
     std::vector<std::string_view> argv(command);
     argv.push_back(*key);
-    if (!user.unrestricted()) {
-      const commands::CommandTable& table = commands::command_table();
-      const commands::CommandSpec* spec = table.find(argv[0]);
-      if (spec && !spec->subcommands.empty()) spec = table.find_sub(*spec, argv[1]);
-      // Commands that take more words after the key get placeholders (the key is what counts).
-      while (spec && spec->arity > 0 && argv.size() < static_cast<size_t>(spec->arity)) {
-        argv.push_back("0");
-      }
-      while (spec && spec->arity < 0 && argv.size() < static_cast<size_t>(-spec->arity)) {
-        argv.push_back("0");
-      }
-      size_t bad_pos = 0;
-      if (!spec || commands::acl_check(user, *spec, argv, &bad_pos) != acl::Verdict::kOk) {
-        fail(403, "NOPERM this user may not read this key");
-        return nullptr;
-      }
+    if (!permits(argv)) {
+      fail(403, "NOPERM this user may not read this key");
+      return nullptr;
     }
     return stream(*db, *key);
   }
