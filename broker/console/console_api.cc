@@ -9,6 +9,7 @@
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/acl_check.h"
+#include "broker/commands/arg_parse.h"
 #include "broker/commands/client_info.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/dispatch.h"
@@ -230,7 +231,9 @@ class Call {
   bool range_bound(std::string_view name, bool is_end, StreamId* out, bool* empty) {
     auto v = param(name);
     std::string text = v ? *v : std::string(is_end ? "+" : "-");
+    // An unencoded "+" arrives as a space (form encoding); no ID is a space, so take it as "+".
     if (text.empty()) text = is_end ? "+" : "-";
+    if (text == " ") text = "+";
     if (text == "-") {
       *out = StreamId::min();
       return true;
@@ -422,37 +425,33 @@ ApiResponse streams(Call& c) {
     if (by == By::kDiskBytes) row.disk = s->log().disk_bytes();
     rows.push_back(row);
   }
-  auto tie = [](const Row& a, const Row& b) {
-    return a.s->db != b.s->db ? a.s->db < b.s->db : a.s->key < b.s->key;
-  };
-  auto less = [&](const Row& a, const Row& b) {
+  // The sort key's order (-1, 0, 1): by key, (db, key) itself; otherwise ties are broken by
+  // (db, key) ascending whatever the order.
+  auto three_way = [](auto x, auto y) { return x < y ? -1 : (y < x ? 1 : 0); };
+  auto primary = [&](const Row& a, const Row& b) -> int {
     switch (by) {
       case By::kKey:
-        break;
+        return a.s->db != b.s->db ? three_way(a.s->db, b.s->db) : a.s->key.compare(b.s->key);
       case By::kLength:
-        if (a.s->length() != b.s->length()) return a.s->length() < b.s->length();
-        break;
+        return three_way(a.s->length(), b.s->length());
       case By::kLastId:
-        if (a.s->last_id() != b.s->last_id()) return a.s->last_id() < b.s->last_id();
-        break;
+        return three_way(a.s->last_id(), b.s->last_id());
       case By::kGroups:
-        if (a.s->groups.size() != b.s->groups.size()) {
-          return a.s->groups.size() < b.s->groups.size();
-        }
-        break;
+        return three_way(a.s->groups.size(), b.s->groups.size());
       case By::kMaxLag:
-        if (a.lag != b.lag) return a.lag < b.lag;
-        break;
+        return three_way(a.lag, b.lag);
       case By::kDiskBytes:
-        if (a.disk != b.disk) return a.disk < b.disk;
-        break;
+        return three_way(a.disk, b.disk);
     }
-    return tie(a, b);
+    return 0;
   };
   const bool desc = order == "desc";
   // Only the requested page needs its order: partial_sort of offset + limit rows.
   const size_t end = std::min<size_t>(rows.size(), static_cast<size_t>(offset) + limit);
-  auto cmp = [&](const Row& a, const Row& b) { return desc ? less(b, a) : less(a, b); };
+  auto cmp = [&](const Row& a, const Row& b) {
+    if (int p = primary(a, b); p != 0) return desc ? p > 0 : p < 0;
+    return a.s->db != b.s->db ? a.s->db < b.s->db : a.s->key < b.s->key;
+  };
   if (static_cast<size_t>(offset) < rows.size()) {
     std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(end), rows.end(),
                       cmp);
@@ -993,6 +992,11 @@ ApiResponse ConsoleApi::handle(const ApiRequest& request, int64_t now_ms) {
   // Admin actions.
   if (!broker_.config().console_admin) {
     return error_response(403, "the console is read-only: set console-admin yes to allow this");
+  }
+  std::string_view type = request.content_type.substr(0, request.content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  if (!commands::iequals(type, "application/json")) {
+    return error_response(415, "the body must be sent as Content-Type: application/json");
   }
   JsonValue body;
   std::string why;
