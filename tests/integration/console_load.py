@@ -35,13 +35,13 @@ obs.observe(document.documentElement, {childList: true, subtree: true, attribute
 
 
 def fill(srv, streams, lag):
-    r = srv.client()
+    r = srv.client(socket_timeout=600)  # creating 10,000 streams creates 10,000 segment files
     pipe = r.pipeline(transaction=False)
     for i in range(streams):
         pipe.xadd(f"stream:{i:06d}", {"n": str(i), "payload": '{"a":1}'})
         if i % 10 == 0:
             pipe.xgroup_create(f"stream:{i:06d}", "g", id="0")
-        if len(pipe) >= 2000:
+        if len(pipe) >= 500:
             pipe.execute()
     pipe.execute()
     subprocess.run(["redis-benchmark", "-p", str(srv.port), "-n", str(lag), "-P", "1000", "-c", "2",
