@@ -15,10 +15,12 @@
 //
 // Responses: Content-Type application/json; charset=utf-8, Cache-Control: no-store. Errors are
 // {"error": "..."}: 400 bad parameters or body, 403 denied, 404 unknown path, stream, group or
-// consumer, 405 wrong method (with Allow), 413 body over 64 KiB (server). Numbers are integers
+// consumer, 405 wrong method (with Allow), 413 body over 64 KiB (server), 415 a POST body that
+// is not application/json. Numbers are integers
 // as INFO/XINFO give them (null where XINFO gives nil); IDs are "ms-seq" strings; times in ms.
 // Strings are bytes: invalid UTF-8 is written as \u00XX per byte (json.h). Query parameters are
-// percent-decoded, so binary keys can be addressed with %XX.
+// form-decoded (%XX, '+' as a space; an unencoded range bound "+" still means "+"), so binary
+// keys can be addressed with %XX.
 //
 // Endpoints (db: a database index, default 0; every list is bounded):
 //   GET /api/whoami     {"user","admin"}  admin: console-admin is yes
@@ -75,7 +77,8 @@
 //
 // Limits: count/limit at most kMaxLimit (default kDefaultLimit); field values and slow log
 // arguments longer than kMaxValueBytes are cut there, with "truncated": true on their entry;
-// at most kMaxFieldsPerEntry field pairs per entry, kMaxListed channels/patterns/clients.
+// at most kMaxFieldsPerEntry field pairs per entry, kMaxListed channels/patterns/clients, and a
+// list stops once its body passed kMaxPageBytes.
 #pragma once
 
 #include <cstddef>
@@ -96,13 +99,18 @@ inline constexpr size_t kMaxLimit = 500;
 inline constexpr size_t kMaxValueBytes = 4096;
 inline constexpr size_t kMaxFieldsPerEntry = 256;
 inline constexpr size_t kMaxListed = 1000;
+// A list stops growing once the body reaches this many bytes (huge keys or values): entries then
+// end early with "next" set, /api/streams pages with "truncated": true, pub/sub lists with
+// "truncated": true, clients shorter.
+inline constexpr size_t kMaxPageBytes = 1 << 20;
 
 struct ApiRequest {
-  std::string_view method;    // "GET", "HEAD", "POST", ...
-  std::string_view path;      // "/api/overview"
-  std::string_view query;     // as sent, percent-encoded, without '?'
-  std::string_view body;      // POST: the JSON body
-  acl::User* user = nullptr;  // the signed-in user; null: the default user
+  std::string_view method;        // "GET", "HEAD", "POST", ...
+  std::string_view path;          // "/api/overview"
+  std::string_view query;         // as sent, percent-encoded, without '?'
+  std::string_view body;          // POST: the JSON body
+  std::string_view content_type;  // the body's Content-Type header ("" if none)
+  acl::User* user = nullptr;      // the signed-in user; null: the default user
 };
 
 struct ApiResponse {

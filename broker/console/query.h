@@ -7,7 +7,8 @@
 
 namespace sluice::console {
 
-// Decodes %XX escapes and '+' (as a space) of a query component; false on a malformed escape.
+// Decodes a query component as application/x-www-form-urlencoded (what the page's
+// URLSearchParams sends): %XX escapes, and '+' as a space. False on a malformed escape.
 bool percent_decode(std::string_view in, std::string* out);
 // The decoded value of the first `name` parameter of a query ("a=1&b=2"); nullopt when absent
 // or malformed. A parameter without '=' has the value "".

@@ -710,7 +710,8 @@ std::string Server::console_response(const http::Request& request) {
                                 "Cache-Control: no-store\r\n");
   }
   console::ApiResponse r = console_->handle(
-      {request.method, request.path, request.query, request.body, user}, core::now_ms());
+      {request.method, request.path, request.query, request.body, request.content_type, user},
+      core::now_ms());
   std::string extra = r.is_asset ? "Cache-Control: no-cache\r\n" : "Cache-Control: no-store\r\n";
   extra += "X-Content-Type-Options: nosniff\r\n";
   if (!r.allow.empty()) {

@@ -4,12 +4,19 @@ Not a test (no thresholds): it prints the load times, from navigation start to t
 its data, as measured by the page's own clock (performance.now()).
 
     SLUICE_SERVER=build/release/sluice-server /usr/bin/python3 tests/integration/console_load.py \\
-        [--streams 10000] [--lag 1000000] [--runs 5]
+        [--streams 10000] [--lag 1000000] [--runs 5] [--screenshots DIR --traffic-s 120]
+
+With --screenshots it then runs light traffic (XADD, XREADGROUP, XACK, PUBLISH) for --traffic-s
+seconds and saves overview.png, streams.png and stream-lagging-group.png into DIR (the
+screenshots of docs/console/ come from such a run).
 """
 
 import argparse
+import random
 import statistics
 import subprocess
+import threading
+import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -28,13 +35,13 @@ obs.observe(document.documentElement, {childList: true, subtree: true, attribute
 
 
 def fill(srv, streams, lag):
-    r = srv.client()
+    r = srv.client(socket_timeout=600)  # creating 10,000 streams creates 10,000 segment files
     pipe = r.pipeline(transaction=False)
     for i in range(streams):
         pipe.xadd(f"stream:{i:06d}", {"n": str(i), "payload": '{"a":1}'})
         if i % 10 == 0:
             pipe.xgroup_create(f"stream:{i:06d}", "g", id="0")
-        if len(pipe) >= 2000:
+        if len(pipe) >= 500:
             pipe.execute()
     pipe.execute()
     subprocess.run(["redis-benchmark", "-p", str(srv.port), "-n", str(lag), "-P", "1000", "-c", "2",
@@ -60,6 +67,8 @@ def main():
     ap.add_argument("--streams", type=int, default=10000)
     ap.add_argument("--lag", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--screenshots", default=None)
+    ap.add_argument("--traffic-s", type=float, default=120)
     args = ap.parse_args()
     port = free_port()
     with Server("--metrics-port", port) as srv:
@@ -88,8 +97,62 @@ def main():
                 times = measure(driver, url, selectors, args.runs)
                 print(f"{name}: median {statistics.median(times):.0f} ms, "
                       f"min {min(times):.0f} ms, max {max(times):.0f} ms over {len(times)} loads")
+            if args.screenshots:
+                screenshots(srv, driver, base, args.screenshots, args.traffic_s)
         finally:
             driver.quit()
+
+
+def traffic(srv, stop):
+    """A few hundred commands a second with some variation, so the charts have a shape."""
+    r = srv.client()
+    r.xgroup_create("orders", "billing", id="$", mkstream=True)
+    r.xgroup_create("orders", "shipping", id="$")
+    p = srv.client().pubsub()
+    p.subscribe("orders.events")
+    t0 = time.monotonic()
+    while not stop.is_set():
+        phase = (time.monotonic() - t0) / 20
+        n = int(20 + 15 * (1 + __import__("math").sin(phase)) + random.randint(0, 8))
+        pipe = r.pipeline(transaction=False)
+        for i in range(n):
+            pipe.xadd("orders", {"order": str(random.randint(1, 99999)),
+                                 "body": '{"sku":"A%d","qty":%d}' % (i, i % 4 + 1)})
+            pipe.publish("orders.events", "new")
+        pipe.execute()
+        got = r.xreadgroup("billing", "bill-1", {"orders": ">"}, count=n)
+        if got:
+            ids = [eid for eid, _ in got[0][1]]
+            r.xack("orders", "billing", *ids[: max(1, len(ids) - 2)])
+        got = r.xreadgroup("shipping", "ship-1", {"orders": ">"}, count=max(1, n // 2))
+        if random.random() < 0.05:
+            try:
+                r.execute_command("XADD", "orders", "bad-id", "f", "v")  # an error reply
+            except Exception:  # noqa: BLE001 - the error is the point
+                pass
+        time.sleep(0.2)
+    p.close()
+
+
+def screenshots(srv, driver, base, out, seconds):
+    from pathlib import Path
+    Path(out).mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    t = threading.Thread(target=traffic, args=(srv, stop), daemon=True)
+    t.start()
+    time.sleep(seconds)
+    for name, url, sel in (
+            ("overview", base + "#/", '[data-test="chart-commands"][data-points]'),
+            ("streams", base + "#/streams?sort=max_lag&order=desc", '[data-test="stream-row"]'),
+            ("stream-lagging-group", base + "#/stream/0/big?group=lagging",
+             '[data-test="pending-row"]')):
+        driver.get("about:blank")
+        driver.get(url)
+        driver.execute_async_script(WAIT_JS, [sel])
+        time.sleep(3)  # the lag chart and the other panels fill in
+        driver.save_screenshot(str(Path(out) / f"{name}.png"))
+    stop.set()
+    t.join()
 
 
 if __name__ == "__main__":

@@ -261,6 +261,43 @@ def admin_actions_need_console_admin_and_act_like_the_commands():
         assert_true(resp["error"].startswith("NOGROUP"), resp)
 
 
+@test(timeout=60)
+def admin_actions_are_journaled_and_replicated():
+    port = free_port()
+    with Server("--metrics-port", port, "--console-admin", "yes") as master, \
+            Server("--replicaof", "127.0.0.1", master.port) as replica:
+        c = master.client()
+        populate(c)
+        r = replica.client()
+        wait_until(lambda: r.info("replication")["master_link_status"] == "up", timeout=20)
+        status, _, _ = request(port, "/api/group/setid", "POST",
+                               {"key": "orders", "group": "billing", "id": "1015-0"})
+        assert_eq(status, 200)
+        status, _, added = request(port, "/api/xadd", "POST",
+                                   {"key": "orders", "fields": [["from", "console"]]})
+        assert_eq(status, 200)
+        status, _, _ = request(port, "/api/consumer/delete", "POST",
+                               {"key": "orders", "group": "billing", "consumer": "w1"})
+        assert_eq(status, 200)
+        assert_eq(c.wait(1, 10000), 1)
+
+        def billing(client):
+            return [g for g in client.xinfo_groups("orders") if text(g["name"]) == "billing"][0]
+
+        wait_until(lambda: r.xlen("orders") == 21, timeout=10)
+        assert_eq(text(billing(r)["last-delivered-id"]), "1015-0")
+        assert_eq(billing(r)["consumers"], billing(c)["consumers"])
+        assert_eq(text(r.xrevrange("orders", count=1)[0][0]), added["id"])
+        # The master's journal has them too.
+        before = billing(c)
+        master.restart()
+        c = master.client()
+        after = billing(c)
+        assert_eq((text(after["last-delivered-id"]), after["consumers"], after["lag"]),
+                  (text(before["last-delivered-id"]), before["consumers"], before["lag"]))
+        assert_eq(text(c.xrevrange("orders", count=1)[0][0]), added["id"])
+
+
 @test
 def credentials_and_acl_limit_the_console():
     srv, port = start("--requirepass", "s3cret", "--console-admin", "yes")
@@ -316,6 +353,11 @@ def bad_requests_get_clear_errors_and_the_server_stays_up():
         status, hdrs, _ = request(port, "/api/xadd")
         assert_eq((status, hdrs["Allow"]), (405, "POST"))
         assert_eq(request(port, "/api/xadd", "POST", b"{not json")[0], 400)
+        # A cross-site form cannot send application/json: anything else is refused.
+        status, _, _ = request(port, "/api/xadd", "POST", {"key": "k", "fields": [["a", "b"]]},
+                               headers={"Content-Type": "text/plain"})
+        assert_eq(status, 415)
+        assert_eq(c.exists("k"), 0)
         assert_eq(request(port, "/api/xadd", "POST", b"x" * (64 * 1024 + 1))[0], 413)
         # Limits: count is capped, long values are cut.
         c.xadd("big", {"v": "x" * 10000})
@@ -325,6 +367,12 @@ def bad_requests_get_clear_errors_and_the_server_stays_up():
             c.xadd("many", {"i": str(i)})
         assert_eq(len(get(port, "/api/entries?key=many&count=100000")["items"]), 500)
         assert_eq(c.ping(), True)
+        # The page itself, built into the binary.
+        status, hdrs, page = request(port, "/")
+        assert_eq(status, 200)
+        assert_true(hdrs["Content-Type"].startswith("text/html"), hdrs["Content-Type"])
+        assert_true(b"<html" in page.lower(), page[:200])
+        assert_eq(request(port, "/no-such-file.js")[0], 404)
         # /metrics still answers.
         status, _, body = request(port, "/metrics")
         assert_eq(status, 200)

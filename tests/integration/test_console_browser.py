@@ -244,6 +244,17 @@ def the_overview_shows_the_servers_figures_and_charts_full_at_once():
     width = d.execute_script("return document.documentElement.scrollWidth")
     assert_true(width <= 390, f"the phone layout scrolls sideways ({width}px)")
     d.set_window_size(1400, 1000)
+    # Dark theme: the browser's preference switches the colours.
+    background = lambda: d.execute_script("return getComputedStyle(document.body).backgroundColor")
+    light = background()
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                      {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    dark = background()
+    assert_true(light != dark, f"the same background in light and dark ({light})")
+    screenshot("overview-dark")
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                      {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    assert_eq(background(), light)
 
 
 @test

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "broker/commands/acl_check.h"
+#include "broker/console/assets.h"
 #include "broker/console/json.h"
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/stream/stream.h"
@@ -40,7 +41,7 @@ struct Api {
 
   ApiResponse call(std::string_view method, std::string_view path, std::string_view query = {},
                    std::string_view body = {}, acl::User* user = nullptr, int64_t now = 0) {
-    return api.handle({method, path, query, body, user}, now ? now : core::now_ms());
+    return api.handle({method, path, query, body, type, user}, now ? now : core::now_ms());
   }
   ApiResponse get(std::string_view path, std::string_view query = {}, acl::User* user = nullptr,
                   int64_t now = 0) {
@@ -58,6 +59,7 @@ struct Api {
 
   KvFixture& f;
   ConsoleApi api;
+  std::string_view type = "application/json";
 };
 
 std::string error_of(const ApiResponse& r) {
@@ -109,13 +111,17 @@ TEST_SUITE("console.api") {
         "{\"name\":\"g\",\"consumers\":2,\"pending\":2,\"last_delivered_id\":\"3-1\","
         "\"entries_read\":3,\"lag\":2,\"consumer_max_idle_ms\":0,\"dead_letter\":null},"
         "{\"name\":\"late\",\"consumers\":0,\"pending\":0,\"last_delivered_id\":\"5-1\","
-        "\"entries_read\":5,\"lag\":0,\"consumer_max_idle_ms\":0,\"dead_letter\":null}]}";
+        "\"entries_read\":null,\"lag\":0,\"consumer_max_idle_ms\":0,\"dead_letter\":null}]}";
     CHECK(r.body == expected);
     // The same figures XINFO GROUPS gives.
     std::string xinfo = f.run({"XINFO", "GROUPS", "s"});
     CHECK(xinfo.find("$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:2\r\n$7\r\npending\r\n:2\r\n"
                      "$17\r\nlast-delivered-id\r\n$3\r\n3-1\r\n$12\r\nentries-read\r\n:3\r\n"
                      "$3\r\nlag\r\n:2\r\n") != std::string::npos);
+    CHECK(xinfo.find("$1\r\ng\r\n") != std::string::npos);
+    CHECK(xinfo.find("$4\r\nlate\r\n$9\r\nconsumers\r\n:0\r\n$7\r\npending\r\n:0\r\n"
+                     "$17\r\nlast-delivered-id\r\n$3\r\n5-1\r\n$12\r\nentries-read\r\n$-1\r\n"
+                     "$3\r\nlag\r\n:0\r\n") != std::string::npos);
   }
 
   TEST_CASE("consumers, pending and unconsumed entries of a group, with exact idle times") {
@@ -179,6 +185,11 @@ TEST_SUITE("console.api") {
     CHECK(a.json(r).find("items")->items[0].find("id")->text == "3-1");
     r = a.get("/api/entries", "key=s&count=1&time=3");
     CHECK(a.json(r).find("items")->items[0].find("id")->text == "3-1");
+    // "+" unencoded reads as a space (form encoding) and still means the last ID.
+    r = a.get("/api/entries", "key=s&start=4&end=+");
+    CHECK(a.json(r).find("items")->items.size() == 2);
+    r = a.get("/api/entries", "key=s&start=%2B");
+    CHECK(r.body == "{\"items\":[],\"next\":null}");
     r = a.get("/api/entries", "key=s&start=2&end=3");
     CHECK(a.json(r).find("items")->items.size() == 2);
     r = a.get("/api/entries", "key=s&start=(18446744073709551615-18446744073709551615");
@@ -195,6 +206,15 @@ TEST_SUITE("console.api") {
     const JsonValue& first = v.find("items")->items[0];
     CHECK(first.find("fields")->items[0].items[1].text.size() == kMaxValueBytes);
     CHECK(first.find("truncated")->boolean);
+    // A page stops once it passed kMaxPageBytes, with `next` to go on from.
+    for (int i = 0; i < 300; ++i) f.run({"XADD", "big", "*", "v", big});
+    ApiResponse full = a.get("/api/entries", "key=big&count=500");
+    JsonValue page = a.json(full);
+    const size_t got = page.find("items")->items.size();
+    CHECK(got < 300);
+    CHECK(full.body.size() >= kMaxPageBytes);
+    CHECK(full.body.size() < kMaxPageBytes + kMaxValueBytes + 100);  // one entry past at most
+    CHECK(page.find("next")->text == "(" + page.find("items")->items[got - 1].find("id")->text);
     ApiResponse r = a.get("/api/entries", "key=b&start=2-1");
     CHECK(r.body ==
           "{\"items\":[{\"id\":\"2-1\",\"fields\":[[\"\\u00ff\\u0001\",\"v\"]]}],\"next\":null}");
@@ -222,7 +242,10 @@ TEST_SUITE("console.api") {
     CHECK(keys("db=1") == "1:1/z ");
     CHECK(keys("sort=length&order=desc") == "3:0/s 0/a 1/z ");
     CHECK(keys("sort=last_id") == "3:0/s 1/z 0/a ");
+    // Ties stay in (db, key) order either way.
     CHECK(keys("sort=max_lag&order=desc") == "3:0/s 0/a 1/z ");
+    CHECK(keys("sort=groups&order=asc") == "3:0/a 1/z 0/s ");
+    CHECK(keys("order=desc") == "3:1/z 0/s 0/a ");
     CHECK(keys("sort=groups&order=desc&limit=1") == "3:0/s ");
     CHECK(keys("offset=1&limit=1") == "3:0/s ");
     CHECK(keys("offset=5") == "3:");
@@ -345,6 +368,11 @@ TEST_SUITE("console.api") {
     CHECK(error_of(r) == "ERR Invalid stream ID specified as stream command argument");
     // Bad bodies.
     CHECK(a.post("/api/xadd", "not json").status == 400);
+    a.type = "text/plain";
+    CHECK(a.post("/api/xadd", "{\"key\":\"k\",\"fields\":[[\"a\",\"b\"]]}").status == 415);
+    a.type = "Application/JSON; charset=utf-8";
+    CHECK(a.post("/api/xadd", "{\"key\":\"k\",\"fields\":[[\"a\",\"b\"]]}").status == 200);
+    a.type = "application/json";
     CHECK(a.post("/api/xadd", "[]").status == 400);
     CHECK(a.post("/api/xadd", "{\"key\":\"k\",\"fields\":[]}").status == 400);
     CHECK(a.post("/api/xadd", "{\"key\":\"k\",\"fields\":[[\"a\"]]}").status == 400);
@@ -369,6 +397,7 @@ TEST_SUITE("console.api") {
     f.broker().pubsub().subscribe(sub, pubsub::ChannelSpace::kGlobal, "news");
     f.broker().pubsub().subscribe(sub, pubsub::ChannelSpace::kGlobal, "alerts");
     f.broker().pubsub().psubscribe(sub, "news.*");
+    f.broker().pubsub().psubscribe(sub, "news*");
     f.broker().pubsub().subscribe(sub, pubsub::ChannelSpace::kShard, "orders");
     Api a(f);
     ApiResponse r = a.get("/api/pubsub");
@@ -376,19 +405,23 @@ TEST_SUITE("console.api") {
           "{\"channels\":[{\"name\":\"alerts\",\"subscribers\":1},"
           "{\"name\":\"news\",\"subscribers\":1}],"
           "\"shard_channels\":[{\"name\":\"orders\",\"subscribers\":1}],"
-          "\"patterns\":[{\"pattern\":\"news.*\",\"subscribers\":1}],"
+          "\"patterns\":[{\"pattern\":\"news.*\",\"subscribers\":1},"
+          "{\"pattern\":\"news*\",\"subscribers\":1}],"
           "\"messages_per_s\":0,\"truncated\":false}");
     acl::User* u = make_user(f, {"on", ">pw", "resetchannels", "&news*", "+@all"});
     JsonValue v = a.json(a.get("/api/pubsub", {}, u));
     CHECK(v.find("channels")->items.size() == 1);
     CHECK(v.find("shard_channels")->items.size() == 0);
-    CHECK(v.find("patterns")->items.size() == 1);
+    // A pattern shows when the user could subscribe to it: the same pattern (as PSUBSCRIBE).
+    REQUIRE(v.find("patterns")->items.size() == 1);
+    CHECK(v.find("patterns")->items[0].find("pattern")->text == "news*");
     f.broker().pubsub().remove_client(sub);
     f.broker().remove_client(&sub);
   }
 
   TEST_CASE("overview, clients and slowlog") {
     KvFixture f;
+    f.run({"CONFIG", "RESETSTAT"});  // command counts are process-wide
     build_state(f);
     f.run({"CONFIG", "SET", "slowlog-log-slower-than", "0"});
     f.run({"PING"});
@@ -466,6 +499,22 @@ TEST_SUITE("console.api") {
     f.run({"DEL", "s"});
     a.api.tick(1000000 + 3 * LagHistory::kIntervalMs);
     CHECK(a.api.lag_history().tracked() == 0);
+  }
+
+  TEST_CASE("the page's files are served at / and /<name>; other paths outside /api/ are 404") {
+    KvFixture f;
+    Api a(f);
+    ApiResponse r = a.get("/");
+    CHECK(r.status == 200);
+    CHECK(r.is_asset);
+    REQUIRE(find_asset("/") != nullptr);
+    CHECK(r.content_type == find_asset("/")->content_type);
+    CHECK(r.body == find_asset("/")->body);
+    CHECK(r.content_type.starts_with("text/html"));
+    CHECK(a.get("/no-such-file.js").status == 404);
+    r = a.post("/", "{}");
+    CHECK(r.status == 405);
+    CHECK(r.allow == "GET, HEAD");
   }
 }
 
