@@ -159,18 +159,24 @@ class Call {
     return true;
   }
 
-  // Whether the user may run argv (as the equivalent command of what is shown).
-  bool permits(std::initializer_list<std::string_view> args) const {
+  // Whether the user may run argv (the command equivalent to what is shown). Commands that take
+  // more words than given get placeholders: the command and its keys are what count.
+  bool permits(std::span<const std::string_view> args) const {
     if (user.unrestricted()) return true;
-    std::span<const std::string_view> argv(args.begin(), args.size());
     const commands::CommandTable& table = commands::command_table();
-    const commands::CommandSpec* spec = table.find(argv[0]);
-    if (spec && !spec->subcommands.empty() && argv.size() >= 2) {
-      spec = table.find_sub(*spec, argv[1]);
+    const commands::CommandSpec* spec = table.find(args[0]);
+    if (spec && !spec->subcommands.empty() && args.size() >= 2) {
+      spec = table.find_sub(*spec, args[1]);
     }
     if (!spec) return false;
+    const size_t arity = static_cast<size_t>(spec->arity >= 0 ? spec->arity : -spec->arity);
+    std::vector<std::string_view> argv(args.begin(), args.end());
+    while (argv.size() < arity) argv.push_back("0");
     size_t bad_pos = 0;
     return commands::acl_check(user, *spec, argv, &bad_pos) == acl::Verdict::kOk;
+  }
+  bool permits(std::initializer_list<std::string_view> args) const {
+    return permits(std::span<const std::string_view>(args.begin(), args.size()));
   }
 
   bool require(std::initializer_list<std::string_view> args) {
@@ -206,22 +212,9 @@ class Call {
     if (!db_param(db) || !required("key", key)) return nullptr;
     std::vector<std::string_view> argv(command);
     argv.push_back(*key);
-    if (!user.unrestricted()) {
-      const commands::CommandTable& table = commands::command_table();
-      const commands::CommandSpec* spec = table.find(argv[0]);
-      if (spec && !spec->subcommands.empty()) spec = table.find_sub(*spec, argv[1]);
-      // Commands that take more words after the key get placeholders (the key is what counts).
-      while (spec && spec->arity > 0 && argv.size() < static_cast<size_t>(spec->arity)) {
-        argv.push_back("0");
-      }
-      while (spec && spec->arity < 0 && argv.size() < static_cast<size_t>(-spec->arity)) {
-        argv.push_back("0");
-      }
-      size_t bad_pos = 0;
-      if (!spec || commands::acl_check(user, *spec, argv, &bad_pos) != acl::Verdict::kOk) {
-        fail(403, "NOPERM this user may not read this key");
-        return nullptr;
-      }
+    if (!permits(argv)) {
+      fail(403, "NOPERM this user may not read this key");
+      return nullptr;
     }
     return stream(*db, *key);
   }
@@ -465,7 +458,12 @@ ApiResponse streams(Call& c) {
   w.field("offset", offset);
   w.key("items");
   w.begin_array();
+  bool truncated = false;
   for (size_t i = static_cast<size_t>(offset); i < end; ++i) {
+    if (r.body.size() >= kMaxPageBytes) {
+      truncated = true;  // huge keys: the rest of the page is left out
+      break;
+    }
     const Stream& s = *rows[i].s;
     const bool empty = s.length() == 0;
     w.begin_object();
@@ -495,6 +493,7 @@ ApiResponse streams(Call& c) {
     w.end_object();
   }
   w.end_array();
+  if (truncated) w.field("truncated", true);
   w.end_object();
   return r;
 }
@@ -656,8 +655,8 @@ ApiResponse pending(Call& c) {
 }
 
 // Writes up to `count` entries of s between from and to ("items"), and "next".
-ApiResponse entry_page(Call& c, const Stream& s, StreamId from, StreamId to, bool reverse,
-                       uint64_t count, bool empty, const std::function<void(JsonWriter&)>& extra) {
+ApiResponse entry_page(const Stream& s, StreamId from, StreamId to, bool reverse, uint64_t count,
+                       bool empty, const std::function<void(JsonWriter&)>& extra) {
   ApiResponse r;
   JsonWriter w(&r.body);
   w.begin_object();
@@ -666,18 +665,20 @@ ApiResponse entry_page(Call& c, const Stream& s, StreamId from, StreamId to, boo
   w.begin_array();
   uint64_t n = 0;
   StreamId last;
+  bool full = false;  // the page reached kMaxPageBytes before `count` entries
   if (!empty && from <= to) {
     wire::Status st = s.range(from, to, reverse, count, [&](StreamId id, std::string_view resp) {
       write_entry(w, id, resp);
       last = id;
       ++n;
-      return true;
+      full = r.body.size() >= kMaxPageBytes;
+      return !full;
     });
     if (!st.is_ok()) return error_response(500, "reading the stream failed: " + st.detail());
   }
   w.end_array();
   w.key("next");
-  if (n == count) {
+  if (n == count || (full && n > 0)) {
     char buf[48];
     std::string next = "(" + std::string(buf, last.format(buf));
     w.string(next);
@@ -685,7 +686,6 @@ ApiResponse entry_page(Call& c, const Stream& s, StreamId from, StreamId to, boo
     w.null();
   }
   w.end_object();
-  (void)c;
   return r;
 }
 
@@ -709,7 +709,7 @@ ApiResponse entries(Call& c) {
     }
     from = StreamId{ms, 0};
   }
-  return entry_page(c, *s, from, to, rev == 1, count, empty, nullptr);
+  return entry_page(*s, from, to, rev == 1, count, empty, nullptr);
 }
 
 ApiResponse unconsumed(Call& c) {
@@ -722,7 +722,7 @@ ApiResponse unconsumed(Call& c) {
   if (!c.count_param("count", &count)) return *c.error;
   StreamId from;
   bool empty = !g->last_delivered_id.increment(&from);
-  return entry_page(c, *s, from, StreamId::max(), false, count, empty, [&](JsonWriter& w) {
+  return entry_page(*s, from, StreamId::max(), false, count, empty, [&](JsonWriter& w) {
     w.key("last_delivered_id");
     write_id(w, g->last_delivered_id);
     w.key("lag");
@@ -745,7 +745,7 @@ ApiResponse pubsub_info(Call& c, const History& h) {
     size_t n = 0;
     for (std::string_view name : names) {
       if (!c.user.unrestricted() && !c.user.channel_allowed(name, false)) continue;
-      if (n++ == kMaxListed) {
+      if (n++ == kMaxListed || r.body.size() >= kMaxPageBytes) {
         truncated = true;
         break;
       }
@@ -761,7 +761,7 @@ ApiResponse pubsub_info(Call& c, const History& h) {
   size_t n = 0;
   for (const auto& [pattern, subscribers] : hub.pattern_subscribers()) {
     if (!c.user.unrestricted() && !c.user.channel_allowed(pattern, true)) continue;
-    if (n++ == kMaxListed) {
+    if (n++ == kMaxListed || r.body.size() >= kMaxPageBytes) {
       truncated = true;
       break;
     }
@@ -784,7 +784,7 @@ ApiResponse clients(Call& c) {
   w.begin_array();
   size_t n = 0;
   for (const auto& [id, client] : c.broker.clients()) {
-    if (n++ == kMaxListed) break;
+    if (n++ == kMaxListed || r.body.size() >= kMaxPageBytes) break;
     std::string line = commands::client_info_line(c.broker, *client, c.now_ms);
     w.begin_object();
     std::string_view rest = line;

@@ -77,7 +77,8 @@
 //
 // Limits: count/limit at most kMaxLimit (default kDefaultLimit); field values and slow log
 // arguments longer than kMaxValueBytes are cut there, with "truncated": true on their entry;
-// at most kMaxFieldsPerEntry field pairs per entry, kMaxListed channels/patterns/clients.
+// at most kMaxFieldsPerEntry field pairs per entry, kMaxListed channels/patterns/clients, and a
+// list stops once its body passed kMaxPageBytes.
 #pragma once
 
 #include <cstddef>
@@ -98,6 +99,10 @@ inline constexpr size_t kMaxLimit = 500;
 inline constexpr size_t kMaxValueBytes = 4096;
 inline constexpr size_t kMaxFieldsPerEntry = 256;
 inline constexpr size_t kMaxListed = 1000;
+// A list stops growing once the body reaches this many bytes (huge keys or values): entries then
+// end early with "next" set, /api/streams pages with "truncated": true, pub/sub lists with
+// "truncated": true, clients shorter.
+inline constexpr size_t kMaxPageBytes = 1 << 20;
 
 struct ApiRequest {
   std::string_view method;        // "GET", "HEAD", "POST", ...

@@ -206,6 +206,15 @@ TEST_SUITE("console.api") {
     const JsonValue& first = v.find("items")->items[0];
     CHECK(first.find("fields")->items[0].items[1].text.size() == kMaxValueBytes);
     CHECK(first.find("truncated")->boolean);
+    // A page stops once it passed kMaxPageBytes, with `next` to go on from.
+    for (int i = 0; i < 300; ++i) f.run({"XADD", "big", "*", "v", big});
+    ApiResponse full = a.get("/api/entries", "key=big&count=500");
+    JsonValue page = a.json(full);
+    const size_t got = page.find("items")->items.size();
+    CHECK(got < 300);
+    CHECK(full.body.size() >= kMaxPageBytes);
+    CHECK(full.body.size() < kMaxPageBytes + kMaxValueBytes + 100);  // one entry past at most
+    CHECK(page.find("next")->text == "(" + page.find("items")->items[got - 1].find("id")->text);
     ApiResponse r = a.get("/api/entries", "key=b&start=2-1");
     CHECK(r.body ==
           "{\"items\":[{\"id\":\"2-1\",\"fields\":[[\"\\u00ff\\u0001\",\"v\"]]}],\"next\":null}");
