@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -198,7 +198,14 @@ def set_text(css, value):
 
 
 def click(css):
-    driver().find_element(By.CSS_SELECTOR, css).click()
+    """Clicks the element; finds it again if a refresh replaced it in between."""
+    for attempt in range(5):
+        try:
+            driver().find_element(By.CSS_SELECTOR, css).click()
+            return
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,7 +557,8 @@ def an_admin_rewinds_a_group_adds_an_entry_and_deletes_a_consumer_from_the_page(
     click('[data-test="xadd-submit"]')
     wait(lambda: r.xlen("events:views") == before + 1, "XADD applied")
     added = r.xrevrange("events:views", count=1)[0]
-    assert_eq(text_of('[data-test="xadd-result"]'), "added " + s(added[0]))
+    wait(lambda: text_of('[data-test="xadd-result"]') == "added " + s(added[0]),
+         "the new entry's ID on the page")
     assert_eq(added[1], {b"source": b"console", b"note": b"a b"})
     # Publish a test message to a subscribed channel.
     p = srv.client().pubsub()

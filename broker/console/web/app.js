@@ -242,7 +242,11 @@
       }
     }
     markSort();
+    let shown = null; // the rows on screen, to skip a rebuild when nothing changed
     function setRows(rows, emptyText) {
+      const key = JSON.stringify([rows, emptyText]);
+      if (key === shown) return;
+      shown = key;
       const frag = document.createDocumentFragment();
       for (const row of rows) {
         const tr = h("tr", { "data-test": opts.rowTest, ...(opts.rowAttrs ? opts.rowAttrs(row) : {}) });
