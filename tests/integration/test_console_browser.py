@@ -6,6 +6,7 @@ and the slow log show what INFO, XINFO, XPENDING, XRANGE, PUBSUB, CLIENT LIST an
 admin actions work only for an admin; values reach the page as text. Screenshots are saved under
 <build dir>/test-artifacts/console/ (the build dir of $SLUICE_SERVER)."""
 
+import base64
 import json
 import sys
 import urllib.error
@@ -594,6 +595,36 @@ def a_read_only_console_shows_no_admin_controls_and_the_api_refuses_admin_action
         except urllib.error.HTTPError as err:
             assert_eq(err.code, 403)
         assert_eq(c.xlen("s"), 1)
+
+
+@test
+def with_a_password_the_console_asks_for_credentials_and_shows_only_what_the_user_may_read():
+    with Server("--metrics-port", (port := free_port()), "--requirepass", "pw") as srv:
+        c = srv.client(password="pw")
+        c.xadd("events:a", {"f": "v"})
+        c.xadd("secret:b", {"f": "v"})
+        c.acl_setuser("reader", enabled=True, passwords=["+rpw"], keys=["events:*"],
+                      commands=["+@read", "+@connection"])
+        # Without credentials: 401 and the Basic challenge the browser answers with its prompt.
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+            raise AssertionError("the page was served without credentials")
+        except urllib.error.HTTPError as err:
+            assert_eq(err.code, 401)
+            assert_true(err.headers.get("WWW-Authenticate", "").startswith("Basic"),
+                        str(err.headers.get("WWW-Authenticate")))
+        d = driver()
+        d.get("about:blank")
+        token = base64.b64encode(b"reader:rpw").decode()
+        d.execute_cdp_cmd("Network.enable", {})
+        d.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": "Basic " + token}})
+        try:
+            d.get(f"http://127.0.0.1:{port}/#/streams")
+            wait(lambda: text_of("#whoami") == "reader (read-only)", "the signed-in user")
+            wait(lambda: [r["@key"] for r in rows("stream-row")] == ["events:a"],
+                 "only the stream the user may read")
+        finally:
+            d.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
 
 
 @test
