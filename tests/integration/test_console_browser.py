@@ -3,7 +3,8 @@ real server holding streams in two databases, consumer groups with lag, pending 
 close to its dead-letter limit) and pub/sub subscribers: the overview, the streams list, one
 stream (groups, consumers, pending list, entry browser, not-yet-consumed view), pub/sub, clients
 and the slow log show what INFO, XINFO, XPENDING, XRANGE, PUBSUB, CLIENT LIST and SLOWLOG report;
-admin actions work only for an admin; values reach the page as text. Screenshots are saved under
+admin actions work only for an admin; with a password the page needs HTTP Basic credentials and
+an ACL user sees only its streams; values reach the page as text. Screenshots are saved under
 <build dir>/test-artifacts/console/ (the build dir of $SLUICE_SERVER)."""
 
 import base64
