@@ -6,6 +6,12 @@ its data, as measured by the page's own clock (performance.now()).
     SLUICE_SERVER=build/release/sluice-server /usr/bin/python3 tests/integration/console_load.py \\
         [--streams 10000] [--lag 1000000] [--runs 5] [--screenshots DIR --traffic-s 120]
 
+With --hold PORT it starts no server: it keeps two console windows (overview, streams list)
+open on http://127.0.0.1:PORT/ until SIGTERM, reloading a window whose page could not load
+(the server restarting); used to measure command latency with a console open:
+    console_load.py --hold 9391 &  shared/bench/compare --only kv --quick \
+        --candidate 'build/release/sluice-server --port {port} --dir {dir} --metrics-port 9391'
+
 With --screenshots it then runs light traffic (XADD, XREADGROUP, XACK, PUBLISH) for --traffic-s
 seconds and saves overview.png, streams.png and stream-lagging-group.png into DIR (the
 screenshots of docs/console/ come from such a run).
@@ -13,6 +19,7 @@ screenshots of docs/console/ come from such a run).
 
 import argparse
 import random
+import signal
 import statistics
 import subprocess
 import threading
@@ -32,6 +39,39 @@ if (ready()) { done(performance.now()); return; }
 const obs = new MutationObserver(() => { if (ready()) { obs.disconnect(); done(performance.now()); } });
 obs.observe(document.documentElement, {childList: true, subtree: true, attributes: true});
 """
+
+
+def chromium():
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1400,1000"):
+        opts.add_argument(a)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+
+
+def hold(port):
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    driver = chromium()
+    ready = "return !!(document.body && document.body.dataset.ready === '1')"
+    try:
+        for i, view in enumerate(("#/", "#/streams")):
+            if i:
+                driver.switch_to.new_window("window")
+            driver.get(f"http://127.0.0.1:{port}/{view}")
+        print("console windows open", flush=True)
+        while not stop.is_set():
+            for handle in driver.window_handles:
+                driver.switch_to.window(handle)
+                try:
+                    if not driver.execute_script(ready):
+                        driver.refresh()
+                except Exception:  # noqa: BLE001 - the server may be restarting
+                    pass
+            stop.wait(2)
+    finally:
+        driver.quit()
 
 
 def fill(srv, streams, lag):
@@ -68,18 +108,16 @@ def main():
     ap.add_argument("--lag", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--screenshots", default=None)
+    ap.add_argument("--hold", type=int, default=None)
     ap.add_argument("--traffic-s", type=float, default=120)
     args = ap.parse_args()
+    if args.hold:
+        return hold(args.hold)
     port = free_port()
     with Server("--metrics-port", port) as srv:
         length, lag = fill(srv, args.streams, args.lag)
         print(f"{args.streams} streams + 'big' ({length} entries), group 'lagging' lag {lag}")
-        opts = Options()
-        opts.binary_location = "/usr/bin/chromium"
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--window-size=1400,1000"):
-            opts.add_argument(a)
-        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        driver = chromium()
         driver.set_script_timeout(60)
         try:
             base = f"http://127.0.0.1:{port}/"

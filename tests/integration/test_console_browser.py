@@ -3,9 +3,11 @@ real server holding streams in two databases, consumer groups with lag, pending 
 close to its dead-letter limit) and pub/sub subscribers: the overview, the streams list, one
 stream (groups, consumers, pending list, entry browser, not-yet-consumed view), pub/sub, clients
 and the slow log show what INFO, XINFO, XPENDING, XRANGE, PUBSUB, CLIENT LIST and SLOWLOG report;
-admin actions work only for an admin; values reach the page as text. Screenshots are saved under
+admin actions work only for an admin; with a password the page needs HTTP Basic credentials and
+an ACL user sees only its streams; values reach the page as text. Screenshots are saved under
 <build dir>/test-artifacts/console/ (the build dir of $SLUICE_SERVER)."""
 
+import base64
 import json
 import sys
 import urllib.error
@@ -14,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -198,7 +200,14 @@ def set_text(css, value):
 
 
 def click(css):
-    driver().find_element(By.CSS_SELECTOR, css).click()
+    """Clicks the element; finds it again if a refresh replaced it in between."""
+    for attempt in range(5):
+        try:
+            driver().find_element(By.CSS_SELECTOR, css).click()
+            return
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,7 +559,8 @@ def an_admin_rewinds_a_group_adds_an_entry_and_deletes_a_consumer_from_the_page(
     click('[data-test="xadd-submit"]')
     wait(lambda: r.xlen("events:views") == before + 1, "XADD applied")
     added = r.xrevrange("events:views", count=1)[0]
-    assert_eq(text_of('[data-test="xadd-result"]'), "added " + s(added[0]))
+    wait(lambda: text_of('[data-test="xadd-result"]') == "added " + s(added[0]),
+         "the new entry's ID on the page")
     assert_eq(added[1], {b"source": b"console", b"note": b"a b"})
     # Publish a test message to a subscribed channel.
     p = srv.client().pubsub()
@@ -586,6 +596,36 @@ def a_read_only_console_shows_no_admin_controls_and_the_api_refuses_admin_action
         except urllib.error.HTTPError as err:
             assert_eq(err.code, 403)
         assert_eq(c.xlen("s"), 1)
+
+
+@test
+def with_a_password_the_console_asks_for_credentials_and_shows_only_what_the_user_may_read():
+    with Server("--metrics-port", (port := free_port()), "--requirepass", "pw") as srv:
+        c = srv.client(password="pw")
+        c.xadd("events:a", {"f": "v"})
+        c.xadd("secret:b", {"f": "v"})
+        c.acl_setuser("reader", enabled=True, passwords=["+rpw"], keys=["events:*"],
+                      commands=["+@read", "+@connection"])
+        # Without credentials: 401 and the Basic challenge the browser answers with its prompt.
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+            raise AssertionError("the page was served without credentials")
+        except urllib.error.HTTPError as err:
+            assert_eq(err.code, 401)
+            assert_true(err.headers.get("WWW-Authenticate", "").startswith("Basic"),
+                        str(err.headers.get("WWW-Authenticate")))
+        d = driver()
+        d.get("about:blank")
+        token = base64.b64encode(b"reader:rpw").decode()
+        d.execute_cdp_cmd("Network.enable", {})
+        d.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": "Basic " + token}})
+        try:
+            d.get(f"http://127.0.0.1:{port}/#/streams")
+            wait(lambda: text_of("#whoami") == "reader (read-only)", "the signed-in user")
+            wait(lambda: [r["@key"] for r in rows("stream-row")] == ["events:a"],
+                 "only the stream the user may read")
+        finally:
+            d.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
 
 
 @test

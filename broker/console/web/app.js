@@ -242,7 +242,11 @@
       }
     }
     markSort();
+    let shown = null; // the rows on screen, to skip a rebuild when nothing changed
     function setRows(rows, emptyText) {
+      const key = JSON.stringify([rows, emptyText]);
+      if (key === shown) return;
+      shown = key;
       const frag = document.createDocumentFragment();
       for (const row of rows) {
         const tr = h("tr", { "data-test": opts.rowTest, ...(opts.rowAttrs ? opts.rowAttrs(row) : {}) });
@@ -464,7 +468,8 @@
       const items = res.items || [];
       table.setRows(items, st.pattern ? "No stream matches this pattern." : "No streams.");
       const total = res.total || 0;
-      info.textContent = total ? `${st.offset + 1}–${st.offset + items.length} of ${total}` : "0 of 0";
+      info.textContent = (total ? `${st.offset + 1}–${st.offset + items.length} of ${total}` : "0 of 0") +
+        (res.truncated ? " (page cut at the server's size limit)" : "");
       info.setAttribute("data-total", String(total));
       prev.disabled = st.offset <= 0;
       next.disabled = st.offset + items.length >= total;
@@ -505,6 +510,7 @@
       box.append(h("div", { class: "entry", "data-test": "entry", "data-id": it.id },
         h("span", { class: "eid mono" }, it.id),
         h("span", { class: "etime" }, dateTime(ms)),
+        it.truncated ? h("span", { class: "etime", "data-test": "truncated" }, "values cut at the server's limit") : null,
         h("table", null, h("tbody", null, rows))));
     }
     return box;
