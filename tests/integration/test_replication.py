@@ -743,6 +743,15 @@ def failover_timeout_abort_and_force():
         r.call("SET", "new", "master")
         assert_eq(r.call("WAIT", 1, 10000), 1)
         assert_eq(m.call("GET", "new"), b"master")
+        # FAILOVER without TO takes the first replica that caught up: the roles swap back.
+        assert_eq(r.call("FAILOVER"), "OK")
+        wait_until(lambda: info(r)["master_failover_state"] == "no-failover" and
+                   role_of(master) == "master" and role_of(rep) == "slave", timeout=20,
+                   msg="failover to any replica completes")
+        wait_link_up(rep)
+        assert_eq(m.call("SET", "back", "home"), "OK")
+        assert_eq(m.call("WAIT", 1, 10000), 1)
+        assert_eq(r.call("GET", "back"), b"home")
 
 
 def start_sentinel(master_port):
