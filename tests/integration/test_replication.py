@@ -631,6 +631,14 @@ def min_replicas_to_write_and_client_types():
             wait_until(lambda: info(m, "stats")["sync_partial_ok"] == "1", timeout=10,
                        msg="partial resync after CLIENT KILL")
             wait_link_up(replica)
+            # On the replica, TYPE master drops its link to the master, which it makes again.
+            r = replica.conn()
+            assert_eq(r.call("CLIENT", "KILL", "TYPE", "master"), 1)
+            wait_until(lambda: info(m, "stats")["sync_partial_ok"] == "2", timeout=10,
+                       msg="partial resync after CLIENT KILL TYPE master")
+            wait_link_up(replica)
+            assert_eq(m.call("CLIENT", "KILL", "TYPE", "master"), 0)
+            assert_eq(info(m, "stats")["sync_full"], "1")
 
 
 def role_of(srv):
