@@ -271,6 +271,14 @@ void client_kill(CommandContext& ctx) {
     }
   }
   int64_t killed = 0;
+  // A replica's link to its master is not a listed client: TYPE master drops it and a new one
+  // connects at once (PSYNC, usually +CONTINUE), as Redis's replica reconnects.
+  auto& repl = replication::of(ctx.broker);
+  if (type == "master" && !want_id && addr.empty() && laddr.empty() && !kill_user &&
+      repl.is_replica()) {
+    ctx.broker.control->set_master(repl.master_host, repl.master_port);
+    ++killed;
+  }
   for (const auto& [id, c] : ctx.broker.clients()) {
     if (want_id && id != want_id) continue;
     if (!addr.empty() && c->addr != addr) continue;

@@ -257,15 +257,16 @@ void info(CommandContext& ctx) {
       w.field("slave_read_only", cfg.replica_read_only ? 1 : 0);
       w.field("replica_announced", 1);
     }
-    size_t online = 0;
-    for (const auto& r : repl.replicas) online += r.online ? 1 : 0;
-    w.field("connected_slaves", online);
+    // As Redis: every attached replica, a full sync in progress as state=send_bulk.
+    size_t listed = 0;
+    for (const auto& r : repl.replicas) listed += r.online || r.sync ? 1 : 0;
+    w.field("connected_slaves", listed);
     size_t n = 0;
     for (const auto& r : repl.replicas) {
-      if (!r.online) continue;
+      if (!r.online && !r.sync) continue;
       w.field(("slave" + std::to_string(n++)).c_str(),
-              "ip=" + r.ip + ",port=" + std::to_string(r.port) +
-                  ",state=online,offset=" + std::to_string(r.ack_offset) +
+              "ip=" + r.ip + ",port=" + std::to_string(r.port) + ",state=" +
+                  (r.online ? "online" : "send_bulk") + ",offset=" + std::to_string(r.ack_offset) +
                   ",lag=" + std::to_string(r.ack_ms ? (now - r.ack_ms) / 1000 : 0));
     }
     w.field("master_failover_state", repl.failover_state_name());

@@ -524,7 +524,9 @@ void Connection::check_output_limits() {
 
 void Connection::output_ready(core::Client&) {
   if (closing_ || close_requested) return;
-  server_->count_foreign_output();
+  // The replication stream to a replica is one receiver for every write: it must not make each
+  // writer a fan-out source (Server::write_replies would re-read them all through the sweep).
+  if (!client_.replica) server_->count_foreign_output();
   server_->schedule_flush(this);
   check_output_limits();
 }

@@ -1,10 +1,11 @@
 // MasterLink: a replica's connection to its master (replication/replication.h states the
 // protocol). Handshake (PING, AUTH, REPLCONF listening-port / capa, PSYNC), then either the full
-// sync payload (written over the data directory, engines reopened) or +CONTINUE, then the live
-// stream, applied command by command on a client flagged `master`. With tls-replication the
-// connection speaks TLS (a client TlsSession over memory BIOs, as the server's connections). Sends
-// REPLCONF ACK every second (cron) and on GETACK. On any error the link closes; the server's cron
-// makes a new one.
+// sync payload (written file by file into repl-sync-incoming/ as it arrives, then swapped in
+// for the data and the engines reopened) or +CONTINUE, then the live stream, applied command by
+// command on a client flagged `master`. During a FAILOVER of this server the PSYNC carries
+// FAILOVER and its reply ends (or aborts) it. With tls-replication the connection speaks TLS (a
+// client TlsSession over memory BIOs, as the server's connections). Sends REPLCONF ACK every
+// second (cron) and on GETACK. On any error the link closes; the server's cron makes a new one.
 #pragma once
 
 #include <uv.h>
