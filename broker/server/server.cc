@@ -443,12 +443,18 @@ void Server::before_poll() {
   for (Connection* c : closing) c->close();
   arm_block_timer();
   // 6. With the replies out, read what a paging client will likely ask for next; bytes not in
-  // the page cache are read by a worker instead (the next page then finds them there).
+  // the page cache are read by a worker instead, a few pages' worth (the next pages then find
+  // them there).
   storage::NoWaitReads cold_guard;
   storage::run_read_ahead();
   if (cold_guard.missed()) {
     storage::ColdMiss miss = cold_guard.take_miss();
-    if (!warm_cold_read(0, miss.fd, miss.offset, miss.length) && miss.fd >= 0) ::close(miss.fd);
+    const uint64_t length = std::max<uint64_t>(miss.length, kReadAheadWarmBytes);
+    // Only a hint: never queued behind other warm reads (a client may be waiting for those).
+    const bool room = cold_warms_running_ < kMaxColdWarms;
+    if (!(room && warm_cold_read(0, miss.fd, miss.offset, length)) && miss.fd >= 0) {
+      ::close(miss.fd);
+    }
   }
 }
 

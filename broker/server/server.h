@@ -150,6 +150,8 @@ class Server final : public core::ServerControl {
   // At most kMaxColdWarms warm reads use the thread pool at once, so that an fdatasync always
   // finds a free thread (libuv has 4); the others wait here in order.
   static constexpr size_t kMaxColdWarms = 2;
+  // A read-ahead refused as cold has a worker read this much from where it stopped.
+  static constexpr uint64_t kReadAheadWarmBytes = 4 << 20;
   size_t cold_warms_running_ = 0;
   std::deque<ColdWarm> cold_warms_waiting_;
   int64_t started_ms_ = 0;

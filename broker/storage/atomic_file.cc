@@ -76,6 +76,9 @@ Status pread_full(int fd, char* buf, size_t n, uint64_t offset, size_t* got,
       ssize_t r = -1;
       errno = EAGAIN;
       if (!NoWaitReads::missed_now()) {
+        // No kernel read-ahead from here: RWF_NOWAIT does not wait for data, but it still
+        // starts read-ahead I/O in the caller, which can block; workers read what is missing.
+        if (done == 0) ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
         iovec iov{buf + done, n - done};
         r = ::preadv2(fd, &iov, 1, static_cast<off_t>(offset + done), RWF_NOWAIT);
       }

@@ -7,7 +7,8 @@ page cache costs the other clients of the loop (broker/commands/cold_read.h).
 Fills (once, when --dir holds no data yet) one stream with entries of ~1 KiB with explicit IDs
 1-1, 2-1, ..., then for each binary: starts it on --dir, drops the page cache
 (`sync; echo 3 > /proc/sys/vm/drop_caches`, as root), replays the stream with XRANGE pages of
---count entries on one connection while a second process sends GET in a closed loop on another,
+--count entries on one connection while a second process sends a GET every --get-interval-ms on
+another (or, when a reply comes later, as soon as it came),
 and prints the GET latency percentiles and the replay time. Stdlib only; the replay reader knows
 each page's exact size (fixed-size entries), so it parses nothing."""
 
@@ -62,10 +63,12 @@ def entry_bytes(i):
                (len(ident), ident, len(VALUE), VALUE))
 
 
-def start(binary, data_dir, port):
+def start(binary, data_dir, port, realtime=False):
     log = open(os.path.join(os.path.dirname(data_dir.rstrip("/")), f"server-{port}.log"), "w")
-    proc = subprocess.Popen([binary, "--port", str(port), "--dir", data_dir, "--appendfsync",
-                             "everysec"], stdout=log, stderr=subprocess.STDOUT)
+    prefix = ["chrt", "-f", "20"] if realtime else []
+    proc = subprocess.Popen(prefix + [binary, "--port", str(port), "--dir", data_dir,
+                                      "--appendfsync", "everysec"],
+                            stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 600  # recovery of a big directory may take a while
     while time.time() < deadline:
         try:
@@ -96,16 +99,22 @@ def fill(port, entries):
         replies.readline()
 
 
-def get_loop(port, stop_path, out_path):
+def get_loop(port, stop_path, out_path, realtime, interval):
+    if realtime:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
     lat = []
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         req = encode("GET", "k")
+        due = time.perf_counter()
         while not os.path.exists(stop_path):
             t0 = time.perf_counter()
             s.sendall(req)
             recv_exact(s, len(b"$1\r\nv\r\n"))
-            lat.append(time.perf_counter() - t0)
+            done = time.perf_counter()
+            lat.append(done - t0)
+            due = max(due + interval, done)
+            time.sleep(max(0.0, due - done))
     with open(out_path, "w") as f:
         f.write("\n".join(f"{x:.9f}" for x in lat))
 
@@ -133,9 +142,9 @@ def percentile(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p))]
 
 
-def measure(binary, data_dir, entries, count):
+def measure(binary, data_dir, entries, count, realtime, interval):
     port = free_port()
-    proc = start(binary, data_dir, port)
+    proc = start(binary, data_dir, port, realtime)
     try:
         drop_caches()
         tmp = os.path.dirname(data_dir.rstrip("/"))
@@ -143,7 +152,8 @@ def measure(binary, data_dir, entries, count):
         out_path = os.path.join(tmp, "lat")
         if os.path.exists(stop_path):
             os.unlink(stop_path)
-        getter = multiprocessing.Process(target=get_loop, args=(port, stop_path, out_path))
+        getter = multiprocessing.Process(target=get_loop,
+                                         args=(port, stop_path, out_path, realtime, interval))
         getter.start()
         time.sleep(0.5)
         t0 = time.time()
@@ -153,7 +163,8 @@ def measure(binary, data_dir, entries, count):
         getter.join()
         lat = sorted(float(x) for x in open(out_path).read().split())
         ms = lambda v: v * 1000  # noqa: E731
-        print(f"{binary}: replay of {entries} entries in {took:.1f} s; GET n={len(lat)} "
+        mode = " (SCHED_FIFO)" if realtime else ""
+        print(f"{binary}{mode}: replay of {entries} entries in {took:.1f} s; GET n={len(lat)} "
               f"p50={ms(percentile(lat, 0.50)):.3f} ms p99={ms(percentile(lat, 0.99)):.3f} ms "
               f"p99.9={ms(percentile(lat, 0.999)):.3f} ms max={ms(lat[-1]):.3f} ms", flush=True)
     finally:
@@ -169,6 +180,12 @@ def main():
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--remove", action="store_true", help="delete --dir at the end")
+    ap.add_argument("--get-interval-ms", type=float, default=0.5,
+                    help="a GET is sent this long after the previous one was sent (or at once "
+                         "when its reply came later)")
+    ap.add_argument("--realtime", action="store_true",
+                    help="run the server and the GET loop under SCHED_FIFO, so that other "
+                         "programs' CPU use does not show as GET latency (a busy machine)")
     args = ap.parse_args()
     data_dir = os.path.join(args.dir, "data")
     entries = int(args.fill_gb * (1 << 30) / entry_bytes(10 ** 6))
@@ -183,7 +200,8 @@ def main():
         proc.wait()
     for _ in range(args.rounds):
         for binary in args.binary:
-            measure(binary, data_dir, entries, args.count)
+            measure(binary, data_dir, entries, args.count, args.realtime,
+                    args.get_interval_ms / 1000)
     if args.remove:
         shutil.rmtree(args.dir)
 

@@ -48,8 +48,9 @@ size_t resident_pages(int fd, uint64_t offset, size_t len) {
 }
 
 TEST_SUITE("storage.cold_read") {
-  TEST_CASE("a read of bytes not in the page cache is refused under the guard, recorded, and "
-            "served once a worker warmed them") {
+  TEST_CASE(
+      "a read of bytes not in the page cache is refused under the guard, recorded, and "
+      "served once a worker warmed them") {
     TempDir dir;
     const int fd = cold_file(dir);
     const uint64_t at = 1 << 20;
