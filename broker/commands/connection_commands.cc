@@ -334,7 +334,10 @@ void client_unblock(CommandContext& ctx) {
   }
   core::Client* target = ctx.broker.find_client(static_cast<uint64_t>(id));
   // A client waiting for CLIENT PAUSE to end is not blocked on keys: it stays put, as in Redis.
-  if (!target || !target->blocked || target->paused) return ctx.reply.integer(0);
+  // Nor is one waiting for a cold read (cold_read.h): its command runs once the bytes are read.
+  if (!target || !target->blocked || target->paused || target->reading_cold) {
+    return ctx.reply.integer(0);
+  }
   if (as_error) {
     wire::resp::ReplyWriter w(target->out.staging(), target->protocol);
     w.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");

@@ -1,5 +1,6 @@
 #include "broker/commands/context.h"
 
+#include "broker/commands/cold_read.h"
 #include "broker/commands/error_text.h"
 
 namespace sluice::commands {
@@ -13,7 +14,11 @@ void CommandContext::error_text(std::string_view full_text) {
   ++st.errors[std::string(full_text.substr(0, sp))];
 }
 
-void CommandContext::error(const wire::Status& status) { error_text(commands::error_text(status)); }
+void CommandContext::error(const wire::Status& status) {
+  // A read refused as cold is no error: the command runs again later (cold_read.h).
+  if (cold_read_missed()) return;
+  error_text(commands::error_text(status));
+}
 
 void CommandContext::error(wire::ErrorCode code, std::string detail) {
   error(wire::Status(code, std::move(detail)));

@@ -1,16 +1,19 @@
 #include "broker/commands/dispatch.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/acl_check.h"
 #include "broker/commands/client_ops.h"
+#include "broker/commands/cold_read.h"
 #include "broker/commands/command_table.h"
 #include "broker/commands/context.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/monitor.h"
 #include "broker/replication/replication.h"
+#include "broker/storage/cold_read.h"
 
 namespace sluice::commands {
 namespace {
@@ -130,6 +133,13 @@ inline int64_t run_handler(core::Broker& broker, core::Client& client, const Com
   auto scope = repl.begin_command();
   const int db = client.db;
   spec.handler(ctx);
+  // A read refused as cold (cold_read.h): the command changed nothing and runs again later; it
+  // counts once, when it is answered.
+  if (storage::NoWaitReads::missed_now()) [[unlikely]] {
+    repl.end_command(scope, db, argv, false);
+    broker.current_client = outer;
+    return 0;
+  }
   // PUBLISH goes to replicas too (their subscribers get the message), as in Redis.
   const bool wrote = ((spec.flags & kWrite) && !ctx.failed && !ctx.blocked) ||
                      (repl.active() && (spec.name == "publish" || spec.name == "spublish"));
@@ -205,7 +215,7 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
 }
 
 void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& spec,
-                 std::span<const std::string_view> argv, int64_t now_ms) {
+                 std::span<const std::string_view> argv, int64_t now_ms, bool defer_cold) {
   const auto& cfg = broker.config();
   // Under `always` a reply goes only once what it may show is durable: a write's reply waits for
   // the next sync; any other reply waits for the sync of the latest write (a read may show it),
@@ -224,7 +234,22 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
   size_t mark = client.out.staging_pending();
   core::ReplyMode mode_before = client.reply_mode;
 
+  std::optional<storage::NoWaitReads> cold_guard;
+  if (defer_cold) cold_guard.emplace();
   int64_t took = run_handler(broker, client, spec, argv, now_ms);
+  if (cold_guard && cold_guard->missed()) [[unlikely]] {
+    // Refused a cold read: drop what it replied (and a wait it may have started on what it saw
+    // as nothing), then park the client until a worker has warmed the bytes (cold_read.h).
+    client.out.truncate_staging(mark);
+    if (client.blocked) broker.blocking().remove(client);
+    storage::ColdMiss miss = cold_guard->take_miss();
+    cold_guard.reset();
+    if (!defer_cold_read(broker, client, argv, miss.fd, miss.offset, miss.length)) {
+      run_checked(broker, client, spec, argv, now_ms, false);
+    }
+    return;
+  }
+  cold_guard.reset();
 
   // CLIENT REPLY OFF|SKIP: drop this command's reply (not CLIENT REPLY ON's own +OK). The
   // (un)subscribe confirmations are pushes, sent regardless (as Redis 7.0, in RESP2 too).
@@ -426,7 +451,9 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
            error_text(wire::Status(wire::ErrorCode::kStorageFailed, broker.storage_error())));
     return false;
   }
-  run_checked(broker, client, *spec, argv, core::now_ms());
+  run_checked(broker, client, *spec, argv, core::now_ms(),
+              may_defer_cold_read(broker, client, *spec));
+  if (client.reading_cold) return true;
   // CLIENT CACHING covers the next command only (a whole transaction when queued in MULTI).
   if (client.tracking.caching && !client.in_multi && spec->name.rfind("client|", 0) != 0) {
     client.tracking.caching = false;

@@ -7,6 +7,7 @@
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/arg_parse.h"
+#include "broker/commands/cold_read.h"
 #include "broker/commands/dead_letter.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_api.h"
@@ -59,6 +60,35 @@ void notify(CommandContext& ctx, const char* event, std::string_view key) {
 }
 
 int64_t elapsed_since(int64_t now, int64_t then) { return std::max<int64_t>(0, now - then); }
+
+// XCLAIM and XAUTOCLAIM read entries and change the PEL as they go. Reading the entries they will
+// visit first, with nothing changed, lets a read refused as cold (cold_read.h) return: false then.
+// Otherwise their reads wait for the disk from here on (the bytes were just read: they are cached).
+bool touch_entries(const Stream& s, std::span<const StreamId> ids) {
+  if (!cold_read_active()) return true;
+  for (StreamId id : ids) {
+    s.lookup(id, [](StreamId, std::string_view) { return false; });
+    if (cold_read_missed()) return false;
+  }
+  cold_read_commit();
+  return true;
+}
+
+// The entries XAUTOCLAIM visits from `start`: as its loop, one per attempt, until `count` were
+// claimed or found deleted (a dead-lettered entry counts as claimed here: it is read too).
+bool touch_autoclaim(const Stream& s, const ConsumerGroup& g, StreamId start, int64_t now,
+                     int64_t min_idle, int64_t count, int64_t attempts) {
+  if (!cold_read_active()) return true;
+  for (auto it = g.pel.entries().lower_bound(start);
+       attempts-- > 0 && count > 0 && it != g.pel.entries().end(); ++it) {
+    const bool exists = s.lookup(it->first, [](StreamId, std::string_view) { return false; });
+    if (cold_read_missed()) return false;
+    if (exists && min_idle != 0 && now - it->second.delivery_time_ms < min_idle) continue;
+    --count;
+  }
+  cold_read_commit();
+  return true;
+}
 
 void subcommand_syntax_error(CommandContext& ctx) {
   std::string cmd(ctx.arg(0));
@@ -511,6 +541,7 @@ void xclaim(CommandContext& ctx) {
 
   auto store = group_store_or_reply(ctx, *s);
   if (!store) return;
+  if (!touch_entries(*s, ids)) return;
   bool cursor_moved = false;
   if (last_id > g->last_delivered_id) {
     g->last_delivered_id = last_id;
@@ -630,6 +661,7 @@ void xautoclaim(CommandContext& ctx) {
   auto store = group_store_or_reply(ctx, *s);
   if (!store) return;
   const int64_t now = ctx.now_ms;
+  if (!touch_autoclaim(*s, *g, start, now, min_idle, count, count * kAttemptsFactor)) return;
   int64_t attempts = count * kAttemptsFactor;
   Consumer* c = nullptr;
   std::vector<StreamId> claimed, gone;

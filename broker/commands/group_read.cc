@@ -11,6 +11,7 @@
 
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/arg_parse.h"
+#include "broker/commands/cold_read.h"
 #include "broker/commands/dead_letter.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/group_support.h"
@@ -56,17 +57,21 @@ Consumer* reading_consumer(core::Broker& broker, int db, std::string_view key, C
   return c;
 }
 
-// Delivers up to `count` (0 = all) entries after the group's cursor to `c`, appending their
-// RESP to *out. Journals the delivery (or only the consumer's seen time). Returns the count.
+// Delivers up to `count` (0 = all) entries after the group's cursor to consumer
+// `consumer_name` (`c` if already known, else found or created once the entries are read),
+// appending their RESP to *out. Journals the delivery (or only the consumer's seen time). Returns
+// the count. The entries are read before anything changes: a read refused as cold
+// (cold_read.h) returns 0 with nothing changed.
 uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream& s,
-                     ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count, bool noack,
-                     bool claim_form, ReadBudget& budget, GroupStore& store, std::string* out,
-                     wire::Status* st) {
+                     ConsumerGroup& g, Consumer* c, std::string_view consumer_name, int64_t now,
+                     uint64_t count, bool noack, bool claim_form, ReadBudget& budget,
+                     GroupStore& store, std::string* out, wire::Status* st) {
+  thread_local std::vector<StreamId> read;
   thread_local std::vector<StreamId> ids;
+  read.clear();
   ids.clear();
   StreamId from;
-  uint64_t n = 0;
-  bool moved = false;
+  const size_t out_mark = out->size();
   if (budget.open() && g.last_delivered_id.increment(&from)) {
     count = budget.narrow(count);
     *st = s.range(from, StreamId::max(), false, count, [&](StreamId id, std::string_view resp) {
@@ -80,24 +85,33 @@ uint64_t deliver_new(core::Broker& broker, int db, std::string_view key, Stream&
         out->resize(mark);  // past MAXSIZE: neither replied nor delivered
         return false;
       }
-      ++n;
-      g.advance_cursor(s, id);
-      moved = true;
-      if (!noack) {
-        g.pel.assign(id, &c, now, 1);
-        ids.push_back(id);
-      }
+      read.push_back(id);
       return true;
     });
-    if (!st->is_ok()) return n;
+    if (cold_read_missed()) {
+      out->resize(out_mark);
+      return 0;
+    }
   }
-  if (n > 0) c.active_time_ms = now;
+  cold_read_commit();
+  if (c == nullptr) c = reading_consumer(broker, db, key, g, consumer_name, now);
+  for (StreamId id : read) {
+    g.advance_cursor(s, id);
+    if (!noack) {
+      g.pel.assign(id, c, now, 1);
+      ids.push_back(id);
+    }
+  }
+  const uint64_t n = read.size();
+  const bool moved = n > 0;
+  if (!st->is_ok()) return n;
+  if (n > 0) c->active_time_ms = now;
   if (moved || !ids.empty()) {
-    *st = store.deliver(g, c, now, ids, {}, true);
+    *st = store.deliver(g, *c, now, ids, {}, true);
   } else {
-    *st = store.consumer_seen(g, c);
+    *st = store.consumer_seen(g, *c);
   }
-  propagate_delivery(broker, db, key, g, c.name, now, ids, {});
+  propagate_delivery(broker, db, key, g, c->name, now, ids, {});
   broker.stats().stream_deliveries += n;
   return n;
 }
@@ -129,6 +143,8 @@ uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& 
   ids.clear();
   counts.clear();
   gone.clear();
+  // Lookups and changes interleave here: reads wait for the disk (cold_read.h).
+  cold_read_commit();
   for (StreamId id : claimable(g, now, min_idle)) {
     if ((count != 0 && ids.size() >= count) || !budget.open()) break;
     stream::Pending* p = g.pel.find(id);
@@ -177,18 +193,22 @@ uint64_t claim_idle(core::Broker& broker, int db, std::string_view key, Stream& 
 // A ">" read: with CLAIM (claim_min_idle >= 0) the idle pending entries first, then new entries
 // up to the rest of `count`.
 uint64_t deliver_claim_and_new(core::Broker& broker, int db, std::string_view key, Stream& s,
-                               ConsumerGroup& g, Consumer& c, int64_t now, uint64_t count,
-                               bool noack, int64_t claim_min_idle, ReadBudget& budget,
-                               GroupStore& store, std::string* out, wire::Status* st) {
+                               ConsumerGroup& g, std::string_view consumer_name, int64_t now,
+                               uint64_t count, bool noack, int64_t claim_min_idle,
+                               ReadBudget& budget, GroupStore& store, std::string* out,
+                               wire::Status* st) {
   if (claim_min_idle < 0) {
-    return deliver_new(broker, db, key, s, g, c, now, count, noack, false, budget, store, out, st);
+    return deliver_new(broker, db, key, s, g, nullptr, consumer_name, now, count, noack, false,
+                       budget, store, out, st);
   }
+  cold_read_commit();
+  Consumer* c = reading_consumer(broker, db, key, g, consumer_name, now);
   uint64_t n =
-      claim_idle(broker, db, key, s, g, c, now, claim_min_idle, count, budget, store, out, st);
+      claim_idle(broker, db, key, s, g, *c, now, claim_min_idle, count, budget, store, out, st);
   if (!st->is_ok()) return n;
   if (count != 0 && n >= count) return n;
-  return n + deliver_new(broker, db, key, s, g, c, now, count == 0 ? 0 : count - n, noack, true,
-                         budget, store, out, st);
+  return n + deliver_new(broker, db, key, s, g, c, consumer_name, now, count == 0 ? 0 : count - n,
+                         noack, true, budget, store, out, st);
 }
 
 // Re-delivers `c`'s pending entries with IDs > `after` (deleted entries show as [id, nil]);
@@ -204,11 +224,15 @@ uint64_t deliver_history(core::Broker& broker, int db, std::string_view key, Str
   uint64_t n = 0;
   StreamId from;
   if (after.increment(&from)) {
+    // The entries are read first and the PEL changed after: a read refused as cold
+    // (cold_read.h) returns with nothing changed. Dead-lettering changes state at once, so
+    // reads after it wait for the disk.
     for (auto it = c.pending.lower_bound(from); it != c.pending.end();) {
       if ((count != 0 && n >= count) || !budget.open()) break;
       StreamId id = *it;
       ++it;  // dead-lettering removes `id` from c.pending
       if (stream::Pending* p = g.pel.find(id); p && dead_letter_due(g, p->delivery_count + 1)) {
+        cold_read_commit();
         if (dead_letter(broker, db, now, s, g, id, kDeadLetterMaxDeliveries, store, st)) continue;
         if (!st->is_ok()) return n;
       }
@@ -217,6 +241,7 @@ uint64_t deliver_history(core::Broker& broker, int db, std::string_view key, Str
         out->append(resp);
         return false;
       });
+      if (cold_read_missed()) return 0;
       if (!found) {
         wire::resp::ReplyWriter w(out, protocol);
         w.array(2);
@@ -227,14 +252,15 @@ uint64_t deliver_history(core::Broker& broker, int db, std::string_view key, Str
         out->resize(mark);  // past MAXSIZE: not re-delivered
         break;
       }
-      if (found) {
-        stream::Pending* p = g.pel.find(id);
-        p->delivery_time_ms = now;
-        ++p->delivery_count;
-        ids.push_back(id);
-        counts.push_back(p->delivery_count);
-      }
+      if (found) ids.push_back(id);
       ++n;
+    }
+    cold_read_commit();
+    for (StreamId id : ids) {
+      stream::Pending* p = g.pel.find(id);
+      p->delivery_time_ms = now;
+      ++p->delivery_count;
+      counts.push_back(p->delivery_count);
     }
   }
   if (!ids.empty()) {
@@ -309,22 +335,29 @@ void xreadgroup(CommandContext& ctx) {
         !claimable(*t.g, ctx.now_ms, opts.claim_min_idle).empty()) {
       serve = true;
     }
+    // last_entry_id() may have been refused as cold (it then says 0-0): run again later.
+    if (cold_read_missed()) return;
     // As in Redis 7.0, the consumer is created (and seen) only when something is served.
     if (!serve) continue;
     auto store = group_store_or_reply(ctx, *t.s);
     if (!store) return;
-    Consumer* c = reading_consumer(ctx.broker, db, key, *t.g, consumer_name, ctx.now_ms);
     group_written(ctx, *t.s);
     wire::Status st;
     thread_local std::string entries;
     entries.clear();
-    uint64_t n = t.history
-                     ? deliver_history(ctx.broker, db, key, *t.s, *t.g, *c, t.after, ctx.now_ms,
-                                       static_cast<uint64_t>(count), ctx.client.protocol, budget,
-                                       *store, &entries, &st)
-                     : deliver_claim_and_new(ctx.broker, db, key, *t.s, *t.g, *c, ctx.now_ms,
-                                             static_cast<uint64_t>(count), noack,
-                                             opts.claim_min_idle, budget, *store, &entries, &st);
+    uint64_t n = 0;
+    if (t.history) {
+      // Only seen time changes here; a consumer with pending entries exists already.
+      Consumer* c = reading_consumer(ctx.broker, db, key, *t.g, consumer_name, ctx.now_ms);
+      n = deliver_history(ctx.broker, db, key, *t.s, *t.g, *c, t.after, ctx.now_ms,
+                          static_cast<uint64_t>(count), ctx.client.protocol, budget, *store,
+                          &entries, &st);
+    } else {
+      n = deliver_claim_and_new(ctx.broker, db, key, *t.s, *t.g, consumer_name, ctx.now_ms,
+                                static_cast<uint64_t>(count), noack, opts.claim_min_idle, budget,
+                                *store, &entries, &st);
+    }
+    if (cold_read_missed()) return;  // nothing changed: the command runs again (cold_read.h)
     if (!st.is_ok()) return ctx.error(st);
     // A stream whose first entry found MAXSIZE used up is left out of the reply.
     if (n == 0 && !budget.open()) continue;
@@ -391,12 +424,12 @@ void xreadgroup(CommandContext& ctx) {
       client.out.hold(broker->pending_epoch());
     }
     int64_t now = core::now_ms();
-    Consumer* c = reading_consumer(*broker, db, key, *g, wait->consumer, now);
     thread_local std::string entries;
     entries.clear();
     ReadBudget wake_budget(wait->caps);
-    uint64_t n = deliver_claim_and_new(*broker, db, key, *s, *g, *c, now, wait->count, wait->noack,
-                                       wait->claim_min_idle, wake_budget, store, &entries, &st);
+    uint64_t n = deliver_claim_and_new(*broker, db, key, *s, *g, wait->consumer, now, wait->count,
+                                       wait->noack, wait->claim_min_idle, wake_budget, store,
+                                       &entries, &st);
     broker->streams().mark_dirty(*s);
     if (!st.is_ok()) {
       r.error(error_text(st));

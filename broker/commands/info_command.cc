@@ -310,6 +310,9 @@ void info(CommandContext& ctx) {
     w.field("stream_read_ahead_reads", ahead.reads);
     w.field("stream_read_ahead_bytes", ahead.bytes);
     w.field("stream_read_ahead_hits", ahead.hits);
+    w.field("stream_cold_reads_deferred", st.cold_reads_deferred);
+    w.field("stream_cold_read_warms", st.cold_read_warms);
+    w.field("stream_cold_read_warm_bytes", st.cold_read_warm_bytes);
     // Dead-letter streams (XGROUP SETDLQ): the total, then one line per group that has one.
     w.field("stream_dead_letters", t.dead_letters);
     w.field("stream_consumers_reaped", b.streams().consumers_reaped());

@@ -60,6 +60,17 @@ class ServerControl {
     (void)host;
     (void)port;
   }
+  // Cold reads (commands/cold_read.h): reads bytes [offset, offset + length) of `fd` (a
+  // descriptor this call takes over) into the page cache on a worker thread, then, back on the
+  // loop, runs the command client `client_id` waits with (none for 0, a read-ahead). False when
+  // this server cannot: `fd` stays the caller's, which reads synchronously instead.
+  virtual bool warm_cold_read(uint64_t client_id, int fd, uint64_t offset, uint64_t length) {
+    (void)client_id;
+    (void)fd;
+    (void)offset;
+    (void)length;
+    return false;
+  }
   // After CONFIG SET changed tls-* options: rebuilds the TLS context for new connections.
   // Returns why it failed (the current context stays); "" on success or when TLS is off.
   virtual std::string apply_tls_config() { return {}; }
@@ -102,6 +113,9 @@ struct Stats {
   uint64_t storage_resumes = 0;            // times writes resumed after a failure (probe_storage)
   uint64_t evicted_keys = 0;               // removed under maxmemory (core/eviction.h)
   uint64_t stream_deliveries = 0;          // entries XREADGROUP delivered (new or again)
+  uint64_t cold_reads_deferred = 0;        // commands parked for a cold read (cold_read.h)
+  uint64_t cold_read_warms = 0;            // worker reads that warmed the page cache
+  uint64_t cold_read_warm_bytes = 0;       // bytes they read
   std::map<std::string, uint64_t> errors;  // by error prefix ("ERR", "WRONGTYPE")
 };
 

@@ -119,6 +119,13 @@ class Client {
   bool blocked = false;
   uint64_t blocked_waiter = 0;
 
+  // Cold reads (commands/cold_read.h): the command that waits for stream history to be read
+  // into the page cache off the loop thread, to run again then (blocked is set meanwhile, so
+  // the client's further input waits too), and how many times in a row it waited.
+  bool reading_cold = false;
+  std::vector<std::string> cold_argv;
+  uint32_t cold_rounds = 0;
+
   // MONITOR: every command any client runs is shown to this client (Broker::monitors).
   bool monitor = false;
   // CLIENT PAUSE: a command this client sent while the server was paused, to run at unpause

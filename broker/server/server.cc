@@ -15,6 +15,7 @@
 #include "broker/blocking/blocking_registry.h"
 #include "broker/commands/acl_check.h"
 #include "broker/commands/client_ops.h"
+#include "broker/commands/cold_read.h"
 #include "broker/commands/error_text.h"
 #include "broker/commands/metrics_text.h"
 #include "broker/console/console_api.h"
@@ -25,6 +26,7 @@
 #include "broker/server/metrics_http.h"
 #include "broker/server/tls.h"
 #include "broker/server/uring.h"
+#include "broker/storage/cold_read.h"
 #include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
 
@@ -487,8 +489,65 @@ void Server::before_poll() {
   closing.swap(close_list_);
   for (Connection* c : closing) c->close();
   arm_block_timer();
-  // 6. With the replies out, read what a paging client will likely ask for next.
+  // 6. With the replies out, read what a paging client will likely ask for next; bytes not in
+  // the page cache are read by a worker instead, a few pages' worth (the next pages then find
+  // them there).
+  storage::NoWaitReads cold_guard;
   storage::run_read_ahead();
+  if (cold_guard.missed()) {
+    storage::ColdMiss miss = cold_guard.take_miss();
+    const uint64_t length = std::max<uint64_t>(miss.length, kReadAheadWarmBytes);
+    // Only a hint: never queued behind other warm reads (a client may be waiting for those).
+    const bool room = cold_warms_running_ < kMaxColdWarms;
+    if (!(room && warm_cold_read(0, miss.fd, miss.offset, length)) && miss.fd >= 0) {
+      ::close(miss.fd);
+    }
+  }
+}
+
+bool Server::warm_cold_read(uint64_t client_id, int fd, uint64_t offset, uint64_t length) {
+  if (fd < 0) return false;
+  ColdWarm job{client_id, fd, offset, length};
+  if (cold_warms_running_ >= kMaxColdWarms) {
+    cold_warms_waiting_.push_back(job);
+  } else {
+    start_warm(job);
+  }
+  return true;
+}
+
+void Server::start_warm(ColdWarm job) {
+  struct WarmWork {
+    uv_work_t req;
+    Server* server;
+    ColdWarm job;
+    uint64_t got = 0;
+  };
+  auto* work = new WarmWork{{}, this, job};
+  work->req.data = work;
+  ++cold_warms_running_;
+  uv_queue_work(
+      &loop_, &work->req,
+      [](uv_work_t* req) {
+        auto* w = static_cast<WarmWork*>(req->data);
+        w->got = storage::warm_range(w->job.fd, w->job.offset, w->job.length);
+      },
+      [](uv_work_t* req, int) {
+        auto* w = static_cast<WarmWork*>(req->data);
+        Server* self = w->server;
+        --self->cold_warms_running_;
+        auto& stats = self->broker_.stats();
+        ++stats.cold_read_warms;
+        stats.cold_read_warm_bytes += w->got;
+        const uint64_t client_id = w->job.client_id;
+        delete w;
+        if (!self->cold_warms_waiting_.empty()) {
+          ColdWarm next = self->cold_warms_waiting_.front();
+          self->cold_warms_waiting_.pop_front();
+          self->start_warm(next);
+        }
+        if (client_id != 0) commands::resume_cold_read(self->broker_, client_id);
+      });
 }
 
 // Fan-out sweep. Writing the replies of one iteration costs one write per connection, and with

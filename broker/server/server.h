@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -77,6 +78,7 @@ class Server final : public core::ServerControl {
   // on success).
   std::string install_synced_data(const std::string& incoming);
   std::string apply_tls_config() override;
+  bool warm_cold_read(uint64_t client_id, int fd, uint64_t offset, uint64_t length) override;
 
  private:
   static void on_connection(uv_stream_t* server, int status);
@@ -96,6 +98,14 @@ class Server final : public core::ServerControl {
   void write_batch(std::span<Connection* const> batch);
   bool reread_sources(const std::vector<Connection*>& sources);
   void start_sync(bool for_durability);
+  // Cold reads (commands/cold_read.h): bytes to read into the page cache on the thread pool.
+  struct ColdWarm {
+    uint64_t client_id = 0;  // whose command runs again when they are read (0: none)
+    int fd = -1;             // owned
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  void start_warm(ColdWarm job);
   // Storage failed: undoes the failed batch (Broker::roll_back_storage) and turns its replies
   // into -MISCONF errors before any of them is sent. Under `always` it waits for a sync in
   // flight to finish first (its replies are held anyway).
@@ -155,6 +165,13 @@ class Server final : public core::ServerControl {
   uint64_t fsync_ticks_ = 0;
   int64_t last_probe_ms_ = 0;  // storage failed: when cron last tried a probe write
   std::atomic<bool> worker_busy_{false};
+  // At most kMaxColdWarms warm reads use the thread pool at once, so that an fdatasync always
+  // finds a free thread (libuv has 4); the others wait here in order.
+  static constexpr size_t kMaxColdWarms = 2;
+  // A read-ahead refused as cold has a worker read this much from where it stopped.
+  static constexpr uint64_t kReadAheadWarmBytes = 4 << 20;
+  size_t cold_warms_running_ = 0;
+  std::deque<ColdWarm> cold_warms_waiting_;
   int64_t started_ms_ = 0;
   int exit_code_ = 0;
   MasterLink* master_link_ = nullptr;

@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "broker/storage/cold_read.h"
 #include "broker/storage/journal.h"
 
 namespace sluice::storage {
@@ -69,6 +71,32 @@ Status pread_full(int fd, char* buf, size_t n, uint64_t offset, size_t* got,
                   const std::string& what) {
   size_t done = 0;
   while (done < n) {
+    if (NoWaitReads::active()) [[unlikely]] {
+      // Only what the page cache holds (cold_read.h); a short read here may be the cached part.
+      ssize_t r = -1;
+      errno = EAGAIN;
+      if (!NoWaitReads::missed_now()) {
+        // No kernel read-ahead from here: RWF_NOWAIT does not wait for data, but it still
+        // starts read-ahead I/O in the caller, which can block; workers read what is missing.
+        if (done == 0) ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+        iovec iov{buf + done, n - done};
+        r = ::preadv2(fd, &iov, 1, static_cast<off_t>(offset + done), RWF_NOWAIT);
+      }
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+        NoWaitReads::unsupported();
+        continue;
+      }
+      if (r < 0 && errno == EAGAIN) {
+        NoWaitReads::note_miss(fd, offset + done, n - done);
+        *got = done;
+        return Status(wire::ErrorCode::kIo, "read " + what + ": not in the page cache");
+      }
+      if (r < 0) return io_error("read " + what, errno);
+      if (r == 0) break;
+      done += static_cast<size_t>(r);
+      continue;
+    }
     ssize_t r = g_hooks.pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return io_error("read " + what, errno);
