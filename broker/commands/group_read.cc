@@ -427,9 +427,9 @@ void xreadgroup(CommandContext& ctx) {
     thread_local std::string entries;
     entries.clear();
     ReadBudget wake_budget(wait->caps);
-    uint64_t n = deliver_claim_and_new(*broker, db, key, *s, *g, wait->consumer, now, wait->count,
-                                       wait->noack, wait->claim_min_idle, wake_budget, store,
-                                       &entries, &st);
+    uint64_t n =
+        deliver_claim_and_new(*broker, db, key, *s, *g, wait->consumer, now, wait->count,
+                              wait->noack, wait->claim_min_idle, wake_budget, store, &entries, &st);
     broker->streams().mark_dirty(*s);
     if (!st.is_ok()) {
       r.error(error_text(st));
