@@ -20,7 +20,8 @@ SLUICE_ONLY = {
     "io-uring", "busy-poll-us", "recovery-on-corruption", "stream-segment-bytes",
     "stream-group-inactive-ms", "stream-retention-ms", "stream-retention-bytes",
     "stream-tail-cache-bytes", "metrics-port", "metrics-bind", "metrics-max-series",
-    "metrics-token", "metrics-tls",
+    "metrics-token", "metrics-tls", "console-admin", "stream-segment-compression",
+    "stream-segment-compression-level",
 }
 
 # Defaults that differ on purpose, and why.
