@@ -83,7 +83,8 @@ bool metrics_request_allowed(core::Broker& broker, const http::Credentials& cred
       username = "metrics-token";
       break;
     case http::Credentials::Scheme::kBasic:
-      username = creds.user.empty() ? "default" : creds.user;
+      // Both sides string_view: a std::string temporary would leave `username` dangling.
+      username = creds.user.empty() ? std::string_view("default") : std::string_view(creds.user);
       if (registry.authenticate(username, creds.secret) != nullptr) return true;
       break;
     case http::Credentials::Scheme::kNone:
