@@ -170,7 +170,7 @@ inline int64_t run_handler(core::Broker& broker, core::Client& client, const Com
 
 ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
                            std::span<const std::string_view> argv, bool read_only, bool allow_oom,
-                           uint32_t* flags) {
+                           uint32_t* flags, const char* acl_context) {
   const CommandTable& table = command_table();
   const CommandSpec* spec = table.find(argv[0]);
   if (!spec) return ScriptCall::kUnknown;
@@ -186,7 +186,7 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
     size_t bad_pos = 0;
     acl::Verdict verdict = acl_check(user, *spec, argv, &bad_pos);
     if (verdict != acl::Verdict::kOk) {
-      acl_note_denial(broker, script_client, verdict, "lua", *spec, argv, bad_pos);
+      acl_note_denial(broker, script_client, verdict, acl_context, *spec, argv, bad_pos);
       switch (verdict) {
         case acl::Verdict::kKey:
           return ScriptCall::kNoPermKey;

@@ -41,9 +41,10 @@ enum class ScriptCall : uint8_t {
 // the same handler run and stats; the handler journals, emits keyspace events and invalidates WATCH
 // as for any client. The reply is left in script_client.out's staging buffer for the caller to
 // convert and clear. *flags gets the command's flags (kWrite tells the script it wrote). Allocates
-// nothing on the way.
+// nothing on the way. `acl_context` names the caller in ACL LOG ("lua"; the web console's admin
+// actions are "toplevel", commands of their own).
 ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
                            std::span<const std::string_view> argv, bool read_only, bool allow_oom,
-                           uint32_t* flags);
+                           uint32_t* flags, const char* acl_context = "lua");
 
 }  // namespace sluice::commands

@@ -889,7 +889,7 @@ std::optional<ApiResponse> run_admin(core::Broker& broker, core::Client& client,
   client.out.reset();
   uint32_t flags = 0;
   commands::ScriptCall outcome =
-      commands::call_for_script(broker, client, argv, false, false, &flags);
+      commands::call_for_script(broker, client, argv, false, false, &flags, "toplevel");
   switch (outcome) {
     case commands::ScriptCall::kRan:
       break;
