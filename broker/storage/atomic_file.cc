@@ -185,6 +185,29 @@ wire::Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
+Status replace_file_durably(const std::string& path,
+                            const std::function<Status(int fd, const std::string& tmp)>& fill,
+                            int* new_fd) {
+  const std::string tmp = path + ".tmp";
+  int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) return io_error("create " + tmp, errno);
+  Status st = fill(out, tmp);
+  if (st) st = datasync(out, tmp);
+  if (st && ::rename(tmp.c_str(), path.c_str()) != 0) st = io_error("rename " + tmp, errno);
+  if (!st) {
+    ::close(out);
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  st = sync_dir(parent_dir(path));
+  if (!st) {
+    ::close(out);
+    return st;
+  }
+  *new_fd = out;
+  return Status::ok();
+}
+
 Status sync_dir(const std::string& dir) {
   ScopedFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return io_error("open directory " + dir, errno);

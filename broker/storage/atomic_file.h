@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -57,6 +58,13 @@ wire::Status write_file_replace(const std::string& path, std::string_view bytes)
 // Whether `dir` takes writes again after a failure: writes `bytes` bytes to a probe file in it,
 // fdatasyncs them (through io_hooks()), and removes the file. OK if all of that worked.
 wire::Status probe_writable(const std::string& dir, size_t bytes);
+// Replaces `path` durably with what `fill` writes: `fill(fd, tmp_path)` writes the new content
+// into <path>.tmp, which is then fdatasynced, renamed over `path`, and the directory fsynced. On
+// success *new_fd is the new file's descriptor (read-write, the caller's to close); on failure
+// the .tmp is gone and `path` is as it was (unless only the directory sync failed).
+wire::Status replace_file_durably(
+    const std::string& path,
+    const std::function<wire::Status(int fd, const std::string& tmp)>& fill, int* new_fd);
 // mkdir -p.
 wire::Status make_dirs(const std::string& dir);
 // The directory part of a path ("." when it has none).

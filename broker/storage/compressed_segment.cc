@@ -621,38 +621,27 @@ CompressionStats compression_stats() {
 Status decompress_without(int fd, const std::string& path, const CompressedLayout& layout,
                           const std::vector<std::pair<uint64_t, uint64_t>>& skip, int* new_fd,
                           uint64_t* new_size) {
-  const std::string tmp = path + ".tmp";
-  int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out < 0) return io_error("create " + tmp, errno);
-  auto fail = [&](Status st) {
-    ::close(out);
-    ::unlink(tmp.c_str());
-    return st;
-  };
   uint64_t written = 0;
-  for (size_t i = 0; i < layout.blocks.size(); ++i) {
-    const uint64_t begin = layout.blocks[i].logical;
-    const bool skipped = std::any_of(skip.begin(), skip.end(), [&](const auto& r) {
-      return r.first <= begin && begin < r.second;
-    });
-    if (skipped) continue;
-    std::string bytes;
-    Status st = load_block(fd, path, layout, i, &bytes);
-    if (st) st = pwrite_all(out, bytes, written, tmp);
-    if (!st) return fail(st);
-    written += bytes.size();
-  }
-  Status st = datasync(out, tmp);
-  if (!st) return fail(st);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(io_error("rename " + tmp, errno));
-  st = sync_dir(parent_dir(path));
-  if (!st) {
-    ::close(out);
-    return st;
-  }
-  *new_fd = out;
-  *new_size = written;
-  return Status::ok();
+  Status st = replace_file_durably(
+      path,
+      [&](int out, const std::string& tmp) {
+        for (size_t i = 0; i < layout.blocks.size(); ++i) {
+          const uint64_t begin = layout.blocks[i].logical;
+          const bool skipped = std::any_of(skip.begin(), skip.end(), [&](const auto& r) {
+            return r.first <= begin && begin < r.second;
+          });
+          if (skipped) continue;
+          std::string bytes;
+          Status read = load_block(fd, path, layout, i, &bytes);
+          if (read) read = pwrite_all(out, bytes, written, tmp);
+          if (!read) return read;
+          written += bytes.size();
+        }
+        return Status::ok();
+      },
+      new_fd);
+  if (st) *new_size = written;
+  return st;
 }
 
 }  // namespace sluice::storage

@@ -351,43 +351,31 @@ Status check_any_segment(int fd, const CompressedLayout* layout, const std::stri
 
 Status rewrite_without(int fd, const std::string& path, uint64_t size,
                        const std::vector<DamagedRange>& damaged, int* new_fd) {
-  const std::string tmp = path + ".tmp";
-  int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out < 0) return io_error("create " + tmp, errno);
-  auto fail = [&](Status st) {
-    ::close(out);
-    ::unlink(tmp.c_str());
-    return st;
-  };
-  std::string block(kBlockBytes, '\0');
-  uint64_t written = 0;
-  uint64_t pos = 0;
-  size_t next_range = 0;
-  while (pos < size) {
-    if (next_range < damaged.size() && damaged[next_range].begin <= pos) {
-      pos = std::max(pos, damaged[next_range++].end);
-      continue;
-    }
-    const uint64_t stop = next_range < damaged.size() ? damaged[next_range].begin : size;
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), stop - pos));
-    size_t got = 0;
-    Status st = pread_full(fd, block.data(), n, pos, &got, path);
-    if (st && got != n) st = io_error("short read of " + path, EIO);
-    if (st) st = pwrite_all(out, std::string_view(block.data(), n), written, tmp);
-    if (!st) return fail(st);
-    written += n;
-    pos += n;
-  }
-  Status st = datasync(out, tmp);
-  if (!st) return fail(st);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(io_error("rename " + tmp, errno));
-  st = sync_dir(parent_dir(path));
-  if (!st) {
-    ::close(out);
-    return st;
-  }
-  *new_fd = out;
-  return Status::ok();
+  return replace_file_durably(
+      path,
+      [&](int out, const std::string& tmp) {
+        std::string block(kBlockBytes, '\0');
+        uint64_t written = 0;
+        uint64_t pos = 0;
+        size_t next_range = 0;
+        while (pos < size) {
+          if (next_range < damaged.size() && damaged[next_range].begin <= pos) {
+            pos = std::max(pos, damaged[next_range++].end);
+            continue;
+          }
+          const uint64_t stop = next_range < damaged.size() ? damaged[next_range].begin : size;
+          const size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), stop - pos));
+          size_t got = 0;
+          Status st = pread_full(fd, block.data(), n, pos, &got, path);
+          if (st && got != n) st = io_error("short read of " + path, EIO);
+          if (st) st = pwrite_all(out, std::string_view(block.data(), n), written, tmp);
+          if (!st) return st;
+          written += n;
+          pos += n;
+        }
+        return Status::ok();
+      },
+      new_fd);
 }
 
 }  // namespace sluice::storage
