@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,6 +15,7 @@
 
 #include "broker/config/config.h"
 #include "broker/server/server.h"
+#include "broker/storage/open_files.h"
 
 namespace {
 
@@ -36,11 +38,18 @@ spdlog::level::level_enum log_level(const std::string& name) {
 void raise_fd_limit(int64_t maxclients) {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
-  // Every client is an fd and every open stream keeps a few; ask for what the hard limit allows.
+  // Every client is an fd, and streams keep files open; ask for what the hard limit allows.
   rlim_t want = std::max<rlim_t>(static_cast<rlim_t>(maxclients) + 4096, 65536);
-  if (lim.rlim_cur >= want) return;
-  lim.rlim_cur = std::min(want, lim.rlim_max);
-  setrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur < want) {
+    lim.rlim_cur = std::min(want, lim.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  // Streams' files share what clients (and a reserve for listeners, syncs and replication) leave;
+  // idle ones are closed beyond that (storage/open_files.h), so any number of streams fits.
+  const auto clients = static_cast<rlim_t>(std::max<int64_t>(maxclients, 0)) + 128;
+  const rlim_t storage = lim.rlim_cur > clients + 256 ? lim.rlim_cur - clients : lim.rlim_cur / 2;
+  sluice::storage::set_open_files_limit(static_cast<size_t>(std::max<rlim_t>(storage, 64)));
 }
 
 }  // namespace

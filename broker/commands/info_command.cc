@@ -17,6 +17,7 @@
 #include "broker/pubsub/pubsub_hub.h"
 #include "broker/replication/replication.h"
 #include "broker/scripting/scripting.h"
+#include "broker/storage/open_files.h"
 #include "broker/storage/quarantine.h"
 #include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
@@ -302,6 +303,7 @@ void info(CommandContext& ctx) {
     w.field("stream_groups", t.groups);
     w.field("stream_segments", t.segments);
     w.field("stream_disk_bytes", t.disk_bytes);
+    w.field("stream_uncompressed_bytes", t.record_bytes);
     w.field("stream_memory_bytes", t.memory_bytes);
     w.field("stream_recovery_truncated_bytes", b.streams().recovered_truncated_bytes());
     w.field("stream_retention_dropped_segments", st.stream_retention_dropped_segments);
@@ -313,6 +315,9 @@ void info(CommandContext& ctx) {
     w.field("stream_cold_reads_deferred", st.cold_reads_deferred);
     w.field("stream_cold_read_warms", st.cold_read_warms);
     w.field("stream_cold_read_warm_bytes", st.cold_read_warm_bytes);
+    w.field("stream_open_files", storage::open_files());
+    w.field("stream_open_files_limit", storage::open_files_limit());
+    w.field("stream_idle_files_closed", storage::idle_files_closed());
     // Dead-letter streams (XGROUP SETDLQ): the total, then one line per group that has one.
     w.field("stream_dead_letters", t.dead_letters);
     w.field("stream_consumers_reaped", b.streams().consumers_reaped());

@@ -11,6 +11,7 @@
 #include "broker/commands/server_stats.h"
 #include "broker/core/memory.h"
 #include "broker/pubsub/pubsub_hub.h"
+#include "broker/storage/open_files.h"
 #include "broker/storage/quarantine.h"
 #include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
@@ -216,6 +217,13 @@ void append_keyspace_families(core::Broker& broker, std::string* out) {
 
   Family::single(out, "sluice_stream_disk_bytes", kGauge, "Bytes of stream segment files on disk.",
                  totals.disk_bytes);
+  Family::single(out, "sluice_stream_uncompressed_bytes", kGauge,
+                 "Bytes the stream segment files would take uncompressed (sealed segments are "
+                 "compressed under stream-segment-compression zstd).",
+                 totals.record_bytes);
+  Family::single(out, "sluice_stream_open_files", kGauge,
+                 "Stream files (segments, journals) kept open; idle ones close beyond the limit.",
+                 storage::open_files());
 
   const storage::ReadAheadStats ahead = storage::read_ahead_stats();
   Family::single(out, "sluice_stream_read_ahead_reads_total", kCounter,

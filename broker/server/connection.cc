@@ -12,6 +12,7 @@
 #include "broker/server/server.h"
 #include "broker/server/tls.h"
 #include "broker/server/uring.h"
+#include "broker/storage/open_files.h"
 #include "wire/resp/reply_writer.h"
 
 namespace sluice::server {
@@ -286,6 +287,12 @@ void Connection::process_input() {
       commands::execute(broker, client_, argv_);
       client_.owned_args = {};
       big_args_.clear();  // what the command did not keep
+    }
+    // Over the storage descriptor budget (a pipeline creating thousands of streams): the rest
+    // waits until a sync has made files idle (storage/open_files.h).
+    if (storage::open_files_over_limit()) [[unlikely]] {
+      server_->defer_for_files(this);
+      break;
     }
   }
   // Compact: keep only unparsed bytes (argv views are dead by now). The parser's progress on a

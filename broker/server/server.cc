@@ -27,6 +27,7 @@
 #include "broker/server/tls.h"
 #include "broker/server/uring.h"
 #include "broker/storage/cold_read.h"
+#include "broker/storage/open_files.h"
 #include "broker/storage/read_ahead.h"
 #include "broker/stream/stream_engine.h"
 
@@ -387,6 +388,13 @@ void Server::connection_closed(Connection* conn) {
   std::erase(flush_list_, conn);
   std::erase(close_list_, conn);
   std::erase(sources_, conn);
+  std::erase(files_deferred_, conn);
+}
+
+void Server::defer_for_files(Connection* conn) {
+  if (std::find(files_deferred_.begin(), files_deferred_.end(), conn) == files_deferred_.end()) {
+    files_deferred_.push_back(conn);
+  }
 }
 
 void Server::note_fanout_source(Connection* conn) {
@@ -482,6 +490,12 @@ void Server::before_poll() {
        }))) {
     start_sync(true);
   }
+  // Connections held over the descriptor budget: a sync now, not at the next tick, makes the
+  // files they wrote idle.
+  if (!files_deferred_.empty() && !sync_running_ && !broker_.rollback_pending() &&
+      !broker_.storage_failed() && broker_.storage_needs_sync()) {
+    start_sync(false);
+  }
   // 4. Replies, after the BCAST invalidations collected in this iteration (client tracking).
   if (broker_.tracking().has_broadcast()) broker_.tracking().broadcast();
   write_replies();
@@ -490,6 +504,18 @@ void Server::before_poll() {
   closing.swap(close_list_);
   for (Connection* c : closing) c->close();
   arm_block_timer();
+  // Streams' idle files over the descriptor budget are closed here, where no scan is running.
+  storage::close_idle_files();
+  // Held connections go on once the sync that frees their files is done (or when none runs:
+  // then a command an iteration, until files are idle again).
+  if (!files_deferred_.empty() && !sync_running_) {
+    for (Connection* c : files_deferred_) {
+      c->resume_pending = true;
+      schedule_flush(c);
+    }
+    files_deferred_.clear();
+    uv_idle_start(&spin_, [](uv_idle_t*) {});
+  }
   // 6. With the replies out, read what a paging client will likely ask for next; bytes not in
   // the page cache are read by a worker instead, a few pages' worth (the next pages then find
   // them there).

@@ -46,6 +46,9 @@ class Server final : public core::ServerControl {
   void schedule_flush(Connection* conn);
   void schedule_close(Connection* conn);
   void connection_closed(Connection* conn);
+  // A connection stopped taking commands because the storage descriptor budget is used up; it
+  // goes on once a sync has made files idle.
+  void defer_for_files(Connection* conn);
   // A connection whose commands just queued output on other connections (a publisher).
   void note_fanout_source(Connection* conn);
   // Output queued on a connection by another one's command (a pub/sub delivery).
@@ -162,6 +165,7 @@ class Server final : public core::ServerControl {
   bool shutdown_after_script_ = false;  // SHUTDOWN NOSAVE arrived while a script was busy
   void accept_fd(int fd, bool tls);
   bool sync_running_ = false;
+  std::vector<Connection*> files_deferred_;  // defer_for_files()
   uint64_t fsync_ticks_ = 0;
   int64_t last_probe_ms_ = 0;  // storage failed: when cron last tried a probe write
   std::atomic<bool> worker_busy_{false};

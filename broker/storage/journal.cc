@@ -13,6 +13,7 @@
 #include <initializer_list>
 
 #include "broker/storage/atomic_file.h"
+#include "broker/storage/open_files.h"
 #include "broker/storage/quarantine.h"
 #include "broker/storage/record_frame.h"
 
@@ -103,8 +104,34 @@ struct Journal::Impl {
   int batch_depth = 0;
   size_t batch_start = 0;    // offset of the open batch's marker in `pending`
   size_t batch_records = 0;  // records appended since
+  // The live journal's descriptor in the storage descriptor budget (open_files.h): closed while
+  // everything written is synced and no rotation or snapshot is under way, reopened on use.
+  IdleFile idle{[this] { return close_if_idle(); }};
 
   uint64_t flushed_pos() const { return base + file_bytes; }
+
+  bool close_if_idle() {
+    if (fd < 0 || synced < flushed_pos() || !pending.empty() || !retired.empty() || dir_fd >= 0 ||
+        snapshot_pending != 0 || failed || destroyed) {
+      return false;
+    }
+    ::close(fd);
+    fd = -1;
+    idle.closed();
+    return true;
+  }
+  // The live journal's descriptor, reopened if the budget closed it.
+  Status ensure_fd() {
+    if (fd >= 0) {
+      idle.used();
+      return Status::ok();
+    }
+    if (destroyed) return storage_failed();
+    fd = ::open(journal_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return io_error("reopen " + journal_path, errno);
+    idle.opened();
+    return Status::ok();
+  }
 
   Status storage_failed() const {
     if (destroyed) return Status(wire::ErrorCode::kInvalidArgument, "journal was destroyed");
@@ -119,6 +146,8 @@ struct Journal::Impl {
 
   // Empties the journal file down to a header of `gen` and makes that durable.
   Status reset_file(uint64_t gen) {
+    Status opened = ensure_fd();
+    if (!opened) return opened;
     if (::ftruncate(fd, 0) != 0) return io_error("truncate " + journal_path, errno);
     Status st = pwrite_all(fd, file_header(kJournalMagic, gen), 0, journal_path);
     if (st) st = datasync(fd, journal_path);
@@ -135,6 +164,8 @@ struct Journal::Impl {
   // Writes pieces at the end of the file, one after the other; on failure cuts what was written
   // and fails the journal.
   Status write_at_end(std::initializer_list<std::string_view> pieces) {
+    Status opened = ensure_fd();
+    if (!opened) return fail(opened);
     uint64_t offset = file_bytes;
     for (std::string_view piece : pieces) {
       uint64_t written = 0;
@@ -157,11 +188,13 @@ struct Journal::Impl {
     std::erase_if(retired, [pos](const Retired& r) {
       if (r.end_pos > pos) return false;
       ::close(r.fd);
+      pin_descriptors(-1);
       return true;
     });
     if (dir_fd >= 0 && dir_dirty_pos <= pos) {
       ::close(dir_fd);
       dir_fd = -1;
+      pin_descriptors(-1);
     }
   }
 
@@ -374,7 +407,11 @@ Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Journal::~Journal() {
   if (impl_->fd >= 0) ::close(impl_->fd);
   for (const Impl::Retired& r : impl_->retired) ::close(r.fd);
-  if (impl_->dir_fd >= 0) ::close(impl_->dir_fd);
+  pin_descriptors(-static_cast<int>(impl_->retired.size()));
+  if (impl_->dir_fd >= 0) {
+    ::close(impl_->dir_fd);
+    pin_descriptors(-1);
+  }
 }
 
 wire::Result<std::unique_ptr<Journal>> Journal::open(std::string dir, std::string name,
@@ -406,6 +443,7 @@ wire::Result<std::unique_ptr<Journal>> Journal::open(std::string dir, std::strin
     st = sync_dir(journal->impl_->dir);
     if (!st) return st;
   }
+  journal->impl_->idle.opened();
   return journal;
 }
 
@@ -459,7 +497,9 @@ Status Journal::flush() {
   if (ready == 0) return Status::ok();
   std::string_view out(impl_->pending.data(), ready);
   uint64_t written = 0;
-  Status st = pwrite_all(impl_->fd, out, impl_->file_bytes, impl_->journal_path, &written);
+  Status st = impl_->ensure_fd();
+  if (!st) return impl_->fail(st);
+  st = pwrite_all(impl_->fd, out, impl_->file_bytes, impl_->journal_path, &written);
   if (!st) {
     if (written > 0 && ::ftruncate(impl_->fd, static_cast<off_t>(impl_->file_bytes)) != 0) {
       storage_log().error("cannot cut a partial write off {}: {}", impl_->journal_path,
@@ -508,7 +548,7 @@ uint64_t Journal::flushed_offset() const { return impl_->flushed_pos(); }
 void Journal::sync_fds(std::vector<int>* fds) const {
   for (const Impl::Retired& r : impl_->retired) fds->push_back(r.fd);
   if (impl_->dir_fd >= 0) fds->push_back(impl_->dir_fd);
-  fds->push_back(impl_->fd);
+  if (impl_->fd >= 0) fds->push_back(impl_->fd);  // (closed only while all of it is synced)
 }
 
 void Journal::mark_synced(uint64_t offset) {
@@ -553,7 +593,10 @@ Status Journal::roll_back(CutTo cut) {
             ? std::max<uint64_t>(j.synced - std::min(j.synced, j.base), kFileHeaderBytes)
             : j.round_start;
     if (keep < j.file_bytes && keep >= kFileHeaderBytes) {
-      if (::ftruncate(j.fd, static_cast<off_t>(keep)) != 0) {
+      Status opened = j.ensure_fd();
+      if (!opened) {
+        result = opened;
+      } else if (::ftruncate(j.fd, static_cast<off_t>(keep)) != 0) {
         result = io_error("truncate " + j.journal_path, errno);
       } else {
         storage_log().info(
@@ -603,11 +646,14 @@ wire::Result<Journal::SnapshotTarget> Journal::begin_snapshot() {
   }
   Status st = flush();
   if (!st) return st;
+  st = j.ensure_fd();
+  if (!st) return st;
   const uint64_t next_gen = j.generation + 1;
   // The directory fd is opened first: nothing below may fail half way.
   if (j.dir_fd < 0) {
     j.dir_fd = ::open(j.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (j.dir_fd < 0) return io_error("open " + j.dir, errno);
+    pin_descriptors(1);
   }
   const std::string retired = j.retired_path(j.generation);
   if (::rename(j.journal_path.c_str(), retired.c_str()) != 0) {
@@ -625,6 +671,7 @@ wire::Result<Journal::SnapshotTarget> Journal::begin_snapshot() {
     ::close(j.fd);
   } else {
     j.retired.push_back({j.fd, j.base, retired_end});
+    pin_descriptors(1);
   }
   j.fd = fd;
   j.base = retired_end;

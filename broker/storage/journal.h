@@ -83,7 +83,11 @@ class Journal {
   Status flush();
   bool has_unflushed() const;
   bool needs_sync() const;
+  // The live journal's descriptor; -1 while the descriptor budget has it closed, which is only
+  // while !needs_sync() (open_files.h).
   int fd() const;
+  // Descriptors the next flush may open (open_files.h): 1 while the budget has it closed.
+  size_t descriptors_to_open() const { return fd() < 0 ? 1 : 0; }
   // Every fd a sync must fdatasync, in order: retired journals with unsynced bytes, the
   // directory after a rotation, then the live journal.
   void sync_fds(std::vector<int>* fds) const;

@@ -34,6 +34,32 @@ uint64_t next_segment_uid() {
 
 FileHandle::~FileHandle() {
   if (fd_ >= 0) ::close(fd_);
+  if (pinned_) pin_descriptors(-1);
+}
+
+Segment::Segment()
+    : idle([this] {
+        if (!file_idle()) return false;
+        detach();
+        return true;
+      }) {}
+
+void Segment::attach(std::shared_ptr<FileHandle> handle) {
+  file = std::move(handle);
+  on_disk = true;
+  idle.opened();
+}
+
+void Segment::detach() {
+  file.reset();
+  idle.closed();
+}
+
+bool Segment::file_idle() const {
+  if (!file || file.use_count() > 1) return false;
+  // (Bytes appended but not yet flushed keep it open too: the flush would reopen it at once,
+  // outside the budget's reckoning.)
+  return state == SegmentState::kSealed || (synced >= flushed && end() <= flushed);
 }
 
 std::string Segment::index_path() const {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/storage/open_files.h"
 #include "broker/storage/sparse_index.h"
 #include "wire/stream_id.h"
 
@@ -25,6 +26,13 @@ class FileHandle {
  public:
   explicit FileHandle(int fd, std::shared_ptr<const CompressedLayout> layout = nullptr)
       : fd_(fd), layout_(std::move(layout)) {}
+  // A directory's descriptor held for a sync: pinned in the descriptor budget until closed.
+  static std::shared_ptr<FileHandle> pinned_directory(int fd) {
+    auto h = std::make_shared<FileHandle>(fd);
+    h->pinned_ = true;
+    pin_descriptors(1);
+    return h;
+  }
   ~FileHandle();
   FileHandle(const FileHandle&) = delete;
   FileHandle& operator=(const FileHandle&) = delete;
@@ -34,6 +42,7 @@ class FileHandle {
 
  private:
   int fd_;
+  bool pinned_ = false;
   std::shared_ptr<const CompressedLayout> layout_;
 };
 
@@ -47,15 +56,23 @@ enum class SegmentState {
 uint64_t next_segment_uid();
 
 struct Segment {
+  Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
   uint64_t serial = 0;  // unique within the log, names the segment in pending sync tokens
   uint64_t uid = next_segment_uid();  // unique in the process: names it to the read-ahead
   StreamId base_key;                  // first key, also the file name
   StreamId last_key;
   std::string path;  // <dir>/<base>.log
   SegmentState state = SegmentState::kActive;
-  std::shared_ptr<FileHandle> file;  // null until created, or while a sealed segment is unread
-  uint64_t flushed = 0;              // bytes written to the file
-  uint64_t synced = 0;               // bytes known durable
+  // Null until created, while a sealed segment is unread, or after the descriptor budget closed
+  // it while idle (open_files.h); set and cleared only through attach() and detach().
+  std::shared_ptr<FileHandle> file;
+  bool on_disk = false;  // the file exists (an unsealed segment reopens it instead of creating it)
+  IdleFile idle;         // `file` in the descriptor budget
+  uint64_t flushed = 0;  // bytes written to the file
+  uint64_t synced = 0;   // bytes known durable
   uint64_t records = 0;
   // Bytes [buf_start, end()) of the segment. [flushed, end()) is not yet written; the rest is the
   // hot tail cache. buf_start is always a frame boundary; empty once the segment is sealed.
@@ -74,6 +91,11 @@ struct Segment {
 
   uint64_t end() const { return buf_start + buf.size(); }
   std::string index_path() const;
+  void attach(std::shared_ptr<FileHandle> handle);
+  void detach();
+  // Whether the descriptor budget may close `file` now: no sync, read-ahead or other reader
+  // shares the handle, and an unsealed segment has every appended byte written and fdatasynced.
+  bool file_idle() const;
 };
 
 // "<dir>/<ms:020>-<seq:020>.log".

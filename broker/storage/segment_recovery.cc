@@ -121,6 +121,7 @@ std::unique_ptr<Segment> trusted_segment(Candidate& c, uint64_t serial) {
   seg->last_key = c.summary.last_key;
   seg->path = c.path;
   seg->state = SegmentState::kSealed;
+  seg->on_disk = true;
   seg->flushed = seg->synced = seg->buf_start = c.logical;
   if (c.compressed) seg->compressed_bytes = c.size;
   seg->records = c.summary.records;
@@ -342,7 +343,7 @@ wire::Result<RecoveredSegments> recover_segments(const std::string& dir, const L
     seg->flushed = seg->synced = seg->buf_start = size;
     seg->records = check.records;
     seg->index = std::move(check.index);
-    seg->file = file;
+    seg->attach(file);
     if (layout != nullptr) seg->compressed_bytes = c.size;
     // Its bytes may be in the page cache only (the process died, not the machine): make them
     // durable before an index vouches for them. A disk that cannot sync now (full, or failing:

@@ -96,7 +96,12 @@ struct FoundRecord {
 
 Status SegmentSet::ensure_readable(Segment& seg) const {
   seg.last_used = ++read_clock;
-  if (seg.file) return Status::ok();
+  if (seg.file) {
+    seg.idle.used();
+    return Status::ok();
+  }
+  // An unsealed segment whose descriptor the budget closed: reopened for writing too, raw.
+  if (seg.state != SegmentState::kSealed) return reopen_for_write(seg);
   int fd = ::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error("open " + seg.path, errno);
   std::shared_ptr<const CompressedLayout> layout;
@@ -105,7 +110,7 @@ Status SegmentSet::ensure_readable(Segment& seg) const {
     ::close(fd);
     return st;
   }
-  seg.file = std::make_shared<FileHandle>(fd, std::move(layout));
+  seg.attach(std::make_shared<FileHandle>(fd, std::move(layout)));
   size_t open_sealed = 0;
   Segment* oldest = nullptr;
   for (const auto& s : segments) {
@@ -113,7 +118,7 @@ Status SegmentSet::ensure_readable(Segment& seg) const {
     ++open_sealed;
     if (oldest == nullptr || s->last_used < oldest->last_used) oldest = s.get();
   }
-  if (open_sealed > kMaxOpenSealedFiles && oldest != nullptr) oldest->file.reset();
+  if (open_sealed > kMaxOpenSealedFiles && oldest != nullptr) oldest->detach();
   return Status::ok();
 }
 

@@ -78,13 +78,35 @@ Status SegmentSet::append(StreamId key, uint8_t type, std::string_view payload) 
   return Status::ok();
 }
 
-Status SegmentSet::flush_segment(Segment& seg) {
-  if (!seg.file) {
-    int fd = ::open(seg.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(io_error("create " + seg.path, errno));
-    seg.file = std::make_shared<FileHandle>(fd);
-    ++dir_changes;
+Status SegmentSet::reopen_for_write(Segment& seg) {
+  if (seg.file) return Status::ok();
+  if (!seg.on_disk) return io_error("reopen " + seg.path, ENOENT);
+  int fd = ::open(seg.path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return io_error("reopen " + seg.path, errno);
+  seg.attach(std::make_shared<FileHandle>(fd));
+  return Status::ok();
+}
+
+Status SegmentSet::open_for_write(Segment& seg) {
+  if (seg.file || seg.on_disk) return reopen_for_write(seg);
+  // The directory's descriptor for the sync that makes the new entry durable is opened now,
+  // not at the sync: it counts in the descriptor budget from here on (open_files.h).
+  if (!dir_handle) {
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return io_error("open directory " + dir, errno);
+    dir_handle = FileHandle::pinned_directory(dfd);
   }
+  int fd = ::open(seg.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return io_error("create " + seg.path, errno);
+  seg.attach(std::make_shared<FileHandle>(fd));
+  ++dir_changes;
+  return Status::ok();
+}
+
+Status SegmentSet::flush_segment(Segment& seg) {
+  Status opened = open_for_write(seg);
+  if (!opened) return fail(opened);
+  seg.idle.used();
   std::string_view unflushed(seg.buf.data() + (seg.flushed - seg.buf_start),
                              seg.end() - seg.flushed);
   uint64_t written = 0;
@@ -197,7 +219,7 @@ void SegmentSet::poll_compressions() const {
       seg->compressed_bytes = seg->compress_job->file_size;
       // The raw file is gone from the directory; its descriptor goes once nothing reads it (a
       // pending sync or read-ahead may hold it), and reads open the compressed file.
-      if (seg->file && seg->file->layout() == nullptr) seg->file.reset();
+      if (seg->file && seg->file->layout() == nullptr) seg->detach();
     }
     seg->compress_job.reset();
   }
@@ -221,7 +243,7 @@ SegmentSet::SyncTargets SegmentSet::sync_targets() {
         fail(io_error("open directory " + dir, errno));
         return SyncTargets{};
       }
-      dir_handle = std::make_shared<FileHandle>(fd);
+      dir_handle = FileHandle::pinned_directory(fd);
     }
     targets.fds.push_back(dir_handle->fd());
     held.push_back(dir_handle);
@@ -247,6 +269,9 @@ void SegmentSet::mark_synced(uint64_t token) {
     dir_synced = std::max(dir_synced, done.dir_changes);
     pending_syncs.pop_front();
   }
+  // The directory descriptor is opened again for the next creation or unlink (pending syncs
+  // hold theirs): a stream between segment changes keeps none.
+  if (dir_synced >= dir_changes) dir_handle.reset();
   finish_ready_seals();
   poll_compressions();
 }
@@ -300,14 +325,17 @@ Status SegmentSet::roll_back(CutTo cut) {
   bool unlinked = false;
   for (const auto& seg : segments) {
     if (cut == CutTo::kNothing) break;
-    if (seg->state == SegmentState::kSealed || !seg->file) continue;  // sealed: all synced
+    if (seg->state == SegmentState::kSealed || !seg->on_disk) continue;  // sealed: all synced
     uint64_t keep = seg->synced;
     if (cut == CutTo::kBeforeLastFlush) {
       if (seg->serial < round_serial) continue;
       keep = seg->serial == round_serial ? round_offset : 0;
     }
     if (keep >= seg->flushed) continue;
-    if (keep == 0) {
+    Status opened = keep == 0 ? Status::ok() : open_for_write(*seg);
+    if (!opened) {
+      result = opened;
+    } else if (keep == 0) {
       if (::unlink(seg->path.c_str()) != 0 && errno != ENOENT) {
         result = io_error("unlink " + seg->path, errno);
       }

@@ -93,6 +93,10 @@ struct SegmentSet {
 
  private:
   Segment* active();
+  // Opens an unsealed segment's file for writing: creates it, or reopens it after the
+  // descriptor budget closed it.
+  Status open_for_write(Segment& seg);
+  static Status reopen_for_write(Segment& seg);  // (an unsealed segment already on disk)
   Status flush_segment(Segment& seg);
   void trim_cache(Segment& seg);
   void finish_ready_seals();

@@ -102,6 +102,12 @@ bool SegmentedLog::has_unflushed() const {
 
 bool SegmentedLog::needs_sync() const { return impl_->needs_sync(); }
 
+size_t SegmentedLog::descriptors_to_open() const {
+  const auto& segs = impl_->segments;
+  if (segs.empty() || segs.back()->state != SegmentState::kActive) return 2;
+  return segs.back()->file ? 0 : 1;
+}
+
 SegmentedLog::SyncTargets SegmentedLog::sync_targets() { return impl_->sync_targets(); }
 
 void SegmentedLog::mark_synced(uint64_t token) { impl_->mark_synced(token); }

@@ -136,6 +136,9 @@ class SegmentedLog {
   Status flush();
   bool has_unflushed() const;
   bool needs_sync() const;  // flushed bytes not yet fdatasynced
+  // Descriptors the next flush may open (open_files.h): the tail segment's if the budget closed
+  // it, or a new segment's and its directory's.
+  size_t descriptors_to_open() const;
   // The fds to fdatasync for everything flushed so far; call mark_synced(token) on the loop
   // thread after they were synced. Lets the owner run fdatasync on the thread pool.
   // The fds stay open until mark_synced(token) or mark_sync_failed(token), even if the log

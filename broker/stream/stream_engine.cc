@@ -14,6 +14,7 @@
 
 #include "broker/core/broker.h"
 #include "broker/storage/journal.h"
+#include "broker/storage/open_files.h"
 #include "broker/stream/consumer_group.h"
 #include "broker/stream/group_store.h"
 
@@ -85,6 +86,8 @@ StreamEngine::StreamEngine(core::Broker& broker)
 
 StreamEngine::~StreamEngine() {
   for (int fd : pending_dir_fds_) ::close(fd);
+  storage::pin_descriptors(-static_cast<int>(pending_dir_fds_.size()));
+  release_reserved_descriptors();
   if (streams_dir_fd_ >= 0) ::close(streams_dir_fd_);
 }
 
@@ -164,6 +167,8 @@ void StreamEngine::open() {
           key);
       broker_.release_object(db, key, std::move(old));
     }
+    // Tens of thousands of streams would otherwise all keep their files open (open_files.h).
+    storage::close_idle_files();
   }
   spdlog::info("storage: {} streams recovered from {}", by_number_.size(), streams_dir());
 }
@@ -178,8 +183,10 @@ void StreamEngine::close() {
     ::fsync(fd);
     ::close(fd);
   }
+  storage::pin_descriptors(-static_cast<int>(pending_dir_fds_.size()));
   pending_dir_fds_.clear();
   dirty_.clear();
+  release_reserved_descriptors();
   unsynced_.clear();
   graveyard_.clear();
 }
@@ -205,6 +212,7 @@ Result<std::unique_ptr<Stream>> StreamEngine::create(int db, std::string_view ke
     remove_tree(dir);
     return s.status();
   }
+  const size_t pinned_before = pending_dir_fds_.size();
   pending_dir_fds_.push_back(fd);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) pending_dir_fds_.push_back(dfd);
@@ -212,6 +220,7 @@ Result<std::unique_ptr<Stream>> StreamEngine::create(int db, std::string_view ke
     int pfd = ::dup(streams_dir_fd_);
     if (pfd >= 0) pending_dir_fds_.push_back(pfd);
   }
+  storage::pin_descriptors(static_cast<int>(pending_dir_fds_.size() - pinned_before));
   std::unique_ptr<Stream> stream = std::move(*s);
   stream->number = n;
   stream->db = db;
@@ -244,6 +253,20 @@ Status StreamEngine::relocate(Stream& stream, int db, std::string_view key) {
   return {};
 }
 
+void StreamEngine::reserve_descriptors(Stream& stream) {
+  size_t n = stream.mutable_log().descriptors_to_open() + stream.control().descriptors_to_open();
+  if (stream.group_journal) n += stream.group_journal->descriptors_to_open();
+  if (n == 0) return;
+  reserved_descriptors_ += n;
+  storage::pin_descriptors(static_cast<int>(n));
+}
+
+void StreamEngine::release_reserved_descriptors() {
+  if (reserved_descriptors_ == 0) return;
+  storage::pin_descriptors(-static_cast<int>(reserved_descriptors_));
+  reserved_descriptors_ = 0;
+}
+
 Stream* StreamEngine::find(uint64_t number) {
   auto it = by_number_.find(number);
   return it == by_number_.end() ? nullptr : it->second;
@@ -262,6 +285,7 @@ Status StreamEngine::flush() {
     unsynced_.insert(n);
   }
   dirty_.clear();
+  release_reserved_descriptors();
   if (result.is_ok()) created_round_.clear();
   return result;
 }
@@ -277,6 +301,7 @@ void StreamEngine::collect_sync(core::SyncBatch& batch) {
     batch.fds.insert(batch.fds.end(), fds.begin(), fds.end());
     batch.on_synced.push_back([fds] {
       for (int fd : fds) ::close(fd);
+      storage::pin_descriptors(-static_cast<int>(fds.size()));
     });
   }
   if (!created_unsynced_.empty()) {
@@ -386,6 +411,7 @@ StreamEngine::Totals StreamEngine::totals() const {
     ++t.streams;
     t.entries += s->length();
     t.disk_bytes += s->log().disk_bytes();
+    t.record_bytes += s->log().record_bytes();
     t.memory_bytes += s->memory_bytes();
     t.segments += s->log().segment_count();
     t.groups += s->groups.size();

@@ -43,7 +43,7 @@ class StreamEngine final : public core::DurableSource {
   // Notes that a stream has buffered writes to flush this iteration (and that a write happened:
   // Broker::note_write).
   void mark_dirty(Stream& stream) {
-    dirty_.insert(stream.number);
+    if (dirty_.insert(stream.number).second) reserve_descriptors(stream);
     epochs_.note_write();
   }
 
@@ -76,6 +76,7 @@ class StreamEngine final : public core::DurableSource {
     uint64_t streams = 0;
     uint64_t entries = 0;
     uint64_t disk_bytes = 0;
+    uint64_t record_bytes = 0;  // disk_bytes before compression of sealed segments
     uint64_t memory_bytes = 0;
     uint64_t segments = 0;
     uint64_t groups = 0;
@@ -111,6 +112,12 @@ class StreamEngine final : public core::DurableSource {
   std::unordered_set<uint64_t> dirty_;
   std::unordered_set<uint64_t> unsynced_;  // flushed, not yet fdatasynced
   std::vector<std::unique_ptr<core::Object>> graveyard_;
+  // The descriptors this iteration's dirty streams will open at flush, counted in the storage
+  // descriptor budget from the first write on (open_files.h): a pipeline writing to thousands
+  // of streams whose files are closed stops before the flush would run out of descriptors.
+  void reserve_descriptors(Stream& stream);
+  void release_reserved_descriptors();
+  size_t reserved_descriptors_ = 0;
   std::vector<int> pending_dir_fds_;     // new stream dirs / meta files to fsync once
   std::vector<uint64_t> flushed_round_;  // streams the latest flush() wrote
   std::vector<uint64_t> created_round_;  // streams created since the last good flush()
