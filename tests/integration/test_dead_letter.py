@@ -422,7 +422,7 @@ def lost_dlq_append_is_redone_from_the_group_journal():
             d = stream_dir(srv, "dlq")
             assert_true(d is not None, "the DLQ stream has a directory")
             if lose == "tail":
-                seg = max(d.glob("*.log"))
+                seg = max(d.rglob("*.log"))
                 with open(seg, "r+b") as f:
                     f.truncate(seg.stat().st_size - 1)
             else:
