@@ -23,8 +23,9 @@
 //   group's journal recorded (dlq_last_id; without one, from the oldest pending delivery time)
 //   that name this stream, group and a still-pending ID finish their dead letter: the entry
 //   leaves the PEL, the count grows, and a DeadLetter record is journaled.
-// The flush also writes group journals before segment logs, so a kill -9 between the two writes
-// leaves the intent and not the orphan DLQ entry; correctness does not depend on that order.
+// Writes are not ordered between the two files (a Journal's rollback point is its latest flush,
+// so flushing group journals in a pass of their own would break undoing a failed batch); the
+// correctness comes from recovery alone.
 // Why intents rather than one atomic write: the two streams' files are independent logs (each
 // one trimmed, compacted, deleted or renamed on its own), and a cross-file commit record would
 // cost every stream an extra journal; dead letters are rare, so carrying the entry twice for the

@@ -277,14 +277,6 @@ Status StreamEngine::flush() {
   Status result;
   flushed_round_.clear();
   journal_dead_letter_confirmations();
-  // Group journals first: a dead letter's record of intent (dead_letter.h) reaches the OS before
-  // its DLQ append. Recovery does not depend on it; it only makes the usual crash the cheap one.
-  for (uint64_t n : dirty_) {
-    Stream* s = find(n);
-    if (!s || !s->group_journal) continue;
-    Status st = s->group_journal->flush();
-    if (!st.is_ok()) result = st;
-  }
   for (uint64_t n : dirty_) {
     Stream* s = find(n);
     if (!s) continue;
