@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -71,9 +72,16 @@ bool dead_letter(core::Broker& broker, int db, int64_t now_ms, Stream& s, Consum
 
   g.pel.remove(id);
   ++g.dead_letters;
+  stream::DeadLetterIntent intent;
+  intent.seq = g.dead_letters;
+  intent.dlq_key = g.dlq_key;
+  intent.dlq_id = *dlq_id;
+  intent.fields.assign(fields.begin(), fields.end());
+  g.dlq_last_id = std::max(g.dlq_last_id, *dlq_id);
+  g.unconfirmed_dead_letters.push_back(std::move(intent));
   const StreamId ids[] = {id};
-  *st = store.dead_letter(g, ids);
-  broker.streams().mark_dirty(s);
+  *st = store.dead_letter(g, ids, &g.unconfirmed_dead_letters.back());
+  broker.streams().note_dead_letter(s);
   return true;
 }
 

@@ -300,6 +300,7 @@ void xgroup_setdlq(CommandContext& ctx) {
   auto store = group_store_or_reply(ctx, *a.s);
   if (!store) return;
   a.g->max_deliveries = max_deliveries;
+  if (a.g->dlq_key != dlq_key) a.g->dlq_last_id = wire::StreamId{};
   a.g->dlq_key = off ? std::string() : std::string(dlq_key);
   wire::Status st = store->group_dlq(*a.g);
   if (!st.is_ok()) return ctx.error(st);

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/stream/pending_list.h"
 #include "wire/stream_id.h"
@@ -19,6 +21,16 @@ class Stream;
 
 // Redis's SCG_INVALID_ENTRIES_READ: the group's read counter is unknown.
 inline constexpr int64_t kEntriesReadUnknown = -1;
+
+// A dead letter's append to the dead-letter stream, kept until it is known durable so that
+// recovery can redo it if a crash lost it (broker/commands/dead_letter.h). `seq` is the group's
+// dead_letters count once this dead letter was made.
+struct DeadLetterIntent {
+  uint64_t seq = 0;
+  std::string dlq_key;
+  wire::StreamId dlq_id;
+  std::vector<std::string> fields;
+};
 
 class ConsumerGroup {
  public:
@@ -40,6 +52,23 @@ class ConsumerGroup {
   uint64_t dead_letters = 0;
 
   bool has_dlq() const { return max_deliveries > 0; }
+  // Crash atomicity of dead letters (dead_letter.h). dlq_last_id: the highest DLQ ID the group's
+  // journal recorded for dlq_key. The dead letters with seq <= dead_letters_confirmed had their
+  // DLQ appends fdatasynced; those up to dead_letters_flushed were written to the OS (the next
+  // completed sync confirms them). unconfirmed_dead_letters: the others' intents, oldest first.
+  wire::StreamId dlq_last_id;
+  uint64_t dead_letters_confirmed = 0;
+  uint64_t dead_letters_flushed = 0;
+  uint64_t dead_letters_confirm_journaled = 0;  // dead_letters_confirmed as the journal has it
+  std::deque<DeadLetterIntent> unconfirmed_dead_letters;
+  // Dead letters up to `seq` are durable: their intents go.
+  void confirm_dead_letters(uint64_t seq) {
+    if (seq <= dead_letters_confirmed) return;
+    dead_letters_confirmed = seq;
+    while (!unconfirmed_dead_letters.empty() && unconfirmed_dead_letters.front().seq <= seq) {
+      unconfirmed_dead_letters.pop_front();
+    }
+  }
 
   // Idle-consumer limit (XGROUP SETCONSUMERIDLE, a Sluice extension): consumers without pending
   // entries idle (XINFO CONSUMERS idle) for at least this many ms are deleted by the server's

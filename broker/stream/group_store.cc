@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <unordered_map>
 #include <vector>
 
@@ -52,6 +53,43 @@ flatbuffers::FlatBufferBuilder& builder() {
 // The snapshot's owner index of a PEL entry released by XNACK.
 constexpr uint32_t kNoOwner = 0xffffffffu;
 
+flatbuffers::Offset<schema::DeadLetterIntent> intent_to_fb(flatbuffers::FlatBufferBuilder& fbb,
+                                                           const DeadLetterIntent& in) {
+  auto key = fbb.CreateString(in.dlq_key.data(), in.dlq_key.size());
+  std::vector<flatbuffers::Offset<flatbuffers::String>> fields;
+  fields.reserve(in.fields.size());
+  for (const std::string& f : in.fields) fields.push_back(fbb.CreateString(f.data(), f.size()));
+  auto fv = fbb.CreateVector(fields);
+  schema::EntryId id = to_fb(in.dlq_id);
+  return schema::CreateDeadLetterIntent(fbb, in.seq, key, &id, fv);
+}
+
+bool intent_from_fb(const schema::DeadLetterIntent* r, DeadLetterIntent* out) {
+  if (!r || !r->dlq_key() || !r->dlq_id()) return false;
+  const auto* fields = r->fields();
+  if (!fields) return false;
+  out->seq = r->seq();
+  out->dlq_key = std::string(sv(r->dlq_key()));
+  out->dlq_id = from_fb(r->dlq_id());
+  out->fields.clear();
+  out->fields.reserve(fields->size());
+  for (const flatbuffers::String* f : *fields) {
+    if (!f) return false;
+    out->fields.emplace_back(sv(f));
+  }
+  return true;
+}
+
+// A replayed dead letter with its intent (records before intents existed have none).
+Status replay_intent(ConsumerGroup* g, const schema::DeadLetterIntent* r) {
+  if (!r) return {};
+  DeadLetterIntent in;
+  if (!intent_from_fb(r, &in)) return corrupt("dead-letter intent");
+  if (in.dlq_key == g->dlq_key) g->dlq_last_id = std::max(g->dlq_last_id, in.dlq_id);
+  if (in.seq > g->dead_letters_confirmed) g->unconfirmed_dead_letters.push_back(std::move(in));
+  return {};
+}
+
 ConsumerGroup* find_group(GroupMap* groups, const flatbuffers::String* name) {
   auto it = groups->find(sv(name));
   if (it != groups->end()) return it->second.get();
@@ -79,6 +117,14 @@ Status apply_snapshot(GroupMap* groups, const schema::GroupsSnapshot* snap) {
     g->dlq_key = std::string(sv(gs->dlq_key()));
     g->dead_letters = gs->dead_letters();
     g->consumer_max_idle_ms = gs->consumer_max_idle();
+    g->dlq_last_id = from_fb(gs->dlq_last_id());
+    g->dead_letters_confirmed = gs->dead_letters_confirmed();
+    if (const auto* intents = gs->unconfirmed_dead_letters()) {
+      for (const schema::DeadLetterIntent* in : *intents) {
+        Status st = replay_intent(g.get(), in);
+        if (!st.is_ok()) return st;
+      }
+    }
     std::vector<Consumer*> by_index;
     if (const auto* consumers = gs->consumers()) {
       by_index.reserve(consumers->size());
@@ -298,6 +344,7 @@ Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payloa
       ConsumerGroup* g = find_group(groups, r->group());
       if (!g) return {};
       g->max_deliveries = r->max_deliveries();
+      if (sv(r->dlq_key()) != g->dlq_key) g->dlq_last_id = StreamId{};
       g->dlq_key = std::string(sv(r->dlq_key()));
       return {};
     }
@@ -317,6 +364,9 @@ Status GroupStore::apply(GroupMap* groups, uint8_t type, std::string_view payloa
         for (const auto* id : *r->ids()) g->pel.remove(from_fb(id));
       }
       g->dead_letters = r->dead_letters();
+      Status st = replay_intent(g, r->intent());
+      if (!st.is_ok()) return st;
+      g->confirm_dead_letters(r->confirmed());
       return {};
     }
     case kAckRecord: {
@@ -369,9 +419,19 @@ std::string GroupStore::snapshot_frames(const GroupMap& groups, const IdmpState*
     auto nv = fbb.CreateVector(counts);
     flatbuffers::Offset<flatbuffers::String> dv;
     if (g->has_dlq()) dv = fbb.CreateString(g->dlq_key.data(), g->dlq_key.size());
-    group_offsets.push_back(schema::CreateGroupSnapshot(fbb, gname, &last, g->entries_read, cv, iv,
-                                                        ov, tv, nv, g->max_deliveries, dv,
-                                                        g->dead_letters, g->consumer_max_idle_ms));
+    // A snapshot is durable before the DLQ appends of this iteration are: it keeps their intents.
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<schema::DeadLetterIntent>>> uv;
+    if (!g->unconfirmed_dead_letters.empty()) {
+      std::vector<flatbuffers::Offset<schema::DeadLetterIntent>> intents;
+      for (const DeadLetterIntent& in : g->unconfirmed_dead_letters) {
+        intents.push_back(intent_to_fb(fbb, in));
+      }
+      uv = fbb.CreateVector(intents);
+    }
+    schema::EntryId dlq_last = to_fb(g->dlq_last_id);
+    group_offsets.push_back(schema::CreateGroupSnapshot(
+        fbb, gname, &last, g->entries_read, cv, iv, ov, tv, nv, g->max_deliveries, dv,
+        g->dead_letters, g->consumer_max_idle_ms, &dlq_last, g->dead_letters_confirmed, uv));
   }
   fbb.Finish(schema::CreateGroupsSnapshot(fbb, fbb.CreateVector(group_offsets)));
   std::string frames;
@@ -478,13 +538,17 @@ Status GroupStore::group_consumer_idle(const ConsumerGroup& g) {
   return commit(kGroupConsumerIdleRecord, as_view(fbb));
 }
 
-Status GroupStore::dead_letter(const ConsumerGroup& g, std::span<const StreamId> ids) {
+Status GroupStore::dead_letter(const ConsumerGroup& g, std::span<const StreamId> ids,
+                               const DeadLetterIntent* intent) {
   auto& fbb = builder();
   auto gname = fbb.CreateString(g.name.data(), g.name.size());
   schema::EntryId* fb_ids = nullptr;
   auto iv = fbb.CreateUninitializedVectorOfStructs(ids.size(), &fb_ids);
   for (size_t i = 0; i < ids.size(); ++i) fb_ids[i] = to_fb(ids[i]);
-  fbb.Finish(schema::CreateDeadLetter(fbb, gname, iv, g.dead_letters));
+  flatbuffers::Offset<schema::DeadLetterIntent> in;
+  if (intent) in = intent_to_fb(fbb, *intent);
+  fbb.Finish(
+      schema::CreateDeadLetter(fbb, gname, iv, g.dead_letters, in, g.dead_letters_confirmed));
   return commit(kDeadLetterRecord, as_view(fbb));
 }
 

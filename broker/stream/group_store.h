@@ -90,8 +90,11 @@ class GroupStore {
                     std::span<const uint64_t> counts);
   // XGROUP SETDLQ: the group's dead-letter settings.
   wire::Status group_dlq(const ConsumerGroup& g);
-  // `ids` were dead-lettered: they left the PEL and g.dead_letters is the new count.
-  wire::Status dead_letter(const ConsumerGroup& g, std::span<const StreamId> ids);
+  // `ids` were dead-lettered: they left the PEL and g.dead_letters is the new count. `intent`
+  // (if any) is the DLQ append to redo should a crash lose it (dead_letter.h); the record also
+  // carries g.dead_letters_confirmed.
+  wire::Status dead_letter(const ConsumerGroup& g, std::span<const StreamId> ids,
+                           const DeadLetterIntent* intent = nullptr);
   // XGROUP SETCONSUMERIDLE: the group's idle-consumer limit.
   wire::Status group_consumer_idle(const ConsumerGroup& g);
   // XCFGSET: the limits now in `idmp` (its IDs cleared).

@@ -171,13 +171,18 @@ void StreamEngine::open() {
     storage::close_idle_files();
   }
   spdlog::info("storage: {} streams recovered from {}", by_number_.size(), streams_dir());
+  recover_dead_letters();
 }
 
 void StreamEngine::close() {
+  bool synced = !rolled_back_;
   for (auto& [n, s] : by_number_) {
     if (rolled_back_) break;
     Status st = s->sync();
-    if (!st.is_ok()) spdlog::error("storage: final sync of stream '{}': {}", s->key, st.detail());
+    if (!st.is_ok()) {
+      synced = false;
+      spdlog::error("storage: final sync of stream '{}': {}", s->key, st.detail());
+    }
   }
   for (int fd : pending_dir_fds_) {
     ::fsync(fd);
@@ -185,6 +190,23 @@ void StreamEngine::close() {
   }
   storage::pin_descriptors(-static_cast<int>(pending_dir_fds_.size()));
   pending_dir_fds_.clear();
+  if (synced) {
+    // Every DLQ append is durable now: journal that too, so the next start redoes none of them
+    // (a DLQ deleted since must stay deleted).
+    for (auto& [n, s] : by_number_) {
+      for (auto& [name, g] : s->groups) {
+        if (g->dead_letters_confirm_journaled >= g->dead_letters) continue;
+        g->confirm_dead_letters(g->dead_letters);
+        dead_letter_streams_.insert(n);
+      }
+    }
+    journal_dead_letter_confirmations();
+    for (uint64_t n : dead_letter_streams_) {
+      Stream* s = find(n);
+      Status st = s && s->group_journal ? s->group_journal->sync() : Status();
+      if (!st.is_ok()) spdlog::error("storage: final sync of '{}': {}", s->key, st.detail());
+    }
+  }
   dirty_.clear();
   release_reserved_descriptors();
   unsynced_.clear();
@@ -236,6 +258,7 @@ void StreamEngine::destroy(std::unique_ptr<core::Object> obj) {
   auto* s = static_cast<Stream*>(obj.get());
   by_number_.erase(s->number);
   dirty_.erase(s->number);
+  dead_letter_streams_.erase(s->number);
   unsynced_.erase(s->number);
   s->destroy_files();
   remove_tree(s->dir());
@@ -276,6 +299,7 @@ Status StreamEngine::flush() {
   if (!broker_.sync_running && !graveyard_.empty()) free_graveyard();
   Status result;
   flushed_round_.clear();
+  journal_dead_letter_confirmations();
   for (uint64_t n : dirty_) {
     Stream* s = find(n);
     if (!s) continue;
@@ -286,7 +310,16 @@ Status StreamEngine::flush() {
   }
   dirty_.clear();
   release_reserved_descriptors();
-  if (result.is_ok()) created_round_.clear();
+  if (result.is_ok()) {
+    created_round_.clear();
+    // Every dirty stream (each DLQ among them) is written: the dead letters made so far are
+    // confirmed by the next completed sync.
+    for (uint64_t n : dead_letter_streams_) {
+      if (Stream* s = find(n)) {
+        for (auto& [name, g] : s->groups) g->dead_letters_flushed = g->dead_letters;
+      }
+    }
+  }
   return result;
 }
 
@@ -308,6 +341,39 @@ void StreamEngine::collect_sync(core::SyncBatch& batch) {
     batch.on_synced.push_back([this, created = std::vector<uint64_t>(created_unsynced_.begin(),
                                                                      created_unsynced_.end())] {
       for (uint64_t n : created) created_unsynced_.erase(n);
+    });
+  }
+  // Dead letters written before this batch are durable once it completes (dead_letter.h).
+  if (!dead_letter_streams_.empty()) {
+    std::vector<std::pair<uint64_t, std::vector<std::pair<std::string, uint64_t>>>> flushed;
+    for (uint64_t n : dead_letter_streams_) {
+      Stream* s = find(n);
+      if (!s) continue;
+      std::vector<std::pair<std::string, uint64_t>> groups;
+      for (auto& [name, g] : s->groups) {
+        if (!g->unconfirmed_dead_letters.empty())
+          groups.emplace_back(name, g->dead_letters_flushed);
+      }
+      flushed.emplace_back(n, std::move(groups));
+    }
+    batch.on_synced.push_back([this, flushed = std::move(flushed)] {
+      for (const auto& [n, groups] : flushed) {
+        Stream* s = find(n);
+        if (!s) {
+          dead_letter_streams_.erase(n);
+          continue;
+        }
+        for (const auto& [name, seq] : groups) {
+          auto it = s->groups.find(name);
+          if (it != s->groups.end()) it->second->confirm_dead_letters(seq);
+        }
+        bool pending = false;
+        for (auto& [name, g] : s->groups) {
+          pending |= !g->unconfirmed_dead_letters.empty() ||
+                     g->dead_letters_confirmed > g->dead_letters_confirm_journaled;
+        }
+        if (!pending) dead_letter_streams_.erase(n);
+      }
     });
   }
   for (uint64_t n : unsynced_) {

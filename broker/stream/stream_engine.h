@@ -47,6 +47,19 @@ class StreamEngine final : public core::DurableSource {
     epochs_.note_write();
   }
 
+  // A group of `stream` dead-lettered an entry (dead_letter.h): marks it dirty, and tracks its
+  // intents until a completed sync shows the DLQ appends durable.
+  void note_dead_letter(Stream& stream) {
+    dead_letter_streams_.insert(stream.number);
+    mark_dirty(stream);
+  }
+  // What recovery repaired at open (recover_dead_letters()).
+  struct DeadLetterRepair {
+    uint64_t appended = 0;  // DLQ appends lost in a crash, made again from the group journal
+    uint64_t resolved = 0;  // entries in a DLQ whose removal from the PEL was lost, removed now
+  };
+  const DeadLetterRepair& dead_letter_repair() const { return dead_letter_repair_; }
+
   StreamOptions options() const;
   std::string streams_dir() const;
 
@@ -104,6 +117,12 @@ class StreamEngine final : public core::DurableSource {
  private:
   Stream* find(uint64_t number);
   void free_graveyard();
+  // At open, once every stream is loaded: makes each dead letter whole again (dead_letter.h).
+  void recover_dead_letters();
+  // Journals the dead-letter confirmations that completed syncs brought (flush(), close()).
+  void journal_dead_letter_confirmations();
+  void redo_lost_dead_letter_appends();
+  void resolve_dead_letters_still_pending();
 
   core::Broker& broker_;
   core::WriteEpoch& epochs_;
@@ -127,6 +146,8 @@ class StreamEngine final : public core::DurableSource {
   uint64_t retention_cursor_ = 0;
   uint64_t consumers_reaped_ = 0;  // the stream number retention visits next
   int streams_dir_fd_ = -1;
+  std::unordered_set<uint64_t> dead_letter_streams_;  // streams with unconfirmed dead letters
+  DeadLetterRepair dead_letter_repair_;
 };
 
 }  // namespace sluice::stream

@@ -4,8 +4,11 @@ its metadata and the group's PEL empty at the end; the settings and counts in XI
 and /metrics, surviving a restart; XNACK FATAL; the delivery paths (XREADGROUP history and CLAIM,
 XCLAIM, XAUTOCLAIM); the errors; groups without the setting unchanged."""
 
+import random
+import shutil
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -340,6 +343,193 @@ def settings_and_counts_survive_a_group_snapshot():
         g = as_dict(c.call("XINFO", "GROUPS", "s")[0])
         assert_eq((g[b"max-deliveries"], g[b"dead-letter-stream"], g[b"dead-letters"],
                    g[b"consumer-max-idle"], g[b"pending"]), (7, b"dlq2", 1, 102499, 0))
+
+
+# ---- crash atomicity -------------------------------------------------------------------------
+
+def stream_dir(srv, key):
+    """The directory of stream `key` (streams/<n>/ with a meta file ending in the key)."""
+    for meta in (srv.dir / "streams").glob("*/meta"):
+        if meta.read_bytes().endswith(b"\n" + key.encode()):
+            return meta.parent
+    return None
+
+
+def frames(path):
+    """[(offset, end, type)] of a journal's frames (16-byte file header; frame: crc 4, payload
+    length 4, type 1, version 1, reserved 6, payload padded to 8)."""
+    data = path.read_bytes()
+    out, off = [], 16
+    while off + 16 <= len(data):
+        length = int.from_bytes(data[off + 4:off + 8], "little")
+        end = off + 16 + (length + 7) // 8 * 8
+        out.append((off, end, data[off + 8]))
+        off = end
+    return out
+
+
+def first_dead_letter_record(srv):
+    """(journal path, offset, end) of the first dead-letter record of stream s's group journal
+    (later ones are the confirmations journaled once the DLQ append was synced)."""
+    journal = stream_dir(srv, "s") / "groups.journal"
+    found = [(off, end) for off, end, kind in frames(journal) if kind == DEAD_LETTER_RECORD]
+    assert_true(len(found) >= 1, "a dead-letter record in the group journal")
+    return journal, found[0][0], found[0][1]
+
+
+DEAD_LETTER_RECORD = 14  # group_store.h kDeadLetterRecord
+
+
+def one_dead_letter(srv):
+    """Stream s (entries 1-0 poison, 2-0 fine), group g with DLQ dlq after 1 delivery; 1-0 is
+    dead-lettered by an XCLAIM. Returns the DLQ entry as XRANGE gives it."""
+    c = srv.conn()
+    c.call("XADD", "s", "1-0", "n", "poison")
+    c.call("XADD", "s", "2-0", "n", "fine")
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    c.call("XGROUP", "SETDLQ", "s", "g", "MAXDELIVERIES", "1", "STREAM", "dlq")
+    c.call("XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", "s", ">")
+    assert_eq(c.call("XCLAIM", "s", "g", "c2", "0", "1-0"), [])
+    letters = c.call("XRANGE", "dlq", "-", "+")
+    assert_eq(len(letters), 1)
+    assert_eq(c.call("XPENDING", "s", "g")[0], 0)
+    return letters
+
+
+def check_dead_lettered_once(srv, letters):
+    c = srv.conn()
+    assert_eq(c.call("XRANGE", "dlq", "-", "+"), letters)
+    assert_eq(c.call("XPENDING", "s", "g")[0], 0)
+    assert_eq(group_info(c, "s", "g")[b"dead-letters"], 1)
+    # Another claim finds nothing to dead-letter again.
+    assert_eq(c.call("XCLAIM", "s", "g", "c3", "0", "1-0"), [])
+    assert_eq(c.call("XLEN", "dlq"), 1)
+
+
+@test(timeout=120)
+def lost_dlq_append_is_redone_from_the_group_journal():
+    """The PEL removal is durable, the DLQ append is not (its log's tail, or the whole new DLQ
+    stream, lost): recovery appends the entry again with the same ID and metadata."""
+    for lose in ("tail", "stream"):
+        with Server("--appendfsync", "always") as srv:
+            letters = one_dead_letter(srv)
+            srv.kill9()
+            # The crash came before the sync that would have confirmed the DLQ append: the group
+            # journal ends with the dead letter's record.
+            journal, _, end = first_dead_letter_record(srv)
+            with open(journal, "r+b") as f:
+                f.truncate(end)
+            d = stream_dir(srv, "dlq")
+            assert_true(d is not None, "the DLQ stream has a directory")
+            if lose == "tail":
+                seg = max(d.rglob("*.log"))
+                with open(seg, "r+b") as f:
+                    f.truncate(seg.stat().st_size - 1)
+            else:
+                shutil.rmtree(d)
+            srv.start()
+            check_dead_lettered_once(srv, letters)
+            assert_true("1 lost dead-letter stream entries appended again" in srv.log_text(),
+                        srv.log_tail())
+            # The repair is durable, and a second restart repairs nothing more.
+            srv.kill9()
+            srv.start()
+            check_dead_lettered_once(srv, letters)
+            assert_eq(srv.log_text().count("dead letters repaired after a crash"), 1)
+
+
+@test(timeout=120)
+def lost_pel_removal_is_finished_from_the_dlq():
+    """The DLQ entry is durable, the group journal's dead-letter record is not: recovery finds
+    the entry in the DLQ and takes it out of the PEL instead of dead-lettering it twice."""
+    with Server("--appendfsync", "always") as srv:
+        letters = one_dead_letter(srv)
+        srv.kill9()
+        journal, start, _ = first_dead_letter_record(srv)
+        with open(journal, "r+b") as f:
+            f.truncate(start)
+        srv.start()
+        check_dead_lettered_once(srv, letters)
+        assert_true("1 dead-lettered entries removed from their group's PEL" in srv.log_text(),
+                    srv.log_tail())
+        srv.kill9()
+        srv.start()
+        check_dead_lettered_once(srv, letters)
+
+
+def crash_worker(srv, name, stop, lock, seen_poison):
+    """Like worker(), but lives through server crashes: any connection error, and it reconnects."""
+    while not stop.is_set():
+        try:
+            r = srv.client(socket_timeout=5)
+            while not stop.is_set():
+                reply = r.xreadgroup("workers", name, {"jobs": ">"}, count=10, block=50)
+                batch = [e for _k, entries in reply or [] for e in entries]
+                claimed = r.xautoclaim("jobs", "workers", name, 100, "0-0", count=10)
+                batch += [e for e in claimed[1] if e[1] is not None]
+                for entry_id, fields in batch:
+                    if fields.get(b"poison") == b"1":
+                        with lock:
+                            seen_poison.add(entry_id)
+                        continue
+                    r.xack("jobs", "workers", entry_id)
+        except Exception:  # noqa: BLE001 - the server was killed: reconnect once it is back
+            time.sleep(0.05)
+
+
+@test(timeout=300)
+def kill9_under_load_dead_letters_each_poison_message_exactly_once():
+    """Workers that never acknowledge poison messages, the server SIGKILLed several times under
+    appendfsync always: at the end each poison message is in the DLQ once, the PEL is empty."""
+    rng = random.Random(18)
+    with Server("--appendfsync", "always") as srv:
+        c = srv.conn()
+        c.call("XGROUP", "CREATE", "jobs", "workers", "0", "MKSTREAM")
+        c.call("XGROUP", "SETDLQ", "jobs", "workers", "MAXDELIVERIES", "2", "STREAM", "jobs:dead")
+        poison = set()
+        for i in range(300):
+            bad = i % 10 == 3
+            entry_id = c.call("XADD", "jobs", "*", "n", str(i), "poison", "1" if bad else "0")
+            if bad:
+                poison.add(entry_id)
+        lock = threading.Lock()
+        seen_poison = set()
+        stop = threading.Event()
+        threads = [threading.Thread(target=crash_worker, args=(srv, f"w{k}", stop, lock,
+                                                               seen_poison)) for k in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            kills = 0
+            while kills < 6:
+                time.sleep(rng.uniform(0.2, 0.8))
+                srv.kill9()
+                kills += 1
+                srv.start()
+            c = srv.conn()
+
+            def done():
+                g = group_info(c, "jobs", "workers")
+                ids = [f[b"id"] for _, f in dead_letters(c, "jobs:dead")]
+                return g[b"pending"] == 0 and g[b"lag"] == 0 and poison <= set(ids)
+
+            wait_until(done, timeout=200, msg="every poison message dead-lettered, PEL empty")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        assert_true(len(seen_poison) > 0, "workers saw poison messages")
+        ids = [f[b"id"] for _, f in dead_letters(c, "jobs:dead")]
+        # Exactly once each (entries that are not poison may have been dead-lettered too, when
+        # crashes kept their workers from acknowledging them twice: they are there once as well).
+        assert_eq(len(ids), len(set(ids)), "no duplicates in the DLQ")
+        assert_true(poison <= set(ids), "every poison message is in the DLQ")
+        assert_eq(c.call("XPENDING", "jobs", "workers"), [0, None, None, None])
+        assert_eq(group_info(c, "jobs", "workers")[b"dead-letters"], len(ids))
+        srv.restart()
+        c = srv.conn()
+        assert_eq(sorted(f[b"id"] for _, f in dead_letters(c, "jobs:dead")), sorted(ids))
+        assert_eq(c.call("XPENDING", "jobs", "workers")[0], 0)
 
 
 if __name__ == "__main__":

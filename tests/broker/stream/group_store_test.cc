@@ -202,6 +202,118 @@ TEST_SUITE("stream.group_store") {
     CHECK(describe(f.groups) == before);
   }
 
+  TEST_CASE("a dead letter's intent replays until a later record confirms its DLQ append") {
+    Fixture f;
+    ConsumerGroup& g = f.create("g", {0, 0});
+    g.max_deliveries = 1;
+    g.dlq_key = "dlq";
+    REQUIRE(f.store().group_dlq(g).is_ok());
+    f.deliver(g, "alice", {{1, 0}, {2, 0}}, 10);
+    auto dead_letter = [&](StreamId id, StreamId dlq_id) {
+      g.pel.remove(id);
+      ++g.dead_letters;
+      DeadLetterIntent in{g.dead_letters, "dlq", dlq_id, {"stream", "s", "id", id.to_string()}};
+      g.dlq_last_id = dlq_id;
+      g.unconfirmed_dead_letters.push_back(in);
+      StreamId ids[] = {id};
+      REQUIRE(f.store().dead_letter(g, ids, &g.unconfirmed_dead_letters.back()).is_ok());
+    };
+    dead_letter({1, 0}, {100, 0});
+    f.flush();
+    f.reopen();
+    {
+      ConsumerGroup& r = *f.groups.at("g");
+      CHECK(r.pel.find({1, 0}) == nullptr);
+      CHECK(r.dead_letters == 1);
+      CHECK(r.dlq_last_id == StreamId{100, 0});
+      REQUIRE(r.unconfirmed_dead_letters.size() == 1);
+      const DeadLetterIntent& in = r.unconfirmed_dead_letters.front();
+      CHECK(in.seq == 1);
+      CHECK(in.dlq_key == "dlq");
+      CHECK(in.dlq_id == StreamId{100, 0});
+      CHECK(in.fields == std::vector<std::string>{"stream", "s", "id", "1-0"});
+    }
+    // The first append became durable (a sync completed), then a second dead letter: its record
+    // carries the confirmation, so only the second intent is left after a replay.
+    ConsumerGroup& g2 = *f.groups.at("g");
+    g2.confirm_dead_letters(1);
+    CHECK(g2.unconfirmed_dead_letters.empty());
+    g2.pel.remove({2, 0});
+    ++g2.dead_letters;
+    g2.unconfirmed_dead_letters.push_back({g2.dead_letters, "dlq", {101, 0}, {"k", "v"}});
+    StreamId ids[] = {{2, 0}};
+    REQUIRE(f.store().dead_letter(g2, ids, &g2.unconfirmed_dead_letters.back()).is_ok());
+    f.flush();
+    f.reopen();
+    ConsumerGroup& r = *f.groups.at("g");
+    CHECK(r.dead_letters == 2);
+    CHECK(r.dead_letters_confirmed == 1);
+    CHECK(r.dlq_last_id == StreamId{101, 0});
+    REQUIRE(r.unconfirmed_dead_letters.size() == 1);
+    CHECK(r.unconfirmed_dead_letters.front().seq == 2);
+    CHECK(r.pel.empty());
+  }
+
+  TEST_CASE("a snapshot keeps the unconfirmed dead-letter intents and the last DLQ ID") {
+    Fixture f;
+    ConsumerGroup& g = f.create("g", {0, 0});
+    g.max_deliveries = 3;
+    g.dlq_key = "dlq";
+    REQUIRE(f.store().group_dlq(g).is_ok());
+    g.dead_letters = 5;
+    g.dead_letters_confirmed = 4;
+    g.dlq_last_id = {200, 1};
+    g.unconfirmed_dead_letters.push_back({5, "dlq", {200, 1}, {"stream", "s", "f", "v"}});
+    REQUIRE(f.journal->write_snapshot(GroupStore::snapshot_frames(f.groups)).is_ok());
+    f.reopen();
+    ConsumerGroup& r = *f.groups.at("g");
+    CHECK(r.dead_letters == 5);
+    CHECK(r.dead_letters_confirmed == 4);
+    CHECK(r.dlq_last_id == StreamId{200, 1});
+    REQUIRE(r.unconfirmed_dead_letters.size() == 1);
+    CHECK(r.unconfirmed_dead_letters.front().dlq_id == StreamId{200, 1});
+    CHECK(r.unconfirmed_dead_letters.front().fields.size() == 4);
+  }
+
+  TEST_CASE("a dead-letter record without an intent (older journals) still replays") {
+    Fixture f;
+    ConsumerGroup& g = f.create("g", {0, 0});
+    f.deliver(g, "alice", {{1, 0}}, 10);
+    g.pel.remove({1, 0});
+    g.dead_letters = 1;
+    StreamId ids[] = {{1, 0}};
+    REQUIRE(f.store().dead_letter(g, ids).is_ok());
+    f.flush();
+    f.reopen();
+    ConsumerGroup& r = *f.groups.at("g");
+    CHECK(r.pel.empty());
+    CHECK(r.dead_letters == 1);
+    CHECK(r.unconfirmed_dead_letters.empty());
+    CHECK(r.dlq_last_id == StreamId{});
+  }
+
+  TEST_CASE("changing the dead-letter stream forgets the last DLQ ID of the old one") {
+    Fixture f;
+    ConsumerGroup& g = f.create("g", {0, 0});
+    g.max_deliveries = 1;
+    g.dlq_key = "a";
+    REQUIRE(f.store().group_dlq(g).is_ok());
+    g.dead_letters = 1;
+    g.unconfirmed_dead_letters.push_back({1, "a", {50, 0}, {"f", "v"}});
+    StreamId ids[] = {{1, 0}};
+    REQUIRE(f.store().dead_letter(g, ids, &g.unconfirmed_dead_letters.back()).is_ok());
+    g.dlq_key = "b";
+    REQUIRE(f.store().group_dlq(g).is_ok());
+    f.flush();
+    f.reopen();
+    ConsumerGroup& r = *f.groups.at("g");
+    CHECK(r.dlq_key == "b");
+    CHECK(r.dlq_last_id == StreamId{});
+    // The intent still names its own DLQ, so recovery redoes it there if it was lost.
+    REQUIRE(r.unconfirmed_dead_letters.size() == 1);
+    CHECK(r.unconfirmed_dead_letters.front().dlq_key == "a");
+  }
+
   TEST_CASE("no group files exist until a group is created") {
     TempDir dir;
     CHECK_FALSE(GroupStore::exists(dir.path()));
