@@ -59,7 +59,13 @@ def hold(port):
         for i, view in enumerate(("#/", "#/streams")):
             if i:
                 driver.switch_to.new_window("window")
-            driver.get(f"http://127.0.0.1:{port}/{view}")
+            # (the server may not be listening yet: compare starts it after this)
+            while not stop.is_set():
+                try:
+                    driver.get(f"http://127.0.0.1:{port}/{view}")
+                    break
+                except Exception:  # noqa: BLE001
+                    stop.wait(0.2)
         print("console windows open", flush=True)
         while not stop.is_set():
             for handle in driver.window_handles:
