@@ -70,16 +70,16 @@ class Database {
   }
   // A random key (expired or not), or nullptr when empty.
   const std::string* random_key();
-  // Eviction sampling (core/eviction.h): fn(const std::string& key, Object& obj) for `count`
-  // random keys (maybe repeated) — of every key, or of the keys with a TTL only.
+  // Eviction sampling (core/eviction.h): fn(const std::string& key, Object& obj) for up to
+  // `count` keys: the keys of neighbouring buckets from a random one (as Redis samples), or
+  // random keys of those with a TTL (maybe repeated).
   template <typename F>
   void sample(size_t count, F&& fn) {
-    if (table_.size() == 0) return;
-    for (size_t i = 0; i < count; ++i) {
-      Entry* e = table_.random_entry([this] { return next_random(); });
-      if (!e || !e->value) return;
-      fn(static_cast<const std::string&>(e->key), *e->value);
-    }
+    table_.some_entries(
+        count, [this] { return next_random(); },
+        [&](Entry& e) {
+          if (e.value) fn(static_cast<const std::string&>(e.key), *e.value);
+        });
   }
   template <typename F>
   void sample_volatile(size_t count, F&& fn) {

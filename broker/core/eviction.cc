@@ -59,6 +59,9 @@ uint64_t score_of(const Object& obj, Policy policy, int64_t now_ms, const config
 
 void pool_insert(EvictionState& st, uint64_t score, int db, const std::string& key) {
   auto& pool = st.pool;
+  // A key scoring no better than the pool's worst stays out (checked first: the duplicate check
+  // below compares keys). If it is in the pool already, its older score stays: as good a guess.
+  if (pool.size() >= kPoolSize && score <= pool.front().score) return;
   for (auto& c : pool) {
     if (c.db == db && c.key == key) {
       c.score = score;
@@ -67,10 +70,7 @@ void pool_insert(EvictionState& st, uint64_t score, int db, const std::string& k
       return;
     }
   }
-  if (pool.size() >= kPoolSize) {
-    if (score <= pool.front().score) return;
-    pool.erase(pool.begin());
-  }
+  if (pool.size() >= kPoolSize) pool.erase(pool.begin());
   auto at = std::upper_bound(pool.begin(), pool.end(), score,
                              [](uint64_t s, const auto& c) { return s < c.score; });
   pool.insert(at, EvictionState::Candidate{score, db, key});

@@ -135,6 +135,26 @@ class ScanTable {
     return head;
   }
 
+  // Up to `count` entries for eviction sampling, as Redis's dictGetSomeKeys takes them: every
+  // entry of consecutive buckets from a random one on (at most 10 * count buckets looked at).
+  // One random bucket per key instead would cost a cache miss on the bucket array for each key
+  // and a walk of its chain to count it; neighbouring buckets share cache lines. fn(Entry&) must
+  // not change the table.
+  template <typename Rng, typename F>
+  void some_entries(size_t count, Rng&& rnd, F&& fn) const {
+    if (size_ == 0 || count == 0) return;
+    const size_t mask = buckets_.size() - 1;
+    size_t at = rnd() & mask;
+    size_t taken = 0;
+    for (size_t steps = 0; taken < count && steps < 10 * count + 16;
+         ++steps, at = (at + 1) & mask) {
+      for (Entry* e = buckets_[at]; e && taken < count; e = e->next) {
+        fn(*e);
+        ++taken;
+      }
+    }
+  }
+
   // Removes every entry, handing each (key, value) to fn.
   template <typename F>
   void drain(F&& fn) {
