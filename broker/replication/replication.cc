@@ -60,6 +60,22 @@ Replication::~Replication() {
   if (state_fd_ >= 0) ::close(state_fd_);
 }
 
+namespace {
+
+// The kernel's ID of this boot ("-" when unknown): a different one means the machine restarted
+// since a line was written, and what the page cache held may not have reached the disk.
+const std::string& boot_id() {
+  static const std::string id = [] {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string s;
+    if (!(in >> s) || s.size() > 36) return std::string("-");
+    return s;
+  }();
+  return id;
+}
+
+}  // namespace
+
 void Replication::write_state(char mark) {
   if (state_fd_ < 0) {
     std::string path = broker_.config().dir + "/repl-state";
@@ -67,10 +83,19 @@ void Replication::write_state(char mark) {
     if (state_fd_ < 0) return;
   }
   // Fixed length, one pwrite: a process crash leaves either the old line or the new one.
-  char line[80];
-  int n = std::snprintf(line, sizeof(line), "%-40s %020llu %c\n", replid_.c_str(),
-                        static_cast<unsigned long long>(offset_), mark);
+  char line[128];
+  int n = std::snprintf(line, sizeof(line), "%-40s %020llu %c %-36s\n", replid_.c_str(),
+                        static_cast<unsigned long long>(offset_), mark, boot_id().c_str());
   if (::pwrite(state_fd_, line, static_cast<size_t>(n), 0) != n) return;
+  if (mark == 's') {
+    // Durable, and its directory entry too (the file may be new).
+    ::fdatasync(state_fd_);
+    int dfd = ::open(broker_.config().dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
   state_marked_ = mark != 'c';
   if (!state_marked_) {
     state_offset_ = offset_;
@@ -93,12 +118,20 @@ void Replication::load_state() {
   std::string id;
   uint64_t offset = 0;
   std::string mark = "c";  // files written by older versions had no mark: clean shutdowns
+  std::string boot;        // nor a boot ID
   if (!(in >> id >> offset) || id.size() != 40) return;
-  in >> mark;
-  if (mark != "c") {
+  in >> mark >> boot;
+  if (mark != "c" && mark != "s") {
     spdlog::warn(
         "replication: the last run stopped while flushing; the replication offset is "
         "not trusted (a full sync follows)");
+    return;
+  }
+  if (mark == "c" && !boot.empty() && boot != "-" && boot_id() != "-" && boot != boot_id()) {
+    spdlog::warn(
+        "replication: the machine restarted since the last run, which did not shut down "
+        "cleanly; the data may hold less than the replication offset says, so it is not "
+        "trusted (a full sync follows)");
     return;
   }
   adopt(id, offset);

@@ -54,10 +54,12 @@
 //   succeeded. After a crash the data on disk is that of the last committed offset, and a
 //   replica asks `PSYNC <replid> <offset+1>`; a mark left "flushing" (the crash hit the
 //   flush itself) means the data may hold part of a batch: the state is not trusted (full
-//   sync). A full sync marks the file before replacing the data. Process crashes only: the
-//   file is not fsynced in order with the data, so after a power loss the data's own fsync
-//   policy decides and the state may be ahead; a replica then re-syncs fully only if its
-//   master rejects the offset.
+//   sync). A full sync marks the file before replacing the data. The file is not fsynced in
+//   step with the data (that would cost fsyncs on every group commit), so it is only trusted
+//   where the page cache held data and file alike: each line carries the kernel's boot ID, and
+//   after a reboot (a power loss among them) a line is trusted only if a clean shutdown wrote
+//   it (mark 's', fdatasynced after the data's final sync). Otherwise the state may be ahead of
+//   what survived, and a partial resync would leave a gap: the replica syncs fully.
 #pragma once
 
 #include <cstdint>
@@ -209,9 +211,11 @@ class Replication final : public core::BrokerExtension {
   // <dir>/repl-state (see the contract): read at startup (adopted when committed), written by
   // the flush hook, marked before a full sync replaces the data, written at shutdown.
   void load_state();
-  void save_state() {
+  // `at_shutdown`: the data's final sync is done, so the line is made durable and trusted after
+  // a reboot too.
+  void save_state(bool at_shutdown = false) {
     state_held_ = false;
-    write_state('c');
+    write_state(at_shutdown ? 's' : 'c');
   }
   // A full sync is coming: "flushing" until save_state() once the new data is in place.
   void mark_state_unsafe() {

@@ -928,7 +928,7 @@ std::string Server::install_synced_data(const std::string& incoming) {
 void Server::save_repl_state() {
   auto& repl = replication::of(broker_);
   if (!repl.is_replica() && repl.replicas.empty() && repl.offset() == 0) return;
-  repl.save_state();
+  repl.save_state(true);
 }
 
 void Server::load_repl_state() { replication::of(broker_).load_state(); }
