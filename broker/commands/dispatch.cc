@@ -14,6 +14,7 @@
 #include "broker/commands/monitor.h"
 #include "broker/replication/replication.h"
 #include "broker/storage/cold_read.h"
+#include "broker/storage/open_files.h"
 
 namespace sluice::commands {
 namespace {
@@ -211,6 +212,9 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
     return ScriptCall::kOom;
   }
   run_handler(broker, script_client, *spec, argv, core::now_ms());
+  // As between a transaction's commands (transaction_commands.cc): room in the descriptor
+  // budget for the files a long script's streams will open.
+  storage::close_idle_files();
   return ScriptCall::kRan;
 }
 

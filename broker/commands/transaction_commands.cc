@@ -9,6 +9,7 @@
 #include "broker/commands/command_table.h"
 #include "broker/commands/dispatch.h"
 #include "broker/commands/kv_support.h"
+#include "broker/storage/open_files.h"
 #include "wire/check.h"
 
 namespace sluice::commands {
@@ -107,6 +108,9 @@ void exec(CommandContext& ctx) {
     }
     run_checked(ctx.broker, client, *spec, argv, core::now_ms());
     client.owned_args = {};
+    // Between two commands no scan is running: idle stream files over the descriptor budget
+    // make room for those a long transaction's streams will open (storage/open_files.h).
+    storage::close_idle_files();
   }
   ctx.broker.kv().end_batch();
   client.in_multi = false;

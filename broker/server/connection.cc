@@ -278,8 +278,22 @@ void Connection::process_input() {
       protocol_error(parser_.error());
       return;
     }
+    if (argv_.empty()) {
+      input_pos_ += consumed;
+      continue;
+    }
+    // Over the storage descriptor budget (a pipeline or a stream of requests touching thousands
+    // of streams whose files are busy until the next sync): the command waits until a sync has
+    // made files idle (storage/open_files.h). Checked before running it, so that a client
+    // sending one command at a time waits too; a resumed connection runs one command first, so
+    // it progresses even when nothing can be closed.
+    // (A command whose big argument was received apart is not held: it cannot be parsed again.)
+    if (!files_pass_ && big_args_.empty() && storage::open_files_over_limit()) [[unlikely]] {
+      server_->defer_for_files(this);
+      break;
+    }
+    files_pass_ = false;
     input_pos_ += consumed;
-    if (argv_.empty()) continue;
     if (big_args_.empty()) {
       commands::execute(broker, client_, argv_);
     } else {
@@ -287,12 +301,6 @@ void Connection::process_input() {
       commands::execute(broker, client_, argv_);
       client_.owned_args = {};
       big_args_.clear();  // what the command did not keep
-    }
-    // Over the storage descriptor budget (a pipeline creating thousands of streams): the rest
-    // waits until a sync has made files idle (storage/open_files.h).
-    if (storage::open_files_over_limit()) [[unlikely]] {
-      server_->defer_for_files(this);
-      break;
     }
   }
   // Compact: keep only unparsed bytes (argv views are dead by now). The parser's progress on a

@@ -54,6 +54,9 @@ class Connection final : public core::ClientHost {
   bool wants_flush = false;  // queued in the server's flush list
   bool close_requested = false;
   bool resume_pending = false;  // unblocked: run pipelined input before the next flush
+  // Resumed after waiting for the descriptor budget (Server::defer_for_files): its next command
+  // runs whatever the budget says.
+  void pass_files_budget() { files_pass_ = true; }
 
   // ClientHost
   void output_ready(core::Client& client) override;
@@ -108,6 +111,7 @@ class Connection final : public core::ClientHost {
   std::vector<std::string> big_args_;
   size_t big_filled_ = 0;
   size_t big_total_ = 0;
+  bool files_pass_ = false;
   bool big_filling_ = false;
   uint64_t read_iteration_ = 0;  // the loop iteration read_bytes_ counts for
   size_t read_bytes_ = 0;

@@ -510,6 +510,7 @@ void Server::before_poll() {
   // then a command an iteration, until files are idle again).
   if (!files_deferred_.empty() && !sync_running_) {
     for (Connection* c : files_deferred_) {
+      c->pass_files_budget();
       c->resume_pending = true;
       schedule_flush(c);
     }

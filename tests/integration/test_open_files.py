@@ -115,6 +115,35 @@ def run(fsync):
             got = c.call("XRANGE", key, "-", "+")
             assert_eq([e[0] for e in got], [eid for eid, _ in written[key]], key)
             assert_eq(c.call("XPENDING", key, "g")[0], 0, key)
+        # One transaction and one script each writing to 300 streams whose files are closed:
+        # ~600 files to open within one command, room made by closing other streams' idle
+        # files between the commands (the pipeline pause cannot act inside them).
+        tx_keys, script_keys = keys[:300], keys[300:600]
+        # Writes to 1,000 other streams fill the budget with their segment files (idle once
+        # synced: open until something needs the room). One at a time: a pipeline would have
+        # its own reservations close most of them.
+        def fill_budget():
+            for k in keys[600:1600]:
+                c.call("XADD", k, "*", "fill", "1")
+
+        fill_budget()
+        limit = info_int(c, "stream_open_files_limit")
+        wait_until(lambda: info_int(c, "stream_open_files") >= limit - 50, timeout=10,
+                   msg="the budget filled")
+        replies = c.pipeline(("MULTI",), *[("XADD", k, "*", "tx", "1") for k in tx_keys],
+                             ("EXEC",))
+        assert_eq(len(replies[-1]), len(tx_keys))
+        assert_true(all(isinstance(x, bytes) and b"-" in x for x in replies[-1]), replies[-1])
+        script = "for i, k in ipairs(KEYS) do redis.call('XADD', k, '*', 'lua', '1') end return #KEYS"
+        fill_budget()
+        wait_until(lambda: info_int(c, "stream_open_files") >= limit - 50, timeout=10,
+                   msg="the budget filled")
+        assert_eq(c.call("EVAL", script, len(script_keys), *script_keys), len(script_keys))
+        srv.restart()
+        c = srv.conn()
+        for key in tx_keys[::37] + script_keys[::37]:
+            last = c.call("XREVRANGE", key, "+", "-", "COUNT", "1")[0][1]
+            assert_eq(last, [b"tx", b"1"] if key in tx_keys else [b"lua", b"1"], key)
 
 
 @test(timeout=240)
