@@ -613,6 +613,17 @@ void Server::roll_back_storage() {
   if (sync_running_) {
     if (always) return;  // the sync's completion rolls back; every reply it covers is held
     wait_for_worker();   // its files are about to be closed
+    // Its fdatasyncs are done, but its completion runs later: what it holds (every segment file
+    // it synced) would stay open while the data is reloaded, and with thousands of streams the
+    // reload would run out of descriptors. It completes here instead (a failed sync's marks are
+    // dropped: its completion reports the error).
+    if (running_batch_) {
+      std::vector<std::function<void()>> done;
+      done.swap(running_batch_->on_synced);
+      if (*running_error_ == 0) {
+        for (auto& f : done) f();
+      }
+    }
   }
   const uint64_t durable = broker_.durable_epoch();
   const std::string text =
@@ -720,6 +731,8 @@ void Server::start_sync(bool for_durability) {
   work->epoch = for_durability ? broker_.issue_sync_epoch() : 0;
   work->generation = broker_.generation();
   sync_running_ = true;
+  running_batch_ = &work->batch;
+  running_error_ = &work->error;
   broker_.sync_running = true;  // engines keep deleted files' fds open until it finishes
   worker_busy_.store(true);
   uv_queue_work(
@@ -741,6 +754,8 @@ void Server::start_sync(bool for_durability) {
         auto* w = static_cast<SyncWork*>(req->data);
         Server* self = w->server;
         self->sync_running_ = false;
+        self->running_batch_ = nullptr;
+        self->running_error_ = nullptr;
         self->broker_.sync_running = false;
         if (w->error != 0) {
           std::string why = std::string("fdatasync failed: ") + std::strerror(w->error);

@@ -165,6 +165,10 @@ class Server final : public core::ServerControl {
   bool shutdown_after_script_ = false;  // SHUTDOWN NOSAVE arrived while a script was busy
   void accept_fd(int fd, bool tls);
   bool sync_running_ = false;
+  // The running sync's batch and error (set while sync_running_), so that a rollback can let go
+  // of the files it holds before reloading the data (roll_back_storage).
+  core::SyncBatch* running_batch_ = nullptr;
+  const int* running_error_ = nullptr;
   std::vector<Connection*> files_deferred_;  // defer_for_files()
   uint64_t fsync_ticks_ = 0;
   int64_t last_probe_ms_ = 0;  // storage failed: when cron last tried a probe write
