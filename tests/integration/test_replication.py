@@ -292,28 +292,44 @@ def a_stream_of_many_segments_syncs_from_disk_while_the_master_serves():
             same_stream(master, replica, "big")
 
 
-@test(timeout=180)
+@test(timeout=240)
 def a_replica_killed_with_kill9_under_load_resumes_with_a_partial_resync():
+    # Killed while the stream flows in, the replica's data and the offset in repl-state agree,
+    # and it resumes with PSYNC. The one exception is by design: a kill that lands inside a
+    # flush of the storage (between the writes of one batch to several files) leaves the data
+    # holding part of a batch, the replica says so in its log and syncs fully. Under load that
+    # window is a real share of the time (more so under ASan), so the rounds go on until three
+    # partial resyncs were seen, and every round must be one or the other, never a silent full
+    # sync.
+    flushing = "the last run stopped while flushing"
     with Server("--repl-backlog-size", "256mb") as master, \
             Server("--replicaof", "127.0.0.1", master.port) as replica:
         wait_link_up(replica)
         m = master.conn()
         writer = Writer(master)
         writer.start()
-        for round_ in range(3):
-            # Killed while the stream flows in; its data and its offset on disk agree.
+        partial = 0
+        for round_ in range(12):
             seen = writer.count
             wait_until(lambda: writer.count > seen + 500, timeout=30, msg="load runs")
             before = info(m, "stats")
             replica.kill9()
             seen = writer.count
             wait_until(lambda: writer.count > seen + 500, timeout=30, msg="load runs")
+            marks = replica.log_text().count(flushing)
             replica.start()
             wait_link_up(replica)
             after = info(m, "stats")
-            assert_eq(int(after["sync_partial_ok"]), int(before["sync_partial_ok"]) + 1,
-                      f"round {round_}: partial resync")
-            assert_eq(after["sync_full"], before["sync_full"], f"round {round_}: no full sync")
+            full = int(after["sync_full"]) - int(before["sync_full"])
+            resumed = int(after["sync_partial_ok"]) - int(before["sync_partial_ok"])
+            if replica.log_text().count(flushing) > marks:
+                assert_eq((resumed, full), (0, 1), f"round {round_}: killed in a flush")
+            else:
+                assert_eq((resumed, full), (1, 0), f"round {round_}: partial resync")
+                partial += 1
+            if partial == 3:
+                break
+        assert_eq(partial, 3, "partial resyncs in 12 rounds")
         writer.stop()
         assert_eq(m.call("WAIT", 1, 20000), 1)
         wait_caught_up(master, replica)
