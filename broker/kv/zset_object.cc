@@ -1,6 +1,7 @@
 #include "broker/kv/zset_object.h"
 
 #include <bit>
+#include <cstddef>
 #include <cstdlib>
 #include <functional>
 #include <new>
@@ -11,6 +12,8 @@ namespace sluice::kv {
 namespace {
 
 constexpr size_t kMinSlots = 16;
+// A member's three low address bits carry its distance from home (malloc'd, holds a double).
+static_assert(alignof(ZMember) >= 8 && alignof(std::max_align_t) >= 8);
 
 uintptr_t* alloc_slots(size_t n) {
   void* p = core::counted_calloc(n, sizeof(uintptr_t));
@@ -53,7 +56,7 @@ void ZMemberIndex::insert(ZMember* m, uint64_t h) {
   }
   size_t i = home(h);
   while (slots_[i] != 0) i = (i + 1) & mask_;
-  slots_[i] = slot_for(m, h);
+  slots_[i] = slot_for(m, h, i);
   ++size_;
 }
 
@@ -66,9 +69,11 @@ void ZMemberIndex::resize(size_t n) {
   for (size_t k = 0; k < old_n; ++k) {
     uintptr_t s = old[k];
     if (s == 0) continue;
-    size_t i = home(hash(member_of(s)->view()));
+    const ZMember* m = member_of(s);
+    const uint64_t h = hash(m->view());
+    size_t i = home(h);
     while (slots_[i] != 0) i = (i + 1) & mask_;
-    slots_[i] = s;
+    slots_[i] = slot_for(m, h, i);
   }
   core::counted_free(old);
 }
@@ -82,10 +87,12 @@ void ZMemberIndex::erase(const ZMember* m, uint64_t h) {
   for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
     uintptr_t s = slots_[j];
     if (s == 0) break;
-    size_t h_j = home(hash(member_of(s)->view()));
+    const size_t h_j = home_of(s, j);
     bool stays = i <= j ? (i < h_j && h_j <= j) : (i < h_j || h_j <= j);
     if (stays) continue;
-    slots_[i] = s;
+    // Moved back to i: its distance shrinks by j - i.
+    const size_t dist = (i - h_j) & mask_;
+    slots_[i] = (s & ~kDistMask) | (dist < kDistMask ? dist : kDistMask);
     i = j;
   }
   slots_[i] = 0;

@@ -28,8 +28,11 @@ struct ZSetLimits {
 // the top bits of its hash, so the table is laid out in hash order: ZSCAN's cursor is a hash
 // value, which stays meaningful when the table grows or shrinks (every member present for a
 // whole scan is returned). A slot holds the pointer with 16 more bits of the hash in its unused
-// top bits, so most mismatches are rejected without touching the member. Deletion shifts later
-// entries back (no tombstones).
+// top bits, so most mismatches are rejected without touching the member, and the entry's
+// distance from its home slot (0-6, 7 for "7 or more") in the pointer's three low bits, which a
+// ZMember's 8-byte alignment leaves zero. Deletion shifts later entries back (no tombstones);
+// the distance tells it where each of them belongs without loading and rehashing the member,
+// which made ZPOPMIN's erase a chain of cache misses.
 class ZMemberIndex {
  public:
   ZMemberIndex() = default;
@@ -73,13 +76,23 @@ class ZMemberIndex {
 
  private:
   static constexpr int kTagShift = 48;
-  static constexpr uintptr_t kPtrMask = (uintptr_t{1} << kTagShift) - 1;
+  static constexpr uintptr_t kDistMask = 7;  // alignof(ZMember) >= 8 (it starts with a double)
+  static constexpr uintptr_t kPtrMask = ((uintptr_t{1} << kTagShift) - 1) & ~kDistMask;
   static const ZMember* member_of(uintptr_t slot) {
     return reinterpret_cast<const ZMember*>(slot & kPtrMask);
   }
   size_t home(uint64_t h) const { return h >> shift_; }
-  uintptr_t slot_for(const ZMember* m, uint64_t h) const {
-    return (reinterpret_cast<uintptr_t>(m) & kPtrMask) | ((h & 0xffff) << kTagShift);
+  // The entry for `m` placed at slot `i`.
+  uintptr_t slot_for(const ZMember* m, uint64_t h, size_t i) const {
+    const size_t dist = (i - home(h)) & mask_;
+    return (reinterpret_cast<uintptr_t>(m) & kPtrMask) | ((h & 0xffff) << kTagShift) |
+           (dist < kDistMask ? dist : kDistMask);
+  }
+  // The home slot of the entry `s` found at slot `i`.
+  size_t home_of(uintptr_t s, size_t i) const {
+    const uintptr_t dist = s & kDistMask;
+    if (dist != kDistMask) return (i - dist) & mask_;
+    return home(hash(member_of(s)->view()));
   }
   void resize(size_t n);
 
