@@ -119,14 +119,14 @@ void remember_read_keys(core::Broker& broker, core::Client& client, const Comman
 // The handler and its bookkeeping, shared by clients' commands and scripts' commands: stats,
 // latency histogram and monitor, MONITOR feed, key tracking and the replication stream.
 inline int64_t run_handler(core::Broker& broker, core::Client& client, const CommandSpec& spec,
-                           std::span<const std::string_view> argv, int64_t now_ms) {
+                           std::span<const std::string_view> argv, int64_t t0) {
+  const int64_t now_ms = t0 / 1000;
   core::Client* const outer = broker.current_client;
   if (!client.script) broker.current_client = &client;
   // Scripts show their EVAL before the commands they run; the others show once they ran (a
   // SELECT shows its new database). Admin commands are never shown.
   const bool show = !broker.monitors.empty() && !(spec.flags & kAdmin);
   if (show && (spec.flags & kSkipMonitor)) feed_monitors(broker, client, argv);
-  int64_t t0 = core::now_us();
   CommandContext ctx(broker, client, argv, &spec, now_ms);
   // The one place writes reach the replication stream: a write that did not emit its effects
   // itself (replication.h) goes verbatim; a container (EXEC, a script) goes as what it ran.
@@ -211,7 +211,7 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
       broker.eviction.over_limit_before_command) {
     return ScriptCall::kOom;
   }
-  run_handler(broker, script_client, *spec, argv, core::now_ms());
+  run_handler(broker, script_client, *spec, argv, core::now_us());
   // As between a transaction's commands (transaction_commands.cc): room in the descriptor
   // budget for the files a long script's streams will open.
   storage::close_idle_files();
@@ -219,7 +219,7 @@ ScriptCall call_for_script(core::Broker& broker, core::Client& script_client,
 }
 
 void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& spec,
-                 std::span<const std::string_view> argv, int64_t now_ms, bool defer_cold) {
+                 std::span<const std::string_view> argv, int64_t now_us, bool defer_cold) {
   const auto& cfg = broker.config();
   // Under `always` a reply goes only once what it may show is durable: a write's reply waits for
   // the next sync; any other reply waits for the sync of the latest write (a read may show it),
@@ -240,7 +240,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
 
   std::optional<storage::NoWaitReads> cold_guard;
   if (defer_cold) cold_guard.emplace();
-  int64_t took = run_handler(broker, client, spec, argv, now_ms);
+  int64_t took = run_handler(broker, client, spec, argv, now_us);
   if (cold_guard && cold_guard->missed()) [[unlikely]] {
     // Refused a cold read: drop what it replied (and a wait it may have started on what it saw
     // as nothing), then park the client until a worker has warmed the bytes (cold_read.h).
@@ -249,7 +249,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
     storage::ColdMiss miss = cold_guard->take_miss();
     cold_guard.reset();
     if (!defer_cold_read(broker, client, argv, miss.fd, miss.offset, miss.length)) {
-      run_checked(broker, client, spec, argv, now_ms, false);
+      run_checked(broker, client, spec, argv, core::now_us(), false);
     }
     return;
   }
@@ -272,7 +272,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
       !(spec.flags & kSkipSlowlog)) {
     core::SlowlogEntry e;
     e.id = broker.slowlog_next_id++;
-    e.time_s = now_ms / 1000;
+    e.time_s = now_us / 1000000;
     e.duration_us = took;
     for (size_t i = 0; i < argv.size() && i < 32; ++i) {
       std::string_view a = argv[i];
@@ -455,7 +455,7 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
            error_text(wire::Status(wire::ErrorCode::kStorageFailed, broker.storage_error())));
     return false;
   }
-  run_checked(broker, client, *spec, argv, core::now_ms(),
+  run_checked(broker, client, *spec, argv, core::now_us(),
               may_defer_cold_read(broker, client, *spec));
   if (client.reading_cold) return true;
   // CLIENT CACHING covers the next command only (a whole transaction when queued in MULTI).

@@ -16,9 +16,10 @@ bool execute(core::Broker& broker, core::Client& client, std::span<const std::st
 
 // Runs a command that passed every check (used by EXEC for queued commands). With defer_cold,
 // a read of stream history that would wait for the disk parks the client instead
-// (cold_read.h); client.reading_cold then tells.
+// (cold_read.h); client.reading_cold then tells. `now_us` (core::now_us()) is the command's
+// start: its time for expiry and its duration's start, one clock read for both.
 void run_checked(core::Broker& broker, core::Client& client, const struct CommandSpec& spec,
-                 std::span<const std::string_view> argv, int64_t now_ms, bool defer_cold = false);
+                 std::span<const std::string_view> argv, int64_t now_us, bool defer_cold = false);
 
 // Why a script's command did not run (call_for_script); scripting/ words each one as Redis does.
 enum class ScriptCall : uint8_t {

@@ -106,7 +106,7 @@ void exec(CommandContext& ctx) {
       client.owned_args = {};
       continue;
     }
-    run_checked(ctx.broker, client, *spec, argv, core::now_ms());
+    run_checked(ctx.broker, client, *spec, argv, core::now_us());
     client.owned_args = {};
     // Between two commands no scan is running: idle stream files over the descriptor budget
     // make room for those a long transaction's streams will open (storage/open_files.h).
