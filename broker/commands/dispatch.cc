@@ -238,6 +238,8 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
   size_t mark = client.out.staging_pending();
   core::ReplyMode mode_before = client.reply_mode;
 
+  // Set before it runs, as Redis: CLIENT INFO shows itself as cmd=client|info.
+  client.last_command = spec.name;
   std::optional<storage::NoWaitReads> cold_guard;
   if (defer_cold) cold_guard.emplace();
   int64_t took = run_handler(broker, client, spec, argv, now_us);
@@ -265,7 +267,7 @@ void run_checked(core::Broker& broker, core::Client& client, const CommandSpec& 
              !pushes) {
     client.out.truncate_staging(mark);
   }
-
+  // Again after it ran: EXEC's queued commands set theirs, and the client shows cmd=exec.
   client.last_command = spec.name;
 
   if (cfg.slowlog_log_slower_than >= 0 && took >= cfg.slowlog_log_slower_than &&
