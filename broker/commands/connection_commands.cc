@@ -271,21 +271,16 @@ void client_kill(CommandContext& ctx) {
     }
   }
   int64_t killed = 0;
-  // A replica's link to its master is not a listed client: TYPE master drops it and a new one
-  // connects at once (PSYNC, usually +CONTINUE), as Redis's replica reconnects.
-  auto& repl = replication::of(ctx.broker);
-  if (type == "master" && !want_id && addr.empty() && laddr.empty() && !kill_user &&
-      repl.is_replica()) {
-    ctx.broker.control->set_master(repl.master_host, repl.master_port);
-    ++killed;
-  }
+  // The master client (a replica's link, listed while it streams) is killed like the others:
+  // its link closes and a new one connects at once (server/master_link.h).
   for (const auto& [id, c] : ctx.broker.clients()) {
     if (want_id && id != want_id) continue;
     if (!addr.empty() && c->addr != addr) continue;
     if (!laddr.empty() && c->laddr != laddr) continue;
     if (!type.empty() && !client_has_type(*c, type)) continue;
     if (skipme && c == &ctx.client) continue;
-    if (kill_user && &client_user(ctx.broker, *c) != kill_user) continue;
+    // The master client runs as no user (Redis's "(superuser)"), so USER never matches it.
+    if (kill_user && (c->master || &client_user(ctx.broker, *c) != kill_user)) continue;
     ctx.broker.control->kill_client(*c);
     ++killed;
   }

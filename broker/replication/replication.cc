@@ -84,8 +84,9 @@ void Replication::write_state(char mark) {
   }
   // Fixed length, one pwrite: a process crash leaves either the old line or the new one.
   char line[128];
-  int n = std::snprintf(line, sizeof(line), "%-40s %020llu %c %-36s\n", replid_.c_str(),
-                        static_cast<unsigned long long>(offset_), mark, boot_id().c_str());
+  int n =
+      std::snprintf(line, sizeof(line), "%-40s %020llu %c %-36s %05d\n", replid_.c_str(),
+                    static_cast<unsigned long long>(offset_), mark, boot_id().c_str(), applied_db_);
   if (::pwrite(state_fd_, line, static_cast<size_t>(n), 0) != n) return;
   if (mark == 's') {
     // Durable, and its directory entry too (the file may be new).
@@ -119,8 +120,9 @@ void Replication::load_state() {
   uint64_t offset = 0;
   std::string mark = "c";  // files written by older versions had no mark: clean shutdowns
   std::string boot;        // nor a boot ID
+  int db = 0;              // nor the stream's database (0, what they assumed)
   if (!(in >> id >> offset) || id.size() != 40) return;
-  in >> mark >> boot;
+  in >> mark >> boot >> db;
   if (mark != "c" && mark != "s") {
     spdlog::warn(
         "replication: the last run stopped while flushing; the replication offset is "
@@ -135,6 +137,7 @@ void Replication::load_state() {
     return;
   }
   adopt(id, offset);
+  applied_db_ = db >= 0 && db < broker_.config().databases ? db : 0;
   state_offset_ = offset;
   state_id_ = id;
 }
@@ -159,6 +162,9 @@ void Replication::promote() {
 }
 
 void Replication::follow(const std::string& host, int port, int64_t now_ms) {
+  // A master's own stream is in the database it last SELECTed; a replica's PSYNC with this
+  // history continues from there.
+  if (!is_replica()) applied_db_ = stream_db_ < 0 ? 0 : stream_db_;
   // The replicas of this server are dropped: they follow it again after its full sync.
   if (broker_.control) {
     for (auto& r : replicas) broker_.control->kill_client(*r.client);
@@ -264,6 +270,7 @@ void Replication::adopt(std::string replid, uint64_t offset) {
   backlog_.clear();
   backlog_active_ = true;
   stream_db_ = -1;
+  applied_db_ = 0;
 }
 
 void Replication::adopt_new_id(std::string replid) {
@@ -364,9 +371,10 @@ void Replication::end_command(Scope scope, int db, std::span<const std::string_v
   if (depth_ == 0) emitted_ = false;
 }
 
-void Replication::feed_raw(std::string_view bytes) {
+void Replication::feed_raw(std::string_view bytes, int db) {
   backlog_active_ = true;
   append(bytes);
+  applied_db_ = db;
 }
 
 AttachedReplica* Replication::find_replica(const core::Client& client) {

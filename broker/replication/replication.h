@@ -60,6 +60,10 @@
 //   after a reboot (a power loss among them) a line is trusted only if a clean shutdown wrote
 //   it (mark 's', fdatasynced after the data's final sync). Otherwise the state may be ahead of
 //   what survived, and a partial resync would leave a gap: the replica syncs fully.
+// - The line also holds the database the stream is in at its offset (applied_db()): a master
+//   SELECTs only when its stream changes database, so a replica that resumes starts its master
+//   client there. Only whole transactions count into the offset (a MULTI's bytes wait for its
+//   EXEC), so a link lost inside one resumes at the MULTI.
 #pragma once
 
 #include <cstdint>
@@ -191,8 +195,18 @@ class Replication final : public core::BrokerExtension {
   // A key expired on this master: DEL goes into the stream, where the expiry happened (before the
   // effects of a command that found it expired). Does not count as the command's own effect.
   void expired(int db, std::string_view key);
-  // A replica: bytes of its master's stream it applied, kept and passed on verbatim.
-  void feed_raw(std::string_view bytes);
+  // A replica: bytes of its master's stream it applied, kept and passed on verbatim, after
+  // which the stream is in database `db` (the master client's). Only whole commands outside a
+  // transaction count (MasterLink holds a MULTI's bytes back until its EXEC), as Redis's
+  // reploff: a link lost inside one resumes from its MULTI.
+  void feed_raw(std::string_view bytes, int db);
+  // The database the master's stream is in at offset(): a partial resync starts the new master
+  // client there, since the master sends no SELECT until its stream changes database (Redis
+  // keeps it in the cached master, and in the RDB's repl-stream-db across a restart).
+  int applied_db() const { return applied_db_; }
+  // A replica: the ID and start of the last master client, which a partial resync keeps.
+  uint64_t master_client_id = 0;
+  int64_t master_client_created_ms = 0;
   // Whether anything listens (the master keeps a backlog once a replica attached, as Redis).
   bool active() const { return !is_replica() && backlog_active_; }
 
@@ -255,6 +269,7 @@ class Replication final : public core::BrokerExtension {
   std::string backlog_;  // the newest bytes, at most repl-backlog-size
   bool backlog_active_ = false;
   int stream_db_ = -1;  // the database the stream last SELECTed
+  int applied_db_ = 0;  // a replica: see applied_db()
   int depth_ = 0;       // commands running (nested: EXEC, scripts)
   bool emitted_ = false;
   bool multi_open_ = false;

@@ -12,6 +12,7 @@
 #include "broker/commands/arg_parse.h"
 #include "broker/commands/dispatch.h"
 #include "broker/replication/replication.h"
+#include "broker/server/connection.h"
 #include "broker/server/server.h"
 #include "broker/server/tls.h"
 #include "wire/resp/reply_writer.h"
@@ -43,11 +44,7 @@ bool resolve(const std::string& host, int port, sockaddr_storage* out) {
 }  // namespace
 
 MasterLink::MasterLink(Server* server, std::string host, int port)
-    : server_(server), host_(std::move(host)), port_(port), client_(0, this) {
-  client_.master = true;
-  client_.authenticated = true;
-  client_.addr = host_ + ":" + std::to_string(port_);
-  client_.name = "";
+    : server_(server), host_(std::move(host)), port_(port) {
   uv_tcp_init(server_->loop(), &tcp_);
   tcp_.data = this;
   connect_req_.data = this;
@@ -55,6 +52,39 @@ MasterLink::MasterLink(Server* server, std::string host, int port)
 
 MasterLink::~MasterLink() {
   if (file_fd_ >= 0) ::close(file_fd_);
+  // Listed until here (not unlisted by stop(), which may run while CLIENT KILL walks the list).
+  if (client_) server_->broker().remove_client(client_.get());
+}
+
+void MasterLink::close_soon(core::Client&) {
+  if (closing_) return;
+  spdlog::info("replication: the link to master {}:{} was killed (CLIENT KILL); reconnecting",
+               host_, port_);
+  server_->set_master(host_, port_);  // stops this link
+}
+
+void MasterLink::start_streaming(bool continued) {
+  auto& broker = server_->broker();
+  auto& repl = replication::of(broker);
+  const bool keep = continued && repl.master_client_id != 0;
+  if (!keep) {
+    repl.master_client_id = broker.next_client_id();
+    repl.master_client_created_ms = core::now_ms();
+  }
+  client_ = std::make_unique<core::Client>(repl.master_client_id, this);
+  client_->master = true;
+  client_->authenticated = true;
+  client_->addr = tcp_endpoint(&tcp_, false);
+  client_->laddr = tcp_endpoint(&tcp_, true);
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) client_->fd = fd;
+  client_->created_ms = repl.master_client_created_ms;
+  client_->last_interaction_ms = core::now_ms();
+  client_->db = continued ? repl.applied_db() : 0;
+  broker.add_client(client_.get());
+  txn_raw_.clear();
+  parser_.reset();
+  state_ = State::kStreaming;
 }
 
 void MasterLink::start() {
@@ -275,7 +305,7 @@ void MasterLink::handshake_reply(const std::string& line) {
         spdlog::info("replication: partial resync with {}:{} from offset {}", host_, port_,
                      repl.offset() + 1);
         repl.link = replication::LinkStatus::kConnected;
-        state_ = State::kStreaming;
+        start_streaming(true);
         send_ack();
         return;
       }
@@ -398,9 +428,7 @@ bool MasterLink::install_payload() {
   spdlog::info("replication: full sync with {}:{} done ({} bytes), offset {}", host_, port_,
                bulk_len_, repl.offset());
   repl.link = replication::LinkStatus::kConnected;
-  client_.db = 0;
-  parser_.reset();
-  state_ = State::kStreaming;
+  start_streaming(false);
   send_ack();
   return true;
 }
@@ -408,6 +436,7 @@ bool MasterLink::install_payload() {
 void MasterLink::apply_stream() {
   auto& broker = server_->broker();
   auto& repl = replication::of(broker);
+  client_->last_interaction_ms = core::now_ms();
   while (!closing_ && in_pos_ < in_.size()) {
     std::string_view data(in_.data() + in_pos_, in_.size() - in_pos_);
     size_t consumed = 0;
@@ -419,10 +448,21 @@ void MasterLink::apply_stream() {
     std::string_view bytes = data.substr(0, consumed);
     bool getack = argv_.size() >= 2 && commands::iequals(argv_[0], "replconf") &&
                   commands::iequals(argv_[1], "getack");
-    if (!argv_.empty() && !getack) commands::execute(broker, client_, argv_);
-    client_.out.reset();
+    core::Client& client = *client_;
+    if (!argv_.empty() && !getack) commands::execute(broker, client, argv_);
+    client.out.reset();
     in_pos_ += consumed;
-    repl.feed_raw(bytes);
+    // A transaction counts (offset, backlog, sub-replicas) once its EXEC ran: a link lost
+    // inside it resumes from its MULTI, which the new master client runs whole.
+    if (client.in_multi) {
+      txn_raw_.append(bytes);
+    } else if (!txn_raw_.empty()) {
+      txn_raw_.append(bytes);
+      repl.feed_raw(txn_raw_, client.db);
+      txn_raw_.clear();
+    } else {
+      repl.feed_raw(bytes, client.db);
+    }
     if (getack) send_ack();
   }
 }

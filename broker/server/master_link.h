@@ -35,10 +35,13 @@ class MasterLink final : public core::ClientHost {
   // Once a second: REPLCONF ACK when streaming.
   void cron();
   bool closed() const { return closing_; }
+  // The master client exists and is listed.
+  bool streaming() const { return client_ != nullptr; }
 
-  // ClientHost: the master's client gets no replies.
+  // ClientHost: the master's client gets no replies. CLIENT KILL of it drops the link and a new
+  // one connects at once (PSYNC, usually +CONTINUE), as Redis's replica reconnects.
   void output_ready(core::Client& client) override { client.out.reset(); }
-  void close_soon(core::Client&) override {}
+  void close_soon(core::Client&) override;
   void unblocked(core::Client&) override {}
 
  private:
@@ -74,6 +77,9 @@ class MasterLink final : public core::ClientHost {
   std::string incoming_dir() const;
   void apply_stream();
   void send_ack();
+  // The stream starts: the master client is made and listed (CLIENT LIST, flags=M). After a
+  // partial resync it keeps the ID, age and database of the one before (Redis's cached master).
+  void start_streaming(bool continued);
 
   Server* server_;
   std::string host_;
@@ -93,7 +99,8 @@ class MasterLink final : public core::ClientHost {
   std::string entry_head_;
   int file_fd_ = -1;
   uint64_t file_left_ = 0;
-  core::Client client_;
+  std::unique_ptr<core::Client> client_;  // while streaming, listed in the broker's clients
+  std::string txn_raw_;  // the stream bytes of an open MULTI, counted once its EXEC ran
   wire::resp::RequestParser parser_;
   std::vector<std::string_view> argv_;
   bool closing_ = false;

@@ -1016,9 +1016,11 @@ void Server::begin_shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
 }
 
-void Server::kill_client(core::Client& client) {
-  static_cast<Connection*>(client.host)->close_soon(client);
+uint64_t Server::connected_clients() const {
+  return connections_.size() + (master_link_ && master_link_->streaming() ? 1 : 0);
 }
+
+void Server::kill_client(core::Client& client) { client.host->close_soon(client); }
 
 void Server::wait_for_worker() {
   // A worker may be inside fdatasync on fds the engines are about to close.

@@ -64,7 +64,8 @@ class Server final : public core::ServerControl {
   void serve_while_busy(core::Client* running) override;
   void kill_client(core::Client& client) override;
   int listening_port() const override { return port_; }
-  uint64_t connected_clients() const override { return connections_.size(); }
+  // Connections, and the master client while a replica's link streams (as Redis counts it).
+  uint64_t connected_clients() const override;
   const char* reply_io() const override { return ring_ ? "io_uring" : "writev"; }
   int64_t uptime_ms() const override;
   void sleep_ms(int64_t ms) override;

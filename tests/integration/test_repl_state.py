@@ -35,8 +35,9 @@ def start_with(line):
     return srv
 
 
-def state_line(mark, boot):
-    return f"{REPLID} {1234:020d} {mark} {boot:<36}\n"
+def state_line(mark, boot, db=None):
+    line = f"{REPLID} {1234:020d} {mark} {boot:<36}"
+    return line + ("\n" if db is None else f" {db:05d}\n")
 
 
 def trusted(srv):
@@ -82,9 +83,21 @@ def a_clean_shutdown_writes_a_durable_line_with_this_boot():
     with start_with(state_line("c", this_boot())) as srv:
         srv.stop()
         fields = (srv.dir / "repl-state").read_text().split()
-        assert_eq(fields, [REPLID, f"{1234:020d}", "s", this_boot()])
+        assert_eq(fields, [REPLID, f"{1234:020d}", "s", this_boot(), "00000"])
         srv.start()
         assert_true(trusted(srv), replication_info(srv))
+
+
+@test()
+def the_streams_database_is_kept_and_a_bad_one_read_as_zero():
+    # The database the master's stream is in at the offset (a partial resync resumes there):
+    # read with the line and written back; one out of range is 0, as lines without it.
+    for written, kept in ((7, "00007"), (99999, "00000")):
+        with start_with(state_line("c", this_boot(), written)) as srv:
+            assert_true(trusted(srv), replication_info(srv))
+            srv.stop()
+            fields = (srv.dir / "repl-state").read_text().split()
+            assert_eq(fields, [REPLID, f"{1234:020d}", "s", this_boot(), kept])
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ resumes with a partial resync; a promoted replica takes writes."""
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 
-from resp_codec import frame_end
+from resp_codec import frame_end, parse
 from sluice_harness import *
 
 
@@ -895,6 +896,166 @@ def acl_monitor_and_pauses_leave_the_master_link_alone():
         assert_eq(m.call("WAIT", 1, 10000), 1)
         assert_eq(r.call("GET", "held"), b"1")
         assert_same_data(master, rep, dbs=(0,))
+
+
+@test(timeout=90)
+def a_partial_resync_continues_in_the_database_the_stream_was_in():
+    # The master SELECTs only when its stream changes database, so a replica that resumes must
+    # start its new master client where the old one was: after a killed link, a clean restart
+    # and a kill -9. Before, each of these writes landed in database 0 of the replica.
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as replica:
+        wait_link_up(replica)
+        m = master.conn()
+        assert_eq(m.call("SELECT", 5), "OK")
+        assert_eq(m.call("SET", "before", "1"), "OK")
+        assert_eq(m.call("WAIT", 1, 10000), 1)
+        cases = [("link", lambda: replica.conn().call("CLIENT", "KILL", "TYPE", "master")),
+                 ("restart", replica.stop), ("kill9", replica.kill9)]
+        for n, (name, cut) in enumerate(cases, 1):
+            wait_caught_up(master, replica)
+            before = info(m, "stats")
+            cut()
+            assert_eq(m.call("SET", f"after:{name}", n), "OK")
+            if not replica.alive:
+                replica.start()
+            wait_link_up(replica)
+            assert_eq(m.call("WAIT", 1, 10000), 1)
+            wait_caught_up(master, replica)
+            after = info(m, "stats")
+            assert_eq(int(after["sync_partial_ok"]), int(before["sync_partial_ok"]) + 1, name)
+            r = replica.conn()
+            assert_eq(r.call("SELECT", 5), "OK")
+            assert_eq(r.call("GET", f"after:{name}"), str(n).encode(), name)
+            assert_eq(r.call("SELECT", 0), "OK")
+            assert_eq(r.call("DBSIZE"), 0, f"{name}: nothing in database 0")
+        assert_same_data(master, replica, dbs=(0, 5))
+
+
+class FakeMaster(threading.Thread):
+    """A master that speaks the handshake, answers PSYNC with +CONTINUE and then sends what each
+    connection's script says: the bytes the replica gets before the link is cut."""
+
+    ID = "f" * 40
+
+    def __init__(self, scripts):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.scripts = list(scripts)
+        self.psyncs = []
+        self.failure = None
+
+    def run(self):
+        try:
+            for script in self.scripts:
+                conn, _ = self.sock.accept()
+                with conn:
+                    self.serve(conn, script)
+        except Exception as e:  # reported by the test
+            self.failure = e
+
+    def serve(self, conn, script):
+        buf = bytearray()
+        while True:
+            end = frame_end(buf, 0) if buf else None
+            if end is None:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                buf += data
+                continue
+            cmd = [a.decode() for a in parse(bytes(buf[:end]))[0]]
+            del buf[:end]
+            if cmd[0].upper() == "PING":
+                conn.sendall(b"+PONG\r\n")
+            elif cmd[0].upper() == "REPLCONF" and cmd[1].upper() != "ACK":  # ACK: no reply
+                conn.sendall(b"+OK\r\n")
+            elif cmd[0].upper() == "PSYNC":
+                self.psyncs.append(cmd[1:])
+                hold = script.endswith(b"HOLD")  # keep the link until the replica closes it
+                if hold:
+                    script = script[:-4]
+                conn.sendall(f"+CONTINUE {self.ID}\r\n".encode() + script)
+                if hold:
+                    continue
+                time.sleep(0.3)
+                return
+
+
+def resp_commands(*commands):
+    out = b""
+    for cmd in commands:
+        out += f"*{len(cmd)}\r\n".encode()
+        for a in cmd:
+            a = str(a).encode()
+            out += f"${len(a)}\r\n".encode() + a + b"\r\n"
+    return out
+
+
+@test(timeout=60)
+def a_link_lost_inside_a_transaction_resumes_from_its_multi():
+    # A transaction counts (offset, backlog) once its EXEC ran, as Redis's reploff: the link cut
+    # after MULTI and one queued command resumes at the MULTI, and the master sends it whole.
+    # Before, the offset included the MULTI, the new link's client got SET and EXEC outside a
+    # transaction (EXEC without MULTI) and the data ran ahead of the offset.
+    first = resp_commands(("SELECT", 3), ("SET", "a", 1))
+    txn = resp_commands(("MULTI",), ("SET", "b", 2), ("INCR", "n"), ("EXEC",))
+    cut = len(resp_commands(("MULTI",), ("SET", "b", 2)))
+    after = resp_commands(("SET", "c", 3))
+    fake = FakeMaster([first + txn[:cut], txn + after + b"HOLD"])
+    fake.start()
+    with Server("--replicaof", "127.0.0.1", fake.port) as replica:
+        r = replica.conn()
+        wait_until(lambda: len(fake.psyncs) == 2, timeout=20, msg="the replica reconnects")
+        assert_eq(fake.psyncs[1], [FakeMaster.ID, str(len(first) + 1)], "PSYNC at the MULTI")
+        total = len(first) + len(txn) + len(after)
+        wait_until(lambda: info(r)["slave_repl_offset"] == str(total), timeout=10,
+                   msg=f"the replica applies the resent transaction (offset {total})")
+        assert_eq(r.call("SELECT", 3), "OK")
+        assert_eq([r.call("GET", k) for k in ("a", "b", "n", "c")], [b"1", b"2", b"1", b"3"])
+        assert_eq(fake.failure, None)
+
+
+@test(timeout=60)
+def the_master_client_is_listed_killed_and_kept_across_a_partial_resync():
+    with Server() as master, Server("--replicaof", "127.0.0.1", master.port) as replica:
+        wait_link_up(replica)
+        m, r = master.conn(), replica.conn()
+        assert_eq(m.call("SELECT", 2), "OK")
+        assert_eq(m.call("SET", "k", "v"), "OK")
+        assert_eq(m.call("WAIT", 1, 10000), 1)
+        listed = r.call("CLIENT", "LIST", "TYPE", "master").decode().strip().splitlines()
+        assert_eq(len(listed), 1, listed)
+        fields = dict(f.split("=", 1) for f in listed[0].split(" "))
+        assert_eq((fields["flags"], fields["addr"], fields["db"], fields["user"], fields["cmd"]),
+                  ("M", f"127.0.0.1:{master.port}", "2", "(superuser)", "set"))
+        # Counted as Redis counts it; the normal type does not include it.
+        assert_eq(info(r, "clients")["connected_clients"], "2")
+        assert_true("flags=M" not in r.call("CLIENT", "LIST", "TYPE", "normal").decode())
+        # It runs as no user: USER default does not match it.
+        assert_eq(r.call("CLIENT", "KILL", "USER", "default"), 0)
+        # Killed by ID it reconnects with a partial resync and keeps its ID (Redis's cached
+        # master) and database.
+        before = info(m, "stats")
+        assert_eq(r.call("CLIENT", "KILL", "ID", fields["id"]), 1)
+        wait_until(lambda: int(info(m, "stats")["sync_partial_ok"]) ==
+                   int(before["sync_partial_ok"]) + 1, timeout=10, msg="partial resync")
+        wait_link_up(replica)
+        again = r.call("CLIENT", "LIST", "TYPE", "master").decode().strip().splitlines()
+        assert_eq(len(again), 1, again)
+        fields2 = dict(f.split("=", 1) for f in again[0].split(" "))
+        assert_eq((fields2["id"], fields2["db"]), (fields["id"], "2"))
+        assert_true(fields2["laddr"] != fields["laddr"], "a new connection")
+        # A master lists none; a client sees itself as the command it runs.
+        assert_eq(m.call("CLIENT", "LIST", "TYPE", "master"), b"")
+        assert_true(" cmd=client|info " in r.call("CLIENT", "INFO").decode())
+        # Promoted, the replica has no master client.
+        assert_eq(r.call("REPLICAOF", "NO", "ONE"), "OK")
+        wait_until(lambda: r.call("CLIENT", "LIST", "TYPE", "master") == b"", timeout=5,
+                   msg="the master client goes")
+        assert_eq(info(r, "clients")["connected_clients"], "1")
 
 
 if __name__ == "__main__":
