@@ -408,7 +408,7 @@ void register_connection_commands(CommandTable& t) {
     return s;
   };
   t.add(conn("ping", -1, kFast | kSubscribedOk, ping, "Returns the server's liveliness response."));
-  t.add(conn("echo", 2, kFast, echo, "Returns the given string."));
+  t.add(conn("echo", 2, kFast | kLoading | kStale, echo, "Returns the given string."));
   t.add(conn("auth", -2, kNoAuth | kNoScript | kFast | kLoading | kStale | kAllowBusy, auth,
              "Authenticates the connection."));
   t.add(conn("hello", -1, kNoAuth | kNoScript | kFast | kLoading | kStale | kAllowBusy, hello,
@@ -422,11 +422,17 @@ void register_connection_commands(CommandTable& t) {
   t.add(conn("select", 2, kFast | kLoading | kStale, select, "Changes the selected database."));
   CommandSpec client =
       conn("client", -2, 0, nullptr, "A container for client connection commands.");
+  client.acl_categories = "@slow";
   auto sub = [&](std::string name, int arity, Handler h, std::string summary) {
-    // As Redis: scripts may not use CLIENT (but may ask for its help).
+    // As Redis: scripts may not use CLIENT (but may ask for its help). The subcommands that act
+    // on other connections are admin and @dangerous, so `-@dangerous` or `-@admin` in an ACL
+    // rule denies them as it does in Redis; the rest are @slow @connection.
     uint32_t flags = kLoading | kStale | (name == "help" ? 0u : kNoScript);
-    if (name == "kill" || name == "list" || name == "pause" || name == "unpause") flags |= kAdmin;
+    const bool admin = name == "kill" || name == "list" || name == "pause" || name == "unpause" ||
+                       name == "unblock" || name == "no-evict";
+    if (admin) flags |= kAdmin;
     CommandSpec s = conn(std::move(name), arity, flags, h, std::move(summary));
+    s.acl_categories = admin ? "@admin @slow @dangerous @connection" : "@slow @connection";
     return s;
   };
   client.subcommands.push_back(
