@@ -67,9 +67,14 @@ void reply_command_info(wire::resp::ReplyWriter& r, const CommandSpec& spec) {
   auto cats = split_words(spec.acl_categories);
   r.set(cats.size());
   for (const auto& c : cats) r.simple(c);
-  r.set(0);    // tips
-  r.array(0);  // key specs
-  r.array(spec.subcommands.size());
+  r.set(0);  // tips
+  r.set(0);  // key specs (a set in Redis 7.0's RESP3 reply)
+  // Subcommands: an array, or an empty set when there are none (as Redis 7.0 replies in RESP3).
+  if (spec.subcommands.empty()) {
+    r.set(0);
+  } else {
+    r.array(spec.subcommands.size());
+  }
   for (const auto& sub : spec.subcommands) reply_command_info(r, sub);
 }
 
