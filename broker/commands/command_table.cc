@@ -33,6 +33,7 @@ CommandTable::CommandTable() {
   register_ops_commands(*this);
   register_memory_commands(*this);
   register_acl_commands(*this);
+  register_cluster_commands(*this);
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
   for (const CommandSpec* s : ordered_) {

@@ -126,6 +126,7 @@ void register_dump_commands(CommandTable& table);         // DUMP, RESTORE, REST
 void register_ops_commands(CommandTable& table);          // MONITOR, LATENCY, LOLWUT
 void register_memory_commands(CommandTable& table);       // MEMORY
 void register_acl_commands(CommandTable& table);          // ACL
+void register_cluster_commands(CommandTable& table);      // CLUSTER, READONLY..., MODULE
 
 // Keys of a command (COMMAND GETKEYS, WATCH-style checks): positions from the spec.
 std::vector<size_t> command_key_positions(const CommandSpec& spec,
