@@ -272,8 +272,7 @@ void acl_help(CommandContext& ctx) {
       "    Return the current connection username.",
       "HELP",
       "    Prints this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 }  // namespace

@@ -6,8 +6,6 @@
 // categories (COMMAND INFO, ACL rules and argument errors behave as Redis's), and each answers
 // what such a Redis answers: CLUSTER's subcommands and the three connection commands say that
 // cluster support is disabled, MODULE LIST is empty, MODULE LOAD, LOADEX and UNLOAD are refused.
-#include <iterator>
-
 #include "broker/commands/context.h"
 
 namespace sluice::commands {
@@ -36,8 +34,7 @@ void module_help(CommandContext& ctx) {
       "    Refused: Sluice has no module support.",
       "HELP",
       "    Print this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 }  // namespace

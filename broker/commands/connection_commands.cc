@@ -388,8 +388,7 @@ void client_help(CommandContext& ctx) {
       "    Do not touch the LRU/LFU of keys read by this client.",
       "HELP",
       "    Print this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 }  // namespace

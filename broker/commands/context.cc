@@ -26,6 +26,11 @@ void CommandContext::error(wire::ErrorCode code, std::string detail) {
 
 void CommandContext::syntax_error() { error_text(kSyntaxErr); }
 
+void CommandContext::help_lines(std::span<const char* const> lines) {
+  reply.array(lines.size());
+  for (const char* l : lines) reply.simple(l);
+}
+
 void CommandContext::wrong_arity() {
   error_text("ERR wrong number of arguments for '" + spec->name + "' command");
 }

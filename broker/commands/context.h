@@ -52,6 +52,8 @@ class CommandContext {
   void wrong_arity();  // for the current command (or subcommand)
   void wrong_type();
   void not_integer();
+  // A HELP subcommand's reply: its lines as an array of simple strings.
+  void help_lines(std::span<const char* const> lines);
 
   // Whether a command that finds nothing may park the client (BLPOP, XREAD BLOCK...). Inside
   // MULTI/EXEC and inside a Lua script a blocking command answers at once as if its timeout had

@@ -214,8 +214,7 @@ void function_help(CommandContext& ctx) {
       "      in case of functions name collision with another library).",
       "HELP",
       "    Prints this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 }  // namespace

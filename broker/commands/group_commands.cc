@@ -348,8 +348,7 @@ void xgroup_help(CommandContext& ctx) {
                                  "    Set the current group ID and entries_read counter.",
                                  "HELP",
                                  "    Prints this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 // ---- XACK ------------------------------------------------------------------------------------

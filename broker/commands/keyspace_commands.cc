@@ -376,8 +376,7 @@ void object_help(CommandContext& ctx) {
       "    <key>.",
       "HELP",
       "    Prints this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 }  // namespace

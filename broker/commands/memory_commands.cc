@@ -269,8 +269,7 @@ void memory_help(CommandContext& ctx) {
       "    sampled <count> times (default: 5, 0 samples every element).",
       "HELP",
       "    Print this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 }  // namespace

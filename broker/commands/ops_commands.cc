@@ -325,8 +325,7 @@ void latency_help(CommandContext& ctx) {
       "is named).",
       "HELP",
       "    Print this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 // --- LOLWUT ---

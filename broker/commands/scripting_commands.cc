@@ -63,8 +63,7 @@ void script_help(CommandContext& ctx) {
       "    Load a script into the scripts cache without executing it.",
       "HELP",
       "    Prints this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 }  // namespace

@@ -272,8 +272,7 @@ void command_help(CommandContext& ctx) {
                                  "    Return the keys and the access flags from a full command.",
                                  "HELP",
                                  "    Print this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 void command(CommandContext& ctx) {
@@ -387,8 +386,7 @@ void config_help(CommandContext& ctx) {
       "    Rewrite the configuration file.",
       "HELP",
       "    Print this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 void dbsize(CommandContext& ctx) { ctx.reply.integer(static_cast<int64_t>(ctx.db().size())); }

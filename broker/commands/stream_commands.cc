@@ -634,8 +634,7 @@ void xinfo_help(CommandContext& ctx) {
                                  "    Show information about the stream.",
                                  "HELP",
                                  "    Prints this help."};
-  ctx.reply.array(std::size(kLines));
-  for (const char* l : kLines) ctx.reply.simple(l);
+  ctx.help_lines(kLines);
 }
 
 }  // namespace
