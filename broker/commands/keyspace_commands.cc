@@ -430,6 +430,8 @@ void register_keyspace_commands(CommandTable& t) {
                          "Returns helpful text about the different "
                          "subcommands.");
   help.first_key = help.last_key = help.key_step = 0;
+  help.flags = kLoading | kStale;  // as Redis: no key, so not a read
+  help.acl_categories = "@keyspace @slow";
   object.subcommands.push_back(std::move(help));
   t.add(std::move(object));
   register_expire_commands(t);

@@ -574,7 +574,7 @@ void register_server_commands(CommandTable& t) {
       "Returns documentary information about one, multiple or all commands.", "@slow @connection"));
   cmd.subcommands.push_back(srv("list", -2, kLoading | kStale, command_list,
                                 "Returns a list of command names.", "@slow @connection"));
-  cmd.subcommands.push_back(srv("getkeys", -3, kLoading | kStale, command_getkeys,
+  cmd.subcommands.push_back(srv("getkeys", -4, kLoading | kStale, command_getkeys,
                                 "Extracts the key names from an arbitrary command.",
                                 "@slow @connection"));
   cmd.subcommands.push_back(srv("getkeysandflags", -4, kLoading | kStale, command_getkeysandflags,
@@ -587,7 +587,7 @@ void register_server_commands(CommandTable& t) {
   t.add(std::move(cmd));
 
   CommandSpec config =
-      srv("config", -2, 0, nullptr, "A container for server configuration commands.");
+      srv("config", -2, 0, nullptr, "A container for server configuration commands.", "@slow");
   config.subcommands.push_back(srv("get", -3, kAdmin | kNoScript | kLoading | kStale, config_get,
                                    "Returns the effective values of configuration parameters."));
   config.subcommands.push_back(srv("set", -4, kAdmin | kNoScript | kLoading | kStale, config_set,
@@ -616,7 +616,8 @@ void register_server_commands(CommandTable& t) {
   t.add(srv("shutdown", -1, kAdmin | kNoScript | kLoading | kStale | kNoMulti | kAllowBusy,
             shutdown,
             "Synchronously saves the database(s) to disk and shuts down the Redis server."));
-  CommandSpec slowlog = srv("slowlog", -2, 0, nullptr, "A container for slow log commands.");
+  CommandSpec slowlog =
+      srv("slowlog", -2, 0, nullptr, "A container for slow log commands.", "@slow");
   slowlog.subcommands.push_back(
       srv("get", -2, kAdmin | kLoading | kStale, slowlog_get, "Returns the slow log's entries."));
   slowlog.subcommands.push_back(srv("len", 2, kAdmin | kLoading | kStale, slowlog_len,

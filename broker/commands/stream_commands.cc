@@ -683,6 +683,8 @@ void register_stream_commands(CommandTable& t) {
   CommandSpec help =
       sub("help", 2, xinfo_help, "Returns helpful text about the different subcommands.");
   help.first_key = help.last_key = help.key_step = 0;
+  help.flags = kLoading | kStale;  // as Redis: no key, so not a read
+  help.acl_categories = "@stream @slow";
   info.subcommands.push_back(std::move(help));
   t.add(std::move(info));
 }

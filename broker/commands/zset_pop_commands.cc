@@ -240,13 +240,13 @@ void register_zset_pop_commands(CommandTable& t) {
                        "popped.",
                        "7.0.0", 0, 0, 0);
   t.add(std::move(zm));
-  t.add(cmd("bzpopmin", -3, kWrite | kFast | kBlocking, bzpopmin,
+  t.add(cmd("bzpopmin", -3, kWrite | kFast | kBlocking | kNoScript, bzpopmin,
             "@write @sortedset @fast @blocking",
             "Removes and returns the member with the lowest score from one or more sorted sets. "
             "Blocks until a member is available otherwise. Deletes the sorted set if the last "
             "element was popped.",
             "5.0.0", 1, -2, 1));
-  t.add(cmd("bzpopmax", -3, kWrite | kFast | kBlocking, bzpopmax,
+  t.add(cmd("bzpopmax", -3, kWrite | kFast | kBlocking | kNoScript, bzpopmax,
             "@write @sortedset @fast @blocking",
             "Removes and returns the member with the highest score from one or more sorted sets. "
             "Blocks until a member available otherwise.  Deletes the sorted set if the last "
