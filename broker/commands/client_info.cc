@@ -75,7 +75,7 @@ std::string client_info_line(core::Broker& broker, const core::Client& c, int64_
   kv("omem", std::to_string(c.out.bytes()));
   kv("tot-mem", std::to_string(c.out.bytes() + multi_mem + argv_mem + 16384));
   kv("events", "r");
-  kv("cmd", c.last_command);
+  kv("cmd", std::string(c.last_command));
   kv("user", c.master ? std::string("(superuser)") : client_user(broker, c).name());
   kv("redir", c.tracking.on ? std::to_string(c.tracking.redirect) : "-1");
   kv("resp", std::to_string(c.protocol));

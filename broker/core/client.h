@@ -8,6 +8,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -80,7 +81,9 @@ class Client {
   int fd = -1;
   int64_t created_ms = 0;
   int64_t last_interaction_ms = 0;
-  std::string last_command = "NULL";
+  // The name of the command it runs or ran last: a view of its spec's name (the command table
+  // lives as long as the process), so setting it on every command copies nothing.
+  std::string_view last_command = "NULL";
   uint64_t commands_processed = 0;
   // While a command runs: the buffers some of its arguments view (big bulks the connection
   // received whole, or a queued transaction's arguments), which the command may keep instead
